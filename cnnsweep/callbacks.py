@@ -1,0 +1,66 @@
+"""Keras callbacks cnnsweep adds to every fit. Imports Keras: import it late."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from cnnsweep.runtime import import_keras
+
+keras = import_keras()
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One log line per epoch: metrics, epoch time and an ETA to the epoch budget.
+
+    The ETA assumes every remaining epoch runs; early stopping can only make the
+    real end sooner.
+    """
+
+    def __init__(self, epochs: int, logger: logging.Logger, level: int = logging.INFO,
+                 prefix: str = ""):
+        super().__init__()
+        self.epochs = epochs
+        self.logger = logger
+        self.level = level
+        self.prefix = prefix
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._started
+        self.epoch_seconds.append(elapsed)
+        remaining = self.epochs - (epoch + 1)
+        eta = remaining * sum(self.epoch_seconds) / len(self.epoch_seconds)
+        metrics = "  ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
+        self.logger.log(
+            self.level,
+            "%sepoch %d/%d  %s  (%s, ETA %s)", self.prefix, epoch + 1, self.epochs, metrics,
+            format_seconds(elapsed), format_seconds(eta),
+        )
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop as soon as the loss is NaN or infinite, remembering the epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.bad_epoch = epoch + 1
+            self.model.stop_training = True

@@ -1,0 +1,80 @@
+"""Typed configuration: the schema behind ``conf/``.
+
+The YAML files under ``conf/`` fill these dataclasses; Hydra checks types when it
+composes them (``model.filters=abc`` fails before anything runs). Rules that
+types cannot express (positive sizes, a kernel that fits the feature map) live in
+:mod:`cnnsweep.validation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits")
+PADDINGS = ("valid", "same")
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "silu", "tanh", "sigmoid", "leaky_relu")
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "mnist"
+    # A local file or directory in the dataset's official format; None searches
+    # the usual places and finally downloads through Keras.
+    path: str | None = None
+    # Keep only the first N training / test images (quick runs and tests).
+    train_limit: int | None = None
+    test_limit: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cnn"
+    conv_blocks: int = 2  # blocks of [Conv2D (+BatchNorm)] x convs_per_block -> MaxPooling2D
+    convs_per_block: int = 1
+    filters: int = 32  # filters of the first block's convolutions
+    filter_growth: float = 2.0  # each later block multiplies the filters by this
+    kernel_size: int = 3  # square kernel, pixels
+    strides: int = 1  # stride of each block's first convolution
+    padding: str = "same"  # valid shrinks the map by kernel_size-1; same keeps it
+    activation: str = "relu"
+    batch_norm: bool = False  # Conv2D -> BatchNormalization -> activation
+    pool_size: int = 2  # MaxPooling2D window and stride; 1 = no pooling
+    dense_units: int = 128  # hidden Dense layer before the head; 0 = none
+    dropout: float = 0.0  # Dropout rate before the softmax head; 0 = none
+
+
+@dataclass
+class EarlyStoppingConfig:
+    monitor: str = "val_acc"  # validation metric watched, and the run's objective
+    patience: int = 3  # epochs without improvement before stopping
+    min_delta: float = 0.0  # smallest change that counts as an improvement
+    restore_best_weights: bool = True  # keep the best epoch's weights, not the last
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # Adam step size
+    validation_split: float = 0.2  # last fraction of the training set, as Keras does
+    seed: int = 0  # seeds Python, NumPy and the backend
+    quiet: bool = False  # True: no per-epoch lines, only the final summary
+    save_model: bool = True  # write model.keras (the best epoch's weights)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def register_configs() -> None:
+    """Register the schema that ``conf/config.yaml`` lists first."""
+    ConfigStore.instance().store(name="cnnsweep_schema", node=Config)
+
+
+register_configs()

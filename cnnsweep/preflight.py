@@ -1,0 +1,41 @@
+"""Checks on the command line itself, before Hydra composes anything.
+
+Hydra reports an unknown group option (``dataset=foo``) as a multi-line listing
+of its search path; cnnsweep answers in one line with the valid choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from cnnsweep.errors import ConfigError
+
+GROUPS = ("dataset", "model", "trainer")
+
+
+def group_options(conf_dir: Path, group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+
+
+def _override_values(value: str) -> Iterable[str]:
+    """The options an override names: ``cnn`` or, in a sweep, ``seed,cnn``."""
+    if value.startswith(("choice(", "range(", "interval(", "glob(", "${")):
+        return ()  # Hydra's own parser checks these
+    return (part.strip() for part in value.split(","))
+
+
+def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
+    """Raise ConfigError for ``dataset=NAME`` (etc.) naming no config in ``conf_dir``."""
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if key not in GROUPS:
+            continue
+        options = group_options(conf_dir, key)
+        for option in _override_values(value):
+            if option not in options:
+                raise ConfigError(f"{key}={option} is not a known {key}. "
+                                  f"Use {key}= one of: {', '.join(options)}.")

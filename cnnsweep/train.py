@@ -1,0 +1,234 @@
+"""One training run: config in, artifacts and an objective out.
+
+    python -m cnnsweep dataset=digits trainer.epochs=2
+
+:func:`train` is the plain function behind both a single run and every trial of
+a sweep. It checks the config, loads the data, builds the model from its plan,
+fits with early stopping, scores the best epoch and writes the contract's files
+into ``run_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnsweep import artifacts
+from cnnsweep.data import Dataset, load_dataset
+from cnnsweep.errors import TrialError
+from cnnsweep.validation import objective_direction, validate_config
+
+log = logging.getLogger("cnnsweep")
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``metrics`` is exactly what ``metrics.json`` holds."""
+
+    status: str
+    objective: float | None
+    metrics: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
+    """Hold out the last ``fraction`` of the samples, as Keras's ``validation_split`` does."""
+    n_val = int(round(len(x) * fraction))
+    n_val = min(max(n_val, 1), len(x) - 1)
+    cut = len(x) - n_val
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+
+
+def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[Any] = (),
+          trial_number: int | None = None, dataset: Dataset | None = None) -> RunResult:
+    """Train, evaluate and save one CNN as ``cfg`` describes.
+
+    Args:
+        cfg: a config with ``dataset``, ``model`` and ``trainer`` nodes.
+        run_dir: where ``metrics.json``, ``history.csv``, ``model.keras`` and
+            ``curves.png`` go (created if needed).
+        extra_callbacks: further Keras callbacks (a sweeper's pruning hook).
+        trial_number: the sweep's trial number, recorded in ``metrics.json``.
+        dataset: already loaded data (otherwise loaded, cached per process).
+
+    Returns:
+        The run's result; ``objective`` is the monitored validation metric at the
+        best epoch.
+
+    Raises:
+        UserError: the config or the data is unusable (nothing was trained).
+        TrialError: training failed (NaN loss, out of memory); ``metrics.json``
+            records the reason before this is raised.
+    """
+    plan = validate_config(cfg)
+    data_cfg, trainer = cfg["dataset"], cfg["trainer"]
+    data = dataset or load_dataset(
+        data_cfg["name"], data_cfg.get("path"),
+        train_limit=data_cfg.get("train_limit"), test_limit=data_cfg.get("test_limit"),
+    )
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    stopping = trainer["early_stopping"]
+    monitor = stopping["monitor"]
+    num_classes = data.spec.num_classes
+    (x_fit, y_fit), (x_val, y_val) = split_validation(
+        data.x_train, data.y_train, float(trainer["validation_split"]))
+
+    metrics: dict[str, Any] = {
+        "status": "running",
+        "objective": None,
+        "objective_name": monitor,
+        "direction": objective_direction(monitor),
+        "best_epoch": None,
+        "epochs_run": 0,
+        "val_acc": None,
+        "val_loss": None,
+        "test_acc": None,
+        "test_loss": None,
+        "params_count": plan.params_count,
+        "train_seconds": 0.0,
+        "images_per_second": None,
+        "dataset": data.spec.name,
+        "data_source": data.source,
+        "train_images": len(x_fit),
+        "val_images": len(x_val),
+        "test_images": len(data.x_test),
+        "seed": int(trainer["seed"]),
+    }
+    if trial_number is not None:
+        metrics["trial_number"] = trial_number
+
+    from cnnsweep.callbacks import EpochProgress, StopOnNonFinite, keras
+    from cnnsweep.model import build_model, compile_model
+
+    keras.backend.clear_session()  # a fresh graph and name scope for every run
+    keras.utils.set_random_seed(int(trainer["seed"]))
+    model = build_model(plan, name=str(cfg["model"]["name"]))
+    compile_model(model, float(trainer["learning_rate"]))
+
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        patience=int(stopping["patience"]),
+        min_delta=float(stopping["min_delta"]),
+        restore_best_weights=bool(stopping["restore_best_weights"]),
+        mode="auto",
+    )
+    non_finite = StopOnNonFinite()
+    prefix = f"trial {trial_number}: " if trial_number is not None else ""
+    progress = EpochProgress(int(trainer["epochs"]), log,
+                             logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
+    started = time.perf_counter()
+    try:
+        fit = model.fit(
+            x_fit, one_hot(y_fit, num_classes),
+            validation_data=(x_val, one_hot(y_val, num_classes)),
+            epochs=int(trainer["epochs"]),
+            batch_size=int(trainer["batch_size"]),
+            callbacks=[non_finite, early_stopping, progress, *extra_callbacks],
+            verbose=0,
+        )
+    except Exception as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+        _fail(run_dir, metrics, _history_of(model),
+              f"out of memory while training ({type(exc).__name__}). Lower "
+              "trainer.batch_size or the model's filters / dense_units.")
+    history = _history_of(model, fit)
+    train_seconds = time.perf_counter() - started
+    epochs_run = len(history.get("loss", []))
+    metrics.update(
+        epochs_run=epochs_run,
+        train_seconds=round(train_seconds, 3),
+        images_per_second=round(len(x_fit) * epochs_run / train_seconds, 1)
+        if train_seconds > 0 else None,
+    )
+    if non_finite.bad_epoch is not None:
+        _fail(run_dir, metrics, history,
+              f"loss became NaN/infinite in epoch {non_finite.bad_epoch}. Lower "
+              f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
+
+    best_index = _best_epoch_index(history[monitor], early_stopping, metrics["direction"])
+    objective = history[monitor][best_index]
+    test_loss, test_acc = model.evaluate(
+        data.x_test, one_hot(data.y_test, num_classes),
+        batch_size=max(int(trainer["batch_size"]), 256), verbose=0,
+    )
+    metrics.update(
+        status="complete",
+        objective=objective,
+        best_epoch=best_index + 1,
+        val_acc=history["val_acc"][best_index],
+        val_loss=history["val_loss"][best_index],
+        test_acc=float(test_acc),
+        test_loss=float(test_loss),
+    )
+    _write_run_files(run_dir, metrics, history, title=_run_title(cfg, trial_number))
+    if trainer.get("save_model", True):
+        artifacts.save_atomically(run_dir / artifacts.MODEL_FILE, model.save)
+    log.info("%sbest epoch %d: %s %.4f, test_acc %.4f, %s parameters, %.1fs",
+             prefix, best_index + 1, monitor, objective, test_acc,
+             f"{plan.params_count:,}", train_seconds)
+    return RunResult("complete", objective, metrics, history)
+
+
+def _history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:
+    """Keras's per-epoch logs as plain floats (also after an interrupted fit)."""
+    source = fit if fit is not None else getattr(model, "history", None)
+    logs = getattr(source, "history", None) or {}
+    return {key: [float(v) for v in values] for key, values in logs.items()}
+
+
+def _best_epoch_index(values: list[float], early_stopping: Any, direction: str) -> int:
+    """The epoch early stopping judged best (it honours ``min_delta``)."""
+    index = int(getattr(early_stopping, "best_epoch", -1))
+    if 0 <= index < len(values) and math.isfinite(values[index]):
+        return index
+    finite = [i for i, v in enumerate(values) if math.isfinite(v)]
+    if not finite:
+        return len(values) - 1
+    pick = min if direction == "minimize" else max
+    return pick(finite, key=lambda i: values[i])
+
+
+def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
+    model = cfg["model"]
+    run = f"trial {trial_number}" if trial_number is not None else "run"
+    return (f"{run}: {cfg['dataset']['name']}, model={model['name']} "
+            f"(filters {model['filters']}, kernel {model['kernel_size']}, "
+            f"strides {model['strides']}, padding {model['padding']}), "
+            f"batch {cfg['trainer']['batch_size']}")
+
+
+def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
+                     title: str = "") -> None:
+    from cnnsweep.plots import plot_curves
+
+    if history:
+        artifacts.write_history(run_dir, history)
+        plot_curves(history, run_dir / artifacts.CURVES_FILE,
+                    best_epoch=metrics.get("best_epoch"), title=title)
+    artifacts.write_metrics(run_dir, metrics)
+
+
+def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
+          reason: str) -> None:
+    metrics.update(status="failed", error=reason)
+    _write_run_files(run_dir, metrics, history)
+    raise TrialError(reason)

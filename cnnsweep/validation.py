@@ -1,0 +1,76 @@
+"""Check a whole run config before anything is loaded or trained.
+
+Type errors are caught by Hydra against :mod:`cnnsweep.config`; this module
+checks the rules types cannot express and returns the architecture plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cnnsweep.architecture import ArchitecturePlan, plan_architecture
+from cnnsweep.data import get_spec
+from cnnsweep.errors import ConfigError
+
+MONITORS = ("val_acc", "val_loss")
+
+
+def _positive_int(section: str, node: Mapping[str, Any], key: str, hint: str) -> None:
+    value = node[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{section}.{key}={value!r} must be a positive integer. {hint}")
+
+
+def check_trainer(trainer: Mapping[str, Any]) -> None:
+    _positive_int("trainer", trainer, "epochs", "Use e.g. trainer.epochs=10.")
+    _positive_int("trainer", trainer, "batch_size", "Use e.g. trainer.batch_size=64.")
+    if not float(trainer["learning_rate"]) > 0:
+        raise ConfigError(f"trainer.learning_rate={trainer['learning_rate']!r} must be "
+                          "positive. Use e.g. trainer.learning_rate=0.001.")
+    split = float(trainer["validation_split"])
+    if not 0.0 < split < 1.0:
+        raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
+                          "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.")
+    stopping = trainer["early_stopping"]
+    if stopping["monitor"] not in MONITORS:
+        raise ConfigError(f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "
+                          f"validation metric. Use one of: {', '.join(MONITORS)}.")
+    if isinstance(stopping["patience"], bool) or stopping["patience"] < 0:
+        raise ConfigError(f"trainer.early_stopping.patience={stopping['patience']!r} must be "
+                          "an integer >= 0 (epochs without improvement before stopping).")
+    if float(stopping["min_delta"]) < 0:
+        raise ConfigError(f"trainer.early_stopping.min_delta={stopping['min_delta']!r} must "
+                          "be >= 0.")
+
+
+def check_dataset(dataset: Mapping[str, Any]) -> None:
+    get_spec(dataset["name"])
+    for key in ("train_limit", "test_limit"):
+        limit = dataset.get(key)
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise ConfigError(f"dataset.{key}={limit!r} must be a positive number of images, "
+                              "or null for all of them.")
+    path = dataset.get("path")
+    if path and not Path(path).expanduser().exists():
+        raise ConfigError(f"dataset.path={path} does not exist. Point it at the "
+                          f"{dataset['name']} files, or drop it to search the usual places.")
+
+
+def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
+    """Check ``cfg`` (dataset, model, trainer) and return the model's plan.
+
+    Raises:
+        ConfigError: the first rule broken, naming the key, value and fix.
+        InfeasibleArchitecture: the model does not fit the dataset's images.
+    """
+    check_dataset(cfg["dataset"])
+    check_trainer(cfg["trainer"])
+    spec = get_spec(cfg["dataset"]["name"])
+    return plan_architecture(cfg["model"], spec.input_shape, spec.num_classes)
+
+
+def objective_direction(monitor: str) -> str:
+    """``minimize`` for losses, ``maximize`` for accuracies (as Keras's mode='auto')."""
+    return "minimize" if "loss" in monitor else "maximize"
