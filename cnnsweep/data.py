@@ -185,8 +185,8 @@ def read_npz(path: Path) -> Arrays:
             return tuple(np.asarray(data[key]) for key in NPZ_KEYS)  # type: ignore[return-value]
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path} cannot be read as a .npz archive ({exc}). "
+    except Exception as exc:  # BadZipFile, OSError, ValueError, zlib.error, ...
+        raise DataError(f"{path} cannot be read as a .npz archive ({type(exc).__name__}: {exc}). "
                         "The file is corrupt or not a NumPy .npz.") from None
 
 
@@ -319,31 +319,50 @@ def _load_digits() -> Arrays:
     return images[train], labels[train], images[test], labels[test]
 
 
-def _resolve(spec: DatasetSpec, path: str | None) -> tuple[Arrays, str]:
+DIGITS_SOURCE = "scikit-learn load_digits()"
+KERAS_SOURCE = "keras.datasets"
+
+
+def locate(spec: DatasetSpec, path: str | None) -> str:
+    """Where ``spec``'s data will be read from: a local path, or a download.
+
+    Raises:
+        DataError: nothing local and downloading is not allowed (lists what was tried).
+    """
     if spec.name == "digits":
-        return _load_digits(), "scikit-learn load_digits()"
+        return DIGITS_SOURCE
     if path:
-        resolved = Path(path).expanduser()
-        return read_local(spec, resolved), str(resolved)
+        return str(Path(path).expanduser().resolve())
     tried = []
     for candidate in local_candidates(spec):
-        tried.append(str(candidate))
         if candidate.exists():
-            return read_local(spec, candidate), str(candidate)
-    if os.environ.get("CNNSWEEP_OFFLINE", "") not in ("", "0"):
-        tried.append("Keras download (skipped: CNNSWEEP_OFFLINE is set)")
-    else:
-        try:
-            return _keras_download(spec.name), f"keras.datasets.{spec.name}"
-        except Exception as exc:  # no network, proxy, HTTP error: all mean "not here"
-            tried.append(f"Keras download ({type(exc).__name__}: {str(exc)[:120]})")
+            return str(candidate)
+        tried.append(str(candidate))
+    if os.environ.get("CNNSWEEP_OFFLINE", "") in ("", "0"):
+        return KERAS_SOURCE
     hint = (" On Debian: apt-get install dataset-fashion-mnist."
             if spec.name == "fashion_mnist" else "")
     raise DataError(
-        f"dataset {spec.name} was not found. Tried: {'; '.join(tried)}. Set dataset.path=... "
-        f"to the files in the official format, or CNNSWEEP_DATA_DIR to a folder holding "
-        f"{spec.local_names[0]}.{hint}"
+        f"dataset {spec.name} was not found. Tried: {'; '.join(tried)}; Keras download "
+        f"(skipped: CNNSWEEP_OFFLINE is set). Set dataset.path=... to the files in the official "
+        f"format, or CNNSWEEP_DATA_DIR to a folder holding {spec.local_names[0]}.{hint}"
     )
+
+
+def _read(spec: DatasetSpec, source: str) -> Arrays:
+    if source == DIGITS_SOURCE:
+        return _load_digits()
+    if source != KERAS_SOURCE:
+        return read_local(spec, Path(source))
+    try:
+        return _keras_download(spec.name)
+    except Exception as exc:  # no network, proxy, HTTP error: all mean "not here"
+        tried = "; ".join(str(c) for c in local_candidates(spec))
+        raise DataError(
+            f"dataset {spec.name} was not found. Tried: {tried}; Keras download "
+            f"({type(exc).__name__}: {str(exc)[:160]}). Set dataset.path=... to the files in "
+            f"the official format, or CNNSWEEP_DATA_DIR to a folder holding {spec.local_names[0]}."
+        ) from None
 
 
 def _preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
@@ -371,10 +390,9 @@ def _preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, path: str | None) -> Dataset:
+def _load_cached(name: str, source: str) -> Dataset:
     spec = get_spec(name)
-    arrays, source = _resolve(spec, path)
-    return _preprocess(spec, arrays, source)
+    return _preprocess(spec, _read(spec, source), source)
 
 
 def load_dataset(name: str, path: str | None = None, *, train_limit: int | None = None,
@@ -395,5 +413,5 @@ def load_dataset(name: str, path: str | None = None, *, train_limit: int | None 
         if limit is not None and limit < 1:
             raise ConfigError(f"dataset.{key}={limit} must be a positive number of images, "
                               f"or null for all of them.")
-    resolved = str(Path(path).expanduser().resolve()) if path else None
-    return _load_cached(name, resolved).limited(train_limit, test_limit)
+    source = locate(get_spec(name), path)
+    return _load_cached(name, source).limited(train_limit, test_limit)

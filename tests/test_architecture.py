@@ -1,0 +1,127 @@
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cnnsweep.architecture import conv_output_size, plan_architecture, pool_output_size
+from cnnsweep.errors import ConfigError, InfeasibleArchitecture
+from tests.helpers import compose_config
+
+
+def model_config(**overrides):
+    base = compose_config("model=cnn")["model"]
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "expected"),
+    [(28, 2, 1, "valid", 27), (28, 3, 2, "valid", 13), (28, 3, 2, "same", 14),
+     (8, 9, 1, "valid", 0), (8, 9, 1, "same", 8), (5, 5, 1, "valid", 1)],
+)
+def test_conv_output_size(size, kernel, stride, padding, expected):
+    assert conv_output_size(size, kernel, stride, padding) == expected
+
+
+def test_pool_output_size():
+    assert pool_output_size(27, 2) == 13
+    assert pool_output_size(2, 3) == 0
+
+
+def test_seed_plan_matches_the_notes():
+    plan = plan_architecture(compose_config("model=seed")["model"], (28, 28, 1), 10)
+    assert [layer.kind for layer in plan.layers] == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert [layer.output_shape for layer in plan.layers] == [(27, 27, 128), (13, 13, 128),
+                                                               (21632,), (10,)]
+    assert plan.params_count == 2 * 2 * 1 * 128 + 128 + 21632 * 10 + 10
+
+
+def test_plan_is_fast():
+    cfg = model_config(conv_blocks=3, convs_per_block=2, batch_norm=True)
+    started = time.perf_counter()
+    for _ in range(100):
+        plan_architecture(cfg, (32, 32, 3), 10)
+    assert (time.perf_counter() - started) / 100 < 0.005
+
+
+def test_kernel_that_does_not_fit_names_block_and_size():
+    cfg = model_config(conv_blocks=3, kernel_size=5, padding="valid", pool_size=2)
+    with pytest.raises(InfeasibleArchitecture) as err:
+        plan_architecture(cfg, (28, 28, 1), 10)
+    message = str(err.value)
+    assert "model.kernel_size=5" in message
+    assert "before block 3 conv 1 the feature map is 4x4" in message
+    assert "padding=same" in message
+
+
+def test_pool_larger_than_map():
+    with pytest.raises(InfeasibleArchitecture, match=r"model.pool_size=9 .* 8x8"):
+        plan_architecture(model_config(pool_size=9, conv_blocks=1), (8, 8, 1), 10)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [("filters", 0, "model.filters=0 must be a positive integer"),
+     ("kernel_size", -1, "model.kernel_size=-1 must be a positive integer"),
+     ("strides", 0, "model.strides=0 must be a positive integer"),
+     ("pool_size", 0, "model.pool_size=0 must be a positive integer"),
+     ("conv_blocks", 0, "model.conv_blocks=0"),
+     ("dense_units", -4, "model.dense_units=-4 must be an integer >= 0"),
+     ("padding", "full", "model.padding='full' is not a padding mode"),
+     ("dropout", 1.0, "model.dropout=1.0 must be in [0, 1)"),
+     ("activation", "relux", "model.activation='relux' is not supported")],
+)
+def test_bad_model_values(key, value, fragment):
+    with pytest.raises(ConfigError) as err:
+        plan_architecture(model_config(**{key: value}), (28, 28, 1), 10)
+    assert fragment in str(err.value)
+
+
+model_configs = st.fixed_dictionaries({
+    "conv_blocks": st.integers(1, 3),
+    "convs_per_block": st.integers(1, 2),
+    "filters": st.integers(1, 6),
+    "filter_growth": st.sampled_from([1.0, 1.5, 2.0]),
+    "kernel_size": st.integers(1, 6),
+    "strides": st.integers(1, 3),
+    "padding": st.sampled_from(["valid", "same"]),
+    "batch_norm": st.booleans(),
+    "pool_size": st.integers(1, 3),
+    "dense_units": st.sampled_from([0, 5]),
+    "dropout": st.sampled_from([0.0, 0.5]),
+})
+input_shapes = st.sampled_from([(8, 8, 1), (28, 28, 1), (32, 32, 3), (13, 9, 2)])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=model_configs, input_shape=input_shapes)
+def test_plan_matches_what_keras_builds(overrides, input_shape):
+    """Every planned output shape and parameter count is what Keras itself computes."""
+    from cnnsweep.model import build_model
+
+    cfg = model_config(**overrides)
+    try:
+        plan = plan_architecture(cfg, input_shape, 10)
+    except InfeasibleArchitecture:
+        return  # covered below: Keras refuses these too
+    model = build_model(plan)
+    assert len(model.layers) == len(plan.layers)
+    for planned, built in zip(plan.layers, model.layers, strict=True):
+        assert tuple(built.output.shape[1:]) == planned.output_shape, planned.name
+        assert built.count_params() == planned.params, planned.name
+    assert model.count_params() == plan.params_count
+
+
+@settings(max_examples=15, deadline=None)
+@given(kernel=st.integers(9, 12), size=st.integers(2, 8))
+def test_keras_also_rejects_kernels_the_plan_rejects(kernel, size):
+    from cnnsweep.runtime import import_keras
+
+    keras = import_keras()
+    with pytest.raises(InfeasibleArchitecture):
+        plan_architecture(model_config(kernel_size=kernel, padding="valid", conv_blocks=1),
+                          (size, size, 1), 10)
+    with pytest.raises(ValueError):
+        keras.Sequential([keras.Input((size, size, 1)),
+                          keras.layers.Conv2D(2, kernel, padding="valid")])

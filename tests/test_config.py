@@ -1,0 +1,74 @@
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from cnnsweep.errors import ConfigError
+from cnnsweep.paths import config_dir
+from cnnsweep.preflight import check_group_choices, group_options
+from cnnsweep.validation import validate_config
+from tests.helpers import compose_config
+
+GROUPS = {"dataset": ["cifar10", "digits", "fashion_mnist", "mnist"],
+          "model": ["cnn", "seed"], "trainer": ["default", "seed"]}
+
+
+def test_every_group_has_the_contract_options():
+    for group, options in GROUPS.items():
+        assert group_options(config_dir(), group) == options
+
+
+@pytest.mark.parametrize(("group", "option"),
+                         [(g, o) for g, options in GROUPS.items() for o in options])
+def test_every_option_composes_and_validates(group, option):
+    cfg = compose_config(f"{group}={option}")
+    if group == "dataset":
+        assert cfg["dataset"]["name"] == option
+    if group == "model":
+        assert cfg["model"]["name"] == option
+    plan = validate_config(cfg)
+    assert plan.params_count > 0
+
+
+def test_defaults():
+    cfg = compose_config()
+    assert cfg["dataset"]["name"] == "mnist"
+    assert cfg["model"]["name"] == "cnn"
+    assert cfg["trainer"]["early_stopping"]["restore_best_weights"] is True
+
+
+def test_seed_trainer_is_the_notes_training():
+    trainer = compose_config("trainer=seed")["trainer"]
+    assert (trainer["epochs"], trainer["batch_size"], trainer["validation_split"]) == (10, 10, 0.2)
+
+
+def test_types_are_checked_at_composition():
+    with pytest.raises(ConfigCompositionException):
+        compose_config("model.filters=abc")
+    with pytest.raises(ConfigCompositionException):
+        compose_config("model.no_such_key=1")
+
+
+def test_unknown_group_option_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="dataset=imagenet is not a known dataset. "
+                                          "Use dataset= one of: cifar10, digits, fashion_mnist, mnist"):
+        check_group_choices(["dataset=imagenet"], config_dir())
+    with pytest.raises(ConfigError, match="model=resnet is not a known model"):
+        check_group_choices(["--multirun", "model=seed,resnet"], config_dir())
+    check_group_choices(["dataset=digits", "model.filters=3", "+sweep=x"], config_dir())
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [("trainer.epochs=0", "trainer.epochs=0 must be a positive integer"),
+     ("trainer.batch_size=-8", "trainer.batch_size=-8 must be a positive integer"),
+     ("trainer.validation_split=0", "trainer.validation_split=0.0 must be between 0 and 1"),
+     ("trainer.validation_split=1.0", "trainer.validation_split=1.0 must be between 0 and 1"),
+     ("trainer.learning_rate=0", "trainer.learning_rate=0.0 must be positive"),
+     ("trainer.early_stopping.monitor=test_acc", "is not a validation metric"),
+     ("trainer.early_stopping.patience=-1", "patience=-1"),
+     ("dataset.train_limit=0", "dataset.train_limit=0 must be a positive number"),
+     ("dataset.path=/no/such/dir", "dataset.path=/no/such/dir does not exist")],
+)
+def test_bad_trainer_and_dataset_values(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        validate_config(compose_config(override))
+    assert fragment in str(err.value)

@@ -1,0 +1,80 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnsweep import artifacts
+from cnnsweep.errors import TrialError
+from cnnsweep.train import split_validation, train
+
+
+def test_split_validation_takes_the_tail_like_keras():
+    x = np.arange(10)
+    (x_fit, _), (x_val, _) = split_validation(x, x, 0.2)
+    assert x_fit.tolist() == list(range(8)) and x_val.tolist() == [8, 9]
+
+
+def test_run_writes_every_artifact(tiny_config, tmp_path):
+    result = train(tiny_config, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == result.metrics | {}  # what is returned is what is written
+    for key in ("status", "objective", "objective_name", "best_epoch", "epochs_run", "val_acc",
+                "val_loss", "test_acc", "test_loss", "params_count", "train_seconds",
+                "images_per_second"):
+        assert key in metrics
+    assert metrics["status"] == "complete"
+    assert metrics["objective_name"] == "val_acc"
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history.columns[:5]) == ["epoch", "loss", "acc", "val_loss", "val_acc"]
+    assert len(history) == metrics["epochs_run"] == 2
+    best = history.iloc[metrics["best_epoch"] - 1]
+    assert math.isclose(metrics["objective"], best["val_acc"], rel_tol=1e-6)
+    assert metrics["objective"] == pytest.approx(history["val_acc"].max())
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert metrics["train_images"] + metrics["val_images"] == 400
+    assert metrics["test_images"] == 100
+    assert 0.0 <= metrics["test_acc"] <= 1.0
+
+
+def test_saved_model_is_the_best_epoch(tiny_config, tmp_path):
+    """Scores the best epoch, not the last: the saved model reproduces the best val_acc."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.data import load_dataset
+    from cnnsweep.train import one_hot
+
+    tiny_config["trainer"].update(epochs=6, learning_rate=0.05)  # noisy on purpose
+    tiny_config["trainer"]["early_stopping"]["patience"] = 6
+    result = train(tiny_config, tmp_path)
+    model = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert model.count_params() == result.metrics["params_count"]
+    data = load_dataset("digits", train_limit=400)
+    _, (x_val, y_val) = split_validation(data.x_train, data.y_train, 0.2)
+    _, val_acc = model.evaluate(x_val, one_hot(y_val, 10), verbose=0)
+    assert val_acc == pytest.approx(result.metrics["val_acc"], abs=1e-6)
+    assert result.metrics["val_acc"] == pytest.approx(max(result.history["val_acc"]))
+
+
+def test_same_seed_same_run(tiny_config, tmp_path):
+    first = train(tiny_config, tmp_path / "a")
+    second = train(tiny_config, tmp_path / "b")
+    assert first.history["loss"] == pytest.approx(second.history["loss"], rel=1e-5)
+
+
+def test_early_stopping_stops(tiny_config, tmp_path):
+    tiny_config["trainer"].update(epochs=30)
+    tiny_config["trainer"]["early_stopping"].update(patience=0, min_delta=0.5)
+    result = train(tiny_config, tmp_path)
+    assert result.metrics["epochs_run"] < 30
+
+
+def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
+    tiny_config["trainer"].update(learning_rate=1e12, epochs=3)
+    tiny_config["model"].update(activation="elu")  # unbounded: Adam at 1e12 blows it up
+    with pytest.raises(TrialError, match="NaN"):
+        train(tiny_config, tmp_path)
+    metrics = json.loads((tmp_path / artifacts.METRICS_FILE).read_text())
+    assert metrics["status"] == "failed"
+    assert "trainer.learning_rate" in metrics["error"]
+    assert not (tmp_path / artifacts.MODEL_FILE).exists()
