@@ -64,3 +64,24 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(loss):
             self.bad_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """Hands each epoch's monitored value to ``report``; stops the fit when it says so.
+
+    A sweeper's pruner decides through ``report`` (epoch is 1-based).
+    """
+
+    def __init__(self, monitor: str, report):
+        super().__init__()
+        self.monitor = monitor
+        self.report = report
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if self.report(epoch + 1, float(value)):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

@@ -73,8 +73,13 @@ class Config:
 
 
 def register_configs() -> None:
-    """Register the schema that ``conf/config.yaml`` lists first."""
+    """Register the schema that ``conf/config.yaml`` lists first, and the sweep files."""
+    from cnnsweep.sweep.config import register_sweeper_configs
+    from cnnsweep.sweep.files import register_sweep_files
+
     ConfigStore.instance().store(name="cnnsweep_schema", node=Config)
+    register_sweeper_configs()
+    register_sweep_files()
 
 
 register_configs()

@@ -72,29 +72,60 @@ def _plain(config: DictConfig) -> dict[str, Any]:
             for key in ("dataset", "model", "trainer")}
 
 
-def run_job(cfg: DictConfig) -> float | None:
+def run_job(cfg: DictConfig) -> Any:
     """Hydra's task function: train one model in the job's output dir.
 
-    Returns the objective; in a single run, a user error exits with status 2 and a
-    failed training with status 1, each with one line on stderr.
+    In a single run, returns the objective; a user error exits with status 2 and
+    a failed training with status 1, each with one line on stderr. In a sweep,
+    returns the trial's metrics (status ``complete``, ``pruned``, ``failed`` or
+    ``infeasible``) and never raises for a bad trial.
     """
-    from cnnsweep.train import train
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    single_run = hydra_cfg.mode == RunMode.RUN
+    if hydra_cfg.mode != RunMode.RUN:
+        return run_trial(_plain(cfg), run_dir, int(hydra_cfg.job.num))
+
+    from cnnsweep.train import train
+
     try:
         result = train(_plain(cfg), run_dir)
     except UserError as exc:
-        if not single_run:
-            raise
         exit_with_user_error(exc)
     except TrialError as exc:
-        if not single_run:
-            raise
         print(f"cnnsweep: training failed: {exc} (details in {run_dir}/metrics.json)",
               file=sys.stderr)
         sys.exit(EXIT_TRIAL_FAILED)
-    if single_run:
-        log.info("outputs: %s", run_dir)
+    log.info("outputs: %s", run_dir)
     return result.objective
+
+
+def run_trial(cfg: dict[str, Any], run_dir: Path, trial_number: int) -> dict[str, Any]:
+    """One trial of a sweep: whatever goes wrong is recorded, not raised."""
+    from cnnsweep import artifacts
+    from cnnsweep.errors import ConfigError
+    from cnnsweep.sweep.context import pruning_reporter
+    from cnnsweep.train import train
+
+    try:
+        return train(cfg, run_dir, trial_number=trial_number,
+                     report_epoch=pruning_reporter()).metrics
+    except ConfigError as exc:  # infeasible architecture, or a searched value out of range
+        status, error = "infeasible", str(exc)
+    except TrialError as exc:
+        status, error = "failed", str(exc)
+    except UserError as exc:
+        status, error = "failed", str(exc)
+    except Exception as exc:  # an unexpected error still must not stop the sweep
+        log.exception("trial %d failed", trial_number)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    metrics_path = run_dir / artifacts.METRICS_FILE
+    if status == "failed" and metrics_path.is_file():
+        import json
+
+        recorded = json.loads(metrics_path.read_text())
+        if recorded.get("status") == "failed":
+            return recorded  # train() already wrote the failure with its history
+    metrics = {"status": status, "objective": None, "error": error, "trial_number": trial_number}
+    artifacts.write_metrics(run_dir, metrics)
+    log.warning("trial %d %s: %s", trial_number, status, error)
+    return metrics

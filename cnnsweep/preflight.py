@@ -11,10 +11,18 @@ from pathlib import Path
 
 from cnnsweep.errors import ConfigError
 
-GROUPS = ("dataset", "model", "trainer")
+GROUPS = ("dataset", "model", "trainer", "sweep", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
 
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
+    if group == "sweep":
+        from cnnsweep.sweep.files import sweep_files
+
+        return sorted(sweep_files())
+    if group.startswith("hydra/sweeper/"):
+        from cnnsweep.sweep.config import PRUNERS, SAMPLERS
+
+        return sorted(SAMPLERS if group.endswith("sampler") else PRUNERS)
     return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
 
 
@@ -37,5 +45,6 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
         options = group_options(conf_dir, key)
         for option in _override_values(value):
             if option not in options:
-                raise ConfigError(f"{key}={option} is not a known {key}. "
+                what = key.rsplit("/", 1)[-1]
+                raise ConfigError(f"{key}={option} is not a known {what}. "
                                   f"Use {key}= one of: {', '.join(options)}.")

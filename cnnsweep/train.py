@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,8 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[Any] = (),
-          trial_number: int | None = None, dataset: Dataset | None = None) -> RunResult:
+          trial_number: int | None = None, dataset: Dataset | None = None,
+          report_epoch: Callable[[int, float], bool] | None = None) -> RunResult:
     """Train, evaluate and save one CNN as ``cfg`` describes.
 
     Args:
@@ -65,6 +66,8 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
         extra_callbacks: further Keras callbacks (a sweeper's pruning hook).
         trial_number: the sweep's trial number, recorded in ``metrics.json``.
         dataset: already loaded data (otherwise loaded, cached per process).
+        report_epoch: called after every epoch with (epoch, monitored value);
+            returning True stops the run as ``pruned`` (a sweeper's pruner).
 
     Returns:
         The run's result; ``objective`` is the monitored validation metric at the
@@ -114,7 +117,7 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     if trial_number is not None:
         metrics["trial_number"] = trial_number
 
-    from cnnsweep.callbacks import EpochProgress, StopOnNonFinite, keras
+    from cnnsweep.callbacks import EpochProgress, EpochReporter, StopOnNonFinite, keras
     from cnnsweep.model import build_model, compile_model
 
     keras.backend.clear_session()  # a fresh graph and name scope for every run
@@ -133,6 +136,10 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     progress = EpochProgress(int(trainer["epochs"]), log,
                              logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
+    callbacks = [non_finite, early_stopping, progress, *extra_callbacks]
+    reporter = EpochReporter(monitor, report_epoch) if report_epoch else None
+    if reporter:
+        callbacks.append(reporter)
     started = time.perf_counter()
     try:
         fit = model.fit(
@@ -140,7 +147,7 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
             validation_data=(x_val, one_hot(y_val, num_classes)),
             epochs=int(trainer["epochs"]),
             batch_size=int(trainer["batch_size"]),
-            callbacks=[non_finite, early_stopping, progress, *extra_callbacks],
+            callbacks=callbacks,
             verbose=0,
         )
     except Exception as exc:
@@ -166,6 +173,14 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
 
     best_index = _best_epoch_index(history[monitor], early_stopping, metrics["direction"])
     objective = history[monitor][best_index]
+    if reporter is not None and reporter.stopped_epoch is not None:
+        metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
+                       val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index],
+                       error=f"pruned after epoch {reporter.stopped_epoch}")
+        _write_run_files(run_dir, metrics, history, title=_run_title(cfg, trial_number))
+        log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
+                 history[monitor][-1])
+        return RunResult("pruned", objective, metrics, history)
     test_loss, test_acc = model.evaluate(
         data.x_test, one_hot(data.y_test, num_classes),
         batch_size=max(int(trainer["batch_size"]), 256), verbose=0,

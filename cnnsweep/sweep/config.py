@@ -1,0 +1,132 @@
+"""Typed settings of the sweeper (``hydra.sweeper.*``) and its sampler/pruner groups.
+
+Registered in Hydra's ConfigStore as ``hydra/sweeper=cnnsweep`` with the groups
+``hydra/sweeper/sampler`` and ``hydra/sweeper/pruner``, named as in Hydra's own
+Optuna plugin so ``hydra/sweeper/sampler=random`` reads the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+# ---------------------------------------------------------------- samplers
+@dataclass
+class TPESamplerConf:
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: int | None = None  # same seed, same suggestions
+    n_startup_trials: int = 10  # random trials before TPE models the space
+    multivariate: bool = True
+    constant_liar: bool = True  # parallel workers avoid suggesting the same point
+
+
+@dataclass
+class RandomSamplerConf:
+    _target_: str = "optuna.samplers.RandomSampler"
+    seed: int | None = None
+
+
+@dataclass
+class GridSamplerConf:
+    _target_: str = "optuna.samplers.GridSampler"
+    seed: int | None = None  # order in which the grid is visited; the grid comes from params
+
+
+@dataclass
+class CmaEsSamplerConf:
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    seed: int | None = None
+    n_startup_trials: int = 1
+
+
+@dataclass
+class GPSamplerConf:
+    _target_: str = "optuna.samplers.GPSampler"  # needs PyTorch installed
+    seed: int | None = None
+    n_startup_trials: int = 10
+
+
+@dataclass
+class NSGAIISamplerConf:
+    _target_: str = "optuna.samplers.NSGAIISampler"  # multi-objective
+    seed: int | None = None
+    population_size: int = 20
+
+
+# ---------------------------------------------------------------- pruners
+@dataclass
+class NopPrunerConf:
+    _target_: str = "optuna.pruners.NopPruner"
+
+
+@dataclass
+class MedianPrunerConf:
+    _target_: str = "optuna.pruners.MedianPruner"
+    n_startup_trials: int = 3  # trials that are never pruned, to learn the median
+    n_warmup_steps: int = 1  # epochs of each trial that are never pruned
+    interval_steps: int = 1
+
+
+@dataclass
+class HyperbandPrunerConf:
+    _target_: str = "optuna.pruners.HyperbandPruner"
+    min_resource: int = 1  # epochs
+    max_resource: Any = "auto"
+    reduction_factor: int = 3
+
+
+@dataclass
+class SuccessiveHalvingPrunerConf:
+    _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
+    min_resource: Any = "auto"
+    reduction_factor: int = 4
+    min_early_stopping_rate: int = 0
+
+
+@dataclass
+class PatientPrunerConf:
+    _target_: str = "optuna.pruners.PatientPruner"
+    wrapped_pruner: Any = field(default_factory=MedianPrunerConf)
+    patience: int = 2  # epochs without improvement before the wrapped pruner may act
+    min_delta: float = 0.0
+
+
+SAMPLERS = {"tpe": TPESamplerConf, "random": RandomSamplerConf, "grid": GridSamplerConf,
+            "cmaes": CmaEsSamplerConf, "gp": GPSamplerConf, "nsga2": NSGAIISamplerConf}
+PRUNERS = {"none": NopPrunerConf, "median": MedianPrunerConf, "hyperband": HyperbandPrunerConf,
+           "successive_halving": SuccessiveHalvingPrunerConf, "patient": PatientPrunerConf}
+
+
+@dataclass
+class CnnsweepSweeperConf:
+    _target_: str = "hydra_plugins.cnnsweep_sweeper.cnnsweep_sweeper.CnnsweepSweeper"
+    _recursive_: bool = False  # the sweeper builds sampler and pruner itself (seed, grid)
+    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "median"}])
+    sampler: Any = MISSING
+    pruner: Any = MISSING
+    # maximize | minimize, or a list for several objectives; null follows the
+    # trainer's monitor (val_acc -> maximize, val_loss -> minimize).
+    direction: Any = None
+    # metrics.json keys to optimise, one per direction; null = the run's objective.
+    objectives: Any = None
+    n_trials: int = 20  # total trials of the study, across resumes and machines
+    n_jobs: int = 1  # trials running at once on this machine
+    timeout: float | None = None  # seconds after which no new trial starts
+    storage: str | None = None  # Optuna storage URL; null = a file in the sweep dir
+    study_name: str | None = None  # null = the sweep's name
+    max_failure_rate: float = 0.5  # stop when more than this share of trials failed
+    params: dict[str, Any] = field(default_factory=dict)  # the search space
+    role: str = "main"  # set by cnnsweep itself on the worker processes of n_jobs > 1
+
+
+def register_sweeper_configs() -> None:
+    store = ConfigStore.instance()
+    store.store(group="hydra/sweeper", name="cnnsweep", node=CnnsweepSweeperConf, provider="cnnsweep")
+    for name, node in SAMPLERS.items():
+        store.store(group="hydra/sweeper/sampler", name=name, node=node, provider="cnnsweep")
+    for name, node in PRUNERS.items():
+        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="cnnsweep")

@@ -1,0 +1,118 @@
+"""A study as plain records: ``trials.csv`` and ``optimization_results.yaml``.
+
+The storage is the truth (it is shared by every worker and machine); each
+trial's metrics are kept there as user attributes when the trial is told.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from cnnsweep.artifacts import atomic_path, atomic_write_text
+
+STATE_ATTR = "cnnsweep_state"
+RECORDED = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc", "test_loss",
+            "params_count", "train_seconds", "images_per_second", "error")
+TRIALS_FILE = "trials.csv"
+RESULTS_FILE = "optimization_results.yaml"
+
+
+def interrupted(trial: FrozenTrial) -> bool:
+    """Failed without being told by cnnsweep: its worker died mid-trial."""
+    return trial.state == TrialState.FAIL and STATE_ATTR not in trial.user_attrs
+
+
+def trial_state(trial: FrozenTrial) -> str:
+    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        return "running" if trial.state == TrialState.RUNNING else "waiting"
+    if STATE_ATTR in trial.user_attrs:
+        return trial.user_attrs[STATE_ATTR]
+    return {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
+
+
+def counts_toward_budget(trial: FrozenTrial) -> bool:
+    return trial.state.is_finished() and not interrupted(trial)
+
+
+def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str, Any]]:
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.WAITING:
+            continue
+        attrs = trial.user_attrs
+        row: dict[str, Any] = {"trial_number": trial.number, "state": trial_state(trial)}
+        for key in param_keys:
+            row[key] = trial.params.get(key)
+        for key in RECORDED:
+            row[key] = attrs.get(key)
+        if interrupted(trial):
+            row["error"] = "interrupted: the worker stopped before the trial finished"
+        row["retry_of"] = attrs.get("cnnsweep_retry_of")
+        row["started"] = trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None
+        rows.append(row)
+    return rows
+
+
+def write_trials_csv(sweep_dir: Path, study: optuna.Study, param_keys: Sequence[str]) -> Path:
+    import pandas as pd
+
+    columns = ["trial_number", "state", *param_keys, *RECORDED, "retry_of", "started"]
+    frame = pd.DataFrame(trial_rows(study, param_keys), columns=columns)
+    target = sweep_dir / TRIALS_FILE
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, index=False)
+    return target
+
+
+def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete trials only (never infeasible ones told with a placeholder value)."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.user_attrs.get(STATE_ATTR, "complete") == "complete"]
+    if not complete:
+        return []
+    if len(study.directions) == 1:
+        sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+        return [max(complete, key=lambda t: sign * t.value)]
+    return [t for t in study.best_trials if t in complete]
+
+
+def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
+                               storage_url: str) -> Path:
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for trial in trials:
+        if trial.state != TrialState.WAITING:
+            states[trial_state(trial)] = states.get(trial_state(trial), 0) + 1
+    best = best_trials(study)
+    directions = [d.name.lower() for d in study.directions]
+    results: dict[str, Any] = {
+        "name": study.study_name,
+        "storage": storage_url,
+        "objectives": list(objectives),
+        "directions": directions,
+        "trials": states,
+    }
+    if len(directions) == 1:
+        results["best_trial"] = best[0].number if best else None
+        results["best_value"] = _plain(best[0].value) if best else None
+        results["best_params"] = dict(best[0].params) if best else {}
+        results["best_test_acc"] = best[0].user_attrs.get("test_acc") if best else None
+    else:
+        results["pareto_front"] = [
+            {"trial": t.number, "values": [_plain(v) for v in t.values], "params": dict(t.params)}
+            for t in best
+        ]
+    target = sweep_dir / RESULTS_FILE
+    atomic_write_text(target, OmegaConf.to_yaml(OmegaConf.create(results)))
+    return target
+
+
+def _plain(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -1,0 +1,477 @@
+"""Run an Optuna study where every trial is one Hydra job of cnnsweep.
+
+    python -m cnnsweep --multirun +sweep=seed_cnn dataset=digits hydra.sweeper.n_trials=10
+
+Each worker loops: ask the study for a trial, launch the job with the trial's
+values as overrides (the job reports every epoch to the pruner), tell the study
+how it ended. ``n_jobs=1`` runs that loop in this process; ``n_jobs=N`` starts N
+worker processes of the same command against one shared storage, so a slot frees
+the moment its trial ends. Several machines pointed at one PostgreSQL URL
+cooperate the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.storages._heartbeat import get_heartbeat_thread
+from optuna.trial import TrialState
+
+from cnnsweep.errors import ConfigError, UserError
+from cnnsweep.sweep import context, records
+from cnnsweep.sweep.space import SearchSpace, override_for, parse_search_space
+
+log = logging.getLogger("cnnsweep")
+
+DIRECTIONS = ("maximize", "minimize")
+CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "GPSampler")
+SQLITE_FILE = "optuna.db"
+JOURNAL_FILE = "optuna.journal"
+WORST = {"maximize": -1e12, "minimize": 1e12}  # placeholder value of an infeasible trial
+EXIT_TOO_MANY_FAILURES = 3
+
+
+def mask_password(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+@dataclass
+class Budget:
+    done: int
+    running: int
+    waiting: int
+
+
+def budget_of(study: optuna.Study) -> Budget:
+    trials = study.get_trials(deepcopy=False)
+    return Budget(
+        done=sum(records.counts_toward_budget(t) for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+    )
+
+
+CONSTRAINT = "architecture_infeasible"  # Optuna constraint: > 0 means the trial broke it
+
+
+class SweepRunner:
+    def __init__(self, settings: Mapping[str, Any], *, hydra_context: HydraContext,
+                 task_function: TaskFunction, config: DictConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function)
+
+    # ------------------------------------------------------------ set-up
+    def sweep(self, arguments: list[str]) -> None:
+        from cnnsweep.hydra_glue import exit_with_user_error
+
+        try:
+            self._prepare(arguments)
+        except UserError as exc:
+            exit_with_user_error(exc)
+        if self.settings.get("role") == "worker":
+            self._work(report_progress=False)
+            return
+        self._recover_interrupted()
+        self.started = time.monotonic()
+        self.done_at_start = budget_of(self.study).done
+        log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
+                 self.study.study_name, self.n_trials, self.sweep_dir, self.done_at_start,
+                 self.n_jobs, mask_password(self.storage_url))
+        try:
+            if self.n_jobs == 1:
+                self._work(report_progress=True)
+            else:
+                self._run_workers()
+        except KeyboardInterrupt:
+            log.warning("interrupted: finished trials are kept; run the same command again "
+                        "(same hydra.sweep.dir) to resume")
+        finally:
+            self._write_records()
+        self._summarise()
+
+    def _prepare(self, arguments: list[str]) -> None:
+        settings = self.settings
+        self.n_trials = self._int_setting("n_trials", minimum=1)
+        self.n_jobs = self._int_setting("n_jobs", minimum=1)
+        self.timeout = settings.get("timeout")
+        if self.timeout is not None and not float(self.timeout) > 0:
+            raise ConfigError(f"hydra.sweeper.timeout={self.timeout} must be a positive number "
+                              "of seconds, or null for none.")
+        self.max_failure_rate = float(settings.get("max_failure_rate", 0.5))
+        if not 0.0 <= self.max_failure_rate <= 1.0:
+            raise ConfigError(f"hydra.sweeper.max_failure_rate={self.max_failure_rate} must be "
+                              "between 0 and 1.")
+        params = OmegaConf.to_container(settings.get("params") or {}, resolve=False) \
+            if isinstance(settings.get("params"), DictConfig) else dict(settings.get("params") or {})
+        self.space = parse_search_space({k: v for k, v in params.items()}, arguments)
+        if not self.space.distributions:
+            raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
+                              "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.")
+        self._check_keys()
+        self.objectives, self.directions = self._objectives()
+        self.sampler = self._sampler()
+        self.pruner = instantiate(settings["pruner"])
+        self.storage_url, self.storage = self._storage()
+        self.study = self._study()
+        self.base_seed = int(self.config.trainer.seed)
+
+    def _int_setting(self, key: str, minimum: int) -> int:
+        value = self.settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"hydra.sweeper.{key}={value!r} must be an integer >= {minimum}.")
+        return value
+
+    def _check_keys(self) -> None:
+        groups = set(self.config.hydra.runtime.choices.keys())
+        missing = object()
+        for key in self.space.distributions:
+            if key in groups or OmegaConf.select(self.config, key, default=missing) is not missing:
+                continue
+            known = [f"{section}.{name}" for section in ("dataset", "model", "trainer")
+                     for name in self.config[section]]
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"hydra.sweeper.params.{key}: no such key in the config.{hint}")
+
+    def _objectives(self) -> tuple[list[str], list[str]]:
+        from cnnsweep.validation import objective_direction
+
+        monitor = str(self.config.trainer.early_stopping.monitor)
+        objectives = self.settings.get("objectives")
+        objectives = ["objective"] if objectives is None else (
+            [objectives] if isinstance(objectives, str) else list(objectives))
+        direction = self.settings.get("direction")
+        if direction is None:
+            directions = [objective_direction(monitor if o == "objective" else o) for o in objectives]
+        else:
+            directions = [direction] if isinstance(direction, str) else list(direction)
+        for value in directions:
+            if value not in DIRECTIONS:
+                raise ConfigError(f"hydra.sweeper.direction={value!r} must be maximize or minimize "
+                                  "(or a list of them, one per objective).")
+        if len(directions) != len(objectives):
+            if objectives == ["objective"] and len(directions) == 2:
+                objectives = ["objective", "params_count"]
+            else:
+                raise ConfigError(
+                    f"hydra.sweeper.direction has {len(directions)} entries but there are "
+                    f"{len(objectives)} objectives ({', '.join(objectives)}). Set "
+                    "hydra.sweeper.objectives to one metrics.json key per direction.")
+        if objectives[0] == "objective" and directions[0] != objective_direction(monitor):
+            raise ConfigError(
+                f"hydra.sweeper.direction={directions[0]} contradicts trainer.early_stopping."
+                f"monitor={monitor}, which is {objective_direction(monitor)}d. Set "
+                f"hydra.sweeper.direction={objective_direction(monitor)} (or leave it null).")
+        return objectives, directions
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        sampler_cfg = self.settings["sampler"]
+        target = str(sampler_cfg["_target_"]).rsplit(".", 1)[-1]
+        extra: dict[str, Any] = {}
+        if sampler_cfg.get("seed") is None:
+            extra["seed"] = int(self.config.trainer.seed)  # a sweep is reproducible by default
+        if target == "GridSampler":
+            extra["search_space"] = self.space.grid()
+        try:
+            return instantiate(sampler_cfg, **extra)
+        except Exception as exc:
+            cause = exc.__cause__ or exc
+            raise ConfigError(f"hydra.sweeper.sampler ({target}) cannot be created: "
+                              f"{type(cause).__name__}: {cause}") from None
+
+    def _storage(self) -> tuple[str, Any]:
+        url = self.settings.get("storage")
+        if url is None:
+            sqlite, journal = self.sweep_dir / SQLITE_FILE, self.sweep_dir / JOURNAL_FILE
+            use_journal = journal.exists() or (self.n_jobs > 1 and not sqlite.exists())
+            url = str(journal) if use_journal else f"sqlite:///{sqlite}"
+        self.local_storage = self.settings.get("storage") is None
+        try:
+            if "://" not in url:  # a journal file path
+                from optuna.storages.journal import JournalFileBackend
+
+                Path(url).parent.mkdir(parents=True, exist_ok=True)
+                return url, optuna.storages.JournalStorage(JournalFileBackend(url))
+            kwargs: dict[str, Any] = {}
+            if not url.startswith("sqlite"):
+                kwargs = dict(
+                    heartbeat_interval=10, grace_period=40,
+                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+                    engine_kwargs={"pool_pre_ping": True},
+                )
+            elif self.local_storage:
+                self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            return url, optuna.storages.RDBStorage(url, **kwargs)
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:200]
+            raise UserError(f"hydra.sweeper.storage={mask_password(url)} cannot be opened "
+                            f"({type(exc).__name__}: {mask_password(reason)}). Check the URL, "
+                            "that the server runs, and the credentials.") from None
+
+    def _study(self) -> optuna.Study:
+        name = self.settings.get("study_name") or self.config.hydra.runtime.choices.get("sweep") \
+            or "cnnsweep"
+        try:
+            study = optuna.create_study(storage=self.storage, sampler=self.sampler,
+                                        pruner=self.pruner, study_name=str(name),
+                                        directions=self.directions, load_if_exists=True)
+        except Exception as exc:
+            raise UserError(f"the study {name!r} cannot be created in "
+                            f"{mask_password(self.storage_url)} ({type(exc).__name__}: {exc}).") from None
+        existing = [d.name.lower() for d in study.directions]
+        if existing != self.directions:
+            raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "
+                              f"{self.directions}. Use another hydra.sweeper.study_name or "
+                              "hydra.sweep.dir.")
+        if self.settings.get("role") != "worker":
+            study.set_user_attr("cnnsweep_objectives", self.objectives)
+            study.set_user_attr("cnnsweep_params", list(self.space.distributions))
+            study.set_user_attr("cnnsweep_dataset", str(self.config.dataset.name))
+        return study
+
+    # ------------------------------------------------------------ trials
+    def _recover_interrupted(self) -> None:
+        """Fail the trials a dead sweep left running, and queue each again once.
+
+        With the default file storage in the sweep dir only this command writes
+        the study, so a trial still running now was orphaned. A shared storage
+        (PostgreSQL) relies on heartbeats instead: stale trials are failed and
+        retried by Optuna's RetryFailedTrialCallback.
+        """
+        if not self.local_storage:
+            optuna.storages.fail_stale_trials(self.study)
+            return
+        storage = self.study._storage
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            if trial.user_attrs.get("cnnsweep_retry_of") is None:
+                self.study.enqueue_trial(trial.params, user_attrs={"cnnsweep_retry_of": trial.number},
+                                         skip_if_exists=False)
+                log.info("trial %d was running when the sweep stopped: marked failed, queued again",
+                         trial.number)
+
+    def _work(self, report_progress: bool) -> None:
+        started = time.monotonic()
+        while True:
+            if self.timeout is not None and time.monotonic() - started > float(self.timeout):
+                log.info("hydra.sweeper.timeout=%s reached: no new trials", self.timeout)
+                break
+            if not self.local_storage:
+                optuna.storages.fail_stale_trials(self.study)
+            budget = budget_of(self.study)
+            if budget.done + budget.running >= self.n_trials and budget.waiting == 0:
+                break
+            if self._too_many_failures():
+                break
+            trial = self.study.ask(self.space.distributions)
+            self._run_trial(trial)
+            if report_progress:
+                self._progress(trial.number)
+
+    def _overrides(self, trial: optuna.trial.Trial) -> list[str]:
+        overrides = list(self.space.fixed)
+        overrides += [override_for(key, value) for key, value in trial.params.items()]
+        if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=")
+                                                          for o in self.space.fixed):
+            overrides.append(f"trainer.seed={self.base_seed + trial.number}")
+        return overrides
+
+    def _run_trial(self, trial: optuna.trial.Trial) -> None:
+        context.current_trial = trial
+        try:
+            with _heartbeat(self.study, trial):
+                (job,) = self.launcher.launch([self._overrides(trial)], initial_job_idx=trial.number)
+            if job.status == JobStatus.COMPLETED and isinstance(job.return_value, dict):
+                metrics = job.return_value
+            else:
+                exc = job._return_value
+                metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            context.current_trial = None
+        self._tell(trial, metrics)
+
+    def _tell(self, trial: optuna.trial.Trial, metrics: Mapping[str, Any]) -> None:
+        status = str(metrics.get("status", "failed"))
+        for key in records.RECORDED:
+            if metrics.get(key) is not None:
+                trial.set_user_attr(key, metrics[key])
+        trial.set_user_attr(records.STATE_ATTR, status)
+        constrained = type(self.sampler).__name__ in CONSTRAINED_SAMPLERS
+        if status == "complete":
+            values = [metrics.get(name) for name in self.objectives]
+            if all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+                if constrained:
+                    trial.set_constraint(CONSTRAINT, 0.0)
+                self.study.tell(trial, values)
+                return
+            trial.set_user_attr(records.STATE_ATTR, "failed")
+            trial.set_user_attr("error", f"objective not finite: {values}")
+            self.study.tell(trial, state=TrialState.FAIL)
+        elif status == "pruned":
+            self.study.tell(trial, state=TrialState.PRUNED)
+        elif status == "infeasible" and constrained:
+            # Told as a complete trial that breaks a constraint, so the sampler learns
+            # to avoid the region; reports and best-trial selection skip it.
+            trial.set_constraint(CONSTRAINT, 1.0)
+            self.study.tell(trial, [WORST[d] for d in self.directions])
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+
+    def _too_many_failures(self) -> bool:
+        finished = [t for t in self.study.get_trials(deepcopy=False)
+                    if records.counts_toward_budget(t)]
+        failed = [t for t in finished if records.trial_state(t) == "failed"]
+        if len(finished) < 4 or len(failed) / len(finished) <= self.max_failure_rate:
+            return False
+        reasons: dict[str, int] = {}
+        for trial in failed:
+            reason = str(trial.user_attrs.get("error", "unknown"))[:160]
+            reasons[reason] = reasons.get(reason, 0) + 1
+        summary = "; ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
+        log.error("stopping: %d of %d trials failed (hydra.sweeper.max_failure_rate=%s). %s",
+                  len(failed), len(finished), self.max_failure_rate, summary)
+        self.failed_out = True
+        return True
+
+    # ------------------------------------------------------------ workers
+    def _worker_command(self) -> list[str]:
+        replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
+                    "hydra.sweeper.n_jobs=", "hydra.sweeper.role=")
+        args = [a for a in sys.argv[1:] if not a.lstrip("+~").startswith(replaced)]
+        return [sys.executable, "-m", "cnnsweep", *args,
+                f"hydra.sweep.dir={self.sweep_dir}",
+                f"hydra.sweeper.storage={self.storage_url}",
+                f"hydra.sweeper.study_name={self.study.study_name}",
+                "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+
+    def _run_workers(self) -> None:
+        threads = max(1, (os.cpu_count() or 1) // self.n_jobs)
+        gpus = _gpu_count()
+        workers = []
+        for index in range(self.n_jobs):
+            env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
+                   "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(threads)}
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+            workers.append(subprocess.Popen(self._worker_command(), env=env))
+        reported: set[int] = set()
+        try:
+            while any(w.poll() is None for w in workers):
+                time.sleep(1.0)
+                self._report_new(reported)
+                if self._too_many_failures():
+                    for worker in workers:
+                        worker.send_signal(signal.SIGINT)
+                    break
+            for worker in workers:
+                worker.wait()
+        except KeyboardInterrupt:
+            for worker in workers:
+                worker.wait()
+            raise
+        self._report_new(reported)
+
+    def _report_new(self, reported: set[int]) -> None:
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.number not in reported and records.counts_toward_budget(trial):
+                reported.add(trial.number)
+                self._progress(trial.number)
+
+    # ------------------------------------------------------------ output
+    def _progress(self, number: int) -> None:
+        trial = self.study.get_trials(deepcopy=False)[number]
+        budget = budget_of(self.study)
+        state = records.trial_state(trial)
+        value = trial.user_attrs.get("objective")
+        best = records.best_trials(self.study)
+        name = self.objectives[0] if self.objectives[0] != "objective" else \
+            str(self.config.trainer.early_stopping.monitor)
+        best_text = (f"best {best[0].values[0]:.4f} (trial {best[0].number})"
+                     if best and len(self.directions) == 1 else f"{len(best)} on the Pareto front")
+        left = max(0, self.n_trials - budget.done)
+        finished_here = budget.done - self.done_at_start
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / finished_here * left if finished_here else 0.0
+        from cnnsweep.callbacks import format_seconds
+
+        value_text = f"{name} {value:.4f}" if isinstance(value, float) else state
+        log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number, state, value_text,
+                 best_text, budget.done, self.n_trials, left, format_seconds(eta))
+        self._write_records()
+
+    def _write_records(self) -> None:
+        try:
+            self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            records.write_trials_csv(self.sweep_dir, self.study, list(self.space.distributions))
+            records.write_optimization_results(self.sweep_dir, self.study, self.objectives,
+                                               mask_password(self.storage_url))
+        except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
+            log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
+
+    def _summarise(self) -> None:
+        states: dict[str, int] = {}
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state != TrialState.WAITING:
+                state = records.trial_state(trial)
+                states[state] = states.get(state, 0) + 1
+        best = records.best_trials(self.study)
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        if best and len(self.directions) == 1:
+            log.info("best trial %d: %s = %.4f, test_acc %s, params %s", best[0].number,
+                     self.objectives[0], best[0].value, best[0].user_attrs.get("test_acc"),
+                     best[0].params)
+        log.info("sweep done (%s). outputs: %s", counts, self.sweep_dir)
+        if getattr(self, "failed_out", False):
+            sys.exit(EXIT_TOO_MANY_FAILURES)
+
+
+@contextmanager
+def _heartbeat(study: optuna.Study, trial: optuna.trial.Trial):
+    """Optuna's heartbeat thread for ``trial`` while it runs (a no-op without heartbeats)."""
+    thread = get_heartbeat_thread(trial._trial_id, study._storage)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _gpu_count() -> int:
+    if (visible := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+            return len([line for line in out.stdout.splitlines() if line.startswith("GPU ")])
+        except (OSError, subprocess.SubprocessError):
+            return 0
+    return 0
+
+
+__all__ = ["SweepRunner", "SearchSpace", "mask_password"]
