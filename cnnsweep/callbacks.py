@@ -7,17 +7,9 @@ import math
 import time
 
 from cnnsweep.runtime import import_keras
+from cnnsweep.timing import format_seconds
 
 keras = import_keras()
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class EpochProgress(keras.callbacks.Callback):

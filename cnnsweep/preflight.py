@@ -38,13 +38,13 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
     for arg in argv:
         if arg.startswith("-") or "=" not in arg:
             continue
-        key, value = arg.split("=", 1)
-        key = key.lstrip("+~")
+        written, value = arg.split("=", 1)
+        key = written.lstrip("+~")
         if key not in GROUPS:
             continue
         options = group_options(conf_dir, key)
         for option in _override_values(value):
             if option not in options:
                 what = key.rsplit("/", 1)[-1]
-                raise ConfigError(f"{key}={option} is not a known {what}. "
-                                  f"Use {key}= one of: {', '.join(options)}.")
+                raise ConfigError(f"{written}={option} is not a known {what}. "
+                                  f"Use {written}= one of: {', '.join(options)}.")

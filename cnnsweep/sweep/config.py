@@ -67,7 +67,7 @@ class NopPrunerConf:
 class MedianPrunerConf:
     _target_: str = "optuna.pruners.MedianPruner"
     n_startup_trials: int = 3  # trials that are never pruned, to learn the median
-    n_warmup_steps: int = 1  # epochs of each trial that are never pruned
+    n_warmup_steps: int = 2  # no trial is pruned before this epoch
     interval_steps: int = 1
 
 

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from optuna.trial import TrialState
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.sweep import context, records
 from cnnsweep.sweep.space import SearchSpace, override_for, parse_search_space
+from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")
 
@@ -90,6 +92,7 @@ class SweepRunner:
     def sweep(self, arguments: list[str]) -> None:
         from cnnsweep.hydra_glue import exit_with_user_error
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             self._prepare(arguments)
         except UserError as exc:
@@ -127,9 +130,10 @@ class SweepRunner:
         if not 0.0 <= self.max_failure_rate <= 1.0:
             raise ConfigError(f"hydra.sweeper.max_failure_rate={self.max_failure_rate} must be "
                               "between 0 and 1.")
-        params = OmegaConf.to_container(settings.get("params") or {}, resolve=False) \
-            if isinstance(settings.get("params"), DictConfig) else dict(settings.get("params") or {})
-        self.space = parse_search_space({k: v for k, v in params.items()}, arguments)
+        params = settings.get("params")
+        if isinstance(params, DictConfig):
+            params = OmegaConf.to_container(params, resolve=False)
+        self.space = parse_search_space(dict(params or {}), arguments)
         if not self.space.distributions:
             raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
                               "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.")
@@ -195,7 +199,10 @@ class SweepRunner:
         target = str(sampler_cfg["_target_"]).rsplit(".", 1)[-1]
         extra: dict[str, Any] = {}
         if sampler_cfg.get("seed") is None:
-            extra["seed"] = int(self.config.trainer.seed)  # a sweep is reproducible by default
+            # Reproducible by default; each worker process gets its own stream so
+            # parallel workers do not suggest the same points.
+            worker = int(os.environ.get("CNNSWEEP_WORKER_INDEX", "-1"))
+            extra["seed"] = int(self.config.trainer.seed) + 1000 * (worker + 1)
         if target == "GridSampler":
             extra["search_space"] = self.space.grid()
         try:
@@ -211,7 +218,9 @@ class SweepRunner:
             sqlite, journal = self.sweep_dir / SQLITE_FILE, self.sweep_dir / JOURNAL_FILE
             use_journal = journal.exists() or (self.n_jobs > 1 and not sqlite.exists())
             url = str(journal) if use_journal else f"sqlite:///{sqlite}"
-        self.local_storage = self.settings.get("storage") is None
+        # Only a server storage shared between machines needs heartbeats to find
+        # dead workers; a file storage is written by this command's processes alone.
+        self.shared_storage = "://" in url and not url.startswith("sqlite")
         try:
             if "://" not in url:  # a journal file path
                 from optuna.storages.journal import JournalFileBackend
@@ -222,12 +231,16 @@ class SweepRunner:
             if not url.startswith("sqlite"):
                 kwargs = dict(
                     heartbeat_interval=10, grace_period=40,
-                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+                    heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
                     engine_kwargs={"pool_pre_ping": True},
                 )
-            elif self.local_storage:
+            elif self.settings.get("storage") is None:
                 self.sweep_dir.mkdir(parents=True, exist_ok=True)
             return url, optuna.storages.RDBStorage(url, **kwargs)
+        except ImportError:
+            raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
+                            "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'."
+                            ) from None
         except Exception as exc:
             reason = str(exc).splitlines()[0][:200]
             raise UserError(f"hydra.sweeper.storage={mask_password(url)} cannot be opened "
@@ -264,8 +277,8 @@ class SweepRunner:
         (PostgreSQL) relies on heartbeats instead: stale trials are failed and
         retried by Optuna's RetryFailedTrialCallback.
         """
-        if not self.local_storage:
-            optuna.storages.fail_stale_trials(self.study)
+        if self.shared_storage:
+            _fail_stale_trials(self.study)
             return
         storage = self.study._storage
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -282,8 +295,8 @@ class SweepRunner:
             if self.timeout is not None and time.monotonic() - started > float(self.timeout):
                 log.info("hydra.sweeper.timeout=%s reached: no new trials", self.timeout)
                 break
-            if not self.local_storage:
-                optuna.storages.fail_stale_trials(self.study)
+            if self.shared_storage:
+                _fail_stale_trials(self.study)
             budget = budget_of(self.study)
             if budget.done + budget.running >= self.n_trials and budget.waiting == 0:
                 break
@@ -377,6 +390,7 @@ class SweepRunner:
         for index in range(self.n_jobs):
             env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
                    "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(threads)}
+            env["CNNSWEEP_WORKER_INDEX"] = str(index)
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
             workers.append(subprocess.Popen(self._worker_command(), env=env))
@@ -418,9 +432,7 @@ class SweepRunner:
         finished_here = budget.done - self.done_at_start
         elapsed = time.monotonic() - self.started
         eta = elapsed / finished_here * left if finished_here else 0.0
-        from cnnsweep.callbacks import format_seconds
-
-        value_text = f"{name} {value:.4f}" if isinstance(value, float) else state
+        value_text = f"{name} {value:.4f}" if isinstance(value, float) else "-"
         log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number, state, value_text,
                  best_text, budget.done, self.n_trials, left, format_seconds(eta))
         self._write_records()
@@ -460,6 +472,12 @@ def _heartbeat(study: optuna.Study, trial: optuna.trial.Trial):
         yield
     finally:
         thread.join()
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def _gpu_count() -> int:

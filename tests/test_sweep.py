@@ -1,0 +1,212 @@
+"""Real sweeps on digits, as subprocesses: pruning, infeasible trials, parallel
+workers, resume after SIGKILL, PostgreSQL, and the sweeper's bad-input messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from tests.helpers import run_cli
+
+FAST = ["dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100",
+        "trainer.quiet=true", "trainer.batch_size=32"]
+
+
+def sweep_args(sweep_dir: Path, *extra: str) -> list[str]:
+    return ["--multirun", *FAST, f"hydra.sweep.dir={sweep_dir}", *extra]
+
+
+def load_study(sweep_dir: Path, name: str) -> optuna.Study:
+    if (sweep_dir / "optuna.db").exists():
+        storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
+    else:
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
+    """Storage, trials.csv and the trial dirs tell the same story."""
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    trials = {t.number: t for t in study.get_trials() if t.state != TrialState.WAITING}
+    assert sorted(table["trial_number"]) == sorted(trials)
+    for row in table.itertuples():
+        trial = trials[row.trial_number]
+        if row.state == "running":
+            continue
+        metrics_file = sweep_dir / str(row.trial_number) / "metrics.json"
+        if row.error and str(row.error).startswith("interrupted"):
+            assert trial.state == TrialState.FAIL
+            continue
+        metrics = json.loads(metrics_file.read_text())
+        assert metrics["status"] == row.state
+        assert metrics["trial_number"] == row.trial_number
+        expected = {"complete": {TrialState.COMPLETE}, "pruned": {TrialState.PRUNED},
+                    "failed": {TrialState.FAIL},
+                    "infeasible": {TrialState.COMPLETE, TrialState.FAIL}}[row.state]
+        assert trial.state in expected
+        recorded = table[table.trial_number == row.trial_number].iloc[0]
+        for key, value in trial.params.items():
+            assert str(recorded[key]) == str(value), key
+        if row.state in ("complete", "pruned"):
+            history = pd.read_csv(sweep_dir / str(row.trial_number) / "history.csv")
+            assert len(history) == metrics["epochs_run"]
+        if row.state == "complete":
+            assert (sweep_dir / str(row.trial_number) / "model.keras").is_file()
+            assert metrics["objective"] == pytest.approx(trial.value)
+    return table
+
+
+@pytest.mark.slow
+def test_sweep_prunes_and_records_infeasible_trials(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.padding=valid", "trainer.epochs=4",
+        "model.filters=choice(4,16)", "trainer.learning_rate=choice(0.00001,0.003)",
+        "model.kernel_size=choice(2,9)", "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1",
+        "hydra.sweeper.study_name=prune"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    study = load_study(sweep_dir, "prune")
+    table = assert_consistent(sweep_dir, study)
+    assert len(table) == 8
+    states = set(table["state"])
+    assert {"pruned", "infeasible", "complete"} <= states, table
+    infeasible = table[table.state == "infeasible"]
+    assert infeasible["error"].str.contains("model.kernel_size=9 does not fit").all()
+    assert (infeasible["model.kernel_size"] == 9).all()
+    results = (sweep_dir / "optimization_results.yaml").read_text()
+    best = table[table.state == "complete"].sort_values("objective").iloc[-1]
+    assert f"best_trial: {best.trial_number}" in results
+    # a progress line per finished trial, with the best so far and what is left
+    assert "[trial 7]" in proc.stderr + proc.stdout and "0 left" in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_two_workers_reuse_a_freed_slot(tmp_path):
+    """n_jobs=2 is not batch-blocking: short trials keep starting while a long one runs."""
+    from optuna.storages.journal import JournalFileBackend
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+    queued = optuna.create_study(study_name="par", storage=storage, direction="maximize")
+    for epochs in (80, 1, 1, 1):  # the first trial taken is long, the rest are short
+        queued.enqueue_trial({"trainer.epochs": epochs})
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.filters=8", "trainer.early_stopping.patience=100",
+        "trainer.epochs=choice(1,80)", "hydra/sweeper/pruner=none",
+        "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=par"),
+        cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(sweep_dir, "par")
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    long = next(t for t in trials if t.params["trainer.epochs"] == 80)
+    inside = [t for t in trials if t is not long and long.datetime_start <= t.datetime_start
+              and t.datetime_complete <= long.datetime_complete]
+    assert len(inside) >= 2, [(t.number, t.params, t.datetime_start, t.datetime_complete)
+                              for t in trials]
+    assert_consistent(sweep_dir, study)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes_the_budget(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, "model=seed", "model.filters=8", "trainer.epochs=3",
+                      "model.kernel_size=choice(2,3)", "trainer.batch_size=choice(16,32)",
+                      "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=4",
+                      "hydra.sweeper.study_name=resume")
+    env = {**os.environ, "CNNSWEEP_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while not (sweep_dir / "1" / "history.csv").exists() and time.time() < deadline:
+        time.sleep(0.05)  # trial 1 has finished one epoch: kill it mid-trial
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = json.loads((sweep_dir / "0" / "metrics.json").read_text())
+    assert first["status"] == "complete"
+    kept = {name: _digest(sweep_dir / "0" / name) for name in ("metrics.json", "history.csv")}
+
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    study = load_study(sweep_dir, "resume")
+    trials = study.get_trials()
+    finished = [t for t in trials if t.state != TrialState.FAIL or "cnnsweep_state" in t.user_attrs]
+    assert len(finished) == 4
+    interrupted = [t for t in trials if t.state == TrialState.FAIL and "cnnsweep_state" not in t.user_attrs]
+    assert [t.number for t in interrupted] == [1]
+    retry = [t for t in trials if t.user_attrs.get("cnnsweep_retry_of") == 1]
+    assert len(retry) == 1 and retry[0].params == interrupted[0].params
+    assert len({t.number for t in trials}) == len(trials)
+    assert {name: _digest(sweep_dir / "0" / name) for name in kept} == kept
+    table = assert_consistent(sweep_dir, study)
+    assert (table.state == "complete").sum() == 4
+
+
+SWEEP_BAD_INPUTS = [
+    (["hydra/sweeper/sampler=annealing"], "hydra/sweeper/sampler=annealing is not a known sampler. "
+                                          "Use hydra/sweeper/sampler= one of: cmaes, gp, grid"),
+    (["hydra/sweeper/pruner=fast"], "hydra/sweeper/pruner=fast is not a known pruner"),
+    (["model.filtrs=choice(8,16)"], "hydra.sweeper.params.model.filtrs: no such key in the config. "
+                                    "Did you mean model.filters?"),
+    (["model.filters=range(8,2)"], "model.filters=range(8, 2, 1) is empty or reversed"),
+    (["trainer.learning_rate=interval(0.1,0.01)"], "is empty or reversed"),
+    (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 must be an integer >= 1"),
+    (["hydra/sweeper/sampler=grid", "trainer.learning_rate=interval(0.001,0.01)"],
+     "a grid sampler cannot enumerate"),
+    (["hydra.sweeper.storage=sqlite:////proc/no/such/dir/x.db"], "cannot be opened"),
+    (["+sweep=nope"], "+sweep=nope is not a known sweep. Use +sweep= one of: deep_cnn, seed_cnn"),
+    (["hydra.sweeper.direction=minimize"], "contradicts trainer.early_stopping.monitor=val_acc"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), SWEEP_BAD_INPUTS,
+                         ids=[" ".join(o) for o, _ in SWEEP_BAD_INPUTS])
+def test_sweep_bad_input_stops_before_any_trial(tmp_path, overrides, message):
+    sweep_dir = tmp_path / "sweep"
+    args = [a for a in sweep_args(sweep_dir, *overrides)]
+    if not any(a.startswith("+sweep=") for a in overrides):
+        args.insert(1, "+sweep=seed_cnn")
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("cnnsweep: error: ") and message in last, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(sweep_dir.glob("*/metrics.json"))  # no trial ran
+
+
+def test_storage_password_is_masked(tmp_path):
+    proc = run_cli("--multirun", "+sweep=seed_cnn", *FAST, f"hydra.sweep.dir={tmp_path}/s",
+                   "hydra.sweeper.storage=postgresql://alice:s3cret@127.0.0.1:9/db", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "s3cret" not in proc.stderr + proc.stdout
+    assert "alice:***@127.0.0.1" in proc.stderr
+
+
+def test_user_sweep_files_in_the_working_directory(tmp_path):
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "mine.yaml").write_text(
+        "hydra:\n  sweeper:\n    n_trials: 0\n    params:\n      model.filters: choice(8, 16)\n")
+    proc = run_cli("--multirun", "+sweep=mine", *FAST, f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "hydra.sweeper.n_trials=0 must be an integer >= 1" in proc.stderr  # the file was used
