@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed  ## Python deps into .venv, Debian data packages when root
 	@bash scripts/system-deps.sh
 
-demo: install  ## the main job: train on real Fashion-MNIST and say where the outputs are
-	$(PY) -m cnnsweep dataset=fashion_mnist trainer.epochs=2
+demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints where its outputs are
+	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
+		trainer.epochs=3 hydra.sweeper.n_trials=6
 
 test: install  ## the whole suite (a few minutes on 2 cores)
 	$(PY) -m pytest

@@ -2,9 +2,10 @@
 # Debian packages the demo and the tests use. Installs the missing ones when run
 # as root (CI, containers); otherwise says what to install and carries on.
 #   dataset-fashion-mnist  the real Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
+#   postgresql             the server the multi-machine sweep test starts (its own throwaway cluster)
 set -euo pipefail
 
-packages=(dataset-fashion-mnist)
+packages=(dataset-fashion-mnist postgresql)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

@@ -53,7 +53,9 @@ def test_unknown_group_option_lists_the_valid_ones():
         check_group_choices(["dataset=imagenet"], config_dir())
     with pytest.raises(ConfigError, match="model=resnet is not a known model"):
         check_group_choices(["--multirun", "model=seed,resnet"], config_dir())
-    check_group_choices(["dataset=digits", "model.filters=3", "+sweep=x"], config_dir())
+    check_group_choices(["dataset=digits", "model.filters=3", "+sweep=seed_cnn"], config_dir())
+    with pytest.raises(ConfigError, match=r"\+sweep=x is not a known sweep"):
+        check_group_choices(["+sweep=x"], config_dir())
 
 
 @pytest.mark.parametrize(

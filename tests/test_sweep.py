@@ -210,3 +210,36 @@ def test_user_sweep_files_in_the_working_directory(tmp_path):
     proc = run_cli("--multirun", "+sweep=mine", *FAST, f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert proc.returncode == 2
     assert "hydra.sweeper.n_trials=0 must be an integer >= 1" in proc.stderr  # the file was used
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("tests.postgres").postgres.postgres_bin() is None,
+                    reason="apt-get install postgresql")
+def test_two_machines_share_one_postgresql_study(tmp_path):
+    """Two sweeps (as on two machines) against one PostgreSQL study split its budget."""
+    from tests.postgres import throwaway_server
+
+    with throwaway_server() as url:
+        commands = [
+            [sys.executable, "-m", "cnnsweep", *sweep_args(
+                tmp_path / f"machine{i}", "+sweep=seed_cnn", "trainer.epochs=2",
+                "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=6",
+                f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=shared")]
+            for i in (1, 2)
+        ]
+        env = {**os.environ, "CNNSWEEP_OFFLINE": "1"}
+        procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for cmd in commands]
+        outputs = [p.communicate(timeout=400)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        study = optuna.load_study(study_name="shared", storage=url)
+        trials = study.get_trials()
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(6))  # exactly the budget, no duplicates
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    dirs = {i: {int(p.name) for p in (tmp_path / f"machine{i}").iterdir() if p.name.isdigit()}
+            for i in (1, 2)}
+    assert dirs[1] | dirs[2] == set(numbers) and not dirs[1] & dirs[2]
+    assert dirs[1] and dirs[2]  # both machines did work
+    for i in (1, 2):  # each machine's trials.csv shows the whole study
+        assert len(pd.read_csv(tmp_path / f"machine{i}" / "trials.csv")) == 6

@@ -198,9 +198,10 @@ class SweepRunner:
         sampler_cfg = self.settings["sampler"]
         target = str(sampler_cfg["_target_"]).rsplit(".", 1)[-1]
         extra: dict[str, Any] = {}
-        if sampler_cfg.get("seed") is None:
+        if sampler_cfg.get("seed") is None and not self._shared_url():
             # Reproducible by default; each worker process gets its own stream so
-            # parallel workers do not suggest the same points.
+            # parallel workers do not suggest the same points. (On a shared server
+            # storage, machines cannot coordinate seeds: Optuna seeds randomly.)
             worker = int(os.environ.get("CNNSWEEP_WORKER_INDEX", "-1"))
             extra["seed"] = int(self.config.trainer.seed) + 1000 * (worker + 1)
         if target == "GridSampler":
@@ -211,6 +212,10 @@ class SweepRunner:
             cause = exc.__cause__ or exc
             raise ConfigError(f"hydra.sweeper.sampler ({target}) cannot be created: "
                               f"{type(cause).__name__}: {cause}") from None
+
+    def _shared_url(self) -> bool:
+        url = self.settings.get("storage") or ""
+        return "://" in url and not url.startswith("sqlite")
 
     def _storage(self) -> tuple[str, Any]:
         url = self.settings.get("storage")
@@ -231,7 +236,7 @@ class SweepRunner:
             if not url.startswith("sqlite"):
                 kwargs = dict(
                     heartbeat_interval=10, grace_period=40,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
                     engine_kwargs={"pool_pre_ping": True},
                 )
             elif self.settings.get("storage") is None:
