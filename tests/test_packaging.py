@@ -19,7 +19,9 @@ def test_wheel_carries_the_configs_and_runs_from_them(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("cnnsweep/__main__.py", "cnnsweep/conf/config.yaml",
                      "cnnsweep/conf/dataset/digits.yaml", "cnnsweep/conf/model/seed.yaml",
-                     "cnnsweep/conf/trainer/default.yaml"):
+                     "cnnsweep/conf/trainer/default.yaml", "cnnsweep/sweeps/seed_cnn.yaml",
+                     "cnnsweep/sweeps/deep_cnn.yaml",
+                     "hydra_plugins/cnnsweep_sweeper/cnnsweep_sweeper.py"):
         assert expected in names, expected
 
     site = tmp_path / "site"
@@ -33,3 +35,9 @@ def test_wheel_carries_the_configs_and_runs_from_them(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "model.filters=0 must be a positive integer" in proc.stderr
+    # The sweeper plugin and the packaged sweep files are found from the wheel.
+    proc = subprocess.run([sys.executable, "-m", "cnnsweep", "--multirun", "+sweep=seed_cnn",
+                           "dataset=digits", "hydra.sweeper.n_trials=0", f"hydra.sweep.dir={tmp_path}/s"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "hydra.sweeper.n_trials=0 must be an integer >= 1" in proc.stderr

@@ -243,3 +243,36 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     assert dirs[1] and dirs[2]  # both machines did work
     for i in (1, 2):  # each machine's trials.csv shows the whole study
         assert len(pd.read_csv(tmp_path / f"machine{i}" / "trials.csv")) == 6
+
+
+@pytest.mark.slow
+def test_multi_objective_sweep_writes_a_pareto_front(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(2,8,32)",
+        "hydra/sweeper/sampler=nsga2", "hydra.sweeper.direction=[maximize,minimize]",
+        "hydra.sweeper.objectives=[objective,params_count]", "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.study_name=multi"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(sweep_dir, "multi")
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    results = (sweep_dir / "optimization_results.yaml").read_text()
+    assert "pareto_front:" in results and "params_count" in results
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        assert trial.values[1] == trial.user_attrs["params_count"]
+
+
+@pytest.mark.slow
+def test_sweep_stops_past_max_failure_rate(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model.activation=elu", "model.filters=8", "trainer.epochs=2",
+        "trainer.learning_rate=choice(1e12,1e13)", "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.study_name=nan"), cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "stopping: 4 of 4 trials failed (hydra.sweeper.max_failure_rate=0.5)" in output
+    assert "loss became NaN" in output and "Traceback" not in output
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert list(table["state"]) == ["failed"] * 4
+    assert table["error"].str.contains("loss became NaN/infinite").all()

@@ -37,6 +37,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.trial import TrialState
+from tenacity import (
+    retry,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.sweep import context, records
@@ -234,6 +240,7 @@ class SweepRunner:
                 return url, optuna.storages.JournalStorage(JournalFileBackend(url))
             kwargs: dict[str, Any] = {}
             if not url.startswith("sqlite"):
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 kwargs = dict(
                     heartbeat_interval=10, grace_period=40,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
@@ -241,7 +248,10 @@ class SweepRunner:
                 )
             elif self.settings.get("storage") is None:
                 self.sweep_dir.mkdir(parents=True, exist_ok=True)
-            return url, optuna.storages.RDBStorage(url, **kwargs)
+            open_rdb = retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8),
+                             retry=retry_if_not_exception_type(ImportError), reraise=True)(
+                optuna.storages.RDBStorage)
+            return url, open_rdb(url, **kwargs)
         except ImportError:
             raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
                             "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'."
@@ -255,13 +265,17 @@ class SweepRunner:
     def _study(self) -> optuna.Study:
         name = self.settings.get("study_name") or self.config.hydra.runtime.choices.get("sweep") \
             or "cnnsweep"
+        # Several machines may create the same study (and its tables) at once; the
+        # loser of that race sees an integrity error and simply loads it next time.
+        create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),
+                       reraise=True)(optuna.create_study)
         try:
-            study = optuna.create_study(storage=self.storage, sampler=self.sampler,
-                                        pruner=self.pruner, study_name=str(name),
-                                        directions=self.directions, load_if_exists=True)
+            study = create(storage=self.storage, sampler=self.sampler, pruner=self.pruner,
+                           study_name=str(name), directions=self.directions, load_if_exists=True)
         except Exception as exc:
             raise UserError(f"the study {name!r} cannot be created in "
-                            f"{mask_password(self.storage_url)} ({type(exc).__name__}: {exc}).") from None
+                            f"{mask_password(self.storage_url)} ({type(exc).__name__}: "
+                            f"{mask_password(str(exc).splitlines()[0][:200])}).") from None
         existing = [d.name.lower() for d in study.directions]
         if existing != self.directions:
             raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "

@@ -1,0 +1,258 @@
+"""Gather a sweep dir into plain records, without drawing anything.
+
+The trial dirs are the primary source (``metrics.json``, ``history.csv``,
+``.hydra/overrides.yaml``); the sweep's local Optuna storage, when there is one,
+adds trials still running, start times and the searched keys. A file that is
+missing or corrupt is noted in ``problems`` and the trial is kept with what is
+known.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from cnnsweep.errors import UserError
+
+STATES = ("complete", "pruned", "failed", "infeasible", "running")
+METRIC_COLUMNS = ("objective", "objective_name", "best_epoch", "epochs_run", "val_acc", "val_loss",
+                  "test_acc", "test_loss", "params_count", "train_seconds", "images_per_second",
+                  "error")
+
+
+@dataclass
+class SweepRecords:
+    """One sweep as tables: everything a report shows, nothing drawn yet."""
+
+    sweep_dir: Path
+    name: str
+    trials: pd.DataFrame  # one row per trial; columns: trial_number, state, params..., metrics...
+    param_keys: list[str]
+    histories: dict[int, pd.DataFrame] = field(default_factory=dict)
+    directions: list[str] = field(default_factory=lambda: ["maximize"])
+    objectives: list[str] = field(default_factory=lambda: ["objective"])
+    dataset: str | None = None
+    budget: int | None = None
+    max_epochs: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def objective_name(self) -> str:
+        names = self.trials["objective_name"].dropna() if "objective_name" in self.trials else []
+        return str(names.iloc[0]) if len(names) else "objective"
+
+    @property
+    def maximize(self) -> bool:
+        return self.directions[0] == "maximize"
+
+    def best(self) -> pd.Series | None:
+        """The best complete trial by the (first) objective, or None."""
+        done = self.trials[(self.trials["state"] == "complete") & self.trials["objective"].notna()]
+        if done.empty:
+            return None
+        order = done.sort_values("objective", ascending=not self.maximize)
+        return order.iloc[0]
+
+    def state_counts(self) -> dict[str, int]:
+        counts = self.trials["state"].value_counts()
+        return {state: int(counts.get(state, 0)) for state in STATES if counts.get(state, 0)}
+
+
+def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except FileNotFoundError:
+        problems.append(f"{path}: missing")
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: unreadable ({type(exc).__name__}: {exc})")
+    return None
+
+
+def _read_history(path: Path, problems: list[str]) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        frame = pd.read_csv(path)
+        if "epoch" not in frame.columns or frame.empty:
+            raise ValueError("no epoch column or no rows")
+        return frame
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        problems.append(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:100]})")
+        return None
+
+
+def _read_overrides(trial_dir: Path) -> dict[str, Any]:
+    path = trial_dir / ".hydra" / "overrides.yaml"
+    try:
+        lines = yaml.safe_load(path.read_text()) or []
+    except (OSError, yaml.YAMLError):
+        return {}
+    values = {}
+    for line in lines:
+        key, _, value = str(line).partition("=")
+        try:
+            values[key.lstrip("+~")] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            values[key.lstrip("+~")] = value
+    return values
+
+
+def _read_config(trial_dir: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load((trial_dir / ".hydra" / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _open_local_study(sweep_dir: Path):
+    """The sweep's own Optuna storage (read-only use), or None."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        if (sweep_dir / "optuna.db").exists():
+            storage: Any = f"sqlite:///{sweep_dir / 'optuna.db'}"
+        elif (sweep_dir / "optuna.journal").exists():
+            from optuna.storages.journal import JournalFileBackend
+
+            storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+        else:
+            return None
+        names = optuna.get_all_study_names(storage)
+        if len(names) != 1:
+            return None
+        return optuna.load_study(study_name=names[0], storage=storage)
+    except Exception:  # a locked or damaged storage: the trial dirs still tell the story
+        return None
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return path.is_dir() and (
+        any((path / name).exists() for name in ("optuna.db", "optuna.journal", "trials.csv",
+                                                 "optimization_results.yaml", "multirun.yaml"))
+        or any(child.name.isdigit() and (child / ".hydra").is_dir() for child in path.iterdir())
+    )
+
+
+def collect_sweep(sweep_dir: Path) -> SweepRecords:
+    """Read one sweep dir into :class:`SweepRecords`.
+
+    Raises:
+        UserError: ``sweep_dir`` is not a sweep dir, or holds no trials at all.
+    """
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir} is not a directory. Give the sweep dir a --multirun run "
+                        "printed (multirun/<date>/<time>).")
+    if not is_sweep_dir(sweep_dir):
+        raise UserError(f"{sweep_dir} is not a sweep dir: it has no trial folders, trials.csv or "
+                        "Optuna storage. Give the folder a --multirun run printed.")
+    problems: list[str] = []
+    study = _open_local_study(sweep_dir)
+    results = {}
+    if (sweep_dir / "optimization_results.yaml").exists():
+        try:
+            results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"optimization_results.yaml: unreadable ({exc})")
+
+    rows: dict[int, dict[str, Any]] = {}
+    histories: dict[int, pd.DataFrame] = {}
+    overrides: dict[int, dict[str, Any]] = {}
+    config: dict[str, Any] = {}
+    for trial_dir in sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+        number = int(trial_dir.name)
+        overrides[number] = _read_overrides(trial_dir)
+        config = config or _read_config(trial_dir)
+        metrics = _read_json(trial_dir / "metrics.json", problems) or {}
+        row: dict[str, Any] = {"trial_number": number,
+                               "state": metrics.get("status", "running" if study else "failed")}
+        if not metrics and not study:
+            row["error"] = "no metrics.json: the trial never finished"
+        for key in METRIC_COLUMNS:
+            if key in metrics:
+                row[key] = metrics[key]
+        rows[number] = row
+        history = _read_history(trial_dir / "history.csv", problems)
+        if history is not None:
+            histories[number] = history
+
+    param_keys: list[str] = []
+    directions = list(results.get("directions") or ["maximize"])
+    objectives = list(results.get("objectives") or ["objective"])
+    name = str(results.get("name") or sweep_dir.name)
+    if study is not None:
+        name = study.study_name
+        directions = [d.name.lower() for d in study.directions]
+        param_keys = list(study.user_attrs.get("cnnsweep_params", []))
+        objectives = list(study.user_attrs.get("cnnsweep_objectives", objectives))
+        from cnnsweep.sweep.records import trial_state
+
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.name == "WAITING":
+                continue
+            row = rows.setdefault(trial.number, {"trial_number": trial.number})
+            state = trial_state(trial)
+            if row.get("state") in (None, "running") or state == "running":
+                row["state"] = state
+            if state == "failed" and "cnnsweep_state" not in trial.user_attrs:
+                row["state"] = "failed"
+                row.setdefault("error", "interrupted: the worker stopped before the trial finished")
+            for key, value in trial.params.items():
+                overrides.setdefault(trial.number, {})[key] = value
+            if trial.datetime_start is not None:
+                row["started"] = trial.datetime_start
+            if trial.datetime_complete is not None:
+                row["completed"] = trial.datetime_complete
+    elif (sweep_dir / "trials.csv").exists():
+        try:
+            table = pd.read_csv(sweep_dir / "trials.csv")
+            fixed = {"trial_number", "state", "retry_of", "started", *METRIC_COLUMNS}
+            param_keys = [c for c in table.columns if c not in fixed]
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            problems.append(f"trials.csv: unreadable ({exc})")
+    if not param_keys:  # fall back to the overrides that differ between trials
+        keys = {k for values in overrides.values() for k in values}
+        param_keys = sorted(k for k in keys if len({str(v.get(k)) for v in overrides.values()}) > 1)
+
+    if not rows:
+        raise UserError(f"{sweep_dir} holds no trials yet: nothing to report.")
+    for number, row in rows.items():
+        for key in param_keys:
+            row[key] = overrides.get(number, {}).get(key)
+    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: r["trial_number"]))
+    for column in ("objective", "test_acc", "epochs_run", "params_count", "train_seconds", "error",
+                   "objective_name", "best_epoch", "val_acc", "val_loss", "test_loss",
+                   "images_per_second"):
+        if column not in frame:
+            frame[column] = None
+    frame["objective"] = pd.to_numeric(frame["objective"], errors="coerce")
+    trainer = config.get("trainer", {}) if isinstance(config, dict) else {}
+    dataset = (config.get("dataset", {}) or {}).get("name") if isinstance(config, dict) else None
+    budget = None
+    multirun = sweep_dir / "multirun.yaml"
+    if multirun.exists():
+        try:
+            hydra_cfg = (yaml.safe_load(multirun.read_text()) or {}).get("hydra", {})
+            budget = hydra_cfg.get("sweeper", {}).get("n_trials")
+        except (OSError, yaml.YAMLError):
+            pass
+    max_epochs = trainer.get("epochs")
+    if "trainer.epochs" in param_keys:
+        max_epochs = None  # differs per trial
+    return SweepRecords(sweep_dir=sweep_dir, name=name, trials=frame, param_keys=param_keys,
+                        histories=histories, directions=directions, objectives=objectives,
+                        dataset=dataset, budget=budget, max_epochs=max_epochs, problems=problems)
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
