@@ -3,9 +3,10 @@
 # as root (CI, containers); otherwise says what to install and carries on.
 #   dataset-fashion-mnist  the real Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 #   postgresql             the server the multi-machine sweep test starts (its own throwaway cluster)
+#   chromium               the headless browser the report test opens report.html in
 set -euo pipefail
 
-packages=(dataset-fashion-mnist postgresql)
+packages=(dataset-fashion-mnist postgresql chromium)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

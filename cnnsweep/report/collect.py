@@ -238,14 +238,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
     frame["objective"] = pd.to_numeric(frame["objective"], errors="coerce")
     trainer = config.get("trainer", {}) if isinstance(config, dict) else {}
     dataset = (config.get("dataset", {}) or {}).get("name") if isinstance(config, dict) else None
-    budget = None
-    multirun = sweep_dir / "multirun.yaml"
-    if multirun.exists():
-        try:
-            hydra_cfg = (yaml.safe_load(multirun.read_text()) or {}).get("hydra", {})
-            budget = hydra_cfg.get("sweeper", {}).get("n_trials")
-        except (OSError, yaml.YAMLError):
-            pass
+    budget = results.get("n_trials")
     max_epochs = trainer.get("epochs")
     if "trainer.epochs" in param_keys:
         max_epochs = None  # differs per trial

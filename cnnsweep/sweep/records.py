@@ -84,7 +84,7 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
-                               storage_url: str) -> Path:
+                               storage_url: str, n_trials: int | None = None) -> Path:
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for trial in trials:
@@ -97,6 +97,7 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         "storage": storage_url,
         "objectives": list(objectives),
         "directions": directions,
+        "n_trials": n_trials,
         "trials": states,
     }
     if len(directions) == 1:

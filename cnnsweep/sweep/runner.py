@@ -122,6 +122,7 @@ class SweepRunner:
                         "(same hydra.sweep.dir) to resume")
         finally:
             self._write_records()
+            self._write_report()
         self._summarise()
 
     def _prepare(self, arguments: list[str]) -> None:
@@ -461,9 +462,23 @@ class SweepRunner:
             self.sweep_dir.mkdir(parents=True, exist_ok=True)
             records.write_trials_csv(self.sweep_dir, self.study, list(self.space.distributions))
             records.write_optimization_results(self.sweep_dir, self.study, self.objectives,
-                                               mask_password(self.storage_url))
+                                               mask_password(self.storage_url), self.n_trials)
         except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
             log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
+
+    def _write_report(self) -> None:
+        """report.html and its plots; a failure here never costs the sweep's results."""
+        if not any(records.counts_toward_budget(t) for t in self.study.get_trials(deepcopy=False)):
+            return
+        try:
+            from cnnsweep.report.build import build_report
+
+            report = build_report([self.sweep_dir], self.sweep_dir)
+            log.info("report: %s", report)
+        except Exception as exc:
+            log.warning("the report could not be built (%s: %s); the sweep's results are intact. "
+                        "Rebuild it with: python -m cnnsweep.report %s", type(exc).__name__, exc,
+                        self.sweep_dir)
 
     def _summarise(self) -> None:
         states: dict[str, int] = {}
