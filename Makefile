@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast bench bench-quality lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: install  ## the whole suite (a few minutes on 2 cores)
 
 test-fast: install  ## everything but the slow subprocess trainings
 	$(PY) -m pytest -m "not slow"
+
+bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/RESULTS.md, ~15 min
+	$(PY) -m pip install -q keras-tuner tensorboard
+	$(PY) -m benchmarks.run
+
+bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep -> benchmarks/RESULTS.md
+	$(PY) -m benchmarks.run quality
 
 lint: install
 	$(PY) -m ruff check cnnsweep tests

@@ -83,3 +83,19 @@ def register_configs() -> None:
 
 
 register_configs()
+
+
+def compose(*overrides: str) -> dict:
+    """The run config from ``conf/`` as the command line composes it, as plain dicts.
+
+    For notebooks, tests and benchmarks: ``train(compose("dataset=digits"), run_dir)``.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from cnnsweep.paths import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    return {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("dataset", "model", "trainer")}

@@ -233,12 +233,18 @@ def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
 
 def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
                      title: str = "") -> None:
-    from cnnsweep.plots import plot_curves
+    """history.csv, curves.png and metrics.json (last: its presence means the rest is there).
+
+    In a sweep the plot is drawn on a background thread while the next trial
+    trains; the sweep waits for it before it ends.
+    """
+    from cnnsweep.plots import plot_curves, plot_curves_later
 
     if history:
         artifacts.write_history(run_dir, history)
-        plot_curves(history, run_dir / artifacts.CURVES_FILE,
-                    best_epoch=metrics.get("best_epoch"), title=title)
+        draw = plot_curves_later if metrics.get("trial_number") is not None else plot_curves
+        draw(history, run_dir / artifacts.CURVES_FILE, best_epoch=metrics.get("best_epoch"),
+             title=title)
     artifacts.write_metrics(run_dir, metrics)
 
 

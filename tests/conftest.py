@@ -15,6 +15,7 @@ os.environ["CNNSWEEP_OFFLINE"] = "1"
 @pytest.fixture(autouse=True)
 def _isolated_data_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    monkeypatch.setenv("CNNSWEEP_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("CNNSWEEP_DATA_DIR", raising=False)
 
 

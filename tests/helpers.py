@@ -7,11 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-
-import cnnsweep.config  # noqa: F401  (registers the schema)
-from cnnsweep.paths import config_dir
+from cnnsweep.config import compose
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -19,12 +15,7 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 def compose_config(*overrides: str) -> dict:
     """The real config from conf/, composed as the CLI would, as plain dicts."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    return {key: OmegaConf.to_container(cfg[key], resolve=True)
-            for key in ("dataset", "model", "trainer")}
-
-
+    return compose(*overrides)
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300,

@@ -201,3 +201,26 @@ def test_real_fashion_mnist_from_the_debian_package():
     assert data.source == str(FASHION_DIR)
     assert data.x_train.shape == (60000, 28, 28, 1) and data.x_test.shape == (10000, 28, 28, 1)
     assert np.bincount(data.y_test).tolist() == [1000] * 10
+
+
+def test_decoded_arrays_are_cached_on_disk_by_content(tmp_path, monkeypatch):
+    from cnnsweep import data as data_module
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CNNSWEEP_CACHE_DIR", str(cache))
+    source = write_mnist_idx(tmp_path / "m")
+    first = load_dataset("mnist", str(source))
+    entries = list(cache.iterdir())
+    assert len(entries) == 1 and (entries[0] / "done").exists()
+    data_module._load_cached.cache_clear()
+    calls = []
+    monkeypatch.setattr(data_module, "_read", lambda *a: calls.append(a))  # must not decode again
+    again = load_dataset("mnist", str(source))
+    assert calls == []
+    np.testing.assert_array_equal(first.x_train, again.x_train)
+    monkeypatch.undo()
+    monkeypatch.setenv("CNNSWEEP_CACHE_DIR", str(cache))
+    write_idx(source / "t10k-labels-idx1-ubyte.gz", np.zeros(20, dtype=np.uint8))  # new content
+    data_module._load_cached.cache_clear()
+    changed = load_dataset("mnist", str(source))
+    assert len(list(cache.iterdir())) == 2 and changed.y_test.max() == 0

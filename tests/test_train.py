@@ -78,3 +78,4 @@ def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
     assert metrics["status"] == "failed"
     assert "trainer.learning_rate" in metrics["error"]
     assert not (tmp_path / artifacts.MODEL_FILE).exists()
+

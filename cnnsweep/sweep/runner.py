@@ -12,6 +12,7 @@ cooperate the same way.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import logging
 import math
@@ -30,11 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from hydra._internal.config_loader_impl import get_overrides_dirname
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.trial import TrialState
 from tenacity import (
@@ -93,6 +97,7 @@ class SweepRunner:
         self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function)
+        self._template: DictConfig | None = None
 
     # ------------------------------------------------------------ set-up
     def sweep(self, arguments: list[str]) -> None:
@@ -101,10 +106,16 @@ class SweepRunner:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             self._prepare(arguments)
+            self._warm_up()
         except UserError as exc:
             exit_with_user_error(exc)
         if self.settings.get("role") == "worker":
-            self._work(report_progress=False)
+            from cnnsweep.plots import wait_for_plots
+
+            try:
+                self._work(report_progress=False)
+            finally:
+                wait_for_plots()
             return
         self._recover_interrupted()
         self.started = time.monotonic()
@@ -121,6 +132,9 @@ class SweepRunner:
             log.warning("interrupted: finished trials are kept; run the same command again "
                         "(same hydra.sweep.dir) to resume")
         finally:
+            from cnnsweep.plots import wait_for_plots
+
+            wait_for_plots()
             self._write_records()
             self._write_report()
         self._summarise()
@@ -151,6 +165,23 @@ class SweepRunner:
         self.storage_url, self.storage = self._storage()
         self.study = self._study()
         self.base_seed = int(self.config.trainer.seed)
+
+    def _warm_up(self) -> None:
+        """Import Keras and load the dataset once, before the first trial.
+
+        Trials then pay for training only, and missing or corrupt data stops the
+        sweep with one message instead of failing every trial.
+        """
+        from cnnsweep.data import load_dataset
+        from cnnsweep.runtime import import_keras
+
+        if self.settings.get("role") != "worker" and self.n_jobs > 1:
+            return  # the worker processes train; this one only watches
+        import_keras()
+        if "dataset" not in self.space.distributions and "dataset.name" not in self.space.distributions:
+            data = self.config.dataset
+            load_dataset(str(data.name), data.path, train_limit=data.train_limit,
+                         test_limit=data.test_limit)
 
     def _int_setting(self, key: str, minimum: int) -> int:
         value = self.settings.get(key)
@@ -335,16 +366,67 @@ class SweepRunner:
             overrides.append(f"trainer.seed={self.base_seed + trial.number}")
         return overrides
 
+    def _job_config(self, overrides: list[str], varying: dict[str, Any]) -> DictConfig:
+        """The trial's job config: composed by Hydra once, then copied and updated.
+
+        Composing from the YAML files costs ~0.15 s per trial; when no searched key
+        is a config group, the first trial's composed config is a template whose
+        searched values (and seed) are replaced in the others.
+        """
+        groups = set(self.config.hydra.runtime.choices.keys())
+        if self._template is not None:
+            job_config = copy.deepcopy(self._template)
+            with open_dict(job_config):
+                for key, value in varying.items():
+                    OmegaConf.update(job_config, key, value, merge=False)
+                job_config.hydra.overrides.task = list(overrides)
+                parsed = OverridesParser.create().parse_overrides(overrides)
+                dirname = job_config.hydra.job.config.override_dirname
+                job_config.hydra.job.override_dirname = get_overrides_dirname(
+                    overrides=parsed, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep,
+                    exclude_keys=list(dirname.exclude_keys))
+            return job_config
+        job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        if not any(key in groups for key in varying):
+            self._template = copy.deepcopy(job_config)
+        return job_config
+
+    def _launch(self, trial: optuna.trial.Trial) -> JobReturn:
+        """Run the trial's job in this process, as Hydra's basic launcher does."""
+        overrides = self._overrides(trial)
+        if not isinstance(self.launcher, BasicLauncher):  # another launcher: use it as it is
+            (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
+            return job
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        log.info("trial %d: %s", trial.number, " ".join(filter_overrides(overrides)))
+        varying = dict(trial.params)
+        if "trainer.seed" not in varying:
+            varying["trainer.seed"] = self.base_seed + trial.number
+        job_config = self._job_config(overrides, varying)
+        with open_dict(job_config):
+            job_config.hydra.job.id = trial.number
+            job_config.hydra.job.num = trial.number
+        try:
+            return run_job(hydra_context=self.hydra_context, task_function=self.task_function,
+                           config=job_config, job_dir_key="hydra.sweep.dir",
+                           job_subdir_key="hydra.sweep.subdir")
+        finally:
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+
     def _run_trial(self, trial: optuna.trial.Trial) -> None:
         context.current_trial = trial
         try:
             with _heartbeat(self.study, trial):
-                (job,) = self.launcher.launch([self._overrides(trial)], initial_job_idx=trial.number)
+                job = self._launch(trial)
             if job.status == JobStatus.COMPLETED and isinstance(job.return_value, dict):
                 metrics = job.return_value
             else:
                 exc = job._return_value
                 metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:  # the job could not even start: record it, keep sweeping
+            log.exception("trial %d could not run", trial.number)
+            metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         finally:
             context.current_trial = None
         self._tell(trial, metrics)

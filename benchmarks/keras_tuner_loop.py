@@ -1,0 +1,57 @@
+"""The same search with KerasTuner's RandomSearch, for comparison.
+
+    python -m benchmarks.keras_tuner_loop DATASET EPOCHS N_TRIALS WORKDIR
+
+Prints one JSON line: the search's wall seconds and its best validation accuracy.
+Needs ``keras-tuner`` and ``tensorboard`` (KerasTuner fails every trial without it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def run(dataset: str, epochs: int, n_trials: int, workdir: str) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import keras_tuner
+
+    from cnnsweep.data import load_dataset
+
+    data = load_dataset(dataset)
+    y_train = keras.utils.to_categorical(data.y_train, data.spec.num_classes)
+
+    class SeedHyperModel(keras_tuner.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential([
+                keras.Input(shape=data.spec.input_shape),
+                keras.layers.Conv2D(hp.Choice("filters", [16, 32, 64, 128]),
+                                    (hp.Choice("kernel_size", [2, 3, 5]),) * 2,
+                                    strides=hp.Choice("strides", [1, 2]),
+                                    padding=hp.Choice("padding", ["valid", "same"]), activation="relu"),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(data.spec.num_classes, activation="softmax"),
+            ])
+            model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
+            return model
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32, 64, 128]), **kwargs)
+
+    tuner = keras_tuner.RandomSearch(SeedHyperModel(), objective="val_acc", max_trials=n_trials,
+                                     seed=0, directory=workdir, project_name="bench", overwrite=True)
+    started = time.perf_counter()
+    tuner.search(data.x_train, y_train, validation_split=0.2, epochs=epochs, verbose=0,
+                 callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", patience=3)])
+    wall = time.perf_counter() - started
+    best = tuner.oracle.get_best_trials(1)[0]
+    return {"wall_seconds": wall, "best_val_acc": float(best.score),
+            "trials": len(tuner.oracle.trials)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))

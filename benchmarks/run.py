@@ -1,0 +1,244 @@
+"""cnnsweep's benchmarks: one command, results in benchmarks/RESULTS.md.
+
+    python -m benchmarks.run                 # 1-3: overhead, throughput, pruning (~15 min, 2 cores)
+    python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep
+    python -m benchmarks.run scaling         # 5: trials per hour with n_jobs 1 and 2
+    python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
+
+Every figure is measured in this run on this machine; ratios compare runs made
+back to back. Results are kept per benchmark in results.json, and RESULTS.md is
+rebuilt from it, so benchmark 4's last result stays next to a fresh 1-3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ENV = {**os.environ, "CNNSWEEP_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+
+
+def _python(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} failed:\n{proc.stderr[-3000:]}")
+    return wall, proc
+
+
+def _sweep(workdir: Path, name: str, *overrides: str) -> tuple[float, Path]:
+    sweep_dir = workdir / name
+    wall, _ = _python("-m", "cnnsweep", "--multirun", f"hydra.sweep.dir={sweep_dir}",
+                      "trainer.quiet=true", *overrides, cwd=workdir)
+    return wall, sweep_dir
+
+
+def _study(sweep_dir: Path):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if (sweep_dir / "optuna.db").exists():
+        storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
+    else:
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+    return optuna.load_study(study_name=optuna.get_all_study_names(storage)[0], storage=storage)
+
+
+def _trial_phase(study) -> float:
+    """From the first trial's start to the last trial's end (storage timestamps)."""
+    trials = [t for t in study.trials if t.datetime_complete]
+    return (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+
+
+# ---------------------------------------------------------------- 1. overhead
+def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool) -> dict:
+    """The same N configurations: cnnsweep's sweep vs a plain Keras loop vs KerasTuner."""
+    sweep_wall, sweep_dir = _sweep(
+        workdir, "overhead", "+sweep=seed_cnn", "dataset=digits", f"trainer.epochs={epochs}",
+        "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none", f"hydra.sweeper.n_trials={n_trials}")
+    study = _study(sweep_dir)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    configs = workdir / "configs.json"
+    configs.write_text(json.dumps([t.params for t in trials]))
+    plain_wall, proc = _python("-m", "benchmarks.plain_keras", str(configs), "digits", str(epochs),
+                               cwd=REPO)
+    plain = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = {
+        "n_trials": n_trials, "epochs": epochs,
+        "sweep_command_s": round(sweep_wall, 2),
+        "sweep_trial_phase_s": round(_trial_phase(study), 2),
+        "plain_command_s": round(plain_wall, 2),
+        "plain_training_phase_s": round(plain["wall_seconds"], 2),
+    }
+    result["trial_phase_ratio"] = round(result["sweep_trial_phase_s"] / result["plain_training_phase_s"], 3)
+    result["command_ratio"] = round(sweep_wall / plain_wall, 3)
+    result["overhead_ms_per_trial"] = round(
+        1000 * (result["sweep_trial_phase_s"] - result["plain_training_phase_s"]) / n_trials)
+    result["sweep_best_val_acc"] = round(max(t.value for t in trials if t.value is not None), 4)
+    result["plain_best_val_acc"] = round(max(r["val_acc"] for r in plain["trials"]), 4)
+    if with_tuner:
+        try:
+            tuner_wall, proc = _python("-m", "benchmarks.keras_tuner_loop", "digits", str(epochs),
+                                       str(n_trials), str(workdir / "kt"), cwd=REPO)
+            tuner = json.loads(proc.stdout.strip().splitlines()[-1])
+            result.update(tuner_command_s=round(tuner_wall, 2),
+                          tuner_search_s=round(tuner["wall_seconds"], 2),
+                          tuner_search_ratio=round(tuner["wall_seconds"] / plain["wall_seconds"], 3),
+                          tuner_overhead_ms_per_trial=round(
+                              1000 * (tuner["wall_seconds"] - plain["wall_seconds"]) / n_trials),
+                          tuner_best_val_acc=round(tuner["best_val_acc"], 4))
+        except RuntimeError as exc:
+            result["tuner_error"] = str(exc).splitlines()[0]
+    return result
+
+
+# ---------------------------------------------------------------- 2. throughput
+def throughput(epochs: int, train_limit: int | None) -> dict:
+    """Images per second: cnnsweep's train() against the notes' own model.fit."""
+    _, proc = _python("-m", "benchmarks.throughput", str(epochs), str(train_limit or 0), cwd=REPO)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- 3. pruning
+def pruning(workdir: Path, n_trials: int, epochs: int) -> dict:
+    """The same seeded sweep with and without the median pruner."""
+    result: dict = {"n_trials": n_trials, "max_epochs": epochs}
+    for pruner in ("none", "median"):
+        wall, sweep_dir = _sweep(
+            workdir, f"prune_{pruner}", "+sweep=seed_cnn", "dataset=digits", f"trainer.epochs={epochs}",
+            "trainer.early_stopping.patience=3", f"hydra/sweeper/pruner={pruner}",
+            f"hydra.sweeper.n_trials={n_trials}")
+        study = _study(sweep_dir)
+        epochs_run = sum(int(t.user_attrs.get("epochs_run", 0)) for t in study.trials)
+        best = max(t.user_attrs.get("objective") or 0 for t in study.trials
+                   if t.user_attrs.get("cnnsweep_state") == "complete")
+        result[pruner] = {"epochs_trained": epochs_run, "wall_s": round(wall, 1),
+                          "trial_phase_s": round(_trial_phase(study), 1),
+                          "best_val_acc": round(best, 4),
+                          "pruned": sum(t.state.name == "PRUNED" for t in study.trials)}
+    result["epochs_saved_pct"] = round(
+        100 * (1 - result["median"]["epochs_trained"] / result["none"]["epochs_trained"]), 1)
+    result["best_val_acc_diff_points"] = round(
+        100 * (result["median"]["best_val_acc"] - result["none"]["best_val_acc"]), 2)
+    return result
+
+
+# ---------------------------------------------------------------- 4. quality
+def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str) -> dict:
+    """Best-by-validation test accuracy of a time-boxed deep_cnn sweep on real Fashion-MNIST.
+
+    The time box stops new trials from starting; the trial running then finishes.
+    """
+    wall, sweep_dir = _sweep(
+        workdir, "quality", "+sweep=deep_cnn", "dataset=fashion_mnist", "hydra.sweeper.n_trials=1000",
+        f"hydra.sweeper.timeout={int(minutes * 60)}", f"hydra.sweeper.n_jobs={n_jobs}", *extra)
+    study = _study(sweep_dir)
+    complete = [t for t in study.trials if t.user_attrs.get("cnnsweep_state") == "complete"]
+    best = max(complete, key=lambda t: t.value)
+    return {"minutes": minutes, "n_jobs": n_jobs, "wall_s": round(wall, 1), "trials": len(study.trials),
+            "complete": len(complete), "best_trial": best.number,
+            "best_val_acc": round(best.value, 4), "best_test_acc": round(best.user_attrs["test_acc"], 4),
+            "best_params": best.params, "best_params_count": best.user_attrs.get("params_count")}
+
+
+# ---------------------------------------------------------------- 5. scaling
+def scaling(workdir: Path, n_trials: int, epochs: int) -> dict:
+    result: dict = {"n_trials": n_trials, "epochs": epochs}
+    for n_jobs in (1, 2):
+        wall, sweep_dir = _sweep(
+            workdir, f"jobs{n_jobs}", "+sweep=seed_cnn", "dataset=digits", f"trainer.epochs={epochs}",
+            "hydra/sweeper/pruner=none", f"hydra.sweeper.n_trials={n_trials}",
+            f"hydra.sweeper.n_jobs={n_jobs}")
+        phase = _trial_phase(_study(sweep_dir))
+        result[f"n_jobs={n_jobs}"] = {"wall_s": round(wall, 1), "trial_phase_s": round(phase, 1),
+                                      "trials_per_hour": round(3600 * n_trials / phase)}
+    per_hour = [result[f"n_jobs={n}"]["trials_per_hour"] for n in (1, 2)]
+    result["speedup"] = round(per_hour[1] / per_hour[0], 2)
+    return result
+
+
+# ---------------------------------------------------------------- results
+def machine() -> dict:
+    import importlib.metadata as md
+
+    versions = {name: md.version(name) for name in ("tensorflow", "keras", "optuna", "hydra-core")}
+    return {"date": datetime.now().isoformat(timespec="minutes"), "cpu_cores": os.cpu_count(),
+            "machine": platform.machine(), "python": platform.python_version(),
+            "processor": _cpu_name(), **versions}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_results(results_dir: Path, updates: dict) -> Path:
+    from benchmarks.report import render
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    store = results_dir / "results.json"
+    data = json.loads(store.read_text()) if store.exists() else {}
+    data.update(updates)
+    store.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    target = results_dir / "RESULTS.md"
+    target.write_text(render(data))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="*", default=["overhead", "throughput", "pruning"],
+                        choices=["overhead", "throughput", "pruning", "quality", "scaling"])
+    parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
+    parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
+    parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
+    parser.add_argument("--no-tuner", action="store_true", help="skip KerasTuner in benchmark 1")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    updates: dict = {}
+    with tempfile.TemporaryDirectory(prefix="cnnsweep-bench-") as tmp:
+        workdir = Path(tmp)
+        for which in args.which:
+            started = time.perf_counter()
+            print(f"benchmark {which} ...", flush=True)
+            if which == "overhead":
+                result = overhead(workdir, 3 if quick else 30, 1 if quick else 2,
+                                  with_tuner=not (quick or args.no_tuner))
+            elif which == "throughput":
+                result = throughput(1 if quick else 3, 2000 if quick else None)
+            elif which == "pruning":
+                result = pruning(workdir, 3 if quick else 20, 2 if quick else 10)
+            elif which == "quality":
+                tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
+                result = quality(workdir, 0.1 if quick else args.minutes, 1, *(tiny if quick else ()))
+            else:
+                result = scaling(workdir, 2 if quick else 12, 1 if quick else 3)
+            result["machine"] = machine()
+            result["seconds"] = round(time.perf_counter() - started, 1)
+            updates[which] = result
+            print(json.dumps(result, indent=2), flush=True)
+    target = write_results(args.results, updates)
+    print(f"results: {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
