@@ -205,13 +205,17 @@ def write_results(results_dir: Path, updates: dict) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", default=["overhead", "throughput", "pruning"],
-                        choices=["overhead", "throughput", "pruning", "quality", "scaling"])
+    parser.add_argument("which", nargs="*", metavar="BENCHMARK",
+                        help="overhead, throughput, pruning, quality, scaling (default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
     parser.add_argument("--no-tuner", action="store_true", help="skip KerasTuner in benchmark 1")
     args = parser.parse_args(argv)
+    known = ("overhead", "throughput", "pruning", "quality", "scaling")
+    if unknown := [w for w in args.which if w not in known]:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
+    args.which = args.which or list(known[:3])
     quick = args.quick
     updates: dict = {}
     with tempfile.TemporaryDirectory(prefix="cnnsweep-bench-") as tmp:
@@ -220,12 +224,12 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             print(f"benchmark {which} ...", flush=True)
             if which == "overhead":
-                result = overhead(workdir, 3 if quick else 30, 1 if quick else 2,
+                result = overhead(workdir, 2 if quick else 30, 1 if quick else 2,
                                   with_tuner=not (quick or args.no_tuner))
             elif which == "throughput":
-                result = throughput(1 if quick else 3, 2000 if quick else None)
+                result = throughput(1 if quick else 2, 2000 if quick else 20000)
             elif which == "pruning":
-                result = pruning(workdir, 3 if quick else 20, 2 if quick else 10)
+                result = pruning(workdir, 2 if quick else 20, 2 if quick else 10)
             elif which == "quality":
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = quality(workdir, 0.1 if quick else args.minutes, 1, *(tiny if quick else ()))
