@@ -23,6 +23,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from cnnsweep.sweep.records import metrics_of
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 ENV = {**os.environ, "CNNSWEEP_OFFLINE": "1", "PYTHONPATH": str(REPO)}
@@ -122,9 +124,9 @@ def pruning(workdir: Path, n_trials: int, epochs: int) -> dict:
             "trainer.early_stopping.patience=3", f"hydra/sweeper/pruner={pruner}",
             f"hydra.sweeper.n_trials={n_trials}")
         study = _study(sweep_dir)
-        epochs_run = sum(int(t.user_attrs.get("epochs_run", 0)) for t in study.trials)
-        best = max(t.user_attrs.get("objective") or 0 for t in study.trials
-                   if t.user_attrs.get("cnnsweep_state") == "complete")
+        epochs_run = sum(int(metrics_of(t).get("epochs_run", 0)) for t in study.trials)
+        best = max(metrics_of(t).get("objective") or 0 for t in study.trials
+                   if metrics_of(t).get("state") == "complete")
         result[pruner] = {"epochs_trained": epochs_run, "wall_s": round(wall, 1),
                           "trial_phase_s": round(_trial_phase(study), 1),
                           "best_val_acc": round(best, 4),
@@ -146,12 +148,12 @@ def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str) -> dict:
         workdir, "quality", "+sweep=deep_cnn", "dataset=fashion_mnist", "hydra.sweeper.n_trials=1000",
         f"hydra.sweeper.timeout={int(minutes * 60)}", f"hydra.sweeper.n_jobs={n_jobs}", *extra)
     study = _study(sweep_dir)
-    complete = [t for t in study.trials if t.user_attrs.get("cnnsweep_state") == "complete"]
+    complete = [t for t in study.trials if metrics_of(t).get("state") == "complete"]
     best = max(complete, key=lambda t: t.value)
     return {"minutes": minutes, "n_jobs": n_jobs, "wall_s": round(wall, 1), "trials": len(study.trials),
             "complete": len(complete), "best_trial": best.number,
-            "best_val_acc": round(best.value, 4), "best_test_acc": round(best.user_attrs["test_acc"], 4),
-            "best_params": best.params, "best_params_count": best.user_attrs.get("params_count")}
+            "best_val_acc": round(best.value, 4), "best_test_acc": round(metrics_of(best)["test_acc"], 4),
+            "best_params": best.params, "best_params_count": metrics_of(best).get("params_count")}
 
 
 # ---------------------------------------------------------------- 5. scaling

@@ -151,9 +151,9 @@ def test_sigkill_then_resume_finishes_the_budget(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     study = load_study(sweep_dir, "resume")
     trials = study.get_trials()
-    finished = [t for t in trials if t.state != TrialState.FAIL or "cnnsweep_state" in t.user_attrs]
+    finished = [t for t in trials if t.state != TrialState.FAIL or "cnnsweep" in t.user_attrs]
     assert len(finished) == 4
-    interrupted = [t for t in trials if t.state == TrialState.FAIL and "cnnsweep_state" not in t.user_attrs]
+    interrupted = [t for t in trials if t.state == TrialState.FAIL and "cnnsweep" not in t.user_attrs]
     assert [t.number for t in interrupted] == [1]
     retry = [t for t in trials if t.user_attrs.get("cnnsweep_retry_of") == 1]
     assert len(retry) == 1 and retry[0].params == interrupted[0].params
@@ -259,7 +259,7 @@ def test_multi_objective_sweep_writes_a_pareto_front(tmp_path):
     results = (sweep_dir / "optimization_results.yaml").read_text()
     assert "pareto_front:" in results and "params_count" in results
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        assert trial.values[1] == trial.user_attrs["params_count"]
+        assert trial.values[1] == trial.user_attrs["cnnsweep"]["params_count"]
 
 
 @pytest.mark.slow

@@ -195,6 +195,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
         directions = [d.name.lower() for d in study.directions]
         param_keys = list(study.user_attrs.get("cnnsweep_params", []))
         objectives = list(study.user_attrs.get("cnnsweep_objectives", objectives))
+        from cnnsweep.sweep import records
         from cnnsweep.sweep.records import trial_state
 
         for trial in study.get_trials(deepcopy=False):
@@ -204,7 +205,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
             state = trial_state(trial)
             if row.get("state") in (None, "running") or state == "running":
                 row["state"] = state
-            if state == "failed" and "cnnsweep_state" not in trial.user_attrs:
+            if records.interrupted(trial):
                 row["state"] = "failed"
                 row.setdefault("error", "interrupted: the worker stopped before the trial finished")
             for key, value in trial.params.items():

@@ -433,22 +433,20 @@ class SweepRunner:
 
     def _tell(self, trial: optuna.trial.Trial, metrics: Mapping[str, Any]) -> None:
         status = str(metrics.get("status", "failed"))
-        for key in records.RECORDED:
-            if metrics.get(key) is not None:
-                trial.set_user_attr(key, metrics[key])
-        trial.set_user_attr(records.STATE_ATTR, status)
+        recorded = {key: metrics[key] for key in records.RECORDED if metrics.get(key) is not None}
         constrained = type(self.sampler).__name__ in CONSTRAINED_SAMPLERS
         if status == "complete":
             values = [metrics.get(name) for name in self.objectives]
             if all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+                trial.set_user_attr(records.ATTR, {"state": status, **recorded})
                 if constrained:
                     trial.set_constraint(CONSTRAINT, 0.0)
                 self.study.tell(trial, values)
                 return
-            trial.set_user_attr(records.STATE_ATTR, "failed")
-            trial.set_user_attr("error", f"objective not finite: {values}")
-            self.study.tell(trial, state=TrialState.FAIL)
-        elif status == "pruned":
+            status = "failed"
+            recorded["error"] = f"objective not finite: {values}"
+        trial.set_user_attr(records.ATTR, {"state": status, **recorded})
+        if status == "pruned":
             self.study.tell(trial, state=TrialState.PRUNED)
         elif status == "infeasible" and constrained:
             # Told as a complete trial that breaks a constraint, so the sampler learns
@@ -466,7 +464,7 @@ class SweepRunner:
             return False
         reasons: dict[str, int] = {}
         for trial in failed:
-            reason = str(trial.user_attrs.get("error", "unknown"))[:160]
+            reason = str(records.metrics_of(trial).get("error", "unknown"))[:160]
             reasons[reason] = reasons.get(reason, 0) + 1
         summary = "; ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
         log.error("stopping: %d of %d trials failed (hydra.sweeper.max_failure_rate=%s). %s",
@@ -524,7 +522,7 @@ class SweepRunner:
         trial = self.study.get_trials(deepcopy=False)[number]
         budget = budget_of(self.study)
         state = records.trial_state(trial)
-        value = trial.user_attrs.get("objective")
+        value = records.metrics_of(trial).get("objective")
         best = records.best_trials(self.study)
         name = self.objectives[0] if self.objectives[0] != "objective" else \
             str(self.config.trainer.early_stopping.monitor)
@@ -572,7 +570,7 @@ class SweepRunner:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
         if best and len(self.directions) == 1:
             log.info("best trial %d: %s = %.4f, test_acc %s, params %s", best[0].number,
-                     self.objectives[0], best[0].value, best[0].user_attrs.get("test_acc"),
+                     self.objectives[0], best[0].value, records.metrics_of(best[0]).get("test_acc"),
                      best[0].params)
         log.info("sweep done (%s). outputs: %s", counts, self.sweep_dir)
         if getattr(self, "failed_out", False):
