@@ -53,7 +53,9 @@ def render(data: dict) -> str:
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)
         if not result:
-            lines += ["Not run yet.", ""]
+            lines += ["No completed run recorded.", ""]
+            if note := data.get("notes", {}).get(which):
+                lines += [note, ""]
             continue
         lines += [f"**{_verdict(which, result)}**", "", f"Machine: {_machine(result)}", "", "```json",
                   json.dumps({k: v for k, v in result.items() if k not in ("machine", "seconds")}, indent=2),

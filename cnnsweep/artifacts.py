@@ -37,6 +37,18 @@ def atomic_path(target: Path, suffix: str = ""):
         raise
 
 
+def ensure_writable_dir(directory: Path) -> None:
+    """Create ``directory`` and prove a file can be written there.
+
+    Raises:
+        OSError: it cannot be created or written (the caller words the message).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    probe = directory / ".cnnsweep-write-test"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

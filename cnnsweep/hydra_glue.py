@@ -34,12 +34,10 @@ def exit_with_user_error(exc: UserError) -> NoReturn:
 
 def check_output_dir(directory: str, key: str) -> None:
     """Fail early when ``directory`` cannot be created or written."""
-    path = Path(directory)
+    from cnnsweep.artifacts import ensure_writable_dir
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".cnnsweep-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        ensure_writable_dir(Path(directory))
     except OSError as exc:
         raise UserError(f"{key}={directory} is not a writable directory ({exc.strerror}). "
                         f"Choose another with {key}=PATH.") from None

@@ -22,4 +22,4 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     for title in ("1. Framework overhead per trial", "2. Training throughput",
                   "3. Pruning and early stopping", "4. Time to quality", "5. Parallel scaling"):
         assert title in page
-    assert "Not run yet" not in page
+    assert "No completed run recorded" not in page

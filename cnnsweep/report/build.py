@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from cnnsweep.artifacts import atomic_write_text
+from cnnsweep.artifacts import atomic_write_text, ensure_writable_dir
 from cnnsweep.errors import UserError
 from cnnsweep.report import figures, html, tables
 from cnnsweep.report.collect import SweepRecords, collect_sweep
@@ -22,10 +22,7 @@ REPORT_FILE = "report.html"
 
 def _check_out_dir(out: Path) -> None:
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".cnnsweep-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        ensure_writable_dir(out)
     except OSError as exc:
         raise UserError(f"--out {out} is not a writable directory ({exc.strerror}). "
                         "Choose another folder with --out DIR.") from None
