@@ -10,7 +10,6 @@ known.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +246,3 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
                         histories=histories, directions=directions, objectives=objectives,
                         dataset=dataset, budget=budget, max_epochs=max_epochs, problems=problems)
 
-
-def finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -50,7 +50,7 @@ from tenacity import (
 
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.sweep import context, records
-from cnnsweep.sweep.space import SearchSpace, override_for, parse_search_space
+from cnnsweep.sweep.space import override_for, parse_search_space
 from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")
@@ -605,5 +605,3 @@ def _gpu_count() -> int:
             return 0
     return 0
 
-
-__all__ = ["SweepRunner", "SearchSpace", "mask_password"]
