@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
@@ -44,3 +45,43 @@ def import_keras():
     with _stderr_fd_silenced(silence):
         import keras
     return keras
+
+
+def resident_memory_mb() -> float | None:
+    """This process's resident memory now (Linux), for spotting leaks across trials."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+@contextmanager
+def released_graph_gradients() -> Iterator[None]:
+    """Forget the gradient functions TensorFlow registered while tracing one run.
+
+    Every ``model.fit`` traces a train step whose distribution-strategy all-reduce
+    registers a custom gradient in a process-wide registry that is never pruned;
+    each entry keeps the run's whole traced graph alive (about 5 MB a trial for
+    the seed model). The entries added inside this block belong to graphs that
+    are dead once the run ends, so they are dropped then.
+    """
+    registry = _gradient_registry()
+    before = set(registry) if registry is not None else set()
+    try:
+        yield
+    finally:
+        if registry is not None:
+            for name in [n for n in registry if n not in before and n.startswith("CustomGradient-")]:
+                registry.pop(name, None)
+
+
+def _gradient_registry() -> dict | None:
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.framework import ops
+    except ImportError:
+        return None
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return registry if isinstance(registry, dict) else None

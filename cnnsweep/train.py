@@ -87,9 +87,7 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    stopping = trainer["early_stopping"]
-    monitor = stopping["monitor"]
-    num_classes = data.spec.num_classes
+    monitor = trainer["early_stopping"]["monitor"]
     (x_fit, y_fit), (x_val, y_val) = split_validation(
         data.x_train, data.y_train, float(trainer["validation_split"]))
 
@@ -117,9 +115,27 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     if trial_number is not None:
         metrics["trial_number"] = trial_number
 
+    from cnnsweep.runtime import released_graph_gradients
+
+    with released_graph_gradients():
+        return _fit_and_save(cfg, plan, data, (x_fit, y_fit), (x_val, y_val), run_dir, metrics,
+                             extra_callbacks=extra_callbacks, trial_number=trial_number,
+                             report_epoch=report_epoch)
+
+
+def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: tuple, val_split: tuple,
+                  run_dir: Path, metrics: dict[str, Any], *, extra_callbacks: Sequence[Any],
+                  trial_number: int | None,
+                  report_epoch: Callable[[int, float], bool] | None) -> RunResult:
+    """The Keras part of :func:`train`: build, fit, evaluate, save."""
     from cnnsweep.callbacks import EpochProgress, EpochReporter, StopOnNonFinite, keras
     from cnnsweep.model import build_model, compile_model
 
+    trainer = cfg["trainer"]
+    stopping = trainer["early_stopping"]
+    monitor = stopping["monitor"]
+    num_classes = data.spec.num_classes
+    (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
     keras.backend.clear_session()  # a fresh graph and name scope for every run
     keras.utils.set_random_seed(int(trainer["seed"]))
     model = build_model(plan, name=str(cfg["model"]["name"]))
@@ -239,7 +255,9 @@ def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, 
     trains; the sweep waits for it before it ends.
     """
     from cnnsweep.plots import plot_curves, plot_curves_later
+    from cnnsweep.runtime import resident_memory_mb
 
+    metrics["memory_mb"] = resident_memory_mb()
     if history:
         artifacts.write_history(run_dir, history)
         draw = plot_curves_later if metrics.get("trial_number") is not None else plot_curves

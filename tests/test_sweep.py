@@ -276,3 +276,20 @@ def test_sweep_stops_past_max_failure_rate(tmp_path):
     table = pd.read_csv(sweep_dir / "trials.csv")
     assert list(table["state"]) == ["failed"] * 4
     assert table["error"].str.contains("loss became NaN/infinite").all()
+
+
+@pytest.mark.slow
+def test_worker_memory_stays_flat_over_fifty_trials(tmp_path):
+    """A worker's memory after 50 trials is within 10% of its memory after 5."""
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "dataset.train_limit=200", "dataset.test_limit=50",
+        "trainer.epochs=1", "trainer.save_model=false", "model.filters=choice(4,8)",
+        "model.kernel_size=choice(2,3)", "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none",
+        "hydra.sweeper.n_trials=50", "hydra.sweeper.study_name=memory"), cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = pd.read_csv(sweep_dir / "trials.csv").set_index("trial_number")
+    assert (table["state"] == "complete").all()
+    after_5, after_50 = table.loc[4, "memory_mb"], table.loc[49, "memory_mb"]
+    assert after_5 > 100
+    assert after_50 <= 1.10 * after_5, table["memory_mb"].tolist()

@@ -22,7 +22,7 @@ from cnnsweep.errors import UserError
 STATES = ("complete", "pruned", "failed", "infeasible", "running")
 METRIC_COLUMNS = ("objective", "objective_name", "best_epoch", "epochs_run", "val_acc", "val_loss",
                   "test_acc", "test_loss", "params_count", "train_seconds", "images_per_second",
-                  "error")
+                  "memory_mb", "error")
 
 
 @dataclass
@@ -230,9 +230,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
         for key in param_keys:
             row[key] = overrides.get(number, {}).get(key)
     frame = pd.DataFrame(sorted(rows.values(), key=lambda r: r["trial_number"]))
-    for column in ("objective", "test_acc", "epochs_run", "params_count", "train_seconds", "error",
-                   "objective_name", "best_epoch", "val_acc", "val_loss", "test_loss",
-                   "images_per_second"):
+    for column in METRIC_COLUMNS:
         if column not in frame:
             frame[column] = None
     frame["objective"] = pd.to_numeric(frame["objective"], errors="coerce")

@@ -12,7 +12,7 @@ from cnnsweep.report.collect import SweepRecords
 
 CONTRACT_COLUMNS = ["trial_number", "state"]
 TAIL_COLUMNS = ["objective", "test_acc", "epochs_run", "best_epoch", "params_count", "train_seconds",
-                "images_per_second", "val_acc", "val_loss", "test_loss", "error"]
+                "images_per_second", "val_acc", "val_loss", "test_loss", "memory_mb", "error"]
 
 
 def trials_table(all_records: Sequence[SweepRecords]) -> pd.DataFrame:

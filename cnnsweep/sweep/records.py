@@ -19,7 +19,7 @@ from cnnsweep.artifacts import atomic_path, atomic_write_text
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc", "test_loss",
-            "params_count", "train_seconds", "images_per_second", "error")
+            "params_count", "train_seconds", "images_per_second", "memory_mb", "error")
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 
