@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-fast bench bench-quality lint clean
+.PHONY: install demo test test-faults test-fast bench bench-quality lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,14 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
 		trainer.epochs=3 hydra.sweeper.n_trials=6
 
-test: install  ## the whole suite (a few minutes on 2 cores)
+test: install  ## the suite (about 12 minutes on 2 cores)
 	$(PY) -m pytest
 
-test-fast: install  ## everything but the slow subprocess trainings
-	$(PY) -m pytest -m "not slow"
+test-faults: install  ## the fault-injection suite: killed, interrupted, disk-full sweeps (root for tmpfs)
+	$(PY) -m pytest -m fault
+
+test-fast: install  ## everything but the slow subprocess trainings and the fault suite
+	$(PY) -m pytest -m "not slow and not fault"
 
 bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/RESULTS.md, ~15 min
 	$(PY) -m pip install -q keras-tuner tensorboard

@@ -8,6 +8,7 @@ plan and the model cannot disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,16 @@ class ArchitecturePlan:
     @property
     def params_count(self) -> int:
         return sum(layer.params for layer in self.layers)
+
+    def training_memory_bytes(self, batch_size: int) -> int:
+        """A lower bound on what one training step holds, from the shapes alone.
+
+        Every layer's activations for a batch are kept for the backward pass and
+        get a gradient of the same size (float32); the weights have a gradient and
+        Adam's two moments. The backend's own workspace comes on top.
+        """
+        values = math.prod(self.input_shape) + sum(math.prod(layer.output_shape) for layer in self.layers)
+        return 4 * (2 * batch_size * values + 4 * self.params_count)
 
     @property
     def output_shape(self) -> Shape:

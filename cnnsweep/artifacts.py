@@ -7,6 +7,7 @@ previous complete version or the new complete one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -15,6 +16,8 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from cnnsweep import faults
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -31,6 +34,7 @@ def atomic_path(target: Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        faults.point("artifact")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,6 +51,15 @@ def ensure_writable_dir(directory: Path) -> None:
     probe = directory / ".cnnsweep-write-test"
     probe.write_bytes(b"")
     probe.unlink()
+
+
+def write_error_message(exc: OSError, folder: Path) -> str:
+    """What failed to be written where, and what to do about it."""
+    where = Path(exc.filename).name if exc.filename else "the run's files"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"disk full while writing {where} in {folder} ({exc.strerror}). Free space there, "
+                "point hydra.sweep.dir at a larger disk, or set trainer.save_model=false.")
+    return f"could not write {where} in {folder} ({exc.strerror or exc}). Check the folder's permissions."
 
 
 def atomic_write_text(target: Path, text: str) -> None:

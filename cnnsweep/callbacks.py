@@ -77,3 +77,17 @@ class EpochReporter(keras.callbacks.Callback):
         if self.report(epoch + 1, float(value)):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class StopWhenAsked(keras.callbacks.Callback):
+    """Calls ``check`` after every batch; it raises to stop (a sweep's Ctrl-C)."""
+
+    def __init__(self, check):
+        super().__init__()
+        self.check = check
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.check()

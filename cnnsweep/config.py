@@ -62,6 +62,7 @@ class TrainerConfig:
     seed: int = 0  # seeds Python, NumPy and the backend
     quiet: bool = False  # True: no per-epoch lines, only the final summary
     save_model: bool = True  # write model.keras (the best epoch's weights)
+    memory_limit_mb: int | None = None  # skip models estimated to need more; None: half the RAM
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnsweep import faults
 from cnnsweep.artifacts import atomic_path
 from cnnsweep.errors import ConfigError, DataError
 
@@ -460,4 +461,5 @@ def load_dataset(name: str, path: str | None = None, *, train_limit: int | None 
             raise ConfigError(f"dataset.{key}={limit} must be a positive number of images, "
                               f"or null for all of them.")
     source = locate(get_spec(name), path)
+    faults.point("data")
     return _load_cached(name, source).limited(train_limit, test_limit)

@@ -100,13 +100,14 @@ def run_job(cfg: DictConfig) -> Any:
 def run_trial(cfg: dict[str, Any], run_dir: Path, trial_number: int) -> dict[str, Any]:
     """One trial of a sweep: whatever goes wrong is recorded, not raised."""
     from cnnsweep import artifacts
+    from cnnsweep.callbacks import StopWhenAsked
     from cnnsweep.errors import ConfigError
-    from cnnsweep.sweep.context import pruning_reporter
+    from cnnsweep.sweep.context import check_stop, pruning_reporter
     from cnnsweep.train import train
 
     try:
-        return train(cfg, run_dir, trial_number=trial_number,
-                     report_epoch=pruning_reporter()).metrics
+        return train(cfg, run_dir, trial_number=trial_number, report_epoch=pruning_reporter(),
+                     extra_callbacks=[StopWhenAsked(check_stop)]).metrics
     except ConfigError as exc:  # infeasible architecture, or a searched value out of range
         status, error = "infeasible", str(exc)
     except TrialError as exc:

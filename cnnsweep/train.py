@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnsweep import artifacts
+from cnnsweep import artifacts, faults
 from cnnsweep.data import Dataset, load_dataset
 from cnnsweep.errors import TrialError
 from cnnsweep.validation import objective_direction, validate_config
@@ -153,6 +153,8 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: t
     progress = EpochProgress(int(trainer["epochs"]), log,
                              logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
     callbacks = [non_finite, early_stopping, progress, *extra_callbacks]
+    if (fault := faults.batch_callback()) is not None:
+        callbacks.append(fault)
     reporter = EpochReporter(monitor, report_epoch) if report_epoch else None
     if reporter:
         callbacks.append(reporter)
@@ -193,7 +195,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: t
         metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
                        val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index],
                        error=f"pruned after epoch {reporter.stopped_epoch}")
-        _write_run_files(run_dir, metrics, history, title=_run_title(cfg, trial_number))
+        _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number))
         log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
                  history[monitor][-1])
         return RunResult("pruned", objective, metrics, history)
@@ -210,9 +212,8 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: t
         test_acc=float(test_acc),
         test_loss=float(test_loss),
     )
-    _write_run_files(run_dir, metrics, history, title=_run_title(cfg, trial_number))
-    if trainer.get("save_model", True):
-        artifacts.save_atomically(run_dir / artifacts.MODEL_FILE, model.save)
+    _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number),
+              model=model if trainer.get("save_model", True) else None)
     log.info("%sbest epoch %d: %s %.4f, test_acc %.4f, %s parameters, %.1fs",
              prefix, best_index + 1, monitor, objective, test_acc,
              f"{plan.params_count:,}", train_seconds)
@@ -247,6 +248,17 @@ def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
             f"batch {cfg['trainer']['batch_size']}")
 
 
+def _save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], *,
+              title: str, model: Any = None) -> None:
+    """The model (if given), then the run files; a failed write fails the run with its reason."""
+    try:
+        if model is not None:
+            artifacts.save_atomically(run_dir / artifacts.MODEL_FILE, model.save)
+        _write_run_files(run_dir, metrics, history, title=title)
+    except OSError as exc:
+        _fail(run_dir, metrics, history, artifacts.write_error_message(exc, run_dir))
+
+
 def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
                      title: str = "") -> None:
     """history.csv, curves.png and metrics.json (last: its presence means the rest is there).
@@ -269,5 +281,8 @@ def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, 
 def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
           reason: str) -> None:
     metrics.update(status="failed", error=reason)
-    _write_run_files(run_dir, metrics, history)
+    try:
+        _write_run_files(run_dir, metrics, history)
+    except OSError as exc:  # the disk may still be full: the sweep's storage keeps the reason
+        log.warning("could not record the failure in %s: %s", run_dir, exc)
     raise TrialError(reason)

@@ -6,13 +6,14 @@ checks the rules types cannot express and returns the architecture plan.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cnnsweep.architecture import ArchitecturePlan, plan_architecture
 from cnnsweep.data import get_spec
-from cnnsweep.errors import ConfigError
+from cnnsweep.errors import ConfigError, InfeasibleArchitecture
 
 MONITORS = ("val_acc", "val_loss")
 
@@ -68,7 +69,36 @@ def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
     check_dataset(cfg["dataset"])
     check_trainer(cfg["trainer"])
     spec = get_spec(cfg["dataset"]["name"])
-    return plan_architecture(cfg["model"], spec.input_shape, spec.num_classes)
+    plan = plan_architecture(cfg["model"], spec.input_shape, spec.num_classes)
+    check_memory(plan, cfg["trainer"])
+    return plan
+
+
+def memory_limit_mb(trainer: Mapping[str, Any]) -> int:
+    """``trainer.memory_limit_mb``, or half of this machine's RAM when it is null."""
+    limit = trainer.get("memory_limit_mb")
+    if limit is None:
+        try:
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2 // 2**20
+        except (ValueError, OSError):
+            return 8192
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
+                          "or null for half of this machine's RAM.")
+    return limit
+
+
+def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any]) -> None:
+    """Refuse a model whose training step cannot fit the memory limit, before it runs."""
+    limit = memory_limit_mb(trainer)
+    batch_size = int(trainer["batch_size"])
+    needed = plan.training_memory_bytes(batch_size) / 2**20
+    if needed > limit:
+        raise InfeasibleArchitecture(
+            f"training this model needs at least {needed:,.0f} MB (activations of a batch of "
+            f"{batch_size} plus weights and optimizer state), over trainer.memory_limit_mb={limit}. "
+            "Lower trainer.batch_size, model.filters or model.dense_units, or raise "
+            "trainer.memory_limit_mb.")
 
 
 def objective_direction(monitor: str) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
 
 from cnnsweep.config import compose
 
@@ -26,3 +32,54 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300
         [sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+# ---------------------------------------------------------------- sweeps on digits
+FAST = ["dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100",
+        "trainer.quiet=true", "trainer.batch_size=32"]
+
+
+def sweep_args(sweep_dir: Path, *extra: str) -> list[str]:
+    return ["--multirun", *FAST, f"hydra.sweep.dir={sweep_dir}", *extra]
+
+
+def load_study(sweep_dir: Path, name: str) -> optuna.Study:
+    if (sweep_dir / "optuna.db").exists():
+        storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
+    else:
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
+    """Storage, trials.csv and the trial dirs tell the same story."""
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    trials = {t.number: t for t in study.get_trials() if t.state != TrialState.WAITING}
+    assert sorted(table["trial_number"]) == sorted(trials)
+    for row in table.itertuples():
+        trial = trials[row.trial_number]
+        if row.state == "running":
+            continue
+        metrics_file = sweep_dir / str(row.trial_number) / "metrics.json"
+        if row.error and str(row.error).startswith("interrupted"):
+            assert trial.state == TrialState.FAIL
+            continue
+        metrics = json.loads(metrics_file.read_text())
+        assert metrics["status"] == row.state
+        assert metrics["trial_number"] == row.trial_number
+        expected = {"complete": {TrialState.COMPLETE}, "pruned": {TrialState.PRUNED},
+                    "failed": {TrialState.FAIL},
+                    "infeasible": {TrialState.COMPLETE, TrialState.FAIL}}[row.state]
+        assert trial.state in expected
+        recorded = table[table.trial_number == row.trial_number].iloc[0]
+        for key, value in trial.params.items():
+            assert str(recorded[key]) == str(value), key
+        if row.state in ("complete", "pruned"):
+            history = pd.read_csv(sweep_dir / str(row.trial_number) / "history.csv")
+            assert len(history) == metrics["epochs_run"]
+        if row.state == "complete":
+            assert (sweep_dir / str(row.trial_number) / "model.keras").is_file()
+            assert metrics["objective"] == pytest.approx(trial.value)
+    return table

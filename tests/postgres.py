@@ -29,27 +29,47 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Server:
+    """A running throwaway server: its URL, and a way to restart it."""
+
+    def __init__(self, bindir: Path, root: Path, prefix: list[str], port: int) -> None:
+        self.bindir, self.root, self.prefix, self.port = bindir, root, prefix, port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def url_with_password(self, password: str) -> str:
+        """The URL with a password in it (trust authentication ignores it)."""
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), *args],
+                       check=check, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self.pg_ctl("-w", "-l", str(self.root / "log"), "-o",
+                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.pg_ctl("-m", mode, "-w", "stop", check=False)
+
+
 @contextmanager
-def throwaway_server() -> Iterator[str]:
-    """Start a server, yield its URL (database ``postgres``), stop and delete it."""
+def throwaway_server() -> Iterator[Server]:
+    """Start a server (database ``postgres``), yield it, stop and delete it."""
     bindir = postgres_bin()
     assert bindir is not None
     root = Path(tempfile.mkdtemp(prefix="cnnsweep-pg-"))
     os.chmod(root, 0o755)
-    data = root / "data"
     prefix: list[str] = []
     if os.getuid() == 0:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start")
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust",
+                    "-U", "postgres"], check=True, capture_output=True, timeout=120)
+    server = Server(bindir, root, prefix, _free_port())
+    server.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield server
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)

@@ -206,7 +206,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
                 row["state"] = state
             if records.interrupted(trial):
                 row["state"] = "failed"
-                row.setdefault("error", "interrupted: the worker stopped before the trial finished")
+                row.setdefault("error", records.interruption(trial))
             for key, value in trial.params.items():
                 overrides.setdefault(trial.number, {})[key] = value
             if trial.datetime_start is not None:

@@ -20,6 +20,9 @@ from cnnsweep.artifacts import atomic_path, atomic_write_text
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc", "test_loss",
             "params_count", "train_seconds", "images_per_second", "memory_mb", "error")
+RETRY_ATTR = "cnnsweep_retry_of"  # a queued retry: the number of the trial it repeats
+WORKER_ATTR = "cnnsweep_worker_pid"  # the worker process running the trial (n_jobs > 1)
+ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 
@@ -36,6 +39,12 @@ def metrics_of(trial: FrozenTrial) -> dict[str, Any]:
 def interrupted(trial: FrozenTrial) -> bool:
     """Failed without being told by cnnsweep: its worker died mid-trial."""
     return trial.state == TrialState.FAIL and ATTR not in trial.user_attrs
+
+
+def interruption(trial: FrozenTrial) -> str:
+    """Why an interrupted trial has no result, for trials.csv and the report."""
+    reason = trial.user_attrs.get(ABANDONED_ATTR, "the worker stopped before the trial finished")
+    return f"interrupted: {reason}"
 
 
 def trial_state(trial: FrozenTrial) -> str:
@@ -62,8 +71,8 @@ def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str,
         for key in RECORDED:
             row[key] = attrs.get(key)
         if interrupted(trial):
-            row["error"] = "interrupted: the worker stopped before the trial finished"
-        row["retry_of"] = attrs.get("cnnsweep_retry_of")
+            row["error"] = interruption(trial)
+        row["retry_of"] = attrs.get(RETRY_ATTR)
         row["started"] = trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None
         rows.append(row)
     return rows

@@ -48,8 +48,11 @@ from tenacity import (
     wait_exponential,
 )
 
-from cnnsweep.errors import ConfigError, UserError
+from cnnsweep import artifacts, faults
+from cnnsweep.errors import ConfigError, InfeasibleArchitecture, UserError
+from cnnsweep.hydra_glue import EXIT_USER_ERROR
 from cnnsweep.sweep import context, records
+from cnnsweep.sweep.resilient import retrying_storage
 from cnnsweep.sweep.space import override_for, parse_search_space
 from cnnsweep.timing import format_seconds
 
@@ -61,11 +64,23 @@ SQLITE_FILE = "optuna.db"
 JOURNAL_FILE = "optuna.journal"
 WORST = {"maximize": -1e12, "minimize": 1e12}  # placeholder value of an infeasible trial
 EXIT_TOO_MANY_FAILURES = 3
+EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
+MAX_WORKER_RESTARTS_PER_JOB = 3
+STORAGE_ENV = "CNNSWEEP_STORAGE_URL"  # how workers receive the storage URL
 
 
 def mask_password(url: str) -> str:
     """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
+
+
+def _hide_storage_password(job_config: DictConfig) -> None:
+    """Mask the storage password in what Hydra saves to each trial's .hydra/ folder."""
+    storage = OmegaConf.select(job_config, "hydra.sweeper.storage", throw_on_resolution_failure=False)
+    if isinstance(storage, str):
+        job_config.hydra.sweeper.storage = mask_password(storage)
+    overrides = job_config.hydra.overrides
+    overrides.hydra = [mask_password(str(o)) for o in overrides.hydra]
 
 
 @dataclass
@@ -104,9 +119,13 @@ class SweepRunner:
         from cnnsweep.hydra_glue import exit_with_user_error
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        logging.raiseExceptions = False  # a full disk must not print a traceback per log line
+        context.install_ctrl_c_handler()
         try:
             self._prepare(arguments)
             self._warm_up()
+            # Only now, with the config and the data checked, is the study touched.
+            self.study = self._study()
         except UserError as exc:
             exit_with_user_error(exc)
         if self.settings.get("role") == "worker":
@@ -114,6 +133,8 @@ class SweepRunner:
 
             try:
                 self._work(report_progress=False)
+            except KeyboardInterrupt:
+                sys.exit(EXIT_INTERRUPTED)
             finally:
                 wait_for_plots()
             return
@@ -129,6 +150,7 @@ class SweepRunner:
             else:
                 self._run_workers()
         except KeyboardInterrupt:
+            self.interrupted = True
             log.warning("interrupted: finished trials are kept; run the same command again "
                         "(same hydra.sweep.dir) to resume")
         finally:
@@ -159,12 +181,36 @@ class SweepRunner:
             raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
                               "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.")
         self._check_keys()
+        self._check_fixed_values()
         self.objectives, self.directions = self._objectives()
         self.sampler = self._sampler()
         self.pruner = instantiate(settings["pruner"])
         self.storage_url, self.storage = self._storage()
-        self.study = self._study()
         self.base_seed = int(self.config.trainer.seed)
+
+    def _check_fixed_values(self) -> None:
+        """Stop now if a value no trial changes breaks a rule (trainer.epochs=-1).
+
+        The config is checked with each searched key at a value of its range; an
+        error naming a searched key, or an architecture that does not fit, is left
+        to the trials (recorded as infeasible there).
+        """
+        from cnnsweep.validation import validate_config
+
+        config = {key: OmegaConf.to_container(self.config[key], resolve=True)
+                  for key in ("dataset", "model", "trainer")}
+        for key, distribution in self.space.distributions.items():
+            section, _, name = key.partition(".")
+            if section in config and name and "." not in name:
+                config[section][name] = _a_value_of(distribution)
+        try:
+            validate_config(config)
+        except InfeasibleArchitecture:
+            return
+        except ConfigError as exc:
+            key = str(exc).split("=", 1)[0]
+            if key not in self.space.distributions:
+                raise
 
     def _warm_up(self) -> None:
         """Import Keras and load the dataset once, before the first trial.
@@ -175,13 +221,12 @@ class SweepRunner:
         from cnnsweep.data import load_dataset
         from cnnsweep.runtime import import_keras
 
-        if self.settings.get("role") != "worker" and self.n_jobs > 1:
-            return  # the worker processes train; this one only watches
-        import_keras()
         if "dataset" not in self.space.distributions and "dataset.name" not in self.space.distributions:
             data = self.config.dataset
             load_dataset(str(data.name), data.path, train_limit=data.train_limit,
                          test_limit=data.test_limit)
+        if self.settings.get("role") == "worker" or self.n_jobs == 1:
+            import_keras()  # the worker processes train; a parent of n_jobs > 1 only watches
 
     def _int_setting(self, key: str, minimum: int) -> int:
         value = self.settings.get(key)
@@ -280,9 +325,11 @@ class SweepRunner:
                 )
             elif self.settings.get("storage") is None:
                 self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            # A server that is down at start-up is an error to report now; once the
+            # sweep runs, calls are retried while it restarts (resilient.py).
             open_rdb = retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8),
                              retry=retry_if_not_exception_type(ImportError), reraise=True)(
-                optuna.storages.RDBStorage)
+                retrying_storage if self.shared_storage else optuna.storages.RDBStorage)
             return url, open_rdb(url, **kwargs)
         except ImportError:
             raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
@@ -331,18 +378,20 @@ class SweepRunner:
         if self.shared_storage:
             _fail_stale_trials(self.study)
             return
-        storage = self.study._storage
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            if trial.user_attrs.get("cnnsweep_retry_of") is None:
-                self.study.enqueue_trial(trial.params, user_attrs={"cnnsweep_retry_of": trial.number},
-                                         skip_if_exists=False)
-                log.info("trial %d was running when the sweep stopped: marked failed, queued again",
-                         trial.number)
+            self._abandon(trial.number, "was running when the sweep was killed")
 
     def _work(self, report_progress: bool) -> None:
         started = time.monotonic()
+        # As inside Study.optimize: a sampler may then stop the study (the grid
+        # sampler does once every point was tried) instead of raising.
+        self.study._thread_local.in_optimize_loop = True
+        self.study._stop_flag = False
         while True:
+            context.check_stop()
+            if self.study._stop_flag:
+                log.info("the sampler has no new points to try (the grid is exhausted)")
+                break
             if self.timeout is not None and time.monotonic() - started > float(self.timeout):
                 log.info("hydra.sweeper.timeout=%s reached: no new trials", self.timeout)
                 break
@@ -354,7 +403,10 @@ class SweepRunner:
             if self._too_many_failures():
                 break
             trial = self.study.ask(self.space.distributions)
+            if self.settings.get("role") == "worker":  # lets the parent recover it if we die
+                trial.set_user_attr(records.WORKER_ATTR, os.getpid())
             self._run_trial(trial)
+            faults.point("between")
             if report_progress:
                 self._progress(trial.number)
 
@@ -407,6 +459,7 @@ class SweepRunner:
         with open_dict(job_config):
             job_config.hydra.job.id = trial.number
             job_config.hydra.job.num = trial.number
+            _hide_storage_password(job_config)
         try:
             return run_job(hydra_context=self.hydra_context, task_function=self.task_function,
                            config=job_config, job_dir_key="hydra.sweep.dir",
@@ -424,12 +477,40 @@ class SweepRunner:
             else:
                 exc = job._return_value
                 metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        except OSError as exc:  # Hydra could not write the job's folder (disk full?)
+            reason = artifacts.write_error_message(exc, self.sweep_dir / str(trial.number))
+            log.error("trial %d could not start: %s", trial.number, reason)
+            metrics = {"status": "failed", "error": reason}
         except Exception as exc:  # the job could not even start: record it, keep sweeping
             log.exception("trial %d could not run", trial.number)
             metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        except KeyboardInterrupt:
+            self._abandon(trial.number, "interrupted (Ctrl-C) before it finished")
+            raise
         finally:
             context.current_trial = None
+        faults.point("tell")
         self._tell(trial, metrics)
+
+    def _abandon(self, number: int, reason: str) -> None:
+        """Fail a trial that will never finish, and queue its parameters again once.
+
+        It does not count toward n_trials; its retry does (``retry_of`` in trials.csv).
+        """
+        trial = self.study.get_trials(deepcopy=False)[number]
+        if trial.state != TrialState.RUNNING:
+            return
+        storage = self.study._storage
+        try:
+            storage.set_trial_user_attr(trial._trial_id, records.ABANDONED_ATTR, reason)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # someone else (a heartbeat check) already failed it
+        if trial.user_attrs.get(records.RETRY_ATTR) is None:
+            self.study.enqueue_trial(trial.params, user_attrs={records.RETRY_ATTR: number},
+                                     skip_if_exists=False)
+            reason += "; queued again"
+        log.warning("trial %d %s", number, reason)
 
     def _tell(self, trial: optuna.trial.Trial, metrics: Mapping[str, Any]) -> None:
         status = str(metrics.get("status", "failed"))
@@ -477,27 +558,47 @@ class SweepRunner:
         replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
                     "hydra.sweeper.n_jobs=", "hydra.sweeper.role=")
         args = [a for a in sys.argv[1:] if not a.lstrip("+~").startswith(replaced)]
+        # The storage URL (it may hold a password) goes by environment, not argv,
+        # where any user of the machine could read it.
         return [sys.executable, "-m", "cnnsweep", *args,
                 f"hydra.sweep.dir={self.sweep_dir}",
-                f"hydra.sweeper.storage={self.storage_url}",
+                f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}",
                 f"hydra.sweeper.study_name={self.study.study_name}",
                 "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
 
     def _run_workers(self) -> None:
         threads = max(1, (os.cpu_count() or 1) // self.n_jobs)
         gpus = _gpu_count()
-        workers = []
+        envs = []
         for index in range(self.n_jobs):
             env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
                    "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(threads)}
             env["CNNSWEEP_WORKER_INDEX"] = str(index)
+            env[STORAGE_ENV] = self.storage_url
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-            workers.append(subprocess.Popen(self._worker_command(), env=env))
+            envs.append(env)
+        self._recovered: set[int] = set()
+        workers = [_start_worker(self._worker_command(), env) for env in envs]
         reported: set[int] = set()
+        restarts = 0
         try:
             while any(w.poll() is None for w in workers):
                 time.sleep(1.0)
+                context.check_stop()
+                for index, worker in enumerate(workers):
+                    code = worker.poll()
+                    if code in (None, 0, EXIT_USER_ERROR, EXIT_INTERRUPTED):
+                        continue
+                    if worker.pid in self._recovered:
+                        continue
+                    self._recover_worker(worker.pid, code)
+                    budget = budget_of(self.study)
+                    if (restarts < MAX_WORKER_RESTARTS_PER_JOB * self.n_jobs
+                            and budget.done + budget.running < self.n_trials + budget.waiting):
+                        restarts += 1
+                        workers[index] = _start_worker(self._worker_command(), envs[index])
+                        log.warning("worker %d restarted (pid %d)", index, workers[index].pid)
                 self._report_new(reported)
                 if self._too_many_failures():
                     for worker in workers:
@@ -506,10 +607,18 @@ class SweepRunner:
             for worker in workers:
                 worker.wait()
         except KeyboardInterrupt:
-            for worker in workers:
-                worker.wait()
+            _stop_workers(workers)
             raise
         self._report_new(reported)
+
+    def _recover_worker(self, pid: int, code: int) -> None:
+        """A worker died: fail the trial it was running and queue it again."""
+        self._recovered.add(pid)
+        how = f"signal {-code}" if code < 0 else f"exit status {code}"
+        log.warning("worker process %d died (%s)", pid, how)
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get(records.WORKER_ATTR) == pid:
+                self._abandon(trial.number, f"lost: its worker process {pid} died ({how})")
 
     def _report_new(self, reported: set[int]) -> None:
         for trial in self.study.get_trials(deepcopy=False):
@@ -526,8 +635,12 @@ class SweepRunner:
         best = records.best_trials(self.study)
         name = self.objectives[0] if self.objectives[0] != "objective" else \
             str(self.config.trainer.early_stopping.monitor)
-        best_text = (f"best {best[0].values[0]:.4f} (trial {best[0].number})"
-                     if best and len(self.directions) == 1 else f"{len(best)} on the Pareto front")
+        if not best:
+            best_text = "no feasible trial yet"
+        elif len(self.directions) == 1:
+            best_text = f"best {best[0].values[0]:.4f} (trial {best[0].number})"
+        else:
+            best_text = f"{len(best)} on the Pareto front"
         left = max(0, self.n_trials - budget.done)
         finished_here = budget.done - self.done_at_start
         elapsed = time.monotonic() - self.started
@@ -548,6 +661,8 @@ class SweepRunner:
 
     def _write_report(self) -> None:
         """report.html and its plots; a failure here never costs the sweep's results."""
+        if not self.settings.get("report", True):
+            return
         if not any(records.counts_toward_budget(t) for t in self.study.get_trials(deepcopy=False)):
             return
         try:
@@ -575,6 +690,8 @@ class SweepRunner:
         log.info("sweep done (%s). outputs: %s", counts, self.sweep_dir)
         if getattr(self, "failed_out", False):
             sys.exit(EXIT_TOO_MANY_FAILURES)
+        if getattr(self, "interrupted", False):
+            sys.exit(EXIT_INTERRUPTED)
 
 
 @contextmanager
@@ -586,6 +703,31 @@ def _heartbeat(study: optuna.Study, trial: optuna.trial.Trial):
         yield
     finally:
         thread.join()
+
+
+def _start_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    # Its own session: a terminal's Ctrl-C reaches this process alone, which then
+    # passes it on once, so each worker records its trial before it exits.
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def _a_value_of(distribution: optuna.distributions.BaseDistribution) -> Any:
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return distribution.choices[0]
+    return distribution.low
+
+
+def _stop_workers(workers: list[subprocess.Popen], grace_s: float = 60.0) -> None:
+    """After Ctrl-C: let each worker record its trial and exit; kill the ones that hang."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGINT)
+    for worker in workers:
+        try:
+            worker.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

@@ -1,0 +1,240 @@
+"""Fault injection: real sweeps killed, interrupted, cut off from their database
+or out of disk, and what they keep. Each test states one guarantee of the
+README's "What happens when things go wrong".
+
+These run as their own CI step (``make test-faults``): the killed-at-random
+sweeps alone start forty processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from cnnsweep.sweep import records
+from tests.helpers import load_study, run_cli, sweep_args
+
+pytestmark = pytest.mark.fault
+
+TINY = ["model=seed", "dataset.train_limit=200", "dataset.test_limit=50", "trainer.epochs=2",
+        "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
+        "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none"]
+
+# (fault point, the occurrences a 3-trial sweep of TINY reaches)
+KILL_POINTS = [("data", 3), ("batch", 25), ("artifact", 16), ("tell", 3), ("between", 2)]
+
+
+def assert_finished_trials_intact(sweep_dir: Path, study: optuna.Study) -> None:
+    """Every trial the storage counts as finished has its files, whole."""
+    for trial in study.get_trials():
+        if not records.counts_toward_budget(trial) or records.trial_state(trial) != "complete":
+            continue
+        run_dir = sweep_dir / str(trial.number)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["status"] == "complete" and metrics["objective"] == pytest.approx(trial.value)
+        history = pd.read_csv(run_dir / "history.csv")
+        assert len(history) == metrics["epochs_run"]
+        with zipfile.ZipFile(run_dir / "model.keras") as archive:
+            assert archive.testzip() is None
+            assert "model.weights.h5" in archive.namelist()
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.get_trials() if records.counts_toward_budget(t)]
+
+
+def popen_sweep(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path,
+        env={**os.environ, "CNNSWEEP_OFFLINE": "1", **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {condition.__doc__ or condition}")
+
+
+def running_trial(sweep_dir: Path, name: str, at_least: int = 0):
+    """A RUNNING trial numbered >= at_least, once one has trained a batch or so."""
+    try:
+        study = load_study(sweep_dir, name)
+    except (KeyError, ValueError, OSError):
+        return None
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number >= at_least and (sweep_dir / str(trial.number) / ".hydra").is_dir():
+            return trial
+    return None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sigkill_at_a_random_point_then_resume_completes_the_study(tmp_path, seed):
+    point, reach = KILL_POINTS[seed % len(KILL_POINTS)]
+    hit = random.Random(seed).randint(1, reach)
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, *TINY, "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=kill",
+                      f"hydra.sweeper.sampler.seed={seed}", "hydra.sweeper.report=false")
+    killed = run_cli(*args, cwd=tmp_path, env={"CNNSWEEP_FAULT": f"{point}:{hit}:kill"})
+    assert killed.returncode == -signal.SIGKILL, (point, hit, killed.stderr[-2000:])
+
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    study = load_study(sweep_dir, "kill")
+    done = finished(study)
+    assert len(done) == 3, [(t.number, t.state) for t in study.get_trials()]
+    numbers = [t.number for t in study.get_trials()]
+    assert len(numbers) == len(set(numbers))
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+    assert_finished_trials_intact(sweep_dir, study)
+    assert not (sweep_dir / "report.html").exists()  # hydra.sweeper.report=false
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert table["trial_number"].is_unique and sorted(table["trial_number"]) == sorted(numbers)
+
+
+def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = popen_sweep(tmp_path, *sweep_args(
+        sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=4", "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=pair"))
+    try:
+        victim = wait_for(lambda: running_trial(sweep_dir, "pair", at_least=1), timeout=180)
+        pid = victim.user_attrs[records.WORKER_ATTR]
+        os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert f"worker process {pid} died (signal 9)" in out
+    study = load_study(sweep_dir, "pair")
+    lost = study.get_trials()[victim.number]
+    assert lost.state == TrialState.FAIL and records.interrupted(lost)
+    assert "died" in lost.user_attrs[records.ABANDONED_ATTR]
+    retries = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == victim.number]
+    assert len(retries) == 1 and retries[0].params == lost.params
+    assert retries[0].state == TrialState.COMPLETE
+    assert len(finished(study)) == 6
+    survivors = {t.user_attrs.get(records.WORKER_ATTR) for t in finished(study)}
+    assert len(survivors - {pid}) >= 2  # the other worker and the replacement both trained
+    assert_finished_trials_intact(sweep_dir, study)
+
+
+@pytest.mark.skipif(__import__("tests.postgres").postgres.postgres_bin() is None,
+                    reason="apt-get install postgresql")
+def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_path):
+    from tests.postgres import throwaway_server
+
+    password = "pw-4c9e1f-not-for-logs"
+    sweep_dir = tmp_path / "sweep"
+    with throwaway_server() as server:
+        url = server.url_with_password(password)
+        proc = popen_sweep(tmp_path, *sweep_args(
+            sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=3", "hydra.sweeper.n_trials=5",
+            f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=restart"))
+        try:
+            def second_trial_running():
+                study = optuna.load_study(study_name="restart", storage=server.url)
+                return any(t.number >= 1 and t.state == TrialState.RUNNING for t in study.get_trials())
+
+            wait_for(lambda: _quietly(second_trial_running), timeout=180, every=0.5)
+            server.stop("fast")
+            time.sleep(4.0)
+            server.start()
+            out, err = proc.communicate(timeout=400)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, err[-3000:]
+        assert "study storage unreachable" in out + err  # the restart was felt, and ridden out
+        study = optuna.load_study(study_name="restart", storage=server.url)
+        trials = study.get_trials()
+        assert len(finished(study)) == 5
+        assert all(t.state == TrialState.COMPLETE for t in finished(study))
+        assert_finished_trials_intact(sweep_dir, study)
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    leaks = [str(p) for p in sweep_dir.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+    assert not leaks
+    assert password not in out + err
+
+
+def _quietly(check):
+    try:
+        return check()
+    except Exception:  # the study may not exist yet
+        return False
+
+
+def _mount_tmpfs(target: Path, size: str) -> bool:
+    target.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path):
+    """The sweep dir is a 600 kB tmpfs: the big model (1 MB) does not fit, the small one does."""
+    sweep_dir = tmp_path / "small-disk"
+    env = {}
+    if not _mount_tmpfs(sweep_dir, "600k"):  # no mount permission: fill the disk by injection
+        env = {"CNNSWEEP_FAULT": "artifact:1:enospc"}
+    try:
+        proc = run_cli(*sweep_args(
+            sweep_dir, "model=seed", "trainer.epochs=1", "model.filters=choice(2,512)",
+            "model.kernel_size=1", "model.padding=same", "hydra/sweeper/sampler=grid",
+            "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=full",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}"), cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        study = optuna.load_study(study_name="full", storage=f"sqlite:///{tmp_path / 'study.db'}")
+        states = {t.params["model.filters"]: records.trial_state(t) for t in study.get_trials()}
+        failed = [t for t in study.get_trials() if records.trial_state(t) == "failed"]
+        assert len(failed) == 1, states
+        error = records.metrics_of(failed[0])["error"]
+        assert error.startswith("disk full while writing") and "trainer.save_model=false" in error
+        assert "Traceback" not in proc.stderr
+        assert_finished_trials_intact(sweep_dir, study)
+        assert len([t for t in study.get_trials() if records.trial_state(t) == "complete"]) == 1
+    finally:
+        if not env:
+            subprocess.run(["umount", "-l", str(sweep_dir)], capture_output=True)
+
+
+def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6",
+                      "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=ctrlc")
+    proc = popen_sweep(tmp_path, *args)
+    try:
+        wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=1), timeout=180)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "interrupted" in out + err
+    assert (sweep_dir / "report.html").is_file()
+    table = pd.read_csv(sweep_dir / "trials.csv").set_index("trial_number")
+    assert table.loc[1, "state"] == "failed"
+    assert table.loc[1, "error"].startswith("interrupted: interrupted (Ctrl-C)")
+    assert table.loc[0, "state"] == "complete"
+
+    resumed = run_cli(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    study = load_study(sweep_dir, "ctrlc")
+    assert len(finished(study)) == 4
+    retry = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == 1]
+    assert len(retry) == 1 and records.trial_state(retry[0]) == "complete"
+    assert_finished_trials_intact(sweep_dir, study)
