@@ -114,46 +114,6 @@ def test_sigkill_then_resume_finishes_the_budget(tmp_path):
     assert (table.state == "complete").sum() == 4
 
 
-SWEEP_BAD_INPUTS = [
-    (["hydra/sweeper/sampler=annealing"], "hydra/sweeper/sampler=annealing is not a known sampler. "
-                                          "Use hydra/sweeper/sampler= one of: cmaes, gp, grid"),
-    (["hydra/sweeper/pruner=fast"], "hydra/sweeper/pruner=fast is not a known pruner"),
-    (["model.filtrs=choice(8,16)"], "hydra.sweeper.params.model.filtrs: no such key in the config. "
-                                    "Did you mean model.filters?"),
-    (["model.filters=range(8,2)"], "model.filters=range(8, 2, 1) is empty or reversed"),
-    (["trainer.learning_rate=interval(0.1,0.01)"], "is empty or reversed"),
-    (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0 must be an integer >= 1"),
-    (["hydra/sweeper/sampler=grid", "trainer.learning_rate=interval(0.001,0.01)"],
-     "a grid sampler cannot enumerate"),
-    (["hydra.sweeper.storage=sqlite:////proc/no/such/dir/x.db"], "cannot be opened"),
-    (["+sweep=nope"], "+sweep=nope is not a known sweep. Use +sweep= one of: deep_cnn, seed_cnn"),
-    (["hydra.sweeper.direction=minimize"], "contradicts trainer.early_stopping.monitor=val_acc"),
-]
-
-
-@pytest.mark.parametrize(("overrides", "message"), SWEEP_BAD_INPUTS,
-                         ids=[" ".join(o) for o, _ in SWEEP_BAD_INPUTS])
-def test_sweep_bad_input_stops_before_any_trial(tmp_path, overrides, message):
-    sweep_dir = tmp_path / "sweep"
-    args = [a for a in sweep_args(sweep_dir, *overrides)]
-    if not any(a.startswith("+sweep=") for a in overrides):
-        args.insert(1, "+sweep=seed_cnn")
-    proc = run_cli(*args, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("cnnsweep: error: ") and message in last, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not list(sweep_dir.glob("*/metrics.json"))  # no trial ran
-
-
-def test_storage_password_is_masked(tmp_path):
-    proc = run_cli("--multirun", "+sweep=seed_cnn", *FAST, f"hydra.sweep.dir={tmp_path}/s",
-                   "hydra.sweeper.storage=postgresql://alice:s3cret@127.0.0.1:9/db", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "s3cret" not in proc.stderr + proc.stdout
-    assert "alice:***@127.0.0.1" in proc.stderr
-
-
 def test_user_sweep_files_in_the_working_directory(tmp_path):
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "sweeps" / "mine.yaml").write_text(
