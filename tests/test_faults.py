@@ -238,3 +238,19 @@ def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path):
     retry = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == 1]
     assert len(retry) == 1 and records.trial_state(retry[0]) == "complete"
     assert_finished_trials_intact(sweep_dir, study)
+
+
+def test_out_of_memory_in_a_trial_is_recorded_and_the_worker_goes_on(tmp_path):
+    """An out-of-memory error mid-epoch (injected: MemoryError at the 3rd batch)."""
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(sweep_dir, *TINY, "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=oom",
+                               "hydra.sweeper.report=false"),
+                   cwd=tmp_path, env={"CNNSWEEP_FAULT": "batch:3:oom"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    study = load_study(sweep_dir, "oom")
+    states = [records.trial_state(t) for t in study.get_trials()]
+    assert states == ["failed", "complete", "complete"]
+    error = records.metrics_of(study.get_trials()[0])["error"]
+    assert error.startswith("out of memory while training (MemoryError). Lower trainer.batch_size")
+    assert json.loads((sweep_dir / "0" / "metrics.json").read_text())["error"] == error
+    assert_finished_trials_intact(sweep_dir, study)

@@ -56,7 +56,9 @@ def handmade_sweep(tmp_path, monkeypatch):
     sweep.mkdir()
     (sweep / "optimization_results.yaml").write_text(yaml.safe_dump(
         {"name": f"study {HOSTILE}", "directions": ["maximize"], "objectives": ["objective"]}))
-    _trial(sweep, 0, "complete", 8, 0.81)
+    hostile_config = _trial(sweep, 0, "complete", 8, 0.81)
+    overrides = hostile_config / ".hydra" / "overrides.yaml"  # a config value shown as a column
+    overrides.write_text(yaml.safe_dump([*yaml.safe_load(overrides.read_text()), f"model.name={HOSTILE}"]))
     _trial(sweep, 1, "complete", 16, 0.93, epochs=5)
     _trial(sweep, 2, "pruned", 4, 0.40, epochs=2, error="pruned after epoch 2")
     _trial(sweep, 3, "failed", 32, None, epochs=1, error=f"loss became NaN {HOSTILE}")
@@ -74,7 +76,7 @@ def test_collect_reads_every_state_and_skips_broken_files(handmade_sweep):
     states = records.trials.set_index("trial_number")["state"].to_dict()
     assert states == {0: "complete", 1: "complete", 2: "pruned", 3: "failed", 4: "infeasible",
                       5: "failed", 6: "complete", 7: "failed"}
-    assert records.param_keys == ["model.filters", "trainer.seed"]
+    assert records.param_keys == ["model.filters", "model.name", "trainer.seed"]
     assert int(records.best()["trial_number"]) == 1
     assert any("6/history.csv" in p for p in records.problems)
     assert any("7/metrics.json" in p for p in records.problems)
@@ -105,6 +107,26 @@ def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
     assert "loss became NaN" in page and "model.kernel_size=9 does not fit" in page
     summary = (out / "summary.md").read_text()
     assert "best: trial 1" in summary and "1 infeasible" in summary
+
+
+def test_a_model_with_code_in_it_is_never_run_by_the_report(handmade_sweep, tmp_path):
+    """model.keras is loaded in Keras's safe mode: a Lambda layer's code is refused."""
+    from cnnsweep.runtime import import_keras
+
+    keras = import_keras()
+    witness = tmp_path / "code-ran"
+    inputs = keras.Input((8, 8, 1))
+    code = eval(f"lambda x: (__import__('pathlib').Path({str(witness)!r}).write_text('yes'), x)[1]")
+    hidden = keras.layers.Lambda(code)(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(hidden))
+    witness.unlink(missing_ok=True)  # building the model ran the lambda once, here
+    keras.Model(inputs, outputs).save(handmade_sweep / "1" / "model.keras")
+
+    out = tmp_path / "out"
+    page = build_report([handmade_sweep], out, with_model=True).read_text()
+    assert not witness.exists()
+    assert not (out / "report_confusion.png").exists()  # the best model was refused, not evaluated
+    assert "Learning curves" in page  # the rest of the report is there
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_sweep", "empty"])
