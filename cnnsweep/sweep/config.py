@@ -82,8 +82,8 @@ class HyperbandPrunerConf:
 @dataclass
 class SuccessiveHalvingPrunerConf:
     _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
-    min_resource: Any = "auto"
-    reduction_factor: int = 4
+    min_resource: Any = 1  # epochs before the first rung ("auto": Optuna guesses from trial 0)
+    reduction_factor: int = 3  # the best 1/3 of trials at a rung go on to the next
     min_early_stopping_rate: int = 0
 
 
