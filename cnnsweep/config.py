@@ -63,6 +63,9 @@ class TrainerConfig:
     quiet: bool = False  # True: no per-epoch lines, only the final summary
     save_model: bool = True  # write model.keras (the best epoch's weights)
     memory_limit_mb: int | None = None  # skip models estimated to need more; None: half the RAM
+    backend: str | None = None  # tensorflow | jax | torch; None: $KERAS_BACKEND, else tensorflow
+    precision: str = "float32"  # a Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
+    steps_per_execution: int = 1  # batches per compiled call (larger keeps a GPU fed)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

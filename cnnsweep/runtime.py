@@ -32,6 +32,29 @@ def _stderr_fd_silenced(enabled: bool):
         os.close(devnull)
 
 
+def select_backend(name: str | None) -> None:
+    """Make Keras use backend ``name`` (None: keep $KERAS_BACKEND, else TensorFlow).
+
+    The backend is fixed when Keras is first imported, so this must run before;
+    a process that already runs another backend cannot switch.
+    """
+    from cnnsweep.errors import ConfigError
+
+    if name is None:
+        return
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name:
+            raise ConfigError(f"trainer.backend={name}, but this process already runs Keras on "
+                              f"{current}. Run it in a new process, or set KERAS_BACKEND={name}.")
+        return
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        raise ConfigError(f"trainer.backend={name} needs the {name} package: pip install {name}.")
+    os.environ["KERAS_BACKEND"] = name
+
+
 def import_keras():
     """Import Keras (and its backend) without the backend's start-up log lines.
 

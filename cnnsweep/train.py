@@ -51,7 +51,10 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+    """TensorFlow's ResourceExhaustedError, JAX's RESOURCE_EXHAUSTED, torch's OutOfMemoryError."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ in ("ResourceExhaustedError", "OutOfMemoryError"):
+        return True
+    return "RESOURCE_EXHAUSTED" in str(exc)
 
 
 def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[Any] = (),
@@ -115,8 +118,9 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     if trial_number is not None:
         metrics["trial_number"] = trial_number
 
-    from cnnsweep.runtime import released_graph_gradients
+    from cnnsweep.runtime import released_graph_gradients, select_backend
 
+    select_backend(trainer.get("backend"))
     with released_graph_gradients():
         return _fit_and_save(cfg, plan, data, (x_fit, y_fit), (x_val, y_val), run_dir, metrics,
                              extra_callbacks=extra_callbacks, trial_number=trial_number,
@@ -136,10 +140,12 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: t
     monitor = stopping["monitor"]
     num_classes = data.spec.num_classes
     (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
+    metrics["backend"] = keras.backend.backend()
     keras.backend.clear_session()  # a fresh graph and name scope for every run
     keras.utils.set_random_seed(int(trainer["seed"]))
-    model = build_model(plan, name=str(cfg["model"]["name"]))
-    compile_model(model, float(trainer["learning_rate"]))
+    model = build_model(plan, name=str(cfg["model"]["name"]),
+                        precision=str(trainer.get("precision", "float32")))
+    compile_model(model, float(trainer["learning_rate"]), int(trainer.get("steps_per_execution", 1)))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,

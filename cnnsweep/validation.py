@@ -16,6 +16,8 @@ from cnnsweep.data import get_spec
 from cnnsweep.errors import ConfigError, InfeasibleArchitecture
 
 MONITORS = ("val_acc", "val_loss")
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def _positive_int(section: str, node: Mapping[str, Any], key: str, hint: str) -> None:
@@ -34,6 +36,14 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     if not 0.0 < split < 1.0:
         raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
                           "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.")
+    if "steps_per_execution" in trainer:
+        _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
+    if trainer.get("backend") not in (None, *BACKENDS):
+        raise ConfigError(f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
+                          f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).")
+    if trainer.get("precision", "float32") not in PRECISIONS:
+        raise ConfigError(f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
+                          f"one of: {', '.join(PRECISIONS)}.")
     stopping = trainer["early_stopping"]
     if stopping["monitor"] not in MONITORS:
         raise ConfigError(f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "

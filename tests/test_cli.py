@@ -59,6 +59,10 @@ BAD_INPUTS = [
      "model.pool_size=3 does not fit: in block 2 the feature map before pooling is 2x2"),
     (["trainer.validation_split=1.5"], "trainer.validation_split=1.5 must be between 0 and 1"),
     (["trainer.validation_split=0"], "trainer.validation_split=0.0 must be between 0 and 1"),
+    (["trainer.backend=mxnet"], "trainer.backend='mxnet' is not a Keras backend. Use one of: "
+                                "tensorflow, jax, torch"),
+    (["trainer.precision=fp8"], "trainer.precision='fp8' is not a dtype policy"),
+    (["trainer.steps_per_execution=0"], "trainer.steps_per_execution=0 must be a positive integer"),
     (["trainer.batch_size=4096", "trainer.memory_limit_mb=1"],
      "MB (activations of a batch of 4096 plus weights and optimizer state), over "
      "trainer.memory_limit_mb=1"),

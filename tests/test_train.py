@@ -24,7 +24,7 @@ def test_run_writes_every_artifact(tiny_config, tmp_path):
                 "val_loss", "test_acc", "test_loss", "params_count", "train_seconds",
                 "images_per_second"):
         assert key in metrics
-    assert metrics["status"] == "complete"
+    assert metrics["status"] == "complete" and metrics["backend"] == "tensorflow"
     assert metrics["objective_name"] == "val_acc"
     history = pd.read_csv(tmp_path / "history.csv")
     assert list(history.columns[:5]) == ["epoch", "loss", "acc", "val_loss", "val_acc"]
@@ -79,3 +79,24 @@ def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
     assert "trainer.learning_rate" in metrics["error"]
     assert not (tmp_path / artifacts.MODEL_FILE).exists()
 
+
+
+@pytest.mark.slow
+def test_jax_backend_with_mixed_precision_and_steps_per_execution(tmp_path):
+    """trainer.backend=jax trains in a fresh process; the model keeps a float32 head."""
+    pytest.importorskip("jax")
+    from cnnsweep.runtime import import_keras
+    from tests.helpers import run_cli
+
+    run_dir = tmp_path / "run"
+    proc = run_cli("dataset=digits", "dataset.train_limit=300", "dataset.test_limit=60", "model=seed",
+                   "model.filters=8", "trainer.epochs=2", "trainer.batch_size=32", "trainer.backend=jax",
+                   "trainer.precision=mixed_bfloat16", "trainer.steps_per_execution=4",
+                   f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["backend"] == "jax"
+    assert metrics["epochs_run"] == 2 and 0.0 <= metrics["test_acc"] <= 1.0
+    model = import_keras().models.load_model(run_dir / "model.keras", safe_mode=True)
+    assert model.layers[0].dtype_policy.name == "mixed_bfloat16"
+    assert model.layers[-1].dtype_policy.name == "float32"

@@ -187,6 +187,7 @@ class SweepRunner:
         self.pruner = instantiate(settings["pruner"])
         self.storage_url, self.storage = self._storage()
         self.base_seed = int(self.config.trainer.seed)
+        self.parent_pid = os.getppid()
 
     def _check_fixed_values(self) -> None:
         """Stop now if a value no trial changes breaks a rule (trainer.epochs=-1).
@@ -200,9 +201,12 @@ class SweepRunner:
         config = {key: OmegaConf.to_container(self.config[key], resolve=True)
                   for key in ("dataset", "model", "trainer")}
         for key, distribution in self.space.distributions.items():
-            section, _, name = key.partition(".")
-            if section in config and name and "." not in name:
-                config[section][name] = _a_value_of(distribution)
+            *parents, name = key.split(".")
+            node: Any = config
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and name in node:
+                node[name] = _a_value_of(distribution)
         try:
             validate_config(config)
         except InfeasibleArchitecture:
@@ -219,13 +223,14 @@ class SweepRunner:
         sweep with one message instead of failing every trial.
         """
         from cnnsweep.data import load_dataset
-        from cnnsweep.runtime import import_keras
+        from cnnsweep.runtime import import_keras, select_backend
 
         if "dataset" not in self.space.distributions and "dataset.name" not in self.space.distributions:
             data = self.config.dataset
             load_dataset(str(data.name), data.path, train_limit=data.train_limit,
                          test_limit=data.test_limit)
         if self.settings.get("role") == "worker" or self.n_jobs == 1:
+            select_backend(self.config.trainer.get("backend"))
             import_keras()  # the worker processes train; a parent of n_jobs > 1 only watches
 
     def _int_setting(self, key: str, minimum: int) -> int:
@@ -401,6 +406,9 @@ class SweepRunner:
             if budget.done + budget.running >= self.n_trials and budget.waiting == 0:
                 break
             if self._too_many_failures():
+                break
+            if self.settings.get("role") == "worker" and os.getppid() != self.parent_pid:
+                log.warning("the sweep's main process is gone: this worker stops")
                 break
             trial = self.study.ask(self.space.distributions)
             if self.settings.get("role") == "worker":  # lets the parent recover it if we die
