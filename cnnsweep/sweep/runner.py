@@ -575,17 +575,9 @@ class SweepRunner:
                 "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
 
     def _run_workers(self) -> None:
-        threads = max(1, (os.cpu_count() or 1) // self.n_jobs)
         gpus = _gpu_count()
-        envs = []
-        for index in range(self.n_jobs):
-            env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
-                   "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(threads)}
-            env["CNNSWEEP_WORKER_INDEX"] = str(index)
-            env[STORAGE_ENV] = self.storage_url
-            if gpus:
-                env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-            envs.append(env)
+        envs = [{**worker_env(index, self.n_jobs, os.cpu_count() or 1, gpus, os.environ),
+                 STORAGE_ENV: self.storage_url} for index in range(self.n_jobs)]
         self._recovered: set[int] = set()
         workers = [_start_worker(self._worker_command(), env) for env in envs]
         reported: set[int] = set()
@@ -711,6 +703,24 @@ def _heartbeat(study: optuna.Study, trial: optuna.trial.Trial):
         yield
     finally:
         thread.join()
+
+
+def worker_env(index: int, n_jobs: int, cpus: int, gpus: int, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of worker ``index``: its share of the CPU threads and of the GPUs.
+
+    Workers go round-robin over the GPUs; several on one GPU split its memory
+    (JAX would otherwise reserve 75% of it in the first process, TensorFlow all).
+    """
+    threads = max(1, cpus // n_jobs)
+    env = {**base, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+           "OMP_NUM_THREADS": str(threads), "CNNSWEEP_WORKER_INDEX": str(index)}
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+        sharing = math.ceil(n_jobs / gpus)
+        if sharing > 1:
+            env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.2f}")
+            env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    return env
 
 
 def _start_worker(command: list[str], env: dict[str, str]) -> subprocess.Popen:
