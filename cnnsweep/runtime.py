@@ -59,11 +59,12 @@ def import_keras():
     """Import Keras (and its backend) without the backend's start-up log lines.
 
     TensorFlow prints CUDA probing messages through absl before its own log level
-    applies; they are hidden unless ``TF_CPP_MIN_LOG_LEVEL`` was set by the user.
+    applies (even at ``TF_CPP_MIN_LOG_LEVEL=3``); they are hidden unless the user
+    set ``TF_CPP_MIN_LOG_LEVEL`` below 3 to see backend logs.
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    silence = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    silence = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3").strip() in ("3", "")
     quiet_backend_logs()
     with _stderr_fd_silenced(silence):
         import keras
