@@ -24,10 +24,17 @@ def compose_config(*overrides: str) -> dict:
     return compose(*overrides)
 
 
+def cli_env(extra: dict | None = None) -> dict:
+    """The environment of a command run by a test: this one, offline, as from a user's
+    shell (without the log level TensorFlow set when a test imported it here)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return {**inherited, "CNNSWEEP_OFFLINE": "1", **(extra or {})}
+
+
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300,
             module: str = "cnnsweep") -> subprocess.CompletedProcess:
     """``python -m cnnsweep ARGS`` in ``cwd``, offline."""
-    full_env = {**os.environ, "CNNSWEEP_OFFLINE": "1", **(env or {})}
+    full_env = cli_env(env)
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
         capture_output=True, text=True, timeout=timeout,

@@ -24,7 +24,7 @@ import pytest
 from optuna.trial import TrialState
 
 from cnnsweep.sweep import records
-from tests.helpers import load_study, run_cli, sweep_args
+from tests.helpers import cli_env, load_study, run_cli, sweep_args
 
 pytestmark = pytest.mark.fault
 
@@ -58,7 +58,7 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def popen_sweep(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path,
-        env={**os.environ, "CNNSWEEP_OFFLINE": "1", **(env or {})},
+        env=cli_env(env),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from tests.helpers import FAST, assert_consistent, load_study, run_cli, sweep_args
+from tests.helpers import FAST, assert_consistent, cli_env, load_study, run_cli, sweep_args
 
 
 @pytest.mark.slow
@@ -85,7 +85,7 @@ def test_sigkill_then_resume_finishes_the_budget(tmp_path):
                       "model.kernel_size=choice(2,3)", "trainer.batch_size=choice(16,32)",
                       "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=4",
                       "hydra.sweeper.study_name=resume")
-    env = {**os.environ, "CNNSWEEP_OFFLINE": "1"}
+    env = cli_env()
     proc = subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -139,7 +139,7 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
                 f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=shared")]
             for i in (1, 2)
         ]
-        env = {**os.environ, "CNNSWEEP_OFFLINE": "1"}
+        env = cli_env()
         procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True) for cmd in commands]
         outputs = [p.communicate(timeout=400)[0] for p in procs]
