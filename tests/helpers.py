@@ -51,12 +51,19 @@ def sweep_args(sweep_dir: Path, *extra: str) -> list[str]:
 
 
 def load_study(sweep_dir: Path, name: str) -> optuna.Study:
+    """The study in a sweep dir's own storage; creates no file (a sweep may be starting).
+
+    Raises:
+        FileNotFoundError: the sweep has no storage file yet.
+    """
     if (sweep_dir / "optuna.db").exists():
         storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
-    else:
+    elif (sweep_dir / "optuna.journal").exists():
         from optuna.storages.journal import JournalFileBackend
 
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
+    else:
+        raise FileNotFoundError(f"{sweep_dir} has no optuna.db or optuna.journal yet")
     return optuna.load_study(study_name=name, storage=storage)
 
 
