@@ -19,7 +19,7 @@ def run(dataset: str, epochs: int, n_trials: int, workdir: str) -> dict:
     import keras
     import keras_tuner
 
-    from cnnsweep.data import load_dataset
+    from cnnsweep.data.loader import load_dataset
 
     data = load_dataset(dataset)
     y_train = keras.utils.to_categorical(data.y_train, data.spec.num_classes)

@@ -21,7 +21,7 @@ def run(configs: list[dict], dataset: str, epochs: int, train_limit: int | None 
     import keras
     import numpy as np
 
-    from cnnsweep.data import load_dataset
+    from cnnsweep.data.loader import load_dataset
 
     data = load_dataset(dataset, train_limit=train_limit)
     y_train = keras.utils.to_categorical(data.y_train, data.spec.num_classes)

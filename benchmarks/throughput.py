@@ -22,9 +22,9 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     epochs = int(sys.argv[1])
     limit = int(sys.argv[2]) if len(sys.argv) > 2 and int(sys.argv[2]) > 0 else None
+    from cnnsweep.backend import import_keras
     from cnnsweep.config import compose
-    from cnnsweep.data import load_dataset
-    from cnnsweep.runtime import import_keras
+    from cnnsweep.data.loader import load_dataset
     from cnnsweep.train import train
 
     dataset = "fashion_mnist" if Path("/usr/share/datasets/fashion-mnist").is_dir() else "digits"

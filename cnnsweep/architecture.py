@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnsweep.config import ACTIVATIONS, PADDINGS
-from cnnsweep.errors import ConfigError, InfeasibleArchitecture
+from cnnsweep.errors import ConfigError, Infeasible
 
 Shape = tuple[int, ...]
 
@@ -89,7 +89,7 @@ def _require_int(model: Mapping[str, Any], key: str, minimum: int, hint: str) ->
     value = model[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"model.{key}={value!r} must be {rule}. {hint}")
+        raise ConfigError(f"model.{key}={value!r} must be {rule}. {hint}", key=f"model.{key}")
     return value
 
 
@@ -105,21 +105,24 @@ def check_model_values(model: Mapping[str, Any]) -> None:
     if model["padding"] not in PADDINGS:
         raise ConfigError(
             f"model.padding={model['padding']!r} is not a padding mode. "
-            "Use model.padding=valid (shrinks the map) or model.padding=same (keeps it)."
+            "Use model.padding=valid (shrinks the map) or model.padding=same (keeps it).",
+            key="model.padding",
         )
     if model["activation"] not in ACTIVATIONS:
         raise ConfigError(
             f"model.activation={model['activation']!r} is not supported. "
-            f"Use one of: {', '.join(ACTIVATIONS)}."
+            f"Use one of: {', '.join(ACTIVATIONS)}.", key="model.activation",
         )
     if not 0.0 <= float(model["dropout"]) < 1.0:
         raise ConfigError(
-            f"model.dropout={model['dropout']!r} must be in [0, 1). Use e.g. model.dropout=0.25."
+            f"model.dropout={model['dropout']!r} must be in [0, 1). Use e.g. model.dropout=0.25.",
+            key="model.dropout",
         )
     if float(model["filter_growth"]) <= 0:
         raise ConfigError(
             f"model.filter_growth={model['filter_growth']!r} must be positive. "
-            "Use 1.0 to keep the filters constant, 2.0 to double them per block."
+            "Use 1.0 to keep the filters constant, 2.0 to double them per block.",
+            key="model.filter_growth",
         )
 
 
@@ -138,7 +141,7 @@ def plan_architecture(
 
     Raises:
         ConfigError: a value no architecture can use (zero filters, unknown padding).
-        InfeasibleArchitecture: the values are fine but do not fit this input
+        Infeasible: the values are fine but do not fit this input
             (the feature map shrinks below the kernel or the pool window).
     """
     check_model_values(model)
@@ -157,10 +160,10 @@ def plan_architecture(
             if new_h == 0 or new_w == 0:
                 where = (f"before block {block} conv {conv} the feature map is" if layers
                          else "the input is")
-                raise InfeasibleArchitecture(
+                raise Infeasible(
                     f"model.kernel_size={kernel} does not fit: {where} {height}x{width} "
                     f"(padding={padding}). Use model.padding=same, a smaller kernel_size "
-                    "or fewer conv_blocks."
+                    "or fewer conv_blocks.", key="model.kernel_size",
                 )
             conv_params = kernel * kernel * channels * filters + filters
             height, width, channels = new_h, new_w, filters
@@ -185,10 +188,10 @@ def plan_architecture(
         if pool > 1:
             new_h, new_w = pool_output_size(height, pool), pool_output_size(width, pool)
             if new_h == 0 or new_w == 0:
-                raise InfeasibleArchitecture(
+                raise Infeasible(
                     f"model.pool_size={pool} does not fit: in block {block} the feature map "
                     f"before pooling is {height}x{width}. Use a smaller pool_size, "
-                    "model.padding=same, or fewer conv_blocks."
+                    "model.padding=same, or fewer conv_blocks.", key="model.pool_size",
                 )
             height, width = new_h, new_w
             layers.append(

@@ -6,7 +6,8 @@ import logging
 import math
 import time
 
-from cnnsweep.runtime import import_keras
+from cnnsweep.backend import import_keras
+from cnnsweep.hooks import TrialHooks
 from cnnsweep.timing import format_seconds
 
 keras = import_keras()
@@ -59,35 +60,42 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class EpochReporter(keras.callbacks.Callback):
-    """Hands each epoch's monitored value to ``report``; stops the fit when it says so.
+    """Hands each epoch's monitored value to the run's hooks; stops the fit when they say so.
 
-    A sweeper's pruner decides through ``report`` (epoch is 1-based).
+    A sweep's pruner decides through :meth:`TrialHooks.report_epoch` (epoch is 1-based).
     """
 
-    def __init__(self, monitor: str, report):
+    def __init__(self, monitor: str, hooks: TrialHooks):
         super().__init__()
         self.monitor = monitor
-        self.report = report
+        self.hooks = hooks
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value):
             return
-        if self.report(epoch + 1, float(value)):
+        if self.hooks.report_epoch(epoch + 1, float(value)):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
 
 
 class StopWhenAsked(keras.callbacks.Callback):
-    """Calls ``check`` after every batch; it raises to stop (a sweep's Ctrl-C)."""
+    """Asks the run's hooks after every batch whether to stop, and stops there (a sweep's Ctrl-C).
 
-    def __init__(self, check):
+    It raises KeyboardInterrupt, so the run ends as an interrupted one, not as a result.
+    """
+
+    def __init__(self, hooks: TrialHooks):
         super().__init__()
-        self.check = check
+        self.hooks = hooks
+
+    def _check(self) -> None:
+        if self.hooks.should_stop():
+            raise KeyboardInterrupt
 
     def on_train_batch_end(self, batch, logs=None):
-        self.check()
+        self._check()
 
     def on_test_batch_end(self, batch, logs=None):
-        self.check()
+        self._check()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hydra.core.config_store import ConfigStore
-
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits")
 PADDINGS = ("valid", "same")
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "silu", "tanh", "sigmoid", "leaky_relu")
@@ -77,16 +75,14 @@ class Config:
 
 
 def register_configs() -> None:
-    """Register the schema that ``conf/config.yaml`` lists first, and the sweep files."""
-    from cnnsweep.sweep.config import register_sweeper_configs
-    from cnnsweep.sweep.files import register_sweep_files
+    """Register the schema that ``conf/config.yaml`` lists first (idempotent).
+
+    The entry point calls this before Hydra composes; the sweeper's own groups
+    and the sweep files are registered by the sweep package.
+    """
+    from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="cnnsweep_schema", node=Config)
-    register_sweeper_configs()
-    register_sweep_files()
-
-
-register_configs()
 
 
 def compose(*overrides: str) -> dict:
@@ -99,6 +95,8 @@ def compose(*overrides: str) -> dict:
     from omegaconf import OmegaConf
 
     from cnnsweep.paths import config_dir
+
+    register_configs()
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))

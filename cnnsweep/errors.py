@@ -1,30 +1,39 @@
-"""The two kinds of failure cnnsweep knows.
+"""The two families of failure cnnsweep knows, each naming the key at fault.
 
 * :class:`UserError` - the input is wrong (a config value, a data file, an output
-  directory). Nothing is trained; the command stops with one line naming the
-  problem and the fix.
-* :class:`TrialError` - one training run went wrong in a way a sweep should
-  record and move past (NaN loss, out of memory).
+  directory). Nothing runs; the command stops with one line naming the problem
+  and the fix.
+* :class:`TrialError` - one training run could not produce a model:
+  :class:`Infeasible` (the configuration cannot be built or cannot fit) or
+  :class:`TrainingFailed` (NaN loss, out of memory, a full disk). A sweep records
+  it as the trial's status and goes on.
 
-:class:`InfeasibleArchitecture` is a user error in a single run, and the sweeper
-records it as an ``infeasible`` trial instead of stopping.
+Which exit status each ends a command with is decided in one table,
+:mod:`cnnsweep.exits`; nothing below the entry points exits the process.
 """
+
+from __future__ import annotations
 
 
 class CnnsweepError(Exception):
-    """Base class of every error cnnsweep raises on purpose."""
+    """Base class of every error cnnsweep raises on purpose.
+
+    Args:
+        message: what is wrong, the rule it broke and the fix, in one line.
+        key: the config key at fault (``model.kernel_size``), when there is one.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class UserError(CnnsweepError):
-    """Bad input: stop before training with this message."""
+    """Bad input: stop before anything runs, with this message."""
 
 
 class ConfigError(UserError):
     """A config value breaks a rule. The message names the key and the fix."""
-
-
-class InfeasibleArchitecture(ConfigError):
-    """The CNN cannot be built for the dataset's input shape."""
 
 
 class DataError(UserError):
@@ -32,4 +41,38 @@ class DataError(UserError):
 
 
 class TrialError(CnnsweepError):
-    """One training run failed for a reason worth recording (NaN loss, OOM)."""
+    """One run could not produce a model; a sweep records why and goes on.
+
+    Args:
+        metrics: what the run recorded in ``metrics.json`` before it failed, if it got that far.
+    """
+
+    status = "failed"  # the trial status a sweep records (metrics.json, trials.csv)
+
+    def __init__(self, message: str, *, key: str | None = None,
+                 metrics: dict | None = None) -> None:
+        super().__init__(message, key=key)
+        self.metrics = metrics
+
+
+class Infeasible(TrialError):
+    """The configuration cannot be built for these images, or cannot fit in memory."""
+
+    status = "infeasible"
+
+
+class TrainingFailed(TrialError):
+    """Training started and went wrong (NaN loss, out of memory, a full disk)."""
+
+    status = "failed"
+
+
+class SweepStopped(CnnsweepError):
+    """A sweep ended before its budget, for ``reason`` (``interrupted``, ``too_many_failures``).
+
+    Its results so far are written; the entry point turns the reason into an exit status.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the sweep stopped early: {reason}")
+        self.reason = reason

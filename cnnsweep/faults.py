@@ -66,7 +66,7 @@ def batch_callback():
     fault = spec()
     if fault is None or fault[0] != "batch":
         return None
-    from cnnsweep.runtime import import_keras
+    from cnnsweep.backend import import_keras
 
     keras = import_keras()
 

@@ -1,15 +1,23 @@
-"""Checks on the command line itself, before Hydra composes anything.
+"""Checks before anything runs: the command line, then Hydra's composed config.
 
 Hydra reports an unknown group option (``dataset=foo``) as a multi-line listing
-of its search path; cnnsweep answers in one line with the valid choices.
+of its search path; cnnsweep answers in one line with the valid choices. Once
+Hydra has composed the config, :class:`CheckConfigCallback` validates it and the
+output folder before Hydra writes anything. (The sweeper checks its own
+``hydra.sweeper.*`` settings: :mod:`cnnsweep.sweep.settings`.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from cnnsweep.errors import ConfigError
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from cnnsweep.errors import ConfigError, UserError
+from cnnsweep.exits import exit_with
 
 GROUPS = ("dataset", "model", "trainer", "sweep", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
 
@@ -20,7 +28,7 @@ def group_options(conf_dir: Path, group: str) -> list[str]:
 
         return sorted(sweep_files())
     if group.startswith("hydra/sweeper/"):
-        from cnnsweep.sweep.config import PRUNERS, SAMPLERS
+        from cnnsweep.sweep.schema import PRUNERS, SAMPLERS
 
         return sorted(SAMPLERS if group.endswith("sampler") else PRUNERS)
     return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
@@ -47,4 +55,40 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
             if option not in options:
                 what = key.rsplit("/", 1)[-1]
                 raise ConfigError(f"{written}={option} is not a known {what}. "
-                                  f"Use {written}= one of: {', '.join(options)}.")
+                                  f"Use {written}= one of: {', '.join(options)}.", key=key)
+
+
+def check_output_dir(directory: str, key: str) -> None:
+    """Fail early when ``directory`` cannot be created or written."""
+    from cnnsweep.run_files import ensure_writable_dir
+
+    try:
+        ensure_writable_dir(Path(directory))
+    except OSError as exc:
+        raise UserError(f"{key}={directory} is not a writable directory ({exc.strerror}). "
+                        f"Choose another with {key}=PATH.", key=key) from None
+
+
+class CheckConfigCallback(Callback):
+    """Validate the composed config and the output folder before any job starts.
+
+    Hydra turns exceptions raised by callbacks into warnings, so a failed check
+    ends the process here (SystemExit passes through Hydra's handlers).
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from cnnsweep.errors import Infeasible
+        from cnnsweep.job import plain_config
+        from cnnsweep.validation import validate_config
+
+        try:
+            validate_config(plain_config(config))
+            check_output_dir(str(config.hydra.run.dir), "hydra.run.dir")
+        except (UserError, Infeasible) as exc:
+            exit_with(exc)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_output_dir(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+        except UserError as exc:
+            exit_with(exc)

@@ -13,16 +13,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnsweep import artifacts, faults
-from cnnsweep.data import Dataset, load_dataset
-from cnnsweep.errors import TrialError
+from cnnsweep import faults, run_files
+from cnnsweep.architecture import ArchitecturePlan
+from cnnsweep.data.catalog import Dataset
+from cnnsweep.data.loader import load_dataset
+from cnnsweep.errors import TrainingFailed
+from cnnsweep.hooks import TrialHooks
 from cnnsweep.validation import objective_direction, validate_config
 
 log = logging.getLogger("cnnsweep")
@@ -57,20 +60,20 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return "RESOURCE_EXHAUSTED" in str(exc)
 
 
-def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[Any] = (),
+def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = None,
           trial_number: int | None = None, dataset: Dataset | None = None,
-          report_epoch: Callable[[int, float], bool] | None = None) -> RunResult:
+          plan: ArchitecturePlan | None = None) -> RunResult:
     """Train, evaluate and save one CNN as ``cfg`` describes.
 
     Args:
         cfg: a config with ``dataset``, ``model`` and ``trainer`` nodes.
         run_dir: where ``metrics.json``, ``history.csv``, ``model.keras`` and
             ``curves.png`` go (created if needed).
-        extra_callbacks: further Keras callbacks (a sweeper's pruning hook).
+        hooks: whoever runs this (a sweep) hears every epoch's monitored value
+            and may prune (the run ends ``pruned``) or stop it.
         trial_number: the sweep's trial number, recorded in ``metrics.json``.
         dataset: already loaded data (otherwise loaded, cached per process).
-        report_epoch: called after every epoch with (epoch, monitored value);
-            returning True stops the run as ``pruned`` (a sweeper's pruner).
+        plan: the architecture plan when the config was already validated.
 
     Returns:
         The run's result; ``objective`` is the monitored validation metric at the
@@ -78,10 +81,12 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
 
     Raises:
         UserError: the config or the data is unusable (nothing was trained).
-        TrialError: training failed (NaN loss, out of memory); ``metrics.json``
-            records the reason before this is raised.
+        Infeasible: the model does not fit the images or the memory limit.
+        TrainingFailed: training failed (NaN loss, out of memory, a full disk);
+            ``metrics.json`` records the reason before this is raised.
     """
-    plan = validate_config(cfg)
+    plan = plan or validate_config(cfg)
+    hooks = hooks or TrialHooks()
     data_cfg, trainer = cfg["dataset"], cfg["trainer"]
     data = dataset or load_dataset(
         data_cfg["name"], data_cfg.get("path"),
@@ -118,21 +123,19 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, extra_callbacks: Sequence[An
     if trial_number is not None:
         metrics["trial_number"] = trial_number
 
-    from cnnsweep.runtime import released_graph_gradients, select_backend
+    from cnnsweep.backend import released_graph_gradients, select_backend
 
     select_backend(trainer.get("backend"))
     with released_graph_gradients():
         return _fit_and_save(cfg, plan, data, (x_fit, y_fit), (x_val, y_val), run_dir, metrics,
-                             extra_callbacks=extra_callbacks, trial_number=trial_number,
-                             report_epoch=report_epoch)
+                             hooks=hooks, trial_number=trial_number)
 
 
-def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: tuple, val_split: tuple,
-                  run_dir: Path, metrics: dict[str, Any], *, extra_callbacks: Sequence[Any],
-                  trial_number: int | None,
-                  report_epoch: Callable[[int, float], bool] | None) -> RunResult:
+def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset, fit_split: tuple,
+                  val_split: tuple, run_dir: Path, metrics: dict[str, Any], *, hooks: TrialHooks,
+                  trial_number: int | None) -> RunResult:
     """The Keras part of :func:`train`: build, fit, evaluate, save."""
-    from cnnsweep.callbacks import EpochProgress, EpochReporter, StopOnNonFinite, keras
+    from cnnsweep.callbacks import EpochProgress, EpochReporter, StopOnNonFinite, StopWhenAsked, keras
     from cnnsweep.model import build_model, compile_model
 
     trainer = cfg["trainer"]
@@ -158,10 +161,12 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: Any, data: Dataset, fit_split: t
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     progress = EpochProgress(int(trainer["epochs"]), log,
                              logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
-    callbacks = [non_finite, early_stopping, progress, *extra_callbacks]
+    callbacks = [non_finite, early_stopping, progress]
+    if hooks.can_stop:
+        callbacks.append(StopWhenAsked(hooks))
     if (fault := faults.batch_callback()) is not None:
         callbacks.append(fault)
-    reporter = EpochReporter(monitor, report_epoch) if report_epoch else None
+    reporter = EpochReporter(monitor, hooks) if hooks.reports_epochs else None
     if reporter:
         callbacks.append(reporter)
     started = time.perf_counter()
@@ -255,40 +260,27 @@ def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
 
 
 def _save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], *,
-              title: str, model: Any = None) -> None:
-    """The model (if given), then the run files; a failed write fails the run with its reason."""
-    try:
-        if model is not None:
-            artifacts.save_atomically(run_dir / artifacts.MODEL_FILE, model.save)
-        _write_run_files(run_dir, metrics, history, title=title)
-    except OSError as exc:
-        _fail(run_dir, metrics, history, artifacts.write_error_message(exc, run_dir))
-
-
-def _write_run_files(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
-                     title: str = "") -> None:
-    """history.csv, curves.png and metrics.json (last: its presence means the rest is there).
-
-    In a sweep the plot is drawn on a background thread while the next trial
-    trains; the sweep waits for it before it ends.
-    """
-    from cnnsweep.plots import plot_curves, plot_curves_later
-    from cnnsweep.runtime import resident_memory_mb
+              title: str = "", model: Any = None) -> None:
+    """The run's files; a failed write fails the run with its reason."""
+    from cnnsweep.backend import resident_memory_mb
 
     metrics["memory_mb"] = resident_memory_mb()
-    if history:
-        artifacts.write_history(run_dir, history)
-        draw = plot_curves_later if metrics.get("trial_number") is not None else plot_curves
-        draw(history, run_dir / artifacts.CURVES_FILE, best_epoch=metrics.get("best_epoch"),
-             title=title)
-    artifacts.write_metrics(run_dir, metrics)
+    try:
+        run_files.write_run(run_dir, metrics, history, title=title, model=model,
+                            draw_later=metrics.get("trial_number") is not None)
+    except OSError as exc:
+        _fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))
 
 
 def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
           reason: str) -> None:
-    metrics.update(status="failed", error=reason)
+    """Record the failure in ``metrics.json`` (if the disk allows) and raise it."""
+    from cnnsweep.backend import resident_memory_mb
+
+    metrics.update(status="failed", error=reason, memory_mb=resident_memory_mb())
     try:
-        _write_run_files(run_dir, metrics, history)
+        run_files.write_run(run_dir, metrics, history,
+                            draw_later=metrics.get("trial_number") is not None)
     except OSError as exc:  # the disk may still be full: the sweep's storage keeps the reason
         log.warning("could not record the failure in %s: %s", run_dir, exc)
-    raise TrialError(reason)
+    raise TrainingFailed(reason, metrics=metrics)

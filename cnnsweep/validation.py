@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnsweep.architecture import ArchitecturePlan, plan_architecture
-from cnnsweep.data import get_spec
-from cnnsweep.errors import ConfigError, InfeasibleArchitecture
+from cnnsweep.data.catalog import get_spec
+from cnnsweep.errors import ConfigError, Infeasible
 
 MONITORS = ("val_acc", "val_loss")
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -23,7 +23,8 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 def _positive_int(section: str, node: Mapping[str, Any], key: str, hint: str) -> None:
     value = node[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{section}.{key}={value!r} must be a positive integer. {hint}")
+        raise ConfigError(f"{section}.{key}={value!r} must be a positive integer. {hint}",
+                          key=f"{section}.{key}")
 
 
 def check_trainer(trainer: Mapping[str, Any]) -> None:
@@ -31,29 +32,32 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     _positive_int("trainer", trainer, "batch_size", "Use e.g. trainer.batch_size=64.")
     if not float(trainer["learning_rate"]) > 0:
         raise ConfigError(f"trainer.learning_rate={trainer['learning_rate']!r} must be "
-                          "positive. Use e.g. trainer.learning_rate=0.001.")
+                          "positive. Use e.g. trainer.learning_rate=0.001.", key="trainer.learning_rate")
     split = float(trainer["validation_split"])
     if not 0.0 < split < 1.0:
         raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
-                          "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.")
+                          "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
+                          key="trainer.validation_split")
     if "steps_per_execution" in trainer:
         _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
     if trainer.get("backend") not in (None, *BACKENDS):
         raise ConfigError(f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
-                          f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).")
+                          f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).", key="trainer.backend")
     if trainer.get("precision", "float32") not in PRECISIONS:
         raise ConfigError(f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
-                          f"one of: {', '.join(PRECISIONS)}.")
+                          f"one of: {', '.join(PRECISIONS)}.", key="trainer.precision")
     stopping = trainer["early_stopping"]
     if stopping["monitor"] not in MONITORS:
         raise ConfigError(f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "
-                          f"validation metric. Use one of: {', '.join(MONITORS)}.")
+                          f"validation metric. Use one of: {', '.join(MONITORS)}.",
+                          key="trainer.early_stopping.monitor")
     if isinstance(stopping["patience"], bool) or stopping["patience"] < 0:
         raise ConfigError(f"trainer.early_stopping.patience={stopping['patience']!r} must be "
-                          "an integer >= 0 (epochs without improvement before stopping).")
+                          "an integer >= 0 (epochs without improvement before stopping).",
+                          key="trainer.early_stopping.patience")
     if float(stopping["min_delta"]) < 0:
         raise ConfigError(f"trainer.early_stopping.min_delta={stopping['min_delta']!r} must "
-                          "be >= 0.")
+                          "be >= 0.", key="trainer.early_stopping.min_delta")
 
 
 def check_dataset(dataset: Mapping[str, Any]) -> None:
@@ -62,11 +66,12 @@ def check_dataset(dataset: Mapping[str, Any]) -> None:
         limit = dataset.get(key)
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise ConfigError(f"dataset.{key}={limit!r} must be a positive number of images, "
-                              "or null for all of them.")
+                              "or null for all of them.", key=f"dataset.{key}")
     path = dataset.get("path")
     if path and not Path(path).expanduser().exists():
         raise ConfigError(f"dataset.path={path} does not exist. Point it at the "
-                          f"{dataset['name']} files, or drop it to search the usual places.")
+                          f"{dataset['name']} files, or drop it to search the usual places.",
+                          key="dataset.path")
 
 
 def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
@@ -74,7 +79,7 @@ def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
 
     Raises:
         ConfigError: the first rule broken, naming the key, value and fix.
-        InfeasibleArchitecture: the model does not fit the dataset's images.
+        Infeasible: the model does not fit the dataset's images.
     """
     check_dataset(cfg["dataset"])
     check_trainer(cfg["trainer"])
@@ -94,7 +99,7 @@ def memory_limit_mb(trainer: Mapping[str, Any]) -> int:
             return 8192
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
-                          "or null for half of this machine's RAM.")
+                          "or null for half of this machine's RAM.", key="trainer.memory_limit_mb")
     return limit
 
 
@@ -104,11 +109,11 @@ def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any]) -> None:
     batch_size = int(trainer["batch_size"])
     needed = plan.training_memory_bytes(batch_size) / 2**20
     if needed > limit:
-        raise InfeasibleArchitecture(
+        raise Infeasible(
             f"training this model needs at least {needed:,.0f} MB (activations of a batch of "
             f"{batch_size} plus weights and optimizer state), over trainer.memory_limit_mb={limit}. "
             "Lower trainer.batch_size, model.filters or model.dense_units, or raise "
-            "trainer.memory_limit_mb.")
+            "trainer.memory_limit_mb.", key="trainer.memory_limit_mb")
 
 
 def objective_direction(monitor: str) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnsweep.data import CIFAR_DIR, CIFAR_TRAIN_BATCHES, IDX_FILES, write_idx
+from cnnsweep.data.catalog import CIFAR_DIR
+from cnnsweep.data.formats import CIFAR_TRAIN_BATCHES, IDX_FILES, write_idx
 
 
 def random_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

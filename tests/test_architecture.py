@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnsweep.architecture import conv_output_size, plan_architecture, pool_output_size
-from cnnsweep.errors import ConfigError, InfeasibleArchitecture
+from cnnsweep.errors import ConfigError, Infeasible
 from tests.helpers import compose_config
 
 
@@ -47,7 +47,7 @@ def test_plan_is_fast():
 
 def test_kernel_that_does_not_fit_names_block_and_size():
     cfg = model_config(conv_blocks=3, kernel_size=5, padding="valid", pool_size=2)
-    with pytest.raises(InfeasibleArchitecture) as err:
+    with pytest.raises(Infeasible) as err:
         plan_architecture(cfg, (28, 28, 1), 10)
     message = str(err.value)
     assert "model.kernel_size=5" in message
@@ -56,7 +56,7 @@ def test_kernel_that_does_not_fit_names_block_and_size():
 
 
 def test_pool_larger_than_map():
-    with pytest.raises(InfeasibleArchitecture, match=r"model.pool_size=9 .* 8x8"):
+    with pytest.raises(Infeasible, match=r"model.pool_size=9 .* 8x8"):
         plan_architecture(model_config(pool_size=9, conv_blocks=1), (8, 8, 1), 10)
 
 
@@ -103,7 +103,7 @@ def test_plan_matches_what_keras_builds(overrides, input_shape):
     cfg = model_config(**overrides)
     try:
         plan = plan_architecture(cfg, input_shape, 10)
-    except InfeasibleArchitecture:
+    except Infeasible:
         return  # covered below: Keras refuses these too
     model = build_model(plan)
     assert len(model.layers) == len(plan.layers)
@@ -116,10 +116,10 @@ def test_plan_matches_what_keras_builds(overrides, input_shape):
 @settings(max_examples=15, deadline=None)
 @given(kernel=st.integers(9, 12), size=st.integers(2, 8))
 def test_keras_also_rejects_kernels_the_plan_rejects(kernel, size):
-    from cnnsweep.runtime import import_keras
+    from cnnsweep.backend import import_keras
 
     keras = import_keras()
-    with pytest.raises(InfeasibleArchitecture):
+    with pytest.raises(Infeasible):
         plan_architecture(model_config(kernel_size=kernel, padding="valid", conv_blocks=1),
                           (size, size, 1), 10)
     with pytest.raises(ValueError):

@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 
-from cnnsweep.data import load_dataset, read_idx, write_idx
+from cnnsweep.data.loader import load_dataset, read_idx, write_idx
 from cnnsweep.errors import ConfigError, DataError
 from tests.datafiles import (
     write_cifar_dir,

@@ -111,7 +111,7 @@ def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
 
 def test_a_model_with_code_in_it_is_never_run_by_the_report(handmade_sweep, tmp_path):
     """model.keras is loaded in Keras's safe mode: a Lambda layer's code is refused."""
-    from cnnsweep.runtime import import_keras
+    from cnnsweep.backend import import_keras
 
     keras = import_keras()
     witness = tmp_path / "code-ran"

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnsweep import artifacts
+from cnnsweep import run_files
 from cnnsweep.errors import TrialError
 from cnnsweep.train import split_validation, train
 
@@ -41,7 +41,7 @@ def test_run_writes_every_artifact(tiny_config, tmp_path):
 def test_saved_model_is_the_best_epoch(tiny_config, tmp_path):
     """Scores the best epoch, not the last: the saved model reproduces the best val_acc."""
     from cnnsweep.callbacks import keras
-    from cnnsweep.data import load_dataset
+    from cnnsweep.data.loader import load_dataset
     from cnnsweep.train import one_hot
 
     tiny_config["trainer"].update(epochs=6, learning_rate=0.05)  # noisy on purpose
@@ -74,10 +74,10 @@ def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
     tiny_config["model"].update(activation="elu")  # unbounded: Adam at 1e12 blows it up
     with pytest.raises(TrialError, match="NaN"):
         train(tiny_config, tmp_path)
-    metrics = json.loads((tmp_path / artifacts.METRICS_FILE).read_text())
+    metrics = json.loads((tmp_path / run_files.METRICS_FILE).read_text())
     assert metrics["status"] == "failed"
     assert "trainer.learning_rate" in metrics["error"]
-    assert not (tmp_path / artifacts.MODEL_FILE).exists()
+    assert not (tmp_path / run_files.MODEL_FILE).exists()
 
 
 
@@ -85,7 +85,7 @@ def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
 def test_jax_backend_with_mixed_precision_and_steps_per_execution(tmp_path):
     """trainer.backend=jax trains in a fresh process; the model keeps a float32 head."""
     pytest.importorskip("jax")
-    from cnnsweep.runtime import import_keras
+    from cnnsweep.backend import import_keras
     from tests.helpers import run_cli
 
     run_dir = tmp_path / "run"

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from cnnsweep import exits
 from cnnsweep.errors import UserError
 
 
@@ -31,9 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         report = build_report(args.sweep_dirs, args.out, with_model=not args.no_model)
     except UserError as exc:
         print(f"cnnsweep.report: error: {exc}", file=sys.stderr)
-        return 2
+        return exits.USER_ERROR
     print(f"report: {report}")
-    return 0
+    return exits.OK
 
 
 if __name__ == "__main__":

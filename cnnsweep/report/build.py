@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cnnsweep.artifacts import atomic_write_text, ensure_writable_dir
 from cnnsweep.errors import UserError
-from cnnsweep.report import figures, html, tables
-from cnnsweep.report.collect import SweepRecords, collect_sweep
+from cnnsweep.report import evaluate, html, tables
+from cnnsweep.report.collect import CollectedSweep, collect_sweep
+from cnnsweep.report.figures import best_model, parameters, trials
+from cnnsweep.run_files import atomic_write_text, ensure_writable_dir
+from cnnsweep.sweep.records import write_trials_table
 from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")
@@ -28,85 +30,80 @@ def _check_out_dir(out: Path) -> None:
                         "Choose another folder with --out DIR.") from None
 
 
-def _layers(records: SweepRecords, best: pd.Series) -> str | None:
-    """The best model's layer plan, recomputed from its config (no Keras needed)."""
-    import yaml
-
-    from cnnsweep.architecture import plan_architecture
-    from cnnsweep.data import get_spec
-
-    try:
-        config = yaml.safe_load((records.sweep_dir / str(int(best["trial_number"])) / ".hydra"
-                                 / "config.yaml").read_text())
-        spec = get_spec(config["dataset"]["name"])
-        return plan_architecture(config["model"], spec.input_shape, spec.num_classes).summary()
-    except Exception:  # a missing or old config: the section is skipped
-        return None
-
-
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _sweep_section(records: SweepRecords, out: Path, prefix: str, with_model: bool) -> dict[str, Any]:
-    plots = [
-        ("Learning curves of every trial", figures.learning_curves, "learning_curves"),
-        ("Best trial: loss and accuracy per epoch", figures.best_trial_curves, "best_curves"),
-        ("Optimisation history", figures.optimization_history, "history"),
-        ("Objective by parameter", figures.param_effects, "params"),
-        ("Parameter importance", figures.param_importance, "importance"),
-        ("Parallel coordinates", figures.parallel_coordinates, "parallel"),
-        ("Epochs trained and saved", figures.epoch_budget, "epochs"),
-        ("Pareto front", figures.pareto_front, "pareto"),
+def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool) -> list[dict[str, str]]:
+    """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
+    plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
+        ("Learning curves of every trial", lambda t: trials.learning_curves(sweep, t), "learning_curves"),
+        ("Best trial: loss and accuracy per epoch", lambda t: trials.best_trial_curves(sweep, t),
+         "best_curves"),
+        ("Optimisation history", lambda t: trials.optimization_history(sweep, t), "history"),
+        ("Objective by parameter", lambda t: parameters.param_effects(sweep, t), "params"),
+        ("Parameter importance",
+         lambda t: parameters.param_importance(sweep, evaluate.param_importance(sweep), t), "importance"),
+        ("Parallel coordinates", lambda t: parameters.parallel_coordinates(sweep, t), "parallel"),
+        ("Epochs trained and saved", lambda t: trials.epoch_budget(sweep, t), "epochs"),
+        ("Pareto front", lambda t: parameters.pareto_front(sweep, evaluate.pareto_front(sweep), t),
+         "pareto"),
     ]
-    figure_entries = []
+    entries = []
     for title, draw, stem in plots:
         try:
-            png = draw(records, out / f"{prefix}{stem}.png")
+            png = draw(out / f"{prefix}{stem}.png")
         except Exception as exc:  # one broken plot must not cost the whole report
             log.warning("report: %s skipped (%s: %s)", title, type(exc).__name__, exc)
             png = None
         if png is not None:
-            figure_entries.append({"title": title, "src": html.data_uri(png)})
+            entries.append({"title": title, "src": html.data_uri(png)})
     if with_model:
         try:
-            confusion, examples, _ = figures.confusion_and_examples(
-                records, out / f"{prefix}confusion.png", out / f"{prefix}examples.png")
-            for title, png in (("Best model: confusion matrix on the test split", confusion),
-                               ("Best model: test images", examples)):
-                if png is not None:
-                    figure_entries.append({"title": title, "src": html.data_uri(png)})
+            predictions = evaluate.best_model_predictions(sweep)
+            if predictions is not None:
+                for title, draw_model, stem in (
+                        ("Best model: confusion matrix on the test split", best_model.confusion_matrix,
+                         "confusion"),
+                        ("Best model: test images", best_model.example_images, "examples")):
+                    png = draw_model(predictions, out / f"{prefix}{stem}.png")
+                    entries.append({"title": title, "src": html.data_uri(png)})
         except Exception as exc:
             log.warning("report: best-model plots skipped (%s: %s)", type(exc).__name__, exc)
+    return entries
 
-    best = records.best()
-    trials = tables.trials_table([records])
-    problems = trials[trials["state"].isin(["failed", "infeasible"])][["trial_number", "state", "error"]]
-    train_seconds = pd.to_numeric(records.trials["train_seconds"], errors="coerce").sum()
+
+def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool) -> dict[str, Any]:
+    figure_entries = _figures(sweep, out, prefix, with_model)
+    best = sweep.best()
+    all_trials = tables.trials_table([sweep])
+    failed = all_trials["state"].isin(["failed", "infeasible"])
+    problems = all_trials[failed][["trial_number", "state", "error"]]
+    train_seconds = pd.to_numeric(sweep.trials["train_seconds"], errors="coerce").sum()
     return {
-        "name": records.name,
-        "sweep_dir": str(records.sweep_dir),
-        "dataset": records.dataset or "-",
-        "n_trials": len(records.trials),
-        "budget": records.budget,
-        "objective_name": records.objective_name,
-        "states": records.state_counts(),
+        "name": sweep.name,
+        "sweep_dir": str(sweep.sweep_dir),
+        "dataset": sweep.dataset or "-",
+        "n_trials": len(sweep.trials),
+        "budget": sweep.budget,
+        "objective_name": sweep.objective_name,
+        "states": sweep.state_counts(),
         "train_time": format_seconds(float(train_seconds)),
         "best": None if best is None else {
             "trial_number": int(best["trial_number"]),
             "objective": _fmt(best["objective"]),
             "test_acc": _fmt(best["test_acc"]),
-            "params": ", ".join(f"{k}={best[k]}" for k in records.param_keys),
+            "params": ", ".join(f"{k}={best[k]}" for k in sweep.param_keys),
         },
         "figures": figure_entries,
-        "top_table": html.trusted(tables.html_table(tables.top_k(records), f"top-{prefix}")),
-        "trials_table": html.trusted(tables.html_table(trials, f"trials-{prefix}")),
+        "top_table": html.trusted(tables.html_table(tables.top_k(sweep), f"top-{prefix}")),
+        "trials_table": html.trusted(tables.html_table(all_trials, f"trials-{prefix}")),
         "problems_table": html.trusted(tables.html_table(problems, f"problems-{prefix}"))
         if not problems.empty else None,
-        "layers": _layers(records, best) if best is not None else None,
-        "skipped": records.problems,
+        "layers": evaluate.layer_table(sweep),
+        "skipped": sweep.problems,
     }
 
 
@@ -127,24 +124,24 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
     Raises:
         UserError: a dir is not a sweep, holds no trials, or ``out`` is not writable.
     """
-    all_records = [collect_sweep(Path(d)) for d in sweep_dirs]
+    sweeps = [collect_sweep(Path(d)) for d in sweep_dirs]
     if out is None:
         out = Path(sweep_dirs[0]) if len(sweep_dirs) == 1 else Path("sweep-report")
     out = Path(out)
     _check_out_dir(out)
-    for records in all_records:
-        for problem in records.problems:
+    for sweep in sweeps:
+        for problem in sweep.problems:
             log.warning("report: skipped %s", problem)
-    own_table = len(all_records) == 1 and (out / "trials.csv").exists() and \
-        out.resolve() == all_records[0].sweep_dir.resolve()
+    own_table = len(sweeps) == 1 and (out / "trials.csv").exists() and \
+        out.resolve() == sweeps[0].sweep_dir.resolve()
     if not own_table:  # a sweep's own trials.csv (written from its storage) is kept as it is
-        tables.write_trials_csv(tables.trials_table(all_records), out)
-    tables.write_markdown(all_records, out)
-    several = len(all_records) > 1
+        write_trials_table(tables.trials_table(sweeps), out)
+    tables.write_markdown(sweeps, out)
+    several = len(sweeps) > 1
     sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model)
-                for i, r in enumerate(all_records)]
-    comparison = figures.compare_sweeps(all_records, out / "report_comparison.png") if several else None
-    title = " vs ".join(r.name for r in all_records)
+                for i, r in enumerate(sweeps)]
+    comparison = trials.compare_sweeps(sweeps, out / "report_comparison.png") if several else None
+    title = " vs ".join(r.name for r in sweeps)
     page = html.render({
         "title": title,
         "generated": datetime.now().isoformat(timespec="seconds"),

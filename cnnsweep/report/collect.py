@@ -17,16 +17,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cnnsweep import run_files
 from cnnsweep.errors import UserError
+from cnnsweep.sweep import records, storage
 
-STATES = ("complete", "pruned", "failed", "infeasible", "running")
-METRIC_COLUMNS = ("objective", "objective_name", "best_epoch", "epochs_run", "val_acc", "val_loss",
-                  "test_acc", "test_loss", "params_count", "train_seconds", "images_per_second",
-                  "memory_mb", "error")
+STATES = (*run_files.STATUSES, "running")
+METRIC_COLUMNS = ("objective_name", *run_files.RECORDED_METRICS)
 
 
 @dataclass
-class SweepRecords:
+class CollectedSweep:
     """One sweep as tables: everything a report shows, nothing drawn yet."""
 
     sweep_dir: Path
@@ -50,13 +50,15 @@ class SweepRecords:
     def maximize(self) -> bool:
         return self.directions[0] == "maximize"
 
+    def ranked(self) -> pd.DataFrame:
+        """The complete trials, best (first) objective first: the one ranking the report uses."""
+        done = self.trials[(self.trials["state"] == "complete") & self.trials["objective"].notna()]
+        return done.sort_values("objective", ascending=not self.maximize, kind="stable")
+
     def best(self) -> pd.Series | None:
         """The best complete trial by the (first) objective, or None."""
-        done = self.trials[(self.trials["state"] == "complete") & self.trials["objective"].notna()]
-        if done.empty:
-            return None
-        order = done.sort_values("objective", ascending=not self.maximize)
-        return order.iloc[0]
+        ranked = self.ranked()
+        return None if ranked.empty else ranked.iloc[0]
 
     def state_counts(self) -> dict[str, int]:
         counts = self.trials["state"].value_counts()
@@ -90,7 +92,7 @@ def _read_history(path: Path, problems: list[str]) -> pd.DataFrame | None:
 
 
 def _read_overrides(trial_dir: Path) -> dict[str, Any]:
-    path = trial_dir / ".hydra" / "overrides.yaml"
+    path = trial_dir / run_files.HYDRA_OVERRIDES
     try:
         lines = yaml.safe_load(path.read_text()) or []
     except (OSError, yaml.YAMLError):
@@ -107,7 +109,7 @@ def _read_overrides(trial_dir: Path) -> dict[str, Any]:
 
 def _read_config(trial_dir: Path) -> dict[str, Any]:
     try:
-        return yaml.safe_load((trial_dir / ".hydra" / "config.yaml").read_text()) or {}
+        return yaml.safe_load((trial_dir / run_files.HYDRA_CONFIG).read_text()) or {}
     except (OSError, yaml.YAMLError):
         return {}
 
@@ -118,32 +120,22 @@ def _open_local_study(sweep_dir: Path):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        if (sweep_dir / "optuna.db").exists():
-            storage: Any = f"sqlite:///{sweep_dir / 'optuna.db'}"
-        elif (sweep_dir / "optuna.journal").exists():
-            from optuna.storages.journal import JournalFileBackend
-
-            storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep_dir / "optuna.journal")))
-        else:
-            return None
-        names = optuna.get_all_study_names(storage)
-        if len(names) != 1:
-            return None
-        return optuna.load_study(study_name=names[0], storage=storage)
+        return storage.open_local_study(sweep_dir)
     except Exception:  # a locked or damaged storage: the trial dirs still tell the story
         return None
 
 
 def is_sweep_dir(path: Path) -> bool:
     return path.is_dir() and (
-        any((path / name).exists() for name in ("optuna.db", "optuna.journal", "trials.csv",
-                                                 "optimization_results.yaml", "multirun.yaml"))
+        any((path / name).exists() for name in (storage.SQLITE_FILE, storage.JOURNAL_FILE,
+                                                 records.TRIALS_FILE, records.RESULTS_FILE,
+                                                 "multirun.yaml"))
         or any(child.name.isdigit() and (child / ".hydra").is_dir() for child in path.iterdir())
     )
 
 
-def collect_sweep(sweep_dir: Path) -> SweepRecords:
-    """Read one sweep dir into :class:`SweepRecords`.
+def collect_sweep(sweep_dir: Path) -> CollectedSweep:
+    """Read one sweep dir into a :class:`CollectedSweep`.
 
     Raises:
         UserError: ``sweep_dir`` is not a sweep dir, or holds no trials at all.
@@ -158,9 +150,9 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
     problems: list[str] = []
     study = _open_local_study(sweep_dir)
     results = {}
-    if (sweep_dir / "optimization_results.yaml").exists():
+    if (sweep_dir / records.RESULTS_FILE).exists():
         try:
-            results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text()) or {}
+            results = yaml.safe_load((sweep_dir / records.RESULTS_FILE).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             problems.append(f"optimization_results.yaml: unreadable ({exc})")
 
@@ -172,7 +164,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
         number = int(trial_dir.name)
         overrides[number] = _read_overrides(trial_dir)
         config = config or _read_config(trial_dir)
-        metrics = _read_json(trial_dir / "metrics.json", problems) or {}
+        metrics = _read_json(trial_dir / run_files.METRICS_FILE, problems) or {}
         row: dict[str, Any] = {"trial_number": number,
                                "state": metrics.get("status", "running" if study else "failed")}
         if not metrics and not study:
@@ -181,7 +173,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
             if key in metrics:
                 row[key] = metrics[key]
         rows[number] = row
-        history = _read_history(trial_dir / "history.csv", problems)
+        history = _read_history(trial_dir / run_files.HISTORY_FILE, problems)
         if history is not None:
             histories[number] = history
 
@@ -194,14 +186,11 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
         directions = [d.name.lower() for d in study.directions]
         param_keys = list(study.user_attrs.get("cnnsweep_params", []))
         objectives = list(study.user_attrs.get("cnnsweep_objectives", objectives))
-        from cnnsweep.sweep import records
-        from cnnsweep.sweep.records import trial_state
-
         for trial in study.get_trials(deepcopy=False):
             if trial.state.name == "WAITING":
                 continue
             row = rows.setdefault(trial.number, {"trial_number": trial.number})
-            state = trial_state(trial)
+            state = records.trial_state(trial)
             if row.get("state") in (None, "running") or state == "running":
                 row["state"] = state
             if records.interrupted(trial):
@@ -213,9 +202,9 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
                 row["started"] = trial.datetime_start
             if trial.datetime_complete is not None:
                 row["completed"] = trial.datetime_complete
-    elif (sweep_dir / "trials.csv").exists():
+    elif (sweep_dir / records.TRIALS_FILE).exists():
         try:
-            table = pd.read_csv(sweep_dir / "trials.csv")
+            table = pd.read_csv(sweep_dir / records.TRIALS_FILE)
             fixed = {"trial_number", "state", "retry_of", "started", *METRIC_COLUMNS}
             param_keys = [c for c in table.columns if c not in fixed]
         except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -240,7 +229,7 @@ def collect_sweep(sweep_dir: Path) -> SweepRecords:
     max_epochs = trainer.get("epochs")
     if "trainer.epochs" in param_keys:
         max_epochs = None  # differs per trial
-    return SweepRecords(sweep_dir=sweep_dir, name=name, trials=frame, param_keys=param_keys,
+    return CollectedSweep(sweep_dir=sweep_dir, name=name, trials=frame, param_keys=param_keys,
                         histories=histories, directions=directions, objectives=objectives,
                         dataset=dataset, budget=budget, max_epochs=max_epochs, problems=problems)
 

@@ -1,7 +1,9 @@
 """A study as plain records: ``trials.csv`` and ``optimization_results.yaml``.
 
 The storage is the truth (it is shared by every worker and machine); each
-trial's metrics are kept there as user attributes when the trial is told.
+trial's metrics are kept there as one user attribute when the trial is told.
+This module is the only writer of both files (the report writes a
+``trials.csv`` of several sweeps through :func:`write_trials_table` too).
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnsweep.artifacts import atomic_path, atomic_write_text
+from cnnsweep.run_files import RECORDED_METRICS, atomic_path, atomic_write_text
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
-RECORDED = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc", "test_loss",
-            "params_count", "train_seconds", "images_per_second", "memory_mb", "error")
+RECORDED = RECORDED_METRICS
 RETRY_ATTR = "cnnsweep_retry_of"  # a queued retry: the number of the trial it repeats
 WORKER_ATTR = "cnnsweep_worker_pid"  # the worker process running the trial (n_jobs > 1)
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
@@ -79,13 +80,18 @@ def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str,
 
 
 def write_trials_csv(sweep_dir: Path, study: optuna.Study, param_keys: Sequence[str]) -> Path:
+    """``trials.csv`` of a study: one row per trial, every state but waiting."""
     import pandas as pd
 
     columns = ["trial_number", "state", *param_keys, *RECORDED, "retry_of", "started"]
-    frame = pd.DataFrame(trial_rows(study, param_keys), columns=columns)
-    target = sweep_dir / TRIALS_FILE
+    return write_trials_table(pd.DataFrame(trial_rows(study, param_keys), columns=columns), sweep_dir)
+
+
+def write_trials_table(table: Any, out_dir: Path) -> Path:
+    """Write a trials DataFrame as ``out_dir/trials.csv``, atomically."""
+    target = out_dir / TRIALS_FILE
     with atomic_path(target) as tmp:
-        frame.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)
     return target
 
 

@@ -1,7 +1,9 @@
 """Hydra discovers cnnsweep's Optuna sweeper here (the ``hydra_plugins`` namespace).
 
 The class stays light; the work is in :mod:`cnnsweep.sweep.runner`, imported
-only when a sweep actually runs.
+only when a sweep actually runs. Like ``python -m cnnsweep``'s own entry point,
+it ends the process for a user error or an early stop, with the status from
+:mod:`cnnsweep.exits`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from cnnsweep.sweep.config import register_sweeper_configs
+from cnnsweep.sweep.schema import register_sweeper_configs
 
 register_sweeper_configs()
 
@@ -25,10 +27,17 @@ class CnnsweepSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
-        from cnnsweep.sweep.runner import SweepRunner
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.config = config
 
-        self.runner = SweepRunner(self.settings, hydra_context=hydra_context,
-                                  task_function=task_function, config=config)
+    def sweep(self, arguments: list[str]) -> None:
+        from cnnsweep.errors import Infeasible, SweepStopped, UserError
+        from cnnsweep.exits import exit_with
+        from cnnsweep.sweep.runner import run_sweep
 
-    def sweep(self, arguments: list[str]) -> Any:
-        return self.runner.sweep(arguments)
+        try:
+            run_sweep(self.settings, arguments, hydra_context=self.hydra_context,
+                      task_function=self.task_function, config=self.config)
+        except (UserError, Infeasible, SweepStopped) as exc:
+            exit_with(exc)

@@ -1,4 +1,4 @@
-"""Typed settings of the sweeper (``hydra.sweeper.*``) and its sampler/pruner groups.
+"""The schema of the sweeper settings (``hydra.sweeper.*``) and its sampler/pruner groups.
 
 Registered in Hydra's ConfigStore as ``hydra/sweeper=cnnsweep`` with the groups
 ``hydra/sweeper/sampler`` and ``hydra/sweeper/pruner``, named as in Hydra's own

@@ -1,11 +1,19 @@
-"""Process set-up that must happen before TensorFlow/Keras is imported."""
+"""The Keras backend of this process: which one, a quiet import, and process-level fixes.
+
+The backend is fixed when Keras is first imported, so everything here runs
+before that or guards it. This is also the one module that touches
+TensorFlow's private names (see :func:`released_graph_gradients`).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+log = logging.getLogger("cnnsweep")
 
 
 def quiet_backend_logs() -> None:
@@ -46,12 +54,14 @@ def select_backend(name: str | None) -> None:
         current = sys.modules["keras"].backend.backend()
         if current != name:
             raise ConfigError(f"trainer.backend={name}, but this process already runs Keras on "
-                              f"{current}. Run it in a new process, or set KERAS_BACKEND={name}.")
+                              f"{current}. Run it in a new process, or set KERAS_BACKEND={name}.",
+                              key="trainer.backend")
         return
     import importlib.util
 
     if importlib.util.find_spec(name) is None:
-        raise ConfigError(f"trainer.backend={name} needs the {name} package: pip install {name}.")
+        raise ConfigError(f"trainer.backend={name} needs the {name} package: pip install {name}.",
+                          key="trainer.backend")
     os.environ["KERAS_BACKEND"] = name
 
 
@@ -101,11 +111,25 @@ def released_graph_gradients() -> Iterator[None]:
 
 
 def _gradient_registry() -> dict | None:
+    """TensorFlow's registry of gradient functions, or None when TensorFlow does not train here.
+
+    A private name: TensorFlow has no public way to unregister a gradient. If a
+    release moves it, this warns (memory then grows per trial again) and
+    ``tests/test_backend.py`` fails.
+    """
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or "tensorflow" not in sys.modules:
         return None
-    try:
-        from tensorflow.python.framework import ops
-    except ImportError:
-        return None
+    from tensorflow.python.framework import ops
+
     registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    return registry if isinstance(registry, dict) else None
+    if not isinstance(registry, dict):
+        global _warned_no_registry
+        if not _warned_no_registry:
+            _warned_no_registry = True
+            log.warning("TensorFlow's gradient registry was not found: each trial's traced graph "
+                        "stays in memory (about 5 MB a trial). Please report this TensorFlow version.")
+        return None
+    return registry
+
+
+_warned_no_registry = False

@@ -1,0 +1,31 @@
+"""What a running trial may ask of whoever runs it, passed down to the training.
+
+A single run gets :class:`TrialHooks` itself: no pruner listens and nothing asks
+it to stop. A sweep passes its own subclass, which reports each epoch to the
+study's pruner and answers ``should_stop`` after a Ctrl-C. The training never
+learns which kind it has, so the core knows nothing of Optuna or Hydra.
+"""
+
+from __future__ import annotations
+
+
+class TrialHooks:
+    """The quiet default: a run that nobody prunes or stops."""
+
+    @property
+    def reports_epochs(self) -> bool:
+        """Whether :meth:`report_epoch` is worth calling (a pruner listens)."""
+        return False
+
+    @property
+    def can_stop(self) -> bool:
+        """Whether :meth:`should_stop` is worth asking after every batch."""
+        return False
+
+    def report_epoch(self, epoch: int, value: float) -> bool:
+        """Hand over the monitored value after ``epoch`` (1-based); True means prune now."""
+        return False
+
+    def should_stop(self) -> bool:
+        """True when the run must stop at the next batch (the sweep was interrupted)."""
+        return False

@@ -1,0 +1,171 @@
+"""What a report computes before anything is drawn: everything that needs data,
+Keras or Optuna's math.
+
+* :func:`best_model_predictions` - the best trial's saved model on its test split;
+* :func:`param_importance` - how much each searched parameter explains of the objective;
+* :func:`pareto_front` - the non-dominated trials of a multi-objective sweep;
+* :func:`layer_table` - the best model's layers, recomputed from its config.
+
+Each returns plain values (or None when the sweep has nothing for it), which
+:mod:`cnnsweep.report.figures` and the HTML page only show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cnnsweep import run_files
+from cnnsweep.report.collect import CollectedSweep
+
+
+def is_numeric(values: pd.Series) -> bool:
+    """True when every value is a number (not a bool): such a parameter gets a numeric axis."""
+    clean = values.dropna()
+    return bool(len(clean)) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in clean)
+
+
+def _searched_and_varied(sweep: CollectedSweep) -> tuple[pd.DataFrame, list[str]]:
+    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=["objective"])
+    keys = [k for k in sweep.param_keys if k in table and table[k].nunique(dropna=True) > 1]
+    return table, keys
+
+
+# ---------------------------------------------------------------- importance
+@dataclass(frozen=True)
+class Importance:
+    values: dict[str, float]  # parameter -> share of the objective's variance (sums to 1)
+    method: str  # how it was computed, as the plot names it
+
+
+def param_importance(sweep: CollectedSweep) -> Importance | None:
+    """Optuna's importance of each searched parameter, from the complete trials."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    table, keys = _searched_and_varied(sweep)
+    if len(table) < 3 or not keys:
+        return None
+    distributions: dict[str, Any] = {}
+    for key in keys:
+        values = table[key].dropna()
+        if is_numeric(values) and values.nunique() > 1:
+            distributions[key] = FloatDistribution(float(values.min()), float(values.max()))
+        else:
+            distributions[key] = CategoricalDistribution(sorted({str(v) for v in values}))
+    study = optuna.create_study(direction="maximize" if sweep.maximize else "minimize")
+    for _, row in table.iterrows():
+        params = {}
+        for key, dist in distributions.items():
+            value = row[key]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                break
+            params[key] = float(value) if isinstance(dist, FloatDistribution) else str(value)
+        else:
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                      value=float(row["objective"])))
+    if len(study.trials) < 3:
+        return None
+    try:
+        values = optuna.importance.get_param_importances(study, evaluator=None)
+    except Exception:  # too few distinct points for the evaluator
+        return None
+    return Importance(dict(values), "fANOVA") if values else None
+
+
+# ---------------------------------------------------------------- Pareto front
+@dataclass(frozen=True)
+class ParetoFront:
+    objectives: tuple[str, str]  # the first two objectives (columns of the trials table)
+    points: np.ndarray  # (n, 2): each complete trial's two objective values
+    trial_numbers: list[int]
+    front: list[int]  # indices into points of the non-dominated trials, by the second objective
+
+
+def pareto_front(sweep: CollectedSweep) -> ParetoFront | None:
+    """The complete trials that no other trial beats in both of the first two objectives."""
+    if len(sweep.objectives) < 2:
+        return None
+    first, second = sweep.objectives[:2]
+    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=[first, second])
+    if table.empty:
+        return None
+    points = table[[first, second]].astype(float).to_numpy()
+    signs = np.array([1 if d == "maximize" else -1 for d in sweep.directions[:2]])
+    front = [i for i, p in enumerate(points)
+             if not any(np.all(q * signs >= p * signs) and np.any(q * signs > p * signs) for q in points)]
+    return ParetoFront((first, second), points, [int(n) for n in table["trial_number"]],
+                       sorted(front, key=lambda i: points[i, 1]))
+
+
+# ---------------------------------------------------------------- the best model
+@dataclass(frozen=True)
+class Predictions:
+    trial_number: int
+    class_names: tuple[str, ...]
+    images: np.ndarray  # the test images, (n, h, w, c) in [0, 1]
+    truth: np.ndarray  # class indices
+    predicted: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.predicted == self.truth).mean())
+
+    def confusion(self) -> np.ndarray:
+        """Counts of (true class, predicted class)."""
+        matrix = np.zeros((len(self.class_names), len(self.class_names)), dtype=int)
+        np.add.at(matrix, (self.truth, self.predicted), 1)
+        return matrix
+
+    def examples(self, count: int = 24) -> list[int]:
+        """Test images worth showing: mistakes first (up to half), then correct ones."""
+        count = min(count, len(self.truth))
+        mistakes = [int(i) for i in np.flatnonzero(self.predicted != self.truth)[: count // 2]]
+        taken = set(mistakes)
+        return mistakes + [i for i in range(len(self.truth)) if i not in taken][: count - len(mistakes)]
+
+
+def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
+    """The best trial's ``model.keras`` (loaded in Keras's safe mode) on its test split."""
+    import yaml
+
+    from cnnsweep.backend import import_keras
+    from cnnsweep.data.loader import load_dataset
+
+    best = sweep.best()
+    if best is None:
+        return None
+    trial_dir = sweep.sweep_dir / str(int(best["trial_number"]))
+    model_path = trial_dir / run_files.MODEL_FILE
+    if not model_path.exists():
+        return None
+    config = yaml.safe_load((trial_dir / run_files.HYDRA_CONFIG).read_text())
+    data_cfg = config["dataset"]
+    data = load_dataset(data_cfg["name"], data_cfg.get("path"), test_limit=data_cfg.get("test_limit"))
+    model = import_keras().models.load_model(model_path, safe_mode=True)
+    predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)
+    return Predictions(int(best["trial_number"]), data.spec.class_names, data.x_test, data.y_test,
+                       predicted)
+
+
+def layer_table(sweep: CollectedSweep) -> str | None:
+    """The best model's layer plan, recomputed from its config (no Keras needed)."""
+    import yaml
+
+    from cnnsweep.architecture import plan_architecture
+    from cnnsweep.data.catalog import get_spec
+
+    best = sweep.best()
+    if best is None:
+        return None
+    try:
+        config = yaml.safe_load((sweep.sweep_dir / str(int(best["trial_number"]))
+                                 / run_files.HYDRA_CONFIG).read_text())
+        spec = get_spec(config["dataset"]["name"])
+        return plan_architecture(config["model"], spec.input_shape, spec.num_classes).summary()
+    except Exception:  # a missing or old config: the section is skipped
+        return None

@@ -1,0 +1,129 @@
+"""Plots of the trials: learning curves, optimisation history, epochs, sweeps compared."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cnnsweep.report.collect import CollectedSweep
+from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, STATE_COLOURS, new_figure, save
+from cnnsweep.run_files import plot_curves
+
+
+def learning_curves(sweep: CollectedSweep, target: Path) -> Path | None:
+    """Every trial's validation curve on one axis; pruned ones faded, the best in black."""
+    metric = sweep.objective_name if sweep.objective_name != "objective" else "val_acc"
+    curves = {n: h for n, h in sweep.histories.items() if metric in h}
+    if not curves:
+        return None
+    fig, ax = new_figure(figsize=(9, 5))
+    states = sweep.trials.set_index("trial_number")["state"].to_dict()
+    best = sweep.best()
+    shown = set()
+    for number, history in sorted(curves.items()):
+        state = states.get(number, "complete")
+        if best is not None and number == best["trial_number"]:
+            continue
+        faded = state == "pruned"
+        ax.plot(history["epoch"], history[metric], color=STATE_COLOURS.get(state, "#999999"),
+                alpha=0.3 if faded else 0.7, linestyle="--" if faded else "-", linewidth=1,
+                label=state if state not in shown else None)
+        shown.add(state)
+    if best is not None and int(best["trial_number"]) in curves:
+        history = curves[int(best["trial_number"])]
+        ax.plot(history["epoch"], history[metric], color=BEST_COLOUR, linewidth=2.5,
+                label=f"best: trial {int(best['trial_number'])}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per epoch, every trial ({sweep.name})")
+    ax.legend()
+    return save(fig, target)
+
+
+def best_trial_curves(sweep: CollectedSweep, target: Path) -> Path | None:
+    """The notes' four-curve plot (loss, val_loss, acc, val_acc) for the best trial."""
+    best = sweep.best()
+    if best is None or int(best["trial_number"]) not in sweep.histories:
+        return None
+    history = sweep.histories[int(best["trial_number"])]
+    columns = {c: history[c].tolist() for c in history.columns if c != "epoch"}
+    best_epoch = int(best["best_epoch"]) if pd.notna(best.get("best_epoch")) else None
+    return plot_curves(columns, target, best_epoch=best_epoch,
+                       title=f"best trial {int(best['trial_number'])} ({sweep.name})")
+
+
+def optimization_history(sweep: CollectedSweep, target: Path) -> Path | None:
+    """Each trial's objective in order, with the best so far."""
+    table = sweep.trials.dropna(subset=["objective"]).sort_values("trial_number")
+    if table.empty:
+        return None
+    fig, ax = new_figure(figsize=(9, 4.5))
+    for state, group in table.groupby("state"):
+        ax.scatter(group["trial_number"], group["objective"], s=36, label=state,
+                   color=STATE_COLOURS.get(state, "#999999"),
+                   facecolors="none" if state == "pruned" else None)
+    complete = table[table["state"] == "complete"]
+    if not complete.empty:
+        running = complete["objective"].cummax() if sweep.maximize else complete["objective"].cummin()
+        ax.step(complete["trial_number"], running, where="post", color=BEST_COLOUR, linewidth=2,
+                label="best so far")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(sweep.objective_name)
+    ax.set_title(f"optimisation history ({sweep.name})")
+    ax.legend()
+    return save(fig, target)
+
+
+def epoch_budget(sweep: CollectedSweep, target: Path) -> Path | None:
+    """Epochs trained per trial, and the epochs early stopping and pruning saved."""
+    table = sweep.trials.dropna(subset=["epochs_run"]).sort_values("trial_number")
+    if table.empty:
+        return None
+    trained = table["epochs_run"].astype(int).to_numpy()
+    budget = sweep.max_epochs or int(trained.max())
+    saved = np.clip(budget - trained, 0, None)
+    pruned = (table["state"] == "pruned").to_numpy()
+    x = table["trial_number"].astype(int).to_numpy()
+    fig, ax = new_figure(figsize=(max(6, 0.35 * len(x) + 3), 4.2))
+    ax.bar(x, trained, color=OKABE_ITO[0], label=f"trained ({trained.sum()} epochs)")
+    ax.bar(x, np.where(pruned, 0, saved), bottom=trained, color=OKABE_ITO[2], alpha=0.6,
+           label=f"saved by early stopping ({int(saved[~pruned].sum())})")
+    ax.bar(x, np.where(pruned, saved, 0), bottom=trained, color=OKABE_ITO[1], alpha=0.6,
+           label=f"saved by pruning ({int(saved[pruned].sum())})")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel("epochs")
+    ax.set_title(f"epochs trained of {budget} per trial ({sweep.name})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+    return save(fig, target)
+
+
+def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | None:
+    """Several sweeps side by side: best objective, its test accuracy, and their histories."""
+    if len(sweeps) < 2:
+        return None
+    fig, (left, right) = new_figure(1, 2, figsize=(12, 4.5))
+    names = [f"{r.name}\n({r.dataset})" for r in sweeps]
+    best = [r.best() for r in sweeps]
+    objective = [float(b["objective"]) if b is not None else np.nan for b in best]
+    test_acc = [float(b["test_acc"]) if b is not None and pd.notna(b["test_acc"]) else np.nan for b in best]
+    x = np.arange(len(sweeps))
+    left.bar(x - 0.2, objective, width=0.4, color=OKABE_ITO[0], label="best objective")
+    left.bar(x + 0.2, test_acc, width=0.4, color=OKABE_ITO[1], label="its test_acc")
+    left.set_xticks(x, names)
+    left.set_title("best trial per sweep")
+    left.legend()
+    for i, sweep in enumerate(sweeps):
+        table = sweep.trials[sweep.trials["state"] == "complete"].sort_values("trial_number")
+        if table.empty:
+            continue
+        running = table["objective"].cummax() if sweep.maximize else table["objective"].cummin()
+        right.step(range(1, len(table) + 1), running, where="post", color=OKABE_ITO[i % 8],
+                   label=names[i].replace("\n", " "))
+    right.set_xlabel("complete trials")
+    right.set_ylabel("best objective so far")
+    right.set_title("progress per sweep")
+    right.legend()
+    return save(fig, target)

@@ -1,0 +1,208 @@
+"""``hydra.sweeper.*`` checked once, into a frozen :class:`SweepSettings`.
+
+Everything a sweep could refuse is refused here, before the study or any trial
+is touched: counts and rates, the search space and its keys, objectives and
+directions, and every value no trial changes (``trainer.epochs=-1``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+from cnnsweep.errors import ConfigError, Infeasible
+from cnnsweep.sweep.space import SearchSpace, parse_search_space
+from cnnsweep.validation import objective_direction, validate_config
+
+DIRECTIONS = ("maximize", "minimize")
+SECTIONS = ("dataset", "model", "trainer")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """One sweep's checked settings, and the few config values the sweeper itself needs."""
+
+    sweep_dir: Path
+    n_trials: int  # the study's total, across resumes and machines
+    n_jobs: int  # worker loops at once on this machine
+    timeout: float | None  # seconds after which no new trial starts
+    max_failure_rate: float
+    space: SearchSpace
+    objectives: tuple[str, ...]  # metrics.json keys, one per direction
+    directions: tuple[str, ...]
+    sampler: Mapping[str, Any]  # the sampler's config node (``_target_`` and options)
+    pruner: Mapping[str, Any]
+    storage: str | None  # the URL as given; None: a file in the sweep dir
+    study_name: str
+    report: bool
+    is_worker: bool  # a worker process started by a coordinator on this machine
+    base_seed: int  # trial N trains with trainer.seed = base_seed + N
+    monitor: str  # trainer.early_stopping.monitor
+    dataset: str
+    data: Mapping[str, Any]  # the dataset node, loaded once before the first trial
+    backend: str | None
+
+    @property
+    def param_keys(self) -> list[str]:
+        return list(self.space.distributions)
+
+    @property
+    def shared_storage(self) -> bool:
+        """A database server other machines may write to (not a file of this sweep)."""
+        url = self.storage or ""
+        return "://" in url and not url.startswith("sqlite")
+
+    @property
+    def searches_dataset(self) -> bool:
+        return any(key in self.space.distributions for key in ("dataset", "dataset.name"))
+
+    @property
+    def objective_label(self) -> str:
+        """How progress lines name the first objective."""
+        return self.monitor if self.objectives[0] == "objective" else self.objectives[0]
+
+
+def check_settings(settings: Mapping[str, Any], config: DictConfig,
+                   arguments: Sequence[str]) -> SweepSettings:
+    """The sweeper's settings, checked against the composed ``config``.
+
+    Args:
+        settings: ``hydra.sweeper.*`` as Hydra hands them to the sweeper.
+        config: the composed config of the sweep (``hydra`` node included).
+        arguments: the command line's overrides.
+
+    Raises:
+        ConfigError: the first setting that breaks a rule, naming the key and the fix.
+    """
+    n_trials, n_jobs = _count(settings, "n_trials"), _count(settings, "n_jobs")
+    timeout = settings.get("timeout")
+    if timeout is not None and not float(timeout) > 0:
+        raise ConfigError(f"hydra.sweeper.timeout={timeout} must be a positive number "
+                          "of seconds, or null for none.", key="hydra.sweeper.timeout")
+    max_failure_rate = float(settings.get("max_failure_rate", 0.5))
+    if not 0.0 <= max_failure_rate <= 1.0:
+        raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be "
+                          "between 0 and 1.", key="hydra.sweeper.max_failure_rate")
+    params = settings.get("params")
+    if isinstance(params, DictConfig):
+        params = OmegaConf.to_container(params, resolve=False)
+    space = parse_search_space(dict(params or {}), arguments)
+    if not space.distributions:
+        raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
+                          "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.",
+                          key="hydra.sweeper.params")
+    _check_keys(space, config)
+    _check_fixed_values(space, config)
+    monitor = str(config.trainer.early_stopping.monitor)
+    objectives, directions = _objectives(settings, monitor)
+    study_name = settings.get("study_name") or config.hydra.runtime.choices.get("sweep") or "cnnsweep"
+    return SweepSettings(
+        sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),
+        n_trials=n_trials,
+        n_jobs=n_jobs,
+        timeout=None if timeout is None else float(timeout),
+        max_failure_rate=max_failure_rate,
+        space=space,
+        objectives=tuple(objectives),
+        directions=tuple(directions),
+        sampler=settings["sampler"],
+        pruner=settings["pruner"],
+        storage=settings.get("storage"),
+        study_name=str(study_name),
+        report=bool(settings.get("report", True)),
+        is_worker=settings.get("role") == "worker",
+        base_seed=int(config.trainer.seed),
+        monitor=monitor,
+        dataset=str(config.dataset.name),
+        data=OmegaConf.to_container(config.dataset, resolve=True),  # type: ignore[arg-type]
+        backend=config.trainer.get("backend"),
+    )
+
+
+def _count(settings: Mapping[str, Any], key: str) -> int:
+    value = settings.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"hydra.sweeper.{key}={value!r} must be an integer >= 1.",
+                          key=f"hydra.sweeper.{key}")
+    return value
+
+
+def _check_keys(space: SearchSpace, config: DictConfig) -> None:
+    """Every searched key exists in the config (or is a config group)."""
+    groups = set(config.hydra.runtime.choices.keys())
+    missing = object()
+    for key in space.distributions:
+        if key in groups or OmegaConf.select(config, key, default=missing) is not missing:
+            continue
+        known = [f"{section}.{name}" for section in SECTIONS for name in config[section]]
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"hydra.sweeper.params.{key}: no such key in the config.{hint}",
+                          key=f"hydra.sweeper.params.{key}")
+
+
+def _check_fixed_values(space: SearchSpace, config: DictConfig) -> None:
+    """Stop now if a value no trial changes breaks a rule (trainer.epochs=-1).
+
+    The config is checked with each searched key at a value of its range; an
+    error naming a searched key, or an architecture that does not fit, is left
+    to the trials (recorded as infeasible there).
+    """
+    plain = {key: OmegaConf.to_container(config[key], resolve=True) for key in SECTIONS}
+    for key, distribution in space.distributions.items():
+        *parents, name = key.split(".")
+        node: Any = plain
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and name in node:
+            node[name] = _a_value_of(distribution)
+    try:
+        validate_config(plain)
+    except Infeasible:
+        return
+    except ConfigError as exc:
+        if exc.key not in space.distributions:
+            raise
+
+
+def _a_value_of(distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    return distribution.low  # type: ignore[attr-defined]
+
+
+def _objectives(settings: Mapping[str, Any], monitor: str) -> tuple[list[str], list[str]]:
+    objectives = settings.get("objectives")
+    objectives = ["objective"] if objectives is None else (
+        [objectives] if isinstance(objectives, str) else list(objectives))
+    direction = settings.get("direction")
+    if direction is None:
+        directions = [objective_direction(monitor if o == "objective" else o) for o in objectives]
+    else:
+        directions = [direction] if isinstance(direction, str) else list(direction)
+    for value in directions:
+        if value not in DIRECTIONS:
+            raise ConfigError(f"hydra.sweeper.direction={value!r} must be maximize or minimize "
+                              "(or a list of them, one per objective).", key="hydra.sweeper.direction")
+    if len(directions) != len(objectives):
+        if objectives == ["objective"] and len(directions) == 2:
+            objectives = ["objective", "params_count"]
+        else:
+            raise ConfigError(
+                f"hydra.sweeper.direction has {len(directions)} entries but there are "
+                f"{len(objectives)} objectives ({', '.join(objectives)}). Set "
+                "hydra.sweeper.objectives to one metrics.json key per direction.",
+                key="hydra.sweeper.objectives")
+    if objectives[0] == "objective" and directions[0] != objective_direction(monitor):
+        raise ConfigError(
+            f"hydra.sweeper.direction={directions[0]} contradicts trainer.early_stopping."
+            f"monitor={monitor}, which is {objective_direction(monitor)}d. Set "
+            f"hydra.sweeper.direction={objective_direction(monitor)} (or leave it null).",
+            key="hydra.sweeper.direction")
+    return objectives, directions

@@ -1,0 +1,230 @@
+"""The study: created or resumed with its sampler and pruner, told how trials end.
+
+Also the budget (``n_trials`` counts finished trials, across resumes and
+machines), abandoning a trial whose worker died (failed, then queued once more),
+and the failure-rate stop. Optuna's optimise-loop flags are used here only
+(:func:`enter_optimize_loop`), where Optuna has no public API for an ask/tell loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from hydra.utils import instantiate
+from optuna.trial import FrozenTrial, TrialState
+from tenacity import retry, stop_after_attempt, wait_exponential
+
+from cnnsweep.errors import ConfigError, UserError
+from cnnsweep.sweep import records
+from cnnsweep.sweep.settings import SweepSettings
+from cnnsweep.sweep.storage import OpenStorage, fail_trial, mask_password
+
+log = logging.getLogger("cnnsweep")
+
+CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "GPSampler")
+CONSTRAINT = "architecture_infeasible"  # Optuna constraint: > 0 means the trial broke it
+WORST = {"maximize": -1e12, "minimize": 1e12}  # placeholder value of an infeasible trial
+
+
+def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
+    """The configured sampler, seeded from ``trainer.seed`` unless it has a seed.
+
+    Raises:
+        ConfigError: the sampler cannot be created (a missing package, a bad option).
+    """
+    config = settings.sampler
+    target = str(config["_target_"]).rsplit(".", 1)[-1]
+    extra: dict[str, Any] = {}
+    if config.get("seed") is None and not settings.shared_storage:
+        # Reproducible by default; each worker process gets its own stream so
+        # parallel workers do not suggest the same points. (On a shared server
+        # storage, machines cannot coordinate seeds: Optuna seeds randomly.)
+        worker = int(os.environ.get("CNNSWEEP_WORKER_INDEX", "-1"))
+        extra["seed"] = settings.base_seed + 1000 * (worker + 1)
+    if target == "GridSampler":
+        extra["search_space"] = settings.space.grid()
+    try:
+        return instantiate(config, **extra)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise ConfigError(f"hydra.sweeper.sampler ({target}) cannot be created: "
+                          f"{type(cause).__name__}: {cause}", key="hydra.sweeper.sampler") from None
+
+
+def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
+    return instantiate(settings.pruner)
+
+
+def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
+               pruner: optuna.pruners.BasePruner) -> optuna.Study:
+    """Create the study, or load it to resume; the coordinator records what it searches.
+
+    Raises:
+        UserError: the study cannot be created, or it optimises other directions.
+    """
+    name = settings.study_name
+    # Several machines may create the same study (and its tables) at once; the
+    # loser of that race sees an integrity error and simply loads it next time.
+    create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),
+                   reraise=True)(optuna.create_study)
+    try:
+        study = create(storage=opened.storage, sampler=sampler, pruner=pruner, study_name=name,
+                       directions=list(settings.directions), load_if_exists=True)
+    except Exception as exc:
+        raise UserError(f"the study {name!r} cannot be created in {mask_password(opened.url)} "
+                        f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:200])}).",
+                        key="hydra.sweeper.storage") from None
+    existing = [d.name.lower() for d in study.directions]
+    if existing != list(settings.directions):
+        raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "
+                          f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
+                          "hydra.sweep.dir.", key="hydra.sweeper.study_name")
+    if not settings.is_worker:
+        study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
+        study.set_user_attr("cnnsweep_params", settings.param_keys)
+        study.set_user_attr("cnnsweep_dataset", settings.dataset)
+    return study
+
+
+def enter_optimize_loop(study: optuna.Study) -> None:
+    """Flag the study as inside ``Study.optimize``, as an ask/tell loop must for samplers
+    that stop the study (the grid sampler does once every point was tried)."""
+    study._thread_local.in_optimize_loop = True
+    study._stop_flag = False
+
+
+def sampler_stopped(study: optuna.Study) -> bool:
+    """True once the sampler stopped the study (see :func:`enter_optimize_loop`)."""
+    return bool(study._stop_flag)
+
+
+@dataclass
+class Budget:
+    done: int
+    running: int
+    waiting: int
+
+
+def budget_of(study: optuna.Study) -> Budget:
+    trials = study.get_trials(deepcopy=False)
+    return Budget(
+        done=sum(records.counts_toward_budget(t) for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+    )
+
+
+def tell(study: optuna.Study, trial: optuna.trial.Trial, metrics: Mapping[str, Any],
+         objectives: tuple[str, ...], constrained: bool) -> None:
+    """Store how ``trial`` ended: its status and metrics, and its values for the sampler.
+
+    An infeasible trial is told to a sampler that supports constraints as a
+    complete trial that breaks one (so it avoids the region), with a placeholder
+    value that reports and best-trial selection skip.
+    """
+    status = str(metrics.get("status", "failed"))
+    recorded = {key: metrics[key] for key in records.RECORDED if metrics.get(key) is not None}
+    if status == "complete":
+        values = [metrics.get(name) for name in objectives]
+        if all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            trial.set_user_attr(records.ATTR, {"state": status, **recorded})
+            if constrained:
+                trial.set_constraint(CONSTRAINT, 0.0)
+            study.tell(trial, values)
+            return
+        status = "failed"
+        recorded["error"] = f"objective not finite: {values}"
+    trial.set_user_attr(records.ATTR, {"state": status, **recorded})
+    if status == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    elif status == "infeasible" and constrained:
+        trial.set_constraint(CONSTRAINT, 1.0)
+        study.tell(trial, [WORST[d.name.lower()] for d in study.directions])
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def abandon(study: optuna.Study, number: int, reason: str) -> None:
+    """Fail a trial that will never finish, and queue its parameters again once.
+
+    It does not count toward n_trials; its retry does (``retry_of`` in trials.csv).
+    """
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state != TrialState.RUNNING:
+        return
+    try:
+        fail_trial(study, trial, {records.ABANDONED_ATTR: reason})
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return  # someone else (a heartbeat check) already failed it
+    if trial.user_attrs.get(records.RETRY_ATTR) is None:
+        study.enqueue_trial(trial.params, user_attrs={records.RETRY_ATTR: number},
+                            skip_if_exists=False)
+        reason += "; queued again"
+    log.warning("trial %d %s", number, reason)
+
+
+def recover_interrupted(study: optuna.Study, shared: bool) -> None:
+    """Fail the trials a dead sweep left running, and queue each again once.
+
+    With the default file storage in the sweep dir only this command writes
+    the study, so a trial still running now was orphaned. A shared storage
+    (PostgreSQL) relies on heartbeats instead: stale trials are failed and
+    retried by Optuna's RetryFailedTrialCallback.
+    """
+    from cnnsweep.sweep.storage import fail_stale_trials
+
+    if shared:
+        fail_stale_trials(study)
+        return
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        abandon(study, trial.number, "was running when the sweep was killed")
+
+
+def abandon_trials_of_worker(study: optuna.Study, pid: int, how: str) -> None:
+    """A worker process died: fail the trial it was running and queue it again."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get(records.WORKER_ATTR) == pid:
+            abandon(study, trial.number, f"lost: its worker process {pid} died ({how})")
+
+
+def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | None:
+    """Why the sweep must stop for failures (the commonest reasons), or None."""
+    finished = [t for t in study.get_trials(deepcopy=False) if records.counts_toward_budget(t)]
+    failed = [t for t in finished if records.trial_state(t) == "failed"]
+    if len(finished) < 4 or len(failed) / len(finished) <= max_failure_rate:
+        return None
+    reasons: dict[str, int] = {}
+    for trial in failed:
+        reason = str(records.metrics_of(trial).get("error", "unknown"))[:160]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    summary = "; ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
+    return (f"{len(failed)} of {len(finished)} trials failed (hydra.sweeper.max_failure_rate="
+            f"{max_failure_rate}). {summary}")
+
+
+def best_value_text(study: optuna.Study) -> str:
+    best = records.best_trials(study)
+    if not best:
+        return "no feasible trial yet"
+    if len(study.directions) == 1:
+        return f"best {best[0].values[0]:.4f} (trial {best[0].number})"
+    return f"{len(best)} on the Pareto front"
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    states: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state != TrialState.WAITING:
+            state = records.trial_state(trial)
+            states[state] = states.get(state, 0) + 1
+    return states
+
+
+def frozen(study: optuna.Study, number: int) -> FrozenTrial:
+    return study.get_trials(deepcopy=False)[number]

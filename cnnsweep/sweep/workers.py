@@ -1,0 +1,194 @@
+"""Where a sweep's worker loops run, and how they are stopped.
+
+``n_jobs=1`` runs the one worker loop in the sweep's own process (data loaded
+once). ``n_jobs=N`` starts N local processes of the same command, each a worker
+on the shared study (:class:`LocalProcesses`): each gets its share of the CPU
+threads and of the GPUs, receives the storage URL by environment, and is
+restarted when it dies. This module is the one place that decides where worker
+loops run; the loops themselves are in :mod:`cnnsweep.sweep.runner`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from cnnsweep import exits
+from cnnsweep.sweep.storage import STORAGE_ENV
+
+log = logging.getLogger("cnnsweep")
+
+MAX_RESTARTS_PER_WORKER = 3
+POLL_SECONDS = 1.0
+
+
+class CtrlC:
+    """The first Ctrl-C asks the sweep to stop at the next batch; the second stops it at once.
+
+    Python's own handler raises KeyboardInterrupt wherever the interpreter is,
+    including inside finalizers that swallow it; the sweep stops only where
+    :meth:`check` is called (and a trial's hooks ask), so the running trial is
+    always recorded.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.requested.is_set():
+                signal.default_int_handler(signum, frame)
+            self.requested.set()
+            log.warning("Ctrl-C: stopping at the next batch (press again to stop at once)")
+
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt here, at a safe point, if Ctrl-C asked to stop."""
+        if self.requested.is_set():
+            raise KeyboardInterrupt
+
+
+def worker_env(index: int, n_jobs: int, cpus: int, gpus: int, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of worker ``index``: its share of the CPU threads and of the GPUs.
+
+    Workers go round-robin over the GPUs; several on one GPU split its memory
+    (JAX would otherwise reserve 75% of it in the first process, TensorFlow all).
+    """
+    threads = max(1, cpus // n_jobs)
+    env = {**base, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+           "OMP_NUM_THREADS": str(threads), "CNNSWEEP_WORKER_INDEX": str(index)}
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+        sharing = math.ceil(n_jobs / gpus)
+        if sharing > 1:
+            env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.2f}")
+            env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    return env
+
+
+def worker_command(argv: Sequence[str], sweep_dir: str, study_name: str) -> list[str]:
+    """The command of a worker process: the sweep's own, told to be one worker of its study.
+
+    The storage URL (it may hold a password) goes by environment, not on the
+    command line, where any user of the machine could read it.
+    """
+    replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
+                "hydra.sweeper.n_jobs=", "hydra.sweeper.role=")
+    args = [a for a in argv if not a.lstrip("+~").startswith(replaced)]
+    return [sys.executable, "-m", "cnnsweep", *args,
+            f"hydra.sweep.dir={sweep_dir}",
+            f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}",
+            f"hydra.sweeper.study_name={study_name}",
+            "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+
+
+def coordinator_gone(parent_pid: int) -> bool:
+    """True when a worker's coordinator process has ended (the worker then stops)."""
+    return os.getppid() != parent_pid
+
+
+class LocalProcesses:
+    """N worker processes on this machine, supervised until they all end.
+
+    Args:
+        command: each worker's command line.
+        envs: one environment per worker (see :func:`worker_env`).
+        ctrl_c: the sweep's Ctrl-C; it is passed on once to every worker.
+    """
+
+    def __init__(self, command: list[str], envs: list[dict[str, str]], ctrl_c: CtrlC) -> None:
+        self.command = command
+        self.envs = envs
+        self.ctrl_c = ctrl_c
+        self.processes: list[subprocess.Popen] = []
+
+    def run(self, *, on_death: Callable[[int, str], bool], on_tick: Callable[[], bool]) -> None:
+        """Start the workers and watch them until every one has ended.
+
+        Args:
+            on_death: called as ``on_death(pid, how)`` when a worker dies of a
+                crash; returns whether to start a new one in its place.
+            on_tick: called about once a second; returning True asks every
+                worker to stop after its trial.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C; the workers were stopped first.
+        """
+        self.processes = [self._start(env) for env in self.envs]
+        handled: set[int] = set()
+        restarts = 0
+        try:
+            while any(p.poll() is None for p in self.processes):
+                time.sleep(POLL_SECONDS)
+                self.ctrl_c.check()
+                for index, process in enumerate(self.processes):
+                    code = process.poll()
+                    if code in (None, 0, exits.USER_ERROR, exits.INTERRUPTED) or process.pid in handled:
+                        continue
+                    handled.add(process.pid)
+                    how = f"signal {-code}" if code < 0 else f"exit status {code}"
+                    log.warning("worker process %d died (%s)", process.pid, how)
+                    if on_death(process.pid, how) and restarts < MAX_RESTARTS_PER_WORKER * len(self.envs):
+                        restarts += 1
+                        self.processes[index] = self._start(self.envs[index])
+                        log.warning("worker %d restarted (pid %d)", index, self.processes[index].pid)
+                if on_tick():
+                    for process in self.processes:
+                        process.send_signal(signal.SIGINT)
+                    break
+            for process in self.processes:
+                process.wait()
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+
+    def stop(self, grace_s: float = 60.0) -> None:
+        """After Ctrl-C: let each worker record its trial and exit; kill the ones that hang."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _start(self, env: dict[str, str]) -> subprocess.Popen:
+        # Its own session: a terminal's Ctrl-C reaches the coordinator alone, which
+        # then passes it on once, so each worker records its trial before it exits.
+        return subprocess.Popen(self.command, env=env, start_new_session=True)
+
+
+def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
+                    storage_url: str, ctrl_c: CtrlC) -> LocalProcesses:
+    """``n_jobs`` worker processes of this command, sharing this machine's CPUs and GPUs."""
+    gpus = gpu_count()
+    envs = [{**worker_env(index, n_jobs, os.cpu_count() or 1, gpus, os.environ),
+             STORAGE_ENV: storage_url} for index in range(n_jobs)]
+    return LocalProcesses(worker_command(argv, sweep_dir, study_name), envs, ctrl_c)
+
+
+def gpu_count() -> int:
+    if (visible := os.environ.get("CUDA_VISIBLE_DEVICES")) is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+            return len([line for line in out.stdout.splitlines() if line.startswith("GPU ")])
+        except (OSError, subprocess.SubprocessError):
+            return 0
+    return 0
