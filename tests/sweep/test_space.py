@@ -60,18 +60,3 @@ def test_grid_refuses_continuous_ranges():
 ])
 def test_override_quoting(value, text):
     assert override_for("k", value) == text
-
-
-def test_workers_split_the_cpu_threads_and_share_gpus_round_robin():
-    from cnnsweep.sweep.runner import worker_env
-
-    cpu_only = [worker_env(i, 2, 16, 0, {"PATH": "/bin"}) for i in range(2)]
-    assert [e["TF_NUM_INTRAOP_THREADS"] for e in cpu_only] == ["8", "8"]
-    assert all("CUDA_VISIBLE_DEVICES" not in e and e["PATH"] == "/bin" for e in cpu_only)
-    three_on_two = [worker_env(i, 3, 16, 2, {}) for i in range(3)]
-    assert [e["CUDA_VISIBLE_DEVICES"] for e in three_on_two] == ["0", "1", "0"]
-    assert {e["XLA_PYTHON_CLIENT_MEM_FRACTION"] for e in three_on_two} == {"0.45"}
-    one_each = worker_env(0, 2, 16, 2, {})
-    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in one_each  # a GPU of its own keeps the default
-    assert worker_env(0, 4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[
-        "XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.3"  # the user's setting wins

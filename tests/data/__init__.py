@@ -1,0 +1,1 @@
+"""Tests of cnnsweep.data: the catalog, the official formats, sources, cache and loading."""

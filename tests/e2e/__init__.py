@@ -1,0 +1,1 @@
+"""End-to-end tests: real commands and real sweeps in subprocesses, on small data."""

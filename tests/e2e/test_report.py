@@ -1,0 +1,93 @@
+"""Reports of real small sweeps, one of them checked in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+from cnnsweep.report.collect import collect_sweep
+from tests.datafiles import write_mnist_idx
+from tests.helpers import run_cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+FAST = ["trainer.quiet=true", "trainer.epochs=3", "model=seed", "model.padding=valid",
+        "model.filters=choice(4,16)", "model.kernel_size=choice(2,3,9)", "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1"]
+
+
+@pytest.fixture(scope="module")
+def real_sweeps(tmp_path_factory):
+    """Two real small sweeps on different datasets: digits, and tiny MNIST files."""
+    root = tmp_path_factory.mktemp("real")
+    mnist = write_mnist_idx(root / "mnist", n_train=300, n_test=60)
+    sweeps = {}
+    for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500"]),
+                       ("mnist", ["dataset=mnist", f"dataset.path={mnist}"])):
+        sweep_dir = root / name
+        proc = run_cli("--multirun", *data, *FAST, f"hydra.sweep.dir={sweep_dir}",
+                       f"hydra.sweeper.study_name={name}", cwd=root)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        sweeps[name] = sweep_dir
+    return sweeps
+
+
+@pytest.mark.slow
+def test_sweep_writes_its_report(real_sweeps):
+    sweep = real_sweeps["digits"]
+    page = (sweep / "report.html").read_text()
+    collected = collect_sweep(sweep)
+    best = int(collected.best()["trial_number"])
+    assert f'class="best-trial">{best}<' in page
+    for name in ("report_confusion.png", "report_examples.png", "report_importance.png"):
+        assert matplotlib.image.imread(sweep / name).size > 0
+    assert "Best model: layers and output shapes" in page and "block1_conv1" in page
+    assert "infeasible" in page
+
+
+@pytest.mark.slow
+def test_cross_sweep_report_side_by_side(real_sweeps, tmp_path):
+    proc = run_cli(str(real_sweeps["digits"]), str(real_sweeps["mnist"]), "--out", str(tmp_path / "cmp"),
+                   "--no-model", cwd=tmp_path, module="cnnsweep.report")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "Sweep digits" in page and "Sweep mnist" in page and "Sweeps side by side" in page
+    assert "grid-template-columns: repeat(2," in page
+    table = pd.read_csv(tmp_path / "cmp" / "trials.csv")
+    assert set(table["sweep"]) == {"digits", "mnist"}
+    assert set(table["dataset"]) == {"digits", "mnist"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="apt-get install chromium")
+def test_report_renders_in_headless_chromium(real_sweeps):
+    from playwright.sync_api import sync_playwright
+
+    report = real_sweeps["digits"] / "report.html"
+    best = int(collect_sweep(real_sweeps["digits"]).best()["trial_number"])
+    failed, errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        requests = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(report.as_uri(), wait_until="load")
+        sizes = page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
+        text = page.inner_text("body")
+        page.click("#trials-report_ th:nth-child(1)")  # the sort script runs without errors
+        browser.close()
+    assert failed == [] and errors == []
+    assert all(url.startswith(("file://", "data:")) for url in requests), requests
+    assert len(sizes) >= 8
+    assert all(done and natural > 0 and shown > 0 for done, natural, shown in sizes), sizes
+    assert f"Best trial {best}:" in text

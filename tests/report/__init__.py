@@ -1,0 +1,1 @@
+"""Tests of cnnsweep.report: collecting, evaluating, drawing and building reports."""

@@ -1,0 +1,1 @@
+"""Tests of cnnsweep.sweep: search spaces, settings, storage, study, workers and records."""

@@ -1,0 +1,58 @@
+"""Where worker loops run: each worker's share of the machine, its command, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from cnnsweep.sweep.storage import STORAGE_ENV
+from cnnsweep.sweep.workers import CtrlC, LocalProcesses, worker_command, worker_env
+
+
+def test_workers_split_the_cpu_threads_and_share_gpus_round_robin():
+    cpu_only = [worker_env(i, 2, 16, 0, {"PATH": "/bin"}) for i in range(2)]
+    assert [e["TF_NUM_INTRAOP_THREADS"] for e in cpu_only] == ["8", "8"]
+    assert all("CUDA_VISIBLE_DEVICES" not in e and e["PATH"] == "/bin" for e in cpu_only)
+    three_on_two = [worker_env(i, 3, 16, 2, {}) for i in range(3)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in three_on_two] == ["0", "1", "0"]
+    assert {e["XLA_PYTHON_CLIENT_MEM_FRACTION"] for e in three_on_two} == {"0.45"}
+    one_each = worker_env(0, 2, 16, 2, {})
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in one_each  # a GPU of its own keeps the default
+    assert worker_env(0, 4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[
+        "XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.3"  # the user's setting wins
+
+
+def test_worker_command_takes_the_storage_url_from_the_environment_only():
+    argv = ["--multirun", "+sweep=seed_cnn", "hydra.sweeper.storage=postgresql://u:secret@h/db",
+            "hydra.sweep.dir=/old", "hydra.sweeper.n_jobs=4"]
+    command = worker_command(argv, "/sweeps/a", "fmnist")
+    assert not any("secret" in part for part in command)
+    assert f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}" in command
+    assert "hydra.sweep.dir=/sweeps/a" in command and "hydra.sweep.dir=/old" not in command
+    assert command[-2:] == ["hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+    assert command[:3] == [sys.executable, "-m", "cnnsweep"]
+
+
+def test_ctrl_c_is_asked_at_safe_points_only():
+    ctrl_c = CtrlC()
+    ctrl_c.check()  # nothing asked yet
+    ctrl_c.requested.set()
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c.check()
+
+
+def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_not(tmp_path):
+    """Real processes: one exits 0, one kills itself; the second is restarted once."""
+    marker = tmp_path / "restarted"
+    script = (f"import os, pathlib, signal; p = pathlib.Path({str(marker)!r})\n"
+              "if os.environ['ROLE'] == 'crash' and not p.exists():\n"
+              "    p.write_text('x'); os.kill(os.getpid(), signal.SIGKILL)\n")
+    envs = [{**os.environ, "ROLE": "ok"}, {**os.environ, "ROLE": "crash"}]
+    deaths = []
+    processes = LocalProcesses([sys.executable, "-c", script], envs, CtrlC())
+    processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
+    assert deaths == [f"signal {signal.SIGKILL}"]
+    assert marker.exists() and all(p.returncode == 0 for p in processes.processes)
