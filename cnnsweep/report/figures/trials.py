@@ -104,7 +104,7 @@ def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | Non
     """Several sweeps side by side: best objective, its test accuracy, and their histories."""
     if len(sweeps) < 2:
         return None
-    fig, (left, right) = new_figure(1, 2, figsize=(12, 4.5))
+    fig, (left, right) = new_figure((12, 4.5), 1, 2)
     names = [f"{r.name}\n({r.dataset})" for r in sweeps]
     best = [r.best() for r in sweeps]
     objective = [float(b["objective"]) if b is not None else np.nan for b in best]

@@ -1,0 +1,69 @@
+"""Drawing only: every figure from collected records, with no global matplotlib state."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.image
+import numpy as np
+import pytest
+
+from cnnsweep.report import evaluate
+from cnnsweep.report.collect import collect_sweep
+from cnnsweep.report.figures import best_model, parameters, trials
+
+
+@pytest.fixture
+def sweep(handmade_sweep):
+    return collect_sweep(handmade_sweep)
+
+
+def _is_png(path):
+    image = matplotlib.image.imread(path)
+    return image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_every_trial_figure_draws_a_png_and_leaves_rcparams_alone(sweep, tmp_path):
+    before = dict(matplotlib.rcParams)
+    drawn = [
+        trials.learning_curves(sweep, tmp_path / "a.png"),
+        trials.best_trial_curves(sweep, tmp_path / "b.png"),
+        trials.optimization_history(sweep, tmp_path / "c.png"),
+        trials.epoch_budget(sweep, tmp_path / "d.png"),
+        parameters.param_effects(sweep, tmp_path / "e.png"),
+        parameters.parallel_coordinates(sweep, tmp_path / "f.png"),
+        parameters.param_importance(sweep, evaluate.Importance({"model.filters": 0.7, "x": 0.3}, "test"),
+                                    tmp_path / "g.png"),
+        trials.compare_sweeps([sweep, sweep], tmp_path / "h.png"),
+    ]
+    assert all(path is not None and _is_png(path) for path in drawn)
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_figures_with_nothing_to_show_return_none(sweep, tmp_path):
+    assert parameters.pareto_front(sweep, None, tmp_path / "p.png") is None
+    assert parameters.param_importance(sweep, None, tmp_path / "i.png") is None
+    assert trials.compare_sweeps([sweep], tmp_path / "c.png") is None
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_best_model_figures_from_predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 40)
+    predictions = evaluate.Predictions(4, ("a", "b", "c"), rng.random((40, 8, 8, 1)), truth,
+                                       np.where(np.arange(40) % 5 == 0, (truth + 1) % 3, truth))
+    assert _is_png(best_model.confusion_matrix(predictions, tmp_path / "confusion.png"))
+    assert _is_png(best_model.example_images(predictions, tmp_path / "examples.png"))
+
+
+def test_figures_never_import_keras_the_data_loaders_or_optuna():
+    import ast
+    from pathlib import Path
+
+    import cnnsweep.report.figures as figures
+
+    forbidden = ("keras", "tensorflow", "optuna", "yaml", "cnnsweep.data")
+    for module in Path(figures.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith(forbidden) for n in names), (module.name, names)

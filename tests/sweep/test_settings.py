@@ -1,0 +1,62 @@
+"""hydra.sweeper.* checked once, before the study or any trial is touched."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from cnnsweep.config import register_configs
+from cnnsweep.errors import ConfigError
+from cnnsweep.paths import config_dir
+from cnnsweep.sweep.files import register_sweep_files
+from cnnsweep.sweep.schema import register_sweeper_configs
+from cnnsweep.sweep.settings import check_settings
+
+
+def _sweep_config(*overrides: str):
+    register_configs()
+    register_sweeper_configs()
+    register_sweep_files()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="config", return_hydra_config=True,
+                       overrides=["+sweep=seed_cnn", "dataset=digits", "hydra.sweep.dir=/tmp/s", *overrides])
+
+
+def _check(*overrides: str, arguments=()):
+    config = _sweep_config(*overrides)
+    return check_settings(config.hydra.sweeper, config, list(arguments))
+
+
+def test_seed_cnn_searches_the_notes_five_and_is_frozen():
+    settings = _check()
+    assert settings.param_keys == ["model.filters", "model.kernel_size", "model.strides",
+                                   "model.padding", "trainer.batch_size"]
+    assert settings.directions == ("maximize",) and settings.study_name == "seed_cnn"
+    assert not settings.is_worker and not settings.shared_storage
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.n_trials = 5  # type: ignore[misc]
+
+
+def test_a_plain_override_pins_a_searched_key():
+    settings = _check(arguments=["model.padding=valid"])
+    assert "model.padding" not in settings.param_keys and "model.padding=valid" in settings.space.fixed
+
+
+@pytest.mark.parametrize(("overrides", "arguments", "key"), [
+    (["hydra.sweeper.n_trials=0"], [], "hydra.sweeper.n_trials"),
+    (["hydra.sweeper.max_failure_rate=2"], [], "hydra.sweeper.max_failure_rate"),
+    (["hydra.sweeper.direction=minimize"], [], "hydra.sweeper.direction"),
+    (["trainer.epochs=-1"], [], "trainer.epochs"),
+    ([], ["model.filtres=choice(1,2)"], "hydra.sweeper.params.model.filtres"),
+])
+def test_each_bad_setting_names_its_key(overrides, arguments, key):
+    with pytest.raises(ConfigError) as err:
+        _check(*overrides, arguments=arguments)
+    assert err.value.key == key
+
+
+def test_a_searched_value_out_of_range_is_left_to_its_trials():
+    settings = _check(arguments=["trainer.batch_size=choice(0,32)"])
+    assert "trainer.batch_size" in settings.param_keys

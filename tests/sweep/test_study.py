@@ -1,0 +1,65 @@
+"""The study: how trials are told, abandoned and counted, and when failures stop a sweep."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from cnnsweep.sweep import records
+from cnnsweep.sweep import study as studies
+
+
+@pytest.fixture
+def study(tmp_path):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(storage=f"sqlite:///{tmp_path / 'optuna.db'}", direction="maximize",
+                               sampler=optuna.samplers.TPESampler(seed=0))
+
+
+def _ask(study):
+    return study.ask({"x": optuna.distributions.IntDistribution(1, 9)})
+
+
+def test_a_complete_trial_keeps_its_metrics_in_one_attribute(study):
+    trial = _ask(study)
+    studies.tell(study, trial, {"status": "complete", "objective": 0.9, "test_acc": 0.88, "junk": 1},
+                 ("objective",), constrained=True)
+    frozen = study.get_trials()[0]
+    assert frozen.state == TrialState.COMPLETE and frozen.value == 0.9
+    assert records.metrics_of(frozen) == {"state": "complete", "objective": 0.9, "test_acc": 0.88}
+
+
+def test_an_infeasible_trial_teaches_a_constrained_sampler_but_is_never_best(study):
+    studies.tell(study, _ask(study), {"status": "infeasible", "error": "does not fit"}, ("objective",),
+                 constrained=True)
+    studies.tell(study, _ask(study), {"status": "complete", "objective": 0.5}, ("objective",), True)
+    infeasible = study.get_trials()[0]
+    assert infeasible.state == TrialState.COMPLETE and records.trial_state(infeasible) == "infeasible"
+    assert [t.number for t in records.best_trials(study)] == [1]
+
+
+def test_a_non_finite_objective_fails_the_trial(study):
+    studies.tell(study, _ask(study), {"status": "complete", "objective": float("nan")}, ("objective",),
+                 constrained=False)
+    frozen = study.get_trials()[0]
+    assert frozen.state == TrialState.FAIL and "not finite" in records.metrics_of(frozen)["error"]
+
+
+def test_an_abandoned_trial_is_failed_and_queued_again_once(study):
+    trial = _ask(study)
+    studies.abandon(study, trial.number, "lost")
+    assert studies.budget_of(study) == studies.Budget(done=0, running=0, waiting=1)
+    retry = study.ask({"x": optuna.distributions.IntDistribution(1, 9)})
+    assert retry.params == trial.params and retry.user_attrs[records.RETRY_ATTR] == trial.number
+    studies.abandon(study, retry.number, "lost again")
+    assert studies.budget_of(study).waiting == 0  # a retry is not retried
+
+
+def test_too_many_failures_names_the_commonest_reasons(study):
+    for status in ("failed", "failed", "failed", "complete"):
+        studies.tell(study, _ask(study), {"status": status, "objective": 0.5, "error": "boom"},
+                     ("objective",), constrained=False)
+    reason = studies.too_many_failures(study, max_failure_rate=0.5)
+    assert reason is not None and "3 of 4 trials failed" in reason and "3x boom" in reason
+    assert studies.too_many_failures(study, max_failure_rate=0.8) is None

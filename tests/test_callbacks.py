@@ -1,0 +1,75 @@
+"""The Keras callbacks every fit gets, driven by a real tiny fit and fake hooks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnsweep.hooks import TrialHooks
+
+
+class Recording(TrialHooks):
+    def __init__(self, prune_at: int | None = None, stop_after_batches: int | None = None):
+        self.reported: list[tuple[int, float]] = []
+        self.prune_at = prune_at
+        self.stop_after_batches = stop_after_batches
+        self.asked = 0
+
+    @property
+    def reports_epochs(self):
+        return True
+
+    @property
+    def can_stop(self):
+        return True
+
+    def report_epoch(self, epoch, value):
+        self.reported.append((epoch, value))
+        return epoch == self.prune_at
+
+    def should_stop(self):
+        self.asked += 1
+        return self.stop_after_batches is not None and self.asked > self.stop_after_batches
+
+
+def _fit(callbacks, epochs=4):
+    from cnnsweep.callbacks import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(64) % 2]
+    return model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=16, callbacks=callbacks,
+                     verbose=0)
+
+
+def test_epoch_reporter_hands_every_epoch_over_and_prunes_when_told():
+    from cnnsweep.callbacks import EpochReporter
+
+    hooks = Recording(prune_at=2)
+    reporter = EpochReporter("val_acc", hooks)
+    fit = _fit([reporter])
+    assert [epoch for epoch, _ in hooks.reported] == [1, 2]
+    assert reporter.stopped_epoch == 2 and len(fit.history["loss"]) == 2
+    assert all(0.0 <= value <= 1.0 for _, value in hooks.reported)
+
+
+def test_stop_when_asked_stops_mid_epoch():
+    from cnnsweep.callbacks import StopWhenAsked
+
+    hooks = Recording(stop_after_batches=3)
+    with pytest.raises(KeyboardInterrupt):
+        _fit([StopWhenAsked(hooks)])
+    assert hooks.asked == 4  # three batches went on, the fourth check stopped it
+
+
+def test_non_finite_loss_stops_and_names_the_epoch():
+    from cnnsweep.callbacks import StopOnNonFinite
+
+    callback = StopOnNonFinite()
+    callback.set_model(type("M", (), {"stop_training": False})())
+    callback.on_epoch_end(0, {"loss": 0.5})
+    assert callback.bad_epoch is None
+    callback.on_epoch_end(1, {"loss": float("nan")})
+    assert callback.bad_epoch == 2 and callback.model.stop_training
