@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-faults test-fast bench bench-quality lint clean
+.PHONY: install demo test test-faults test-fast bench bench-quality lint check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/
 bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep -> benchmarks/RESULTS.md
 	$(PY) -m benchmarks.run quality
 
-lint: install
-	$(PY) -m ruff check cnnsweep tests
+lint: install  ## ruff on the code, the tests and the benchmarks
+	$(PY) -m ruff check cnnsweep hydra_plugins tests benchmarks
+
+check: lint  ## the house rules CI enforces: ruff, the import contracts, the type checker
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from cnnsweep.backend import import_keras
 from cnnsweep.hooks import TrialHooks
 from cnnsweep.timing import format_seconds
 
-keras = import_keras()
+keras: Any = import_keras()  # a module; typed Any so classes may extend its callbacks
 
 
 class EpochProgress(keras.callbacks.Callback):

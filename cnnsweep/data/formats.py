@@ -88,7 +88,8 @@ def read_idx_dir(directory: Path) -> Arrays:
     if missing:
         raise DataError(f"{directory} lacks {', '.join(m + '[.gz]' for m in missing)}. "
                         "A MNIST-format directory holds the four official IDX files.")
-    return tuple(read_idx(found[key]) for key in IDX_FILES)  # type: ignore[return-value]
+    x_train, y_train, x_test, y_test = (read_idx(path) for path in found.values() if path is not None)
+    return x_train, y_train, x_test, y_test
 
 
 def read_npz(path: Path) -> Arrays:
@@ -167,7 +168,8 @@ def read_cifar_tar(path: Path) -> Arrays:
 
             def read(name: str) -> bytes | None:
                 member = members.get(name)
-                return tar.extractfile(member).read() if member is not None else None
+                stream = tar.extractfile(member) if member is not None else None
+                return stream.read() if stream is not None else None
 
             return _read_cifar_batches(read, str(path))
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:

@@ -60,7 +60,7 @@ def preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
         DataError: wrong image shape, empty split, label count or range off.
     """
     x_train, y_train, x_test, y_test = arrays
-    prepared = []
+    prepared: list[np.ndarray] = []
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim == 3:
             x = x[..., np.newaxis]  # the channel axis the notes add with reshape
@@ -81,4 +81,5 @@ def preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
             raise DataError(f"{source}: {split} labels span {y.min()}..{y.max()}, but "
                             f"{spec.name} has classes 0..{spec.num_classes - 1}.", key="dataset.path")
         prepared += [(x.astype(np.float32) / 255.0), y.astype(np.int64)]
-    return Dataset(spec, *prepared, source=source)
+    x_train, y_train, x_test, y_test = prepared
+    return Dataset(spec, x_train, y_train, x_test, y_test, source=source)

@@ -43,7 +43,9 @@ class CollectedSweep:
 
     @property
     def objective_name(self) -> str:
-        names = self.trials["objective_name"].dropna() if "objective_name" in self.trials else []
+        if "objective_name" not in self.trials:
+            return "objective"
+        names = self.trials["objective_name"].dropna()
         return str(names.iloc[0]) if len(names) else "objective"
 
     @property
@@ -149,7 +151,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                         "Optuna storage. Give the folder a --multirun run printed.")
     problems: list[str] = []
     study = _open_local_study(sweep_dir)
-    results = {}
+    results: dict[str, Any] = {}
     if (sweep_dir / records.RESULTS_FILE).exists():
         try:
             results = yaml.safe_load((sweep_dir / records.RESULTS_FILE).read_text()) or {}

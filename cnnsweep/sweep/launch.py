@@ -122,7 +122,7 @@ class TrialLauncher:
             hide_storage_password(job_config)
         try:
             return run_job(hydra_context=self.hydra_context,
-                           task_function=functools.partial(self.task_function, hooks=hooks),
+                           task_function=functools.partial(self.task_function, hooks=hooks),  # type: ignore[call-arg]
                            config=job_config, job_dir_key="hydra.sweep.dir",
                            job_subdir_key="hydra.sweep.subdir")
         finally:

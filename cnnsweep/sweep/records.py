@@ -103,7 +103,7 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
         return []
     if len(study.directions) == 1:
         sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        return [max(complete, key=lambda t: sign * t.value)]
+        return [max(complete, key=lambda t: sign * float(t.values[0]))]
     return [t for t in study.best_trials if t in complete]
 
 

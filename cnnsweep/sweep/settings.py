@@ -89,10 +89,10 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
     if not 0.0 <= max_failure_rate <= 1.0:
         raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be "
                           "between 0 and 1.", key="hydra.sweeper.max_failure_rate")
-    params = settings.get("params")
+    params: Any = settings.get("params") or {}
     if isinstance(params, DictConfig):
         params = OmegaConf.to_container(params, resolve=False)
-    space = parse_search_space(dict(params or {}), arguments)
+    space = parse_search_space({str(key): value for key, value in dict(params).items()}, arguments)
     if not space.distributions:
         raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
                           "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.",

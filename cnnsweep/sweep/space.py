@@ -67,7 +67,7 @@ def _distribution(key: str, override: Override) -> BaseDistribution:
         choices = list(value.list)
         if not choices:
             raise ConfigError(f"{where}=choice() is empty. List at least one value.")
-        return CategoricalDistribution(choices)
+        return CategoricalDistribution(choices)  # type: ignore[arg-type]  # Hydra parses plain values
     if isinstance(value, RangeSweep):
         start, stop, step = value.start, value.stop, value.step
         if step is None or step <= 0 or start is None or stop is None or start >= stop:
@@ -116,7 +116,7 @@ def parse_search_space(params: Mapping[str, Any], arguments: Sequence[str]) -> S
         if override.is_sweep_override():
             space.distributions[override.key_or_group] = _distribution(override.key_or_group, override)
         else:
-            space.fixed.append(override.input_line)
+            space.fixed.append(str(override.input_line))
     for override in _parse(arguments, "command line"):
         key = override.key_or_group
         if override.is_sweep_override():
@@ -126,7 +126,7 @@ def parse_search_space(params: Mapping[str, Any], arguments: Sequence[str]) -> S
             del space.distributions[key]
             space.pinned.append(key)
         space.fixed = [line for line in space.fixed if not line.startswith(f"{key}=")]
-        space.fixed.append(override.input_line)
+        space.fixed.append(str(override.input_line))
     return space
 
 

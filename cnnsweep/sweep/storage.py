@@ -186,7 +186,7 @@ def _retrying(name: str):
 
 
 def _storage_methods() -> list[str]:
-    names = set()
+    names: set[str] = set()
     for base in (BaseStorage, BaseHeartbeat):
         names.update(n for n in vars(base) if callable(getattr(base, n)) and not n.startswith("__"))
     return sorted(names)

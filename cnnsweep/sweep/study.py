@@ -75,7 +75,7 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
                    reraise=True)(optuna.create_study)
     try:
         study = create(storage=opened.storage, sampler=sampler, pruner=pruner, study_name=name,
-                       directions=list(settings.directions), load_if_exists=True)
+                       directions=list(settings.directions), load_if_exists=True)  # type: ignore[arg-type]
     except Exception as exc:
         raise UserError(f"the study {name!r} cannot be created in {mask_password(opened.url)} "
                         f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:200])}).",
@@ -133,10 +133,11 @@ def tell(study: optuna.Study, trial: optuna.trial.Trial, metrics: Mapping[str, A
     if status == "complete":
         values = [metrics.get(name) for name in objectives]
         if all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            finite = [float(v) for v in values if v is not None]
             trial.set_user_attr(records.ATTR, {"state": status, **recorded})
             if constrained:
                 trial.set_constraint(CONSTRAINT, 0.0)
-            study.tell(trial, values)
+            study.tell(trial, finite)
             return
         status = "failed"
         recorded["error"] = f"objective not finite: {values}"

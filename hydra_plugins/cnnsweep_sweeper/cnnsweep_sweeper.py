@@ -25,11 +25,12 @@ class CnnsweepSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         self.settings = settings
 
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
-              config: DictConfig) -> None:
-        self.hydra_context = hydra_context
+    def setup(self, *, hydra_context: HydraContext | None, task_function: TaskFunction,
+              config: DictConfig | None) -> None:
+        assert hydra_context is not None and config is not None, "Hydra sets up a sweeper with both"
+        self.hydra_context: HydraContext = hydra_context
         self.task_function = task_function
-        self.config = config
+        self.config: DictConfig = config
 
     def sweep(self, arguments: list[str]) -> None:
         from cnnsweep.errors import Infeasible, SweepStopped, UserError
