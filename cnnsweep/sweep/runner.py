@@ -190,10 +190,7 @@ def coordinate(sweep: Sweep) -> None:
              study.study_name, settings.n_trials, settings.sweep_dir, progress.done_at_start,
              settings.n_jobs, mask_password(sweep.storage.url))
     try:
-        if settings.n_jobs == 1:
-            work(sweep, on_trial_done=progress.report)
-        else:
-            _run_worker_processes(sweep, progress)
+        _run_worker_loops(sweep, progress)
     except KeyboardInterrupt:
         sweep.stopped_by.append("interrupted")
         log.warning("interrupted: finished trials are kept; run the same command again "
@@ -207,10 +204,11 @@ def coordinate(sweep: Sweep) -> None:
         raise SweepStopped(sweep.stopped_by[0])
 
 
-def _run_worker_processes(sweep: Sweep, progress: Progress) -> None:
+def _run_worker_loops(sweep: Sweep, progress: Progress) -> None:
+    """The worker loops, where :func:`workers.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
-    processes = workers.local_processes(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
-                                        study.study_name, sweep.storage.url, sweep.ctrl_c)
+    place = workers.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
+                              study.study_name, sweep.storage.url, sweep.ctrl_c)
 
     def on_death(pid: int, how: str) -> bool:
         studies.abandon_trials_of_worker(study, pid, how)
@@ -221,7 +219,8 @@ def _run_worker_processes(sweep: Sweep, progress: Progress) -> None:
         progress.report_new()
         return _stop_for_failures(sweep)
 
-    processes.run(on_death=on_death, on_tick=on_tick)
+    place.run(work=lambda: work(sweep, on_trial_done=progress.report), on_death=on_death,
+              on_tick=on_tick)
     progress.report_new()
 
 

@@ -1,11 +1,12 @@
 """Where a sweep's worker loops run, and how they are stopped.
 
-``n_jobs=1`` runs the one worker loop in the sweep's own process (data loaded
-once). ``n_jobs=N`` starts N local processes of the same command, each a worker
-on the shared study (:class:`LocalProcesses`): each gets its share of the CPU
-threads and of the GPUs, receives the storage URL by environment, and is
-restarted when it dies. This module is the one place that decides where worker
-loops run; the loops themselves are in :mod:`cnnsweep.sweep.runner`.
+``n_jobs=1`` runs the one worker loop in the sweep's own process
+(:class:`InThisProcess`, data loaded once). ``n_jobs=N`` starts N local
+processes of the same command, each a worker on the shared study
+(:class:`LocalProcesses`): each gets its share of the CPU threads and of the
+GPUs, receives the storage URL by environment, and is restarted when it dies.
+:func:`placement` is the one place that decides; the loops themselves are in
+:mod:`cnnsweep.sweep.runner`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from cnnsweep import exits
 from cnnsweep.sweep.storage import STORAGE_ENV
@@ -100,6 +101,29 @@ def coordinator_gone(parent_pid: int) -> bool:
     return os.getppid() != parent_pid
 
 
+class Placement(Protocol):
+    """Where the worker loops of one machine run; ``run`` returns when they all ended."""
+
+    def run(self, *, work: Callable[[], None], on_death: Callable[[int, str], bool],
+            on_tick: Callable[[], bool]) -> None: ...
+
+
+class InThisProcess:
+    """The one worker loop runs in the sweep's own process (``n_jobs=1``)."""
+
+    def run(self, *, work: Callable[[], None], on_death: Callable[[int, str], bool],
+            on_tick: Callable[[], bool]) -> None:
+        work()
+
+
+def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
+              storage_url: str, ctrl_c: CtrlC) -> Placement:
+    """Where this sweep's worker loops run: here for one job, as local processes for several."""
+    if n_jobs == 1:
+        return InThisProcess()
+    return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c)
+
+
 class LocalProcesses:
     """N worker processes on this machine, supervised until they all end.
 
@@ -115,10 +139,12 @@ class LocalProcesses:
         self.ctrl_c = ctrl_c
         self.processes: list[subprocess.Popen] = []
 
-    def run(self, *, on_death: Callable[[int, str], bool], on_tick: Callable[[], bool]) -> None:
+    def run(self, *, work: Callable[[], None] | None = None, on_death: Callable[[int, str], bool],
+            on_tick: Callable[[], bool]) -> None:
         """Start the workers and watch them until every one has ended.
 
         Args:
+            work: unused: the loops run in the worker processes.
             on_death: called as ``on_death(pid, how)`` when a worker dies of a
                 crash; returns whether to start a new one in its place.
             on_tick: called about once a second; returning True asks every
