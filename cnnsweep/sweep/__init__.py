@@ -1,7 +1,10 @@
 """The Optuna sweep behind ``python -m cnnsweep --multirun +sweep=NAME``.
 
-``space`` turns Hydra sweep syntax into Optuna distributions, ``config`` holds
-the sweeper's typed settings, ``runner`` asks, launches and tells, ``records``
-writes ``trials.csv`` and ``optimization_results.yaml``. The Hydra plugin class
-itself lives in ``hydra_plugins/cnnsweep_sweeper`` and stays light.
+``settings`` checks ``hydra.sweeper.*`` once (``schema`` registers its config
+groups, ``space`` turns Hydra sweep syntax into Optuna distributions),
+``storage`` and ``study`` open and keep the study, ``launch`` runs one trial as
+a Hydra job, ``workers`` decides where worker loops run, ``records`` writes
+``trials.csv`` and ``optimization_results.yaml``, and ``runner`` holds the
+coordinator's and the worker's loop. The Hydra plugin class itself lives in
+``hydra_plugins/cnnsweep_sweeper`` and stays light.
 """
