@@ -52,10 +52,23 @@ class EarlyStoppingConfig:
 
 
 @dataclass
+class AugmentConfig:
+    shift: float = 0.0  # random shifts up to this fraction of the image side; 0 = none
+    flip: bool = False  # random horizontal flips, only for datasets whose classes survive mirroring
+
+
+@dataclass
 class TrainerConfig:
     epochs: int = 10
     batch_size: int = 64
-    learning_rate: float = 1e-3  # Adam step size
+    learning_rate: float = 1e-3  # the optimizer's (peak) step size
+    optimizer: str = "adam"  # adam | adamw | sgd (with momentum)
+    weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd); 0 = none
+    momentum: float = 0.9  # sgd only
+    lr_schedule: str = "constant"  # constant | cosine (after warm-up) | one_cycle
+    warmup_epochs: float = 0.0  # linear warm-up from 0 before cosine decay
+    label_smoothing: float = 0.0  # mix one-hot targets with the uniform distribution
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     validation_split: float = 0.2  # last fraction of the training set, as Keras does
     seed: int = 0  # seeds Python, NumPy and the backend
     quiet: bool = False  # True: no per-epoch lines, only the final summary

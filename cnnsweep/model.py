@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from cnnsweep.architecture import ArchitecturePlan
 
@@ -28,13 +29,14 @@ def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "flo
     return model
 
 
-def compile_model(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> None:
-    """Adam on categorical cross-entropy, reporting accuracy as ``acc`` (as in the notes)."""
-    import keras
+def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoch: int) -> None:
+    """The trainer's optimizer and loss (the notes': Adam on categorical cross-entropy),
+    reporting accuracy as ``acc`` as the notes do."""
+    from cnnsweep import recipe
 
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="categorical_crossentropy",
+        optimizer=recipe.optimizer(trainer, steps_per_epoch),
+        loss=recipe.loss(trainer),
         metrics=["acc"],
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=int(trainer.get("steps_per_execution", 1)),
     )

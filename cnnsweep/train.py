@@ -148,7 +148,8 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     keras.utils.set_random_seed(int(trainer["seed"]))
     model = build_model(plan, name=str(cfg["model"]["name"]),
                         precision=str(trainer.get("precision", "float32")))
-    compile_model(model, float(trainer["learning_rate"]), int(trainer.get("steps_per_execution", 1)))
+    batch_size = int(trainer["batch_size"])
+    compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,
@@ -172,10 +173,9 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     started = time.perf_counter()
     try:
         fit = model.fit(
-            x_fit, one_hot(y_fit, num_classes),
+            **_training_data(trainer, data, x_fit, one_hot(y_fit, num_classes)),
             validation_data=(x_val, one_hot(y_val, num_classes)),
             epochs=int(trainer["epochs"]),
-            batch_size=int(trainer["batch_size"]),
             callbacks=callbacks,
             verbose=0,
         )
@@ -229,6 +229,23 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
              prefix, best_index + 1, monitor, objective, test_acc,
              f"{plan.params_count:,}", train_seconds)
     return RunResult("complete", objective, metrics, history)
+
+
+def _training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
+                   y: np.ndarray) -> dict[str, Any]:
+    """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks.
+
+    Flips apply only to datasets whose classes survive mirroring (not digits).
+    """
+    augment = trainer.get("augment") or {}
+    shift = float(augment.get("shift", 0.0))
+    flip = bool(augment.get("flip", False)) and data.spec.mirrors
+    batch_size = int(trainer["batch_size"])
+    if shift <= 0 and not flip:
+        return {"x": x, "y": y, "batch_size": batch_size}
+    from cnnsweep.augment import AugmentedBatches
+
+    return {"x": AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=int(trainer["seed"]))}
 
 
 def _history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:

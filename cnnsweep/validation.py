@@ -16,6 +16,8 @@ from cnnsweep.data.catalog import get_spec
 from cnnsweep.errors import ConfigError, Infeasible
 
 MONITORS = ("val_acc", "val_loss")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -46,6 +48,7 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     if trainer.get("precision", "float32") not in PRECISIONS:
         raise ConfigError(f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
                           f"one of: {', '.join(PRECISIONS)}.", key="trainer.precision")
+    check_recipe(trainer)
     stopping = trainer["early_stopping"]
     if stopping["monitor"] not in MONITORS:
         raise ConfigError(f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "
@@ -58,6 +61,36 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
     if float(stopping["min_delta"]) < 0:
         raise ConfigError(f"trainer.early_stopping.min_delta={stopping['min_delta']!r} must "
                           "be >= 0.", key="trainer.early_stopping.min_delta")
+
+
+def check_recipe(trainer: Mapping[str, Any]) -> None:
+    """The optimizer, its schedule, label smoothing and augmentation."""
+    optimizer = trainer.get("optimizer", "adam")
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"trainer.optimizer={optimizer!r} is not supported. Use one of: "
+                          f"{', '.join(OPTIMIZERS)}.", key="trainer.optimizer")
+    schedule = trainer.get("lr_schedule", "constant")
+    if schedule not in LR_SCHEDULES:
+        raise ConfigError(f"trainer.lr_schedule={schedule!r} is not supported. Use one of: "
+                          f"{', '.join(LR_SCHEDULES)}.", key="trainer.lr_schedule")
+    for key, low, high, hint in (
+            ("weight_decay", 0.0, None, "Use e.g. trainer.weight_decay=0.0001, or 0 for none."),
+            ("momentum", 0.0, 1.0, "Use e.g. trainer.momentum=0.9."),
+            ("label_smoothing", 0.0, 1.0, "Use e.g. trainer.label_smoothing=0.1, or 0 for none."),
+            ("warmup_epochs", 0.0, None, "Use e.g. trainer.warmup_epochs=1, or 0 for none.")):
+        value = float(trainer.get(key, 0.0))
+        if value < low or (high is not None and value >= high):
+            rule = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
+            raise ConfigError(f"trainer.{key}={value:g} must be {rule}. {hint}", key=f"trainer.{key}")
+    if float(trainer.get("warmup_epochs", 0.0)) >= int(trainer["epochs"]) > 0 and schedule != "constant":
+        raise ConfigError(f"trainer.warmup_epochs={trainer['warmup_epochs']} leaves no epoch of "
+                          f"trainer.epochs={trainer['epochs']} after the warm-up. Use fewer warm-up "
+                          "epochs or more epochs.", key="trainer.warmup_epochs")
+    shift = float((trainer.get("augment") or {}).get("shift", 0.0))
+    if not 0.0 <= shift < 0.5:
+        raise ConfigError(f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "
+                          "as a fraction of the image side. Use e.g. 0.1, or 0 for none.",
+                          key="trainer.augment.shift")
 
 
 def check_dataset(dataset: Mapping[str, Any]) -> None:

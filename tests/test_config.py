@@ -68,9 +68,23 @@ def test_unknown_group_option_lists_the_valid_ones():
      ("trainer.early_stopping.monitor=test_acc", "is not a validation metric"),
      ("trainer.early_stopping.patience=-1", "patience=-1"),
      ("dataset.train_limit=0", "dataset.train_limit=0 must be a positive number"),
-     ("dataset.path=/no/such/dir", "dataset.path=/no/such/dir does not exist")],
+     ("dataset.path=/no/such/dir", "dataset.path=/no/such/dir does not exist"),
+     ("trainer.optimizer=rmsprop", "trainer.optimizer='rmsprop' is not supported"),
+     ("trainer.lr_schedule=step", "trainer.lr_schedule='step' is not supported"),
+     ("trainer.weight_decay=-1", "trainer.weight_decay=-1 must be >= 0"),
+     ("trainer.label_smoothing=1", "trainer.label_smoothing=1 must be in [0, 1)"),
+     ("trainer.augment.shift=0.5", "trainer.augment.shift=0.5 must be in [0, 0.5)"),
+     ("trainer.warmup_epochs=-1", "trainer.warmup_epochs=-1 must be >= 0")],
 )
 def test_bad_trainer_and_dataset_values(override, fragment):
     with pytest.raises(ConfigError) as err:
         validate_config(compose_config(override))
     assert fragment in str(err.value)
+    assert err.value.key == override.split("=")[0]
+
+
+def test_a_warm_up_longer_than_the_run_is_refused():
+    config = compose_config("trainer.epochs=2", "trainer.lr_schedule=cosine", "trainer.warmup_epochs=2")
+    with pytest.raises(ConfigError, match="leaves no epoch") as err:
+        validate_config(config)
+    assert err.value.key == "trainer.warmup_epochs"

@@ -30,6 +30,7 @@ class DatasetSpec:
     input_shape: tuple[int, int, int]
     class_names: tuple[str, ...]
     local_names: tuple[str, ...]  # folder / file names it is found under
+    mirrors: bool = False  # a horizontally flipped image is still of its class (clothes, objects)
 
     @property
     def num_classes(self) -> int:
@@ -40,11 +41,11 @@ SPECS = {
     "mnist": DatasetSpec("mnist", (28, 28, 1), DIGIT_CLASSES, ("mnist", "mnist.npz")),
     "fashion_mnist": DatasetSpec(
         "fashion_mnist", (28, 28, 1), FASHION_CLASSES,
-        ("fashion-mnist", "fashion_mnist", "fashion-mnist.npz", "fashion_mnist.npz"),
+        ("fashion-mnist", "fashion_mnist", "fashion-mnist.npz", "fashion_mnist.npz"), mirrors=True,
     ),
     "cifar10": DatasetSpec(
         "cifar10", (32, 32, 3), CIFAR10_CLASSES,
-        (CIFAR_DIR, "cifar-10-python.tar.gz", "cifar10", "cifar-10"),
+        (CIFAR_DIR, "cifar-10-python.tar.gz", "cifar10", "cifar-10"), mirrors=True,
     ),
     "digits": DatasetSpec("digits", (8, 8, 1), DIGIT_CLASSES, ()),
 }

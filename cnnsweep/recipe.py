@@ -1,0 +1,84 @@
+"""The training recipe: optimizer, learning-rate schedule and loss, from ``trainer.*``.
+
+    python -m cnnsweep dataset=fashion_mnist trainer.optimizer=adamw trainer.lr_schedule=one_cycle
+
+``trainer=seed`` keeps the notes' recipe exactly: Adam at a constant 0.001 on
+plain categorical cross-entropy. Imports Keras: import it late.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from cnnsweep.backend import import_keras
+
+keras: Any = import_keras()
+
+
+@keras.saving.register_keras_serializable(package="cnnsweep")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Smith's one-cycle policy: a cosine rise from ``peak/25`` to ``peak`` over the first
+    ``warmup_fraction`` of the steps, then a cosine fall to ``peak/10**4``."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_fraction: float = 0.3) -> None:
+        self.peak = float(peak)
+        self.total_steps = int(total_steps)
+        self.warmup_fraction = float(warmup_fraction)
+
+    def __call__(self, step: Any) -> Any:
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        rise = max(1.0, self.total_steps * self.warmup_fraction)
+        fall = max(1.0, self.total_steps - rise)
+        start, end = self.peak / 25.0, self.peak / 1e4
+        up = ops.minimum(step / rise, 1.0)
+        down = ops.clip((step - rise) / fall, 0.0, 1.0)
+        rising = start + (self.peak - start) * (1.0 - ops.cos(math.pi * up)) / 2.0
+        falling = end + (self.peak - end) * (1.0 + ops.cos(math.pi * down)) / 2.0
+        return ops.where(step < rise, rising, falling)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "warmup_fraction": self.warmup_fraction}
+
+
+def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int) -> Any:
+    """The learning rate as a float (constant) or a schedule over the run's steps."""
+    peak = float(trainer["learning_rate"])
+    schedule = trainer.get("lr_schedule", "constant")
+    total = max(1, int(trainer["epochs"]) * steps_per_epoch)
+    if schedule == "cosine":
+        warmup = min(total - 1, int(round(float(trainer.get("warmup_epochs", 0.0)) * steps_per_epoch)))
+        if warmup > 0:
+            return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=peak,
+                                                          warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(peak, total)
+    if schedule == "one_cycle":
+        return OneCycle(peak, total)
+    return peak
+
+
+def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int) -> float:
+    """The learning rate the optimizer uses at ``step`` (0-based), as a float."""
+    rate = learning_rate(trainer, steps_per_epoch)
+    return float(rate) if isinstance(rate, float) else float(keras.ops.convert_to_numpy(rate(step)))
+
+
+def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int) -> Any:
+    """Adam (the notes'), AdamW, or SGD with momentum, on the run's learning rate."""
+    rate = learning_rate(trainer, steps_per_epoch)
+    decay = float(trainer.get("weight_decay", 0.0)) or None
+    name = trainer.get("optimizer", "adam")
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay or 0.0)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=float(trainer.get("momentum", 0.9)),
+                                    nesterov=True, weight_decay=decay)
+    return keras.optimizers.Adam(learning_rate=rate, weight_decay=decay)
+
+
+def loss(trainer: Mapping[str, Any]) -> Any:
+    """Categorical cross-entropy, with label smoothing when the trainer asks for it."""
+    return keras.losses.CategoricalCrossentropy(label_smoothing=float(trainer.get("label_smoothing", 0.0)))

@@ -1,0 +1,67 @@
+"""Augmentation in the input pipeline keeps shapes and labels, and is reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _images(n=8, side=6):
+    return np.arange(n * side * side, dtype=np.float32).reshape(n, side, side, 1) / (n * side * side)
+
+
+def test_a_shift_moves_the_image_and_fills_with_zeros():
+    from cnnsweep.augment import augment_batch
+
+    images = _images()
+    shifted = augment_batch(images, np.random.default_rng(0), max_shift=2, flip=False)
+    assert shifted.shape == images.shape and shifted.dtype == images.dtype
+    def translated(image, dy, dx):
+        return np.roll(np.pad(image, ((2, 2), (2, 2), (0, 0))), (dy, dx), (0, 1))[2:-2, 2:-2]
+
+    for original, moved in zip(images, shifted, strict=True):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if np.array_equal(translated(original, dy, dx), moved)]
+        assert found, "each image is its original, translated"
+
+
+def test_a_flip_mirrors_left_to_right():
+    from cnnsweep.augment import augment_batch
+
+    images = _images(n=64)
+    flipped = augment_batch(images, np.random.default_rng(1), max_shift=0, flip=True)
+    mirrored = [np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, images, strict=True)]
+    unchanged = [np.array_equal(f, i) for f, i in zip(flipped, images, strict=True)]
+    assert all(m or u for m, u in zip(mirrored, unchanged, strict=True))
+    assert 16 < sum(mirrored) < 48
+
+
+def test_batches_keep_every_label_once_per_epoch_and_repeat_with_the_seed():
+    from cnnsweep.augment import AugmentedBatches
+
+    x = _images(n=50)
+    y = np.eye(5, dtype=np.float32)[np.arange(50) % 5]
+    batches = AugmentedBatches(x, y, 16, shift=0.2, flip=True, seed=3)
+    assert len(batches) == 4
+    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
+    assert labels.shape == y.shape and (labels.sum(axis=0) == y.sum(axis=0)).all()
+    first = batches[0][0]
+    assert first.shape == (16, 6, 6, 1)
+    again = AugmentedBatches(x, y, 16, shift=0.2, flip=True, seed=3)
+    assert np.array_equal(again[0][0], first)
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0], first)  # a new order and new shifts each epoch
+
+
+def test_digits_are_never_flipped_and_fashion_is(tiny_config):
+    from cnnsweep.data.catalog import get_spec
+
+    assert not get_spec("digits").mirrors and not get_spec("mnist").mirrors
+    assert get_spec("fashion_mnist").mirrors and get_spec("cifar10").mirrors
+
+
+def test_training_with_augmentation_on_tiny_data(tiny_config, tmp_path):
+    from cnnsweep.train import train
+
+    tiny_config["trainer"]["augment"] = {"shift": 0.15, "flip": True}
+    result = train(tiny_config, tmp_path)
+    assert result.status == "complete" and result.metrics["epochs_run"] == 2

@@ -1,0 +1,74 @@
+"""The training recipe: each schedule gives the stated learning rates, each optimizer is built."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import compose_config
+
+STEPS = 10  # steps per epoch
+
+
+def _trainer(**values):
+    trainer = compose_config("trainer.epochs=5", "trainer.learning_rate=0.01")["trainer"]
+    return {**trainer, **values}
+
+
+def test_the_seed_trainer_keeps_the_notes_recipe():
+    from cnnsweep import recipe
+
+    trainer = compose_config("trainer=seed")["trainer"]
+    optimizer = recipe.optimizer(trainer, STEPS)
+    assert type(optimizer).__name__ == "Adam" and float(optimizer.learning_rate) == pytest.approx(0.001)
+    assert recipe.loss(trainer).get_config()["label_smoothing"] == 0.0
+    assert recipe.learning_rate_at(trainer, STEPS, 0) == recipe.learning_rate_at(trainer, STEPS, 99)
+
+
+def test_cosine_warms_up_linearly_then_decays_to_zero():
+    from cnnsweep.recipe import learning_rate_at
+
+    trainer = _trainer(lr_schedule="cosine", warmup_epochs=1.0)
+    assert learning_rate_at(trainer, STEPS, 0) == pytest.approx(0.0)
+    assert learning_rate_at(trainer, STEPS, 5) == pytest.approx(0.005)
+    assert learning_rate_at(trainer, STEPS, 10) == pytest.approx(0.01)
+    assert learning_rate_at(trainer, STEPS, 30) == pytest.approx(0.005, rel=1e-3)  # half-way down
+    assert learning_rate_at(trainer, STEPS, 50) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_one_cycle_rises_for_thirty_percent_then_falls():
+    from cnnsweep.recipe import learning_rate_at
+
+    trainer = _trainer(lr_schedule="one_cycle")
+    assert learning_rate_at(trainer, STEPS, 0) == pytest.approx(0.01 / 25)
+    assert learning_rate_at(trainer, STEPS, 15) == pytest.approx(0.01)
+    rates = [learning_rate_at(trainer, STEPS, step) for step in range(0, 51, 5)]
+    assert rates.index(max(rates)) == 3  # step 15 of 50
+    assert rates[-1] == pytest.approx(0.01 / 1e4, rel=1e-3)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD")])
+def test_each_optimizer_with_weight_decay(name, kind):
+    from cnnsweep import recipe
+
+    optimizer = recipe.optimizer(_trainer(optimizer=name, weight_decay=1e-4, momentum=0.8), STEPS)
+    assert type(optimizer).__name__ == kind and optimizer.weight_decay == pytest.approx(1e-4)
+    if name == "sgd":
+        assert optimizer.momentum == pytest.approx(0.8)
+
+
+def test_label_smoothing_reaches_the_loss():
+    from cnnsweep import recipe
+
+    assert recipe.loss(_trainer(label_smoothing=0.1)).get_config()["label_smoothing"] == pytest.approx(0.1)
+
+
+def test_a_model_trained_with_one_cycle_saves_and_loads(tiny_config, tmp_path):
+    from cnnsweep.backend import import_keras
+    from cnnsweep.train import train
+
+    tiny_config["trainer"].update(optimizer="adamw", lr_schedule="one_cycle", weight_decay=1e-4,
+                                  label_smoothing=0.1)
+    result = train(tiny_config, tmp_path)
+    assert result.status == "complete"
+    model = import_keras().models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert type(model.optimizer).__name__ == "AdamW"
