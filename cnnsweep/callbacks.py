@@ -81,6 +81,28 @@ class EpochReporter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopAtDeadline(keras.callbacks.Callback):
+    """Ends the fit after an epoch when the next one would end past the hooks' deadline.
+
+    The run is then complete with its best epoch so far (early stopping restores it).
+    """
+
+    def __init__(self, hooks: TrialHooks):
+        super().__init__()
+        self.hooks = hooks
+        self.stopped_epoch: int | None = None
+        self._longest = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._longest = max(self._longest, time.perf_counter() - self._started)
+        if self.hooks.out_of_time(self._longest):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+
+
 class StopWhenAsked(keras.callbacks.Callback):
     """Asks the run's hooks after every batch whether to stop, and stops there (a sweep's Ctrl-C).
 

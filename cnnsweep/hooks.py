@@ -29,3 +29,8 @@ class TrialHooks:
     def should_stop(self) -> bool:
         """True when the run must stop at the next batch (the sweep was interrupted)."""
         return False
+
+    def out_of_time(self, next_epoch_seconds: float) -> bool:
+        """True when an epoch of ``next_epoch_seconds`` would end past the run's deadline:
+        the run then ends now, as complete, with its best epoch so far."""
+        return False

@@ -38,7 +38,7 @@ STATUSES = ("complete", "pruned", "failed", "infeasible")  # metrics.json "statu
 # The metrics a sweep records for every trial, in trials.csv's column order.
 RECORDED_METRICS = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc",
                     "test_loss", "params_count", "train_seconds", "images_per_second", "memory_mb",
-                    "error")
+                    "first_epoch_seconds", "error")
 HISTORY_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc")  # first columns of history.csv
 
 

@@ -135,7 +135,14 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
                   val_split: tuple, run_dir: Path, metrics: dict[str, Any], *, hooks: TrialHooks,
                   trial_number: int | None) -> RunResult:
     """The Keras part of :func:`train`: build, fit, evaluate, save."""
-    from cnnsweep.callbacks import EpochProgress, EpochReporter, StopOnNonFinite, StopWhenAsked, keras
+    from cnnsweep.callbacks import (
+        EpochProgress,
+        EpochReporter,
+        StopAtDeadline,
+        StopOnNonFinite,
+        StopWhenAsked,
+        keras,
+    )
     from cnnsweep.model import build_model, compile_model
 
     trainer = cfg["trainer"]
@@ -163,8 +170,9 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     progress = EpochProgress(int(trainer["epochs"]), log,
                              logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
     callbacks = [non_finite, early_stopping, progress]
+    deadline = StopAtDeadline(hooks) if hooks.can_stop else None
     if hooks.can_stop:
-        callbacks.append(StopWhenAsked(hooks))
+        callbacks += [StopWhenAsked(hooks), deadline]
     if (fault := faults.batch_callback()) is not None:
         callbacks.append(fault)
     reporter = EpochReporter(monitor, hooks) if hooks.reports_epochs else None
@@ -192,6 +200,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     metrics.update(
         epochs_run=epochs_run,
         train_seconds=round(train_seconds, 3),
+        first_epoch_seconds=round(progress.epoch_seconds[0], 3) if progress.epoch_seconds else None,
         images_per_second=round(len(x_fit) * epochs_run / train_seconds, 1)
         if train_seconds > 0 else None,
     )
@@ -210,6 +219,11 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
                  history[monitor][-1])
         return RunResult("pruned", objective, metrics, history)
+    if deadline is not None and deadline.stopped_epoch is not None and deadline.stopped_epoch < int(
+            trainer["epochs"]):
+        metrics["stopped_by"] = "deadline"
+        log.info("%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
+                 prefix, deadline.stopped_epoch)
     test_loss, test_acc = model.evaluate(
         data.x_test, one_hot(data.y_test, num_classes),
         batch_size=max(int(trainer["batch_size"]), 256), verbose=0,

@@ -14,6 +14,7 @@ import copy
 import functools
 import logging
 import threading
+import time
 from typing import Any
 
 import optuna
@@ -36,9 +37,11 @@ log = logging.getLogger("cnnsweep")
 class SweepTrialHooks(TrialHooks):
     """A trial's line to its sweep: epochs go to the study's pruner; Ctrl-C stops it."""
 
-    def __init__(self, trial: optuna.trial.Trial, stop: threading.Event) -> None:
+    def __init__(self, trial: optuna.trial.Trial, stop: threading.Event,
+                 deadline: float | None = None) -> None:
         self.trial = trial
         self.stop = stop
+        self.deadline = deadline  # time.time() by which training must end; None: no budget
 
     @property
     def reports_epochs(self) -> bool:
@@ -54,6 +57,9 @@ class SweepTrialHooks(TrialHooks):
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
+
+    def out_of_time(self, next_epoch_seconds: float) -> bool:
+        return self.deadline is not None and time.time() + next_epoch_seconds > self.deadline
 
 
 def hide_storage_password(job_config: DictConfig) -> None:

@@ -48,6 +48,7 @@ class Sweep:
     launcher: TrialLauncher
     ctrl_c: workers.CtrlC
     constrained: bool  # the sampler learns from infeasible trials through a constraint
+    deadline: float | None = None  # time.time() by which training must end (hydra.sweeper.timeout)
     stopped_by: list[str] = field(default_factory=list)  # why the sweep ended early
 
 
@@ -61,6 +62,7 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         SweepStopped: the sweep ended early (Ctrl-C, too many failures); its results
             so far are written.
     """
+    started = time.time()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.raiseExceptions = False  # a full disk must not print a traceback per log line
     ctrl_c = workers.CtrlC()
@@ -78,6 +80,7 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
                                config=config),
         ctrl_c=ctrl_c,
         constrained=type(sampler).__name__ in studies.CONSTRAINED_SAMPLERS,
+        deadline=training_deadline(checked, started),
     )
     if checked.is_worker:
         try:
@@ -88,6 +91,19 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
             run_files.wait_for_plots()
         return
     coordinate(sweep)
+
+
+def training_deadline(settings: SweepSettings, started: float) -> float | None:
+    """When training must end for the sweep to finish, report included, within its timeout.
+
+    A worker process gets its coordinator's deadline; a coordinator keeps a reserve
+    for writing the records and the report (3% of the budget, 5 s to 60 s).
+    """
+    if settings.is_worker and (inherited := os.environ.get(workers.DEADLINE_ENV)):
+        return float(inherited)
+    if settings.timeout is None:
+        return None
+    return started + settings.timeout - min(60.0, max(5.0, 0.03 * settings.timeout))
 
 
 def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
@@ -119,15 +135,15 @@ def work(sweep: Sweep, *, parent_pid: int | None = None,
         on_trial_done: called with each trial's number once it was told.
     """
     settings, study = sweep.settings, sweep.study
-    started = time.monotonic()
     studies.enter_optimize_loop(study)
     while True:
         sweep.ctrl_c.check()
         if studies.sampler_stopped(study):
             log.info("the sampler has no new points to try (the grid is exhausted)")
             break
-        if settings.timeout is not None and time.monotonic() - started > settings.timeout:
-            log.info("hydra.sweeper.timeout=%s reached: no new trials", settings.timeout)
+        if (sweep.deadline is not None
+                and time.time() + studies.typical_first_epoch_seconds(study) > sweep.deadline):
+            log.info("hydra.sweeper.timeout=%s: no time left for another trial", settings.timeout)
             break
         if sweep.storage.shared:
             fail_stale_trials(study)
@@ -152,7 +168,8 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     try:
         with heartbeat(sweep.study, trial):
-            metrics = sweep.launcher.run(trial, SweepTrialHooks(trial, sweep.ctrl_c.requested))
+            metrics = sweep.launcher.run(trial, SweepTrialHooks(trial, sweep.ctrl_c.requested,
+                                                                sweep.deadline))
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
         log.error("trial %d could not start: %s", trial.number, reason)
@@ -208,7 +225,7 @@ def _run_worker_loops(sweep: Sweep, progress: Progress) -> None:
     """The worker loops, where :func:`workers.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
     place = workers.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
-                              study.study_name, sweep.storage.url, sweep.ctrl_c)
+                              study.study_name, sweep.storage.url, sweep.ctrl_c, sweep.deadline)
 
     def on_death(pid: int, how: str) -> bool:
         studies.abandon_trials_of_worker(study, pid, how)

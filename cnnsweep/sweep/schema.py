@@ -115,7 +115,9 @@ class CnnsweepSweeperConf:
     objectives: Any = None
     n_trials: int = 20  # total trials of the study, across resumes and machines
     n_jobs: int = 1  # trials running at once on this machine
-    timeout: float | None = None  # seconds after which no new trial starts
+    # Seconds for the whole sweep, report included: no trial starts when it would not
+    # finish in time, and a running one stops at its next epoch with its best epoch so far.
+    timeout: float | None = None
     storage: str | None = None  # Optuna storage URL; null = a file in the sweep dir
     study_name: str | None = None  # null = the sweep's name
     max_failure_rate: float = 0.5  # stop when more than this share of trials failed

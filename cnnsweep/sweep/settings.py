@@ -31,7 +31,7 @@ class SweepSettings:
     sweep_dir: Path
     n_trials: int  # the study's total, across resumes and machines
     n_jobs: int  # worker loops at once on this machine
-    timeout: float | None  # seconds after which no new trial starts
+    timeout: float | None  # seconds for the whole sweep, report included
     max_failure_rate: float
     space: SearchSpace
     objectives: tuple[str, ...]  # metrics.json keys, one per direction

@@ -209,6 +209,15 @@ def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | Non
             f"{max_failure_rate}). {summary}")
 
 
+def typical_first_epoch_seconds(study: optuna.Study) -> float:
+    """The median first epoch (compilation included) of the trials so far: what a new
+    trial needs at least. 0 before any trial trained."""
+    seconds = sorted(float(m["first_epoch_seconds"])
+                     for m in (records.metrics_of(t) for t in study.get_trials(deepcopy=False))
+                     if m.get("first_epoch_seconds"))
+    return seconds[len(seconds) // 2] if seconds else 0.0
+
+
 def best_value_text(study: optuna.Study) -> str:
     best = records.best_trials(study)
     if not best:

@@ -29,6 +29,7 @@ from cnnsweep.sweep.storage import STORAGE_ENV
 log = logging.getLogger("cnnsweep")
 
 MAX_RESTARTS_PER_WORKER = 3
+DEADLINE_ENV = "CNNSWEEP_DEADLINE"  # a worker's training deadline (time.time()), from its coordinator
 POLL_SECONDS = 1.0
 
 
@@ -117,11 +118,11 @@ class InThisProcess:
 
 
 def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-              storage_url: str, ctrl_c: CtrlC) -> Placement:
+              storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> Placement:
     """Where this sweep's worker loops run: here for one job, as local processes for several."""
     if n_jobs == 1:
         return InThisProcess()
-    return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c)
+    return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c, deadline)
 
 
 class LocalProcesses:
@@ -200,11 +201,12 @@ class LocalProcesses:
 
 
 def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-                    storage_url: str, ctrl_c: CtrlC) -> LocalProcesses:
+                    storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> LocalProcesses:
     """``n_jobs`` worker processes of this command, sharing this machine's CPUs and GPUs."""
     gpus = gpu_count()
-    envs = [{**worker_env(index, n_jobs, os.cpu_count() or 1, gpus, os.environ),
-             STORAGE_ENV: storage_url} for index in range(n_jobs)]
+    shared = {STORAGE_ENV: storage_url, **({DEADLINE_ENV: repr(deadline)} if deadline else {})}
+    envs = [{**worker_env(index, n_jobs, os.cpu_count() or 1, gpus, os.environ), **shared}
+            for index in range(n_jobs)]
     return LocalProcesses(worker_command(argv, sweep_dir, study_name), envs, ctrl_c)
 
 

@@ -205,3 +205,26 @@ def test_worker_memory_stays_flat_over_fifty_trials(tmp_path):
     after_5, after_50 = table.loc[4, "memory_mb"], table.loc[49, "memory_mb"]
     assert after_5 > 100
     assert after_50 <= 1.10 * after_5, table["memory_mb"].tolist()
+
+
+@pytest.mark.slow
+def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
+    """A trial that would train for hours stops at its next epoch once the sweep's budget
+    runs out, and counts with its best epoch so far; the report is written within the budget."""
+    sweep_dir = tmp_path / "sweep"
+    budget = 30
+    started = time.monotonic()
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.filters=choice(4,8)", "trainer.epochs=100000",
+        "trainer.early_stopping.patience=100000", "hydra.sweeper.n_trials=5",
+        "hydra/sweeper/pruner=none", f"hydra.sweeper.timeout={budget}",
+        "hydra.sweeper.study_name=budget"), cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert set(table["state"]) == {"complete"} and len(table) <= 2  # no time for a third
+    metrics = json.loads((sweep_dir / str(table["trial_number"].iloc[-1]) / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "deadline" and 1 <= metrics["epochs_run"] < 100000
+    assert metrics["best_epoch"] <= metrics["epochs_run"] and metrics["test_acc"] is not None
+    assert (sweep_dir / "report.html").exists()
+    assert elapsed < budget + 10, elapsed  # the budget, plus Hydra's start-up before the sweep starts
