@@ -96,8 +96,11 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
     run_dir.mkdir(parents=True, exist_ok=True)
 
     monitor = trainer["early_stopping"]["monitor"]
-    (x_fit, y_fit), (x_val, y_val) = split_validation(
-        data.x_train, data.y_train, float(trainer["validation_split"]))
+    if trainer.get("refit_epochs"):  # all training images, no validation, a fixed epoch count
+        (x_fit, y_fit), (x_val, y_val) = (data.x_train, data.y_train), (data.x_train[:0], data.y_train[:0])
+    else:
+        (x_fit, y_fit), (x_val, y_val) = split_validation(
+            data.x_train, data.y_train, float(trainer["validation_split"]))
 
     metrics: dict[str, Any] = {
         "status": "running",
@@ -148,6 +151,8 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     trainer = cfg["trainer"]
     stopping = trainer["early_stopping"]
     monitor = stopping["monitor"]
+    refit_epochs = trainer.get("refit_epochs")
+    epochs = int(refit_epochs or trainer["epochs"])
     num_classes = data.spec.num_classes
     (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
     metrics["backend"] = keras.backend.backend()
@@ -167,23 +172,22 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     )
     non_finite = StopOnNonFinite()
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    progress = EpochProgress(int(trainer["epochs"]), log,
-                             logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
-    callbacks = [non_finite, early_stopping, progress]
+    progress = EpochProgress(epochs, log, logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
+    callbacks = [non_finite, progress] + ([] if refit_epochs else [early_stopping])
     deadline = StopAtDeadline(hooks) if hooks.can_stop else None
     if hooks.can_stop:
         callbacks += [StopWhenAsked(hooks), deadline]
     if (fault := faults.batch_callback()) is not None:
         callbacks.append(fault)
-    reporter = EpochReporter(monitor, hooks) if hooks.reports_epochs else None
+    reporter = EpochReporter(monitor, hooks) if hooks.reports_epochs and not refit_epochs else None
     if reporter:
         callbacks.append(reporter)
     started = time.perf_counter()
     try:
         fit = model.fit(
             **_training_data(trainer, data, x_fit, one_hot(y_fit, num_classes)),
-            validation_data=(x_val, one_hot(y_val, num_classes)),
-            epochs=int(trainer["epochs"]),
+            validation_data=(x_val, one_hot(y_val, num_classes)) if len(x_val) else None,
+            epochs=epochs,
             callbacks=callbacks,
             verbose=0,
         )
@@ -209,6 +213,9 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
               f"loss became NaN/infinite in epoch {non_finite.bad_epoch}. Lower "
               f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
 
+    if refit_epochs:
+        return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
+                                  best_index=epochs_run - 1, objective=None)
     best_index = _best_epoch_index(history[monitor], early_stopping, metrics["direction"])
     objective = history[monitor][best_index]
     if reporter is not None and reporter.stopped_epoch is not None:
@@ -219,11 +226,21 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
                  history[monitor][-1])
         return RunResult("pruned", objective, metrics, history)
-    if deadline is not None and deadline.stopped_epoch is not None and deadline.stopped_epoch < int(
-            trainer["epochs"]):
+    if deadline is not None and deadline.stopped_epoch is not None and deadline.stopped_epoch < epochs:
         metrics["stopped_by"] = "deadline"
         log.info("%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
                  prefix, deadline.stopped_epoch)
+    metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
+    return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
+                              best_index=best_index, objective=objective)
+
+
+def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
+                       metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
+                       *, best_index: int, objective: float | None) -> RunResult:
+    """Score the kept epoch on the test split, save the run's files, log the outcome."""
+    trainer = cfg["trainer"]
+    num_classes = data.spec.num_classes
     test_loss, test_acc = model.evaluate(
         data.x_test, one_hot(data.y_test, num_classes),
         batch_size=max(int(trainer["batch_size"]), 256), verbose=0,
@@ -232,16 +249,16 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         status="complete",
         objective=objective,
         best_epoch=best_index + 1,
-        val_acc=history["val_acc"][best_index],
-        val_loss=history["val_loss"][best_index],
         test_acc=float(test_acc),
         test_loss=float(test_loss),
     )
     _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number),
               model=model if trainer.get("save_model", True) else None)
-    log.info("%sbest epoch %d: %s %.4f, test_acc %.4f, %s parameters, %.1fs",
-             prefix, best_index + 1, monitor, objective, test_acc,
-             f"{plan.params_count:,}", train_seconds)
+    prefix = f"trial {trial_number}: " if trial_number is not None else ""
+    kept = (f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
+            if objective is not None else f"{best_index + 1} epochs on every training image")
+    log.info("%s%s, test_acc %.4f, %s parameters, %.1fs", prefix, kept, test_acc,
+             f"{metrics['params_count']:,}", metrics["train_seconds"])
     return RunResult("complete", objective, metrics, history)
 
 

@@ -40,6 +40,8 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
                           "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
                           key="trainer.validation_split")
+    if trainer.get("refit_epochs") is not None:
+        _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
     if "steps_per_execution" in trainer:
         _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
     if trainer.get("backend") not in (None, *BACKENDS):

@@ -100,3 +100,14 @@ def test_jax_backend_with_mixed_precision_and_steps_per_execution(tmp_path):
     model = import_keras().models.load_model(run_dir / "model.keras", safe_mode=True)
     assert model.layers[0].dtype_policy.name == "mixed_bfloat16"
     assert model.layers[-1].dtype_policy.name == "float32"
+
+
+def test_a_refit_trains_on_every_training_image_for_the_stated_epochs(tiny_config, tmp_path):
+    tiny_config["trainer"].update(refit_epochs=3, epochs=1)
+    result = train(tiny_config, tmp_path)
+    metrics = result.metrics
+    assert result.status == "complete" and metrics["objective"] is None
+    assert metrics["epochs_run"] == 3 and metrics["best_epoch"] == 3
+    assert metrics["train_images"] == 400 and metrics["val_images"] == 0
+    assert metrics["val_acc"] is None and 0.0 <= metrics["test_acc"] <= 1.0
+    assert (tmp_path / run_files.MODEL_FILE).exists() and (tmp_path / run_files.CURVES_FILE).exists()

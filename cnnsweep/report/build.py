@@ -103,6 +103,10 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
         "problems_table": html.trusted(tables.html_table(problems, f"problems-{prefix}"))
         if not problems.empty else None,
         "layers": evaluate.layer_table(sweep),
+        "refit": None if not sweep.refit else {
+            "trial": sweep.refit.get("trial"), "epochs": sweep.refit.get("epochs"),
+            "test_acc": _fmt(sweep.refit.get("test_acc")), "status": sweep.refit.get("status"),
+            "error": sweep.refit.get("error")},
         "skipped": sweep.problems,
     }
 

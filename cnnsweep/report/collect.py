@@ -39,6 +39,7 @@ class CollectedSweep:
     dataset: str | None = None
     budget: int | None = None
     max_epochs: int | None = None
+    refit: dict[str, Any] | None = None  # the best configuration retrained on every training image
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -233,5 +234,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
         max_epochs = None  # differs per trial
     return CollectedSweep(sweep_dir=sweep_dir, name=name, trials=frame, param_keys=param_keys,
                         histories=histories, directions=directions, objectives=objectives,
-                        dataset=dataset, budget=budget, max_epochs=max_epochs, problems=problems)
+                        dataset=dataset, budget=budget, max_epochs=max_epochs,
+                        refit=results.get("refit") if isinstance(results.get("refit"), dict) else None,
+                        problems=problems)
 

@@ -62,6 +62,20 @@ class SweepTrialHooks(TrialHooks):
         return self.deadline is not None and time.time() + next_epoch_seconds > self.deadline
 
 
+class RefitHooks(TrialHooks):
+    """The refit's line to its sweep: no pruner, no deadline; Ctrl-C stops it."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    @property
+    def can_stop(self) -> bool:
+        return True
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+
 def hide_storage_password(job_config: DictConfig) -> None:
     """Mask the storage password in what Hydra saves to each trial's .hydra/ folder."""
     storage = OmegaConf.select(job_config, "hydra.sweeper.storage", throw_on_resolution_failure=False)
@@ -84,7 +98,7 @@ class TrialLauncher:
             config=config, hydra_context=hydra_context, task_function=task_function)
         self._template: DictConfig | None = None
 
-    def overrides(self, trial: optuna.trial.Trial) -> list[str]:
+    def overrides(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
         """The trial's command-line overrides: fixed ones, its values, and its seed."""
         space = self.settings.space
         overrides = list(space.fixed)
@@ -100,11 +114,26 @@ class TrialLauncher:
         Raises:
             OSError: Hydra could not create the trial's folder (a full disk).
         """
-        overrides = self.overrides(trial)
+        return self._launch(trial, self.overrides(trial), hooks)
+
+    def refit(self, trial: optuna.trial.FrozenTrial, epochs: int, subdir: str,
+              hooks: TrialHooks) -> dict[str, Any]:
+        """Train ``trial``'s configuration again on every training image for ``epochs``, in
+        ``sweep_dir/subdir``; its metrics.
+
+        Raises:
+            OSError: Hydra could not create the folder (a full disk).
+        """
+        overrides = [*self.overrides(trial), f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
+        return self._launch(trial, overrides, hooks, extra={"trainer.refit_epochs": epochs,
+                                                             "hydra.sweep.subdir": subdir})
+
+    def _launch(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
+                hooks: TrialHooks, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(self.launcher, BasicLauncher):  # another launcher: use it as it is
             (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
         else:
-            job = self._run_here(trial, overrides, hooks)
+            job = self._run_here(trial, overrides, hooks, extra or {})
         if job.status == JobStatus.COMPLETED and isinstance(job.return_value, dict):
             return job.return_value
         try:
@@ -113,15 +142,16 @@ class TrialLauncher:
             return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         return {"status": "failed", "error": f"the job returned {job.return_value!r}, not metrics"}
 
-    def _run_here(self, trial: optuna.trial.Trial, overrides: list[str], hooks: TrialHooks):
+    def _run_here(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
+                  hooks: TrialHooks, extra: dict[str, Any]):
         """The trial's job in this process, as Hydra's basic launcher runs one."""
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         log.info("trial %d: %s", trial.number, " ".join(filter_overrides(overrides)))
-        varying = dict(trial.params)
+        varying = {**trial.params, **extra}
         if "trainer.seed" not in varying:
             varying["trainer.seed"] = self.settings.base_seed + trial.number
-        job_config = self._job_config(overrides, varying)
+        job_config = self._job_config(overrides, varying, template=not extra)
         with open_dict(job_config):
             job_config.hydra.job.id = trial.number
             job_config.hydra.job.num = trial.number
@@ -134,7 +164,7 @@ class TrialLauncher:
         finally:
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
-    def _job_config(self, overrides: list[str], varying: dict[str, Any]) -> DictConfig:
+    def _job_config(self, overrides: list[str], varying: dict[str, Any], template: bool = True) -> DictConfig:
         """The trial's job config: composed by Hydra once, then copied and updated.
 
         Composing from the YAML files costs ~0.15 s per trial; when no searched key
@@ -155,6 +185,6 @@ class TrialLauncher:
                     exclude_keys=list(dirname.exclude_keys))
             return job_config
         job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        if not any(key in groups for key in varying):
+        if template and not any(key in groups for key in varying):
             self._template = copy.deepcopy(job_config)
         return job_config

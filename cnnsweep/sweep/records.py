@@ -23,7 +23,10 @@ ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": .
 RECORDED = RECORDED_METRICS
 RETRY_ATTR = "cnnsweep_retry_of"  # a queued retry: the number of the trial it repeats
 WORKER_ATTR = "cnnsweep_worker_pid"  # the worker process running the trial (n_jobs > 1)
+BASELINE_ATTR = "cnnsweep_baseline"  # a configuration the sweep file asked to try first
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
+REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
+REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 
@@ -129,6 +132,11 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         results["best_value"] = _plain(best[0].value) if best else None
         results["best_params"] = dict(best[0].params) if best else {}
         results["best_test_acc"] = metrics_of(best[0]).get("test_acc") if best else None
+        if refit := study.user_attrs.get(REFIT_ATTR):
+            results["refit"] = {  # the best configuration trained on train + validation images
+                "trial": refit.get("trial"), "epochs": refit.get("epochs"), "dir": refit.get("dir"),
+                "status": refit.get("status"), "test_acc": refit.get("test_acc"),
+                **({"error": refit["error"]} if refit.get("error") else {})}
     else:
         results["pareto_front"] = [
             {"trial": t.number, "values": [_plain(v) for v in t.values], "params": dict(t.params)}

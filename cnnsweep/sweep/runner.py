@@ -30,7 +30,7 @@ from cnnsweep import faults, run_files
 from cnnsweep.errors import SweepStopped
 from cnnsweep.sweep import records, workers
 from cnnsweep.sweep import study as studies
-from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
+from cnnsweep.sweep.launch import RefitHooks, SweepTrialHooks, TrialLauncher
 from cnnsweep.sweep.settings import SweepSettings, check_settings
 from cnnsweep.sweep.storage import OpenStorage, fail_stale_trials, heartbeat, mask_password, open_storage
 from cnnsweep.timing import format_seconds
@@ -212,6 +212,13 @@ def coordinate(sweep: Sweep) -> None:
         sweep.stopped_by.append("interrupted")
         log.warning("interrupted: finished trials are kept; run the same command again "
                     "(same hydra.sweep.dir) to resume")
+    else:
+        if settings.refit and not sweep.stopped_by:
+            try:
+                refit(sweep)
+            except KeyboardInterrupt:
+                sweep.stopped_by.append("interrupted")
+                log.warning("interrupted during the refit: the search's results are kept")
     finally:
         run_files.wait_for_plots()
         write_records(sweep)
@@ -219,6 +226,44 @@ def coordinate(sweep: Sweep) -> None:
     _summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])
+
+
+def refit(sweep: Sweep) -> None:
+    """Train the best configuration again on training plus validation images, for its best
+    epoch count, in ``sweep_dir/refit-<trial>``; its test accuracy goes beside the trial's.
+
+    Selection used validation only; the refit's test accuracy is reported, never used to choose.
+    A refit already done for the same best trial is kept, not repeated.
+    """
+    study = sweep.study
+    best = records.best_trials(study)
+    if len(sweep.settings.directions) != 1 or not best:
+        log.info("refit skipped: %s", "no complete trial" if not best else "a multi-objective sweep")
+        return
+    trial = best[0]
+    done = study.user_attrs.get(records.REFIT_ATTR) or {}
+    if done.get("trial") == trial.number and done.get("status") == "complete":
+        return
+    epochs = int(records.metrics_of(trial).get("best_epoch") or 1)
+    if sweep.deadline is not None:
+        metrics = records.metrics_of(trial)
+        per_epoch = float(metrics.get("train_seconds") or 0) / max(1, int(metrics.get("epochs_run") or 1))
+        needed = per_epoch * epochs / (1 - float(sweep.launcher.config.trainer.validation_split))
+        if time.time() + needed > sweep.deadline:
+            log.warning("refit skipped: about %s of training would overrun hydra.sweeper.timeout",
+                        format_seconds(needed))
+            return
+    log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
+    subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
+    try:
+        metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.ctrl_c.requested))
+    except OSError as exc:
+        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
+    study.set_user_attr(records.REFIT_ATTR, {
+        "trial": trial.number, "epochs": epochs, "dir": subdir, "status": metrics.get("status"),
+        "test_acc": metrics.get("test_acc"), "error": metrics.get("error")})
+    log.info("refit: test_acc %s (trial %d alone: %s)", metrics.get("test_acc"), trial.number,
+             records.metrics_of(trial).get("test_acc"))
 
 
 def _run_worker_loops(sweep: Sweep, progress: Progress) -> None:

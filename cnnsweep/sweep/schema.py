@@ -122,6 +122,10 @@ class CnnsweepSweeperConf:
     study_name: str | None = None  # null = the sweep's name
     max_failure_rate: float = 0.5  # stop when more than this share of trials failed
     params: dict[str, Any] = field(default_factory=dict)  # the search space
+    # Configurations tried first, before the sampler's own (key: value of searched keys),
+    # so a sweep is never worse than a known good setting.
+    baselines: list[Any] = field(default_factory=list)
+    refit: bool = False  # retrain the best configuration on training + validation images at the end
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)
     role: str = "main"  # set by cnnsweep itself on the worker processes of n_jobs > 1
 

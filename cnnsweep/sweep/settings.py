@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from cnnsweep.errors import ConfigError, Infeasible
@@ -41,6 +41,8 @@ class SweepSettings:
     storage: str | None  # the URL as given; None: a file in the sweep dir
     study_name: str
     report: bool
+    baselines: tuple[dict[str, Any], ...]  # searched values tried first
+    refit: bool  # retrain the best configuration on all training images at the end
     is_worker: bool  # a worker process started by a coordinator on this machine
     base_seed: int  # trial N trains with trainer.seed = base_seed + N
     monitor: str  # trainer.early_stopping.monitor
@@ -116,6 +118,8 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         storage=settings.get("storage"),
         study_name=str(study_name),
         report=bool(settings.get("report", True)),
+        baselines=_baselines(settings.get("baselines"), space),
+        refit=bool(settings.get("refit", False)),
         is_worker=settings.get("role") == "worker",
         base_seed=int(config.trainer.seed),
         monitor=monitor,
@@ -123,6 +127,50 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         data=OmegaConf.to_container(config.dataset, resolve=True),  # type: ignore[arg-type]
         backend=config.trainer.get("backend"),
     )
+
+
+def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
+    """Each baseline's values, every one a searched key at a value of its range."""
+    if isinstance(raw, DictConfig | ListConfig):
+        raw = OmegaConf.to_container(raw, resolve=True)
+    if not raw:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
+        raise ConfigError("hydra.sweeper.baselines must be a list of {key: value} mappings of searched "
+                          "keys, e.g. [{model.filters: 32}].", key="hydra.sweeper.baselines")
+    checked = []
+    for index, baseline in enumerate(raw):
+        values = _flatten(baseline)
+        for key, value in values.items():
+            where = f"hydra.sweeper.baselines[{index}].{key}"
+            distribution = space.distributions.get(key)
+            if distribution is None:
+                raise ConfigError(f"{where}: {key} is not searched, so a baseline cannot set it. Set "
+                                  "it with a plain override instead.", key="hydra.sweeper.baselines")
+            if not _contains(distribution, value):
+                raise ConfigError(f"{where}={value!r} is outside the searched range of {key}. Use a "
+                                  "value the search could pick.", key="hydra.sweeper.baselines")
+        checked.append(values)
+    return tuple(checked)
+
+
+def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{model: {filters: 32}}`` and ``{model.filters: 32}`` both become ``{"model.filters": 32}``."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    if isinstance(distribution, CategoricalDistribution):
+        return value in distribution.choices
+    low, high = distribution.low, distribution.high  # type: ignore[attr-defined]
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
 
 
 def _count(settings: Mapping[str, Any], key: str) -> int:

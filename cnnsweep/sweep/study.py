@@ -85,6 +85,9 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "
                           f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
                           "hydra.sweep.dir.", key="hydra.sweeper.study_name")
+    if not settings.is_worker and not study.get_trials(deepcopy=False):
+        for index, baseline in enumerate(settings.baselines[:settings.n_trials]):
+            study.enqueue_trial(baseline, user_attrs={records.BASELINE_ATTR: index})
     if not settings.is_worker:
         study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
         study.set_user_attr("cnnsweep_params", settings.param_keys)

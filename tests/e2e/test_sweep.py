@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from tests.helpers import FAST, assert_consistent, cli_env, load_study, run_cli, sweep_args
@@ -81,19 +81,15 @@ def _digest(path: Path) -> str:
 @pytest.mark.slow
 def test_sigkill_then_resume_finishes_the_budget(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, "model=seed", "model.filters=8", "trainer.epochs=3",
-                      "model.kernel_size=choice(2,3)", "trainer.batch_size=choice(16,32)",
+    args = sweep_args(sweep_dir, "model=seed", "model.filters=choice(4,8)", "trainer.epochs=3",
+                      "model.kernel_size=choice(2,3)", "trainer.batch_size=32",
                       "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=4",
                       "hydra.sweeper.study_name=resume")
-    env = cli_env()
-    proc = subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 240
-    while not (sweep_dir / "1" / "history.csv").exists() and time.time() < deadline:
-        time.sleep(0.05)  # trial 1 has finished one epoch: kill it mid-trial
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # 320 training images in batches of 32: 30 batches a trial, so the 35th batch is
+    # mid-way through trial 1's first epoch. The process kills itself there.
+    proc = run_cli(*args, cwd=tmp_path, env={"CNNSWEEP_FAULT": "batch:35:kill"})
+    assert proc.returncode == -signal.SIGKILL
+    assert not (sweep_dir / "1" / "metrics.json").exists()
     first = json.loads((sweep_dir / "0" / "metrics.json").read_text())
     assert first["status"] == "complete"
     kept = {name: _digest(sweep_dir / "0" / name) for name in ("metrics.json", "history.csv")}
@@ -228,3 +224,33 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     assert metrics["best_epoch"] <= metrics["epochs_run"] and metrics["test_acc"] is not None
     assert (sweep_dir / "report.html").exists()
     assert elapsed < budget + 10, elapsed  # the budget, plus Hydra's start-up before the sweep starts
+
+
+@pytest.mark.slow
+def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    baseline = "hydra.sweeper.baselines=[{model.filters:8,model.kernel_size:3}]"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
+        "trainer.epochs=3", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none",
+        "hydra.sweeper.refit=true", baseline, "hydra.sweeper.study_name=refit"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(sweep_dir, "refit")
+    assert study.trials[0].params == {"model.filters": 8, "model.kernel_size": 3}  # the baseline first
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    refit = results["refit"]
+    assert refit["trial"] == results["best_trial"] and refit["status"] == "complete"
+    best = json.loads((sweep_dir / str(refit["trial"]) / "metrics.json").read_text())
+    refitted = json.loads((sweep_dir / refit["dir"] / "metrics.json").read_text())
+    assert refitted["epochs_run"] == refit["epochs"] == best["best_epoch"]
+    assert refitted["train_images"] == best["train_images"] + best["val_images"]
+    assert refitted["test_acc"] == pytest.approx(refit["test_acc"])
+    page = (sweep_dir / "report.html").read_text()
+    assert 'id="refit-test-acc"' in page and "never used to choose" in page
+    assert len(pd.read_csv(sweep_dir / "trials.csv")) == 3  # the refit is not a trial
+
+    again = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
+        "trainer.epochs=3", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none",
+        "hydra.sweeper.refit=true", baseline, "hydra.sweeper.study_name=refit"), cwd=tmp_path)
+    assert again.returncode == 0 and "refit: trial" not in again.stderr + again.stdout  # kept, not redone

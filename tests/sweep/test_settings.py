@@ -60,3 +60,12 @@ def test_each_bad_setting_names_its_key(overrides, arguments, key):
 def test_a_searched_value_out_of_range_is_left_to_its_trials():
     settings = _check(arguments=["trainer.batch_size=choice(0,32)"])
     assert "trainer.batch_size" in settings.param_keys
+
+
+def test_baselines_must_be_searched_values_in_range():
+    settings = _check("hydra.sweeper.baselines=[{model:{filters:32}},{model.kernel_size:5}]")
+    assert settings.baselines == ({"model.filters": 32}, {"model.kernel_size": 5})
+    with pytest.raises(ConfigError, match=r"baselines\[0\].model.filters=12 is outside"):
+        _check("hydra.sweeper.baselines=[{model.filters:12}]")
+    with pytest.raises(ConfigError, match="model.dropout is not searched"):
+        _check("hydra.sweeper.baselines=[{model.dropout:0.1}]")
