@@ -31,7 +31,8 @@ bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/
 	$(PY) -m pip install -q keras-tuner tensorboard
 	$(PY) -m benchmarks.run
 
-bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep -> benchmarks/RESULTS.md
+bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then KerasTuner's -> RESULTS.md
+	$(PY) -m pip install -q keras-tuner tensorboard
 	$(PY) -m benchmarks.run quality
 
 lint: install  ## ruff on the code, the tests and the benchmarks
