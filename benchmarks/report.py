@@ -12,6 +12,8 @@ TARGETS = {
                 "2 CPU cores, and at least 0.5 points above KerasTuner's Hyperband on the same space, "
                 "split and time box"),
     "scaling": "trials per hour with n_jobs=1 and 2",
+    "defaults": ("python -m cnnsweep dataset=fashion_mnist (default model and trainer) reaches >= 0.92 "
+                 "test accuracy in <= 5 minutes on 2 CPU cores"),
 }
 
 
@@ -47,6 +49,10 @@ def _verdict(which: str, r: dict) -> str:
             text += (f"; KerasTuner Hyperband {tuner['best_test_acc']} in {tuner['wall_s'] / 60:.1f} minutes "
                      f"({lead:+.2f} points: {'met' if lead >= 0.5 else 'NOT met'})")
         return text
+    if which == "defaults":
+        met = r["test_acc"] >= 0.92 and r["command_s"] <= 300
+        return (f"{'met' if met else 'NOT met'}: test accuracy {r['test_acc']} in {r['command_s'] / 60:.1f} "
+                "minutes of measured wall time (the whole command)")
     return f"speed-up with n_jobs=2: {r['speedup']}x"
 
 
@@ -57,7 +63,7 @@ def render(data: dict) -> str:
              "ratios compare runs made back to back in the same command.", ""]
     titles = {"overhead": "1. Framework overhead per trial", "throughput": "2. Training throughput",
               "pruning": "3. Pruning and early stopping", "quality": "4. Time to quality on Fashion-MNIST",
-              "scaling": "5. Parallel scaling"}
+              "scaling": "5. Parallel scaling", "defaults": "6. A good single run by default"}
     for which, title in titles.items():
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)

@@ -1,8 +1,9 @@
 """cnnsweep's benchmarks: one command, results in benchmarks/RESULTS.md.
 
     python -m benchmarks.run                 # 1-3: overhead, throughput, pruning (~15 min, 2 cores)
-    python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep
+    python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep, then KerasTuner (~42 min)
     python -m benchmarks.run scaling         # 5: trials per hour with n_jobs 1 and 2
+    python -m benchmarks.run defaults        # 6: the default run on Fashion-MNIST, timed (~5 min)
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -165,6 +166,22 @@ def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str, with_tuner:
     return result
 
 
+# ---------------------------------------------------------------- 6. defaults
+def defaults(workdir: Path, *extra: str) -> dict:
+    """One run with the default model and trainer on real Fashion-MNIST, timed end to end:
+    ``python -m cnnsweep dataset=fashion_mnist``."""
+    run_dir = workdir / "defaults"
+    wall, proc = _python("-m", "cnnsweep", "dataset=fashion_mnist", "trainer.quiet=true",
+                         f"hydra.run.dir={run_dir}", *extra, cwd=workdir)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the default run failed: {proc.stderr[-2000:]}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {"command_s": round(wall, 1), "train_seconds": metrics["train_seconds"],
+            "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"],
+            "val_acc": round(metrics["val_acc"], 4), "test_acc": round(metrics["test_acc"], 4),
+            "params_count": metrics["params_count"]}
+
+
 # ---------------------------------------------------------------- 5. scaling
 def scaling(workdir: Path, n_trials: int, epochs: int) -> dict:
     result: dict = {"n_trials": n_trials, "epochs": epochs}
@@ -217,13 +234,14 @@ def write_results(results_dir: Path, updates: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", metavar="BENCHMARK",
-                        help="overhead, throughput, pruning, quality, scaling (default: the first three)")
+                        help="overhead, throughput, pruning, quality, scaling, defaults "
+                             "(default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
     parser.add_argument("--no-tuner", action="store_true", help="skip KerasTuner in benchmarks 1 and 4")
     args = parser.parse_args(argv)
-    known = ("overhead", "throughput", "pruning", "quality", "scaling")
+    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -245,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = quality(workdir, 0.1 if quick else args.minutes, 1, *(tiny if quick else ()),
                                  with_tuner=not (quick or args.no_tuner))
+            elif which == "defaults":
+                tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
+                result = defaults(workdir, *(tiny if quick else ()))
             else:
                 result = scaling(workdir, 2 if quick else 12, 1 if quick else 3)
             result["machine"] = machine()

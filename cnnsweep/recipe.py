@@ -50,7 +50,8 @@ def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int) -> Any:
     schedule = trainer.get("lr_schedule", "constant")
     total = max(1, int(trainer["epochs"]) * steps_per_epoch)
     if schedule == "cosine":
-        warmup = min(total - 1, int(round(float(trainer.get("warmup_epochs", 0.0)) * steps_per_epoch)))
+        # A short run (trainer.epochs=1 for a quick look) warms up for half of it at most.
+        warmup = min(total // 2, int(round(float(trainer.get("warmup_epochs", 0.0)) * steps_per_epoch)))
         if warmup > 0:
             return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=peak,
                                                           warmup_steps=warmup)

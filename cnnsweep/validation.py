@@ -84,10 +84,6 @@ def check_recipe(trainer: Mapping[str, Any]) -> None:
         if value < low or (high is not None and value >= high):
             rule = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
             raise ConfigError(f"trainer.{key}={value:g} must be {rule}. {hint}", key=f"trainer.{key}")
-    if float(trainer.get("warmup_epochs", 0.0)) >= int(trainer["epochs"]) > 0 and schedule != "constant":
-        raise ConfigError(f"trainer.warmup_epochs={trainer['warmup_epochs']} leaves no epoch of "
-                          f"trainer.epochs={trainer['epochs']} after the warm-up. Use fewer warm-up "
-                          "epochs or more epochs.", key="trainer.warmup_epochs")
     shift = float((trainer.get("augment") or {}).get("shift", 0.0))
     if not 0.0 <= shift < 0.5:
         raise ConfigError(f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "

@@ -82,9 +82,3 @@ def test_bad_trainer_and_dataset_values(override, fragment):
     assert fragment in str(err.value)
     assert err.value.key == override.split("=")[0]
 
-
-def test_a_warm_up_longer_than_the_run_is_refused():
-    config = compose_config("trainer.epochs=2", "trainer.lr_schedule=cosine", "trainer.warmup_epochs=2")
-    with pytest.raises(ConfigError, match="leaves no epoch") as err:
-        validate_config(config)
-    assert err.value.key == "trainer.warmup_epochs"

@@ -35,6 +35,14 @@ def test_cosine_warms_up_linearly_then_decays_to_zero():
     assert learning_rate_at(trainer, STEPS, 50) == pytest.approx(0.0, abs=1e-7)
 
 
+def test_a_warm_up_longer_than_the_run_takes_half_of_it():
+    from cnnsweep.recipe import learning_rate_at
+
+    trainer = _trainer(epochs=1, lr_schedule="cosine", warmup_epochs=3.0)
+    rates = [learning_rate_at(trainer, STEPS, step) for step in range(STEPS + 1)]
+    assert rates.index(max(rates)) == 5 and rates[5] == pytest.approx(0.01)
+
+
 def test_one_cycle_rises_for_thirty_percent_then_falls():
     from cnnsweep.recipe import learning_rate_at
 
