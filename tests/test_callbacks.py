@@ -73,3 +73,34 @@ def test_non_finite_loss_stops_and_names_the_epoch():
     assert callback.bad_epoch is None
     callback.on_epoch_end(1, {"loss": float("nan")})
     assert callback.bad_epoch == 2 and callback.model.stop_training
+
+
+def test_stop_at_deadline_ends_the_fit_when_the_next_epoch_would_overrun():
+    from cnnsweep.callbacks import StopAtDeadline
+
+    class Budget(Recording):
+        def __init__(self, epochs_allowed):
+            super().__init__()
+            self.epochs_allowed = epochs_allowed
+            self.seen = 0
+
+        def out_of_time(self, next_epoch_seconds):
+            assert next_epoch_seconds > 0  # the longest epoch so far
+            self.seen += 1
+            return self.seen >= self.epochs_allowed
+
+    stop = StopAtDeadline(Budget(epochs_allowed=2))
+    fit = _fit([stop], epochs=6)
+    assert stop.stopped_epoch == 2 and len(fit.history["loss"]) == 2
+
+
+def test_sweep_hooks_are_out_of_time_only_when_an_epoch_would_end_past_the_deadline():
+    import threading
+    import time
+
+    from cnnsweep.sweep.launch import SweepTrialHooks
+
+    hooks = SweepTrialHooks(trial=None, stop=threading.Event(), deadline=time.time() + 10)  # type: ignore[arg-type]
+    assert not hooks.out_of_time(next_epoch_seconds=5)
+    assert hooks.out_of_time(next_epoch_seconds=15)
+    assert not SweepTrialHooks(trial=None, stop=threading.Event()).out_of_time(10**9)  # type: ignore[arg-type]
