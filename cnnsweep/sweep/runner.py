@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 
 from cnnsweep import faults, run_files
 from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import records, workers
+from cnnsweep.sweep import outputs, records, workers
 from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.launch import RefitHooks, SweepTrialHooks, TrialLauncher
 from cnnsweep.sweep.settings import SweepSettings, check_settings
@@ -202,7 +202,7 @@ def coordinate(sweep: Sweep) -> None:
     """
     settings, study = sweep.settings, sweep.study
     studies.recover_interrupted(study, sweep.storage.shared)
-    progress = Progress(sweep, done_at_start=studies.budget_of(study).done)
+    progress = outputs.Progress(sweep, done_at_start=studies.budget_of(study).done)
     log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
              study.study_name, settings.n_trials, settings.sweep_dir, progress.done_at_start,
              settings.n_jobs, mask_password(sweep.storage.url))
@@ -221,9 +221,9 @@ def coordinate(sweep: Sweep) -> None:
                 log.warning("interrupted during the refit: the search's results are kept")
     finally:
         run_files.wait_for_plots()
-        write_records(sweep)
-        write_report(sweep)
-    _summarise(sweep)
+        outputs.write_records(sweep)
+        outputs.write_report(sweep)
+    outputs.summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])
 
@@ -266,7 +266,7 @@ def refit(sweep: Sweep) -> None:
              records.metrics_of(trial).get("test_acc"))
 
 
-def _run_worker_loops(sweep: Sweep, progress: Progress) -> None:
+def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
     """The worker loops, where :func:`workers.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
     place = workers.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
@@ -284,76 +284,3 @@ def _run_worker_loops(sweep: Sweep, progress: Progress) -> None:
     place.run(work=lambda: work(sweep, on_trial_done=progress.report), on_death=on_death,
               on_tick=on_tick)
     progress.report_new()
-
-
-class Progress:
-    """One line per finished trial, each count printed once and in order."""
-
-    def __init__(self, sweep: Sweep, done_at_start: int) -> None:
-        self.sweep = sweep
-        self.done_at_start = done_at_start
-        self.started = time.monotonic()
-        self.reported: set[int] = set()
-
-    def report_new(self) -> None:
-        """Report every finished trial not reported yet (trials of worker processes)."""
-        for trial in self.sweep.study.get_trials(deepcopy=False):
-            if trial.number not in self.reported and records.counts_toward_budget(trial):
-                self.report(trial.number)
-
-    def report(self, number: int) -> None:
-        self.reported.add(number)
-        settings, study = self.sweep.settings, self.sweep.study
-        trial = studies.frozen(study, number)
-        budget = studies.budget_of(study)
-        value = records.metrics_of(trial).get("objective")
-        left = max(0, settings.n_trials - budget.done)
-        finished_here = budget.done - self.done_at_start
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / finished_here * left if finished_here else 0.0
-        value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
-        log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
-                 records.trial_state(trial), value_text, studies.best_value_text(study),
-                 budget.done, settings.n_trials, left, format_seconds(eta))
-        write_records(self.sweep)
-
-
-def write_records(sweep: Sweep) -> None:
-    """``trials.csv`` and ``optimization_results.yaml``; a failure never costs the sweep."""
-    settings = sweep.settings
-    try:
-        settings.sweep_dir.mkdir(parents=True, exist_ok=True)
-        records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
-        records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
-                                           mask_password(sweep.storage.url), settings.n_trials)
-    except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
-        log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
-
-
-def write_report(sweep: Sweep) -> None:
-    """report.html and its plots; a failure here never costs the sweep's results."""
-    settings = sweep.settings
-    if not settings.report:
-        return
-    if not any(records.counts_toward_budget(t) for t in sweep.study.get_trials(deepcopy=False)):
-        return
-    try:
-        from cnnsweep.report.build import build_report
-
-        report = build_report([settings.sweep_dir], settings.sweep_dir)
-        log.info("report: %s", report)
-    except Exception as exc:
-        log.warning("the report could not be built (%s: %s); the sweep's results are intact. "
-                    "Rebuild it with: python -m cnnsweep.report %s", type(exc).__name__, exc,
-                    settings.sweep_dir)
-
-
-def _summarise(sweep: Sweep) -> None:
-    settings, study = sweep.settings, sweep.study
-    best = records.best_trials(study)
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(studies.state_counts(study).items()))
-    if best and len(settings.directions) == 1:
-        log.info("best trial %d: %s = %.4f, test_acc %s, params %s", best[0].number,
-                 settings.objectives[0], best[0].value, records.metrics_of(best[0]).get("test_acc"),
-                 best[0].params)
-    log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)

@@ -1,0 +1,97 @@
+"""What the coordinator writes and prints while and after a sweep runs.
+
+One progress line per finished trial (each count once, in order), ``trials.csv``
+and ``optimization_results.yaml`` after every trial, the report at the end, and
+a closing summary. A failure to write any of them never costs the sweep: the
+storage holds the truth and ``python -m cnnsweep.report`` rebuilds the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from cnnsweep.sweep import records
+from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.storage import mask_password
+from cnnsweep.timing import format_seconds
+
+if TYPE_CHECKING:
+    from cnnsweep.sweep.runner import Sweep
+
+log = logging.getLogger("cnnsweep")
+
+
+class Progress:
+    """One line per finished trial, each count printed once and in order."""
+
+    def __init__(self, sweep: Sweep, done_at_start: int) -> None:
+        self.sweep = sweep
+        self.done_at_start = done_at_start
+        self.started = time.monotonic()
+        self.reported: set[int] = set()
+
+    def report_new(self) -> None:
+        """Report every finished trial not reported yet (trials of worker processes)."""
+        for trial in self.sweep.study.get_trials(deepcopy=False):
+            if trial.number not in self.reported and records.counts_toward_budget(trial):
+                self.report(trial.number)
+
+    def report(self, number: int) -> None:
+        self.reported.add(number)
+        settings, study = self.sweep.settings, self.sweep.study
+        trial = studies.frozen(study, number)
+        budget = studies.budget_of(study)
+        value = records.metrics_of(trial).get("objective")
+        left = max(0, settings.n_trials - budget.done)
+        finished_here = budget.done - self.done_at_start
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / finished_here * left if finished_here else 0.0
+        value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
+        log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
+                 records.trial_state(trial), value_text, studies.best_value_text(study),
+                 budget.done, settings.n_trials, left, format_seconds(eta))
+        write_records(self.sweep)
+
+
+def write_records(sweep: Sweep) -> None:
+    """``trials.csv`` and ``optimization_results.yaml``; a failure never costs the sweep."""
+    settings = sweep.settings
+    try:
+        settings.sweep_dir.mkdir(parents=True, exist_ok=True)
+        records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
+        records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
+                                           mask_password(sweep.storage.url), settings.n_trials)
+    except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
+        log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
+
+
+def write_report(sweep: Sweep) -> None:
+    """report.html and its plots; a failure here never costs the sweep's results."""
+    settings = sweep.settings
+    if not settings.report:
+        return
+    if not any(records.counts_toward_budget(t) for t in sweep.study.get_trials(deepcopy=False)):
+        return
+    try:
+        from cnnsweep.report.build import build_report
+
+        report = build_report([settings.sweep_dir], settings.sweep_dir)
+        log.info("report: %s", report)
+    except Exception as exc:
+        log.warning("the report could not be built (%s: %s); the sweep's results are intact. "
+                    "Rebuild it with: python -m cnnsweep.report %s", type(exc).__name__, exc,
+                    settings.sweep_dir)
+
+
+def summarise(sweep: Sweep) -> None:
+    """The closing lines: the best trial and how many trials ended in each state."""
+    settings, study = sweep.settings, sweep.study
+    best = records.best_trials(study)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(studies.state_counts(study).items()))
+    if best and len(settings.directions) == 1:
+        log.info("best trial %d: %s = %.4f, test_acc %s, params %s", best[0].number,
+                 settings.objectives[0], best[0].value, records.metrics_of(best[0]).get("test_acc"),
+                 best[0].params)
+    log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
