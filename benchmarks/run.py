@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             elif which == "pruning":
                 result = pruning(workdir, 2 if quick else 20, 2 if quick else 10)
             elif which == "quality":
-                tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
+                tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=2")
                 # The quick budget leaves time for a trial after the 5 s kept for the report.
                 result = quality(workdir, 0.5 if quick else args.minutes, 1, *(tiny if quick else ()),
                                  with_tuner=not (quick or args.no_tuner))

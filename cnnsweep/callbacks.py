@@ -46,6 +46,14 @@ class EpochProgress(keras.callbacks.Callback):
         )
 
 
+class LogLearningRate(keras.callbacks.Callback):
+    """Adds the learning rate the epoch ended at to its logs, so ``history.csv`` shows the schedule."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stop as soon as the loss is NaN or infinite, remembering the epoch."""
 
@@ -64,19 +72,22 @@ class EpochReporter(keras.callbacks.Callback):
     """Hands each epoch's monitored value to the run's hooks; stops the fit when they say so.
 
     A sweep's pruner decides through :meth:`TrialHooks.report_epoch` (epoch is 1-based).
+    ``epoch_shares`` is each epoch's share of the training images (1.0 for a full epoch).
     """
 
-    def __init__(self, monitor: str, hooks: TrialHooks):
+    def __init__(self, monitor: str, hooks: TrialHooks, epoch_shares: list[float] | None = None):
         super().__init__()
         self.monitor = monitor
         self.hooks = hooks
+        self.epoch_shares = epoch_shares
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value):
             return
-        if self.hooks.report_epoch(epoch + 1, float(value)):
+        seen = sum(self.epoch_shares[:epoch + 1]) if self.epoch_shares else float(epoch + 1)
+        if self.hooks.report_epoch(epoch + 1, float(value), seen):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
 

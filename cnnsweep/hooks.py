@@ -22,8 +22,15 @@ class TrialHooks:
         """Whether :meth:`should_stop` is worth asking after every batch."""
         return False
 
-    def report_epoch(self, epoch: int, value: float) -> bool:
-        """Hand over the monitored value after ``epoch`` (1-based); True means prune now."""
+    @property
+    def epoch_fractions(self) -> tuple[float, ...]:
+        """Shares of the training images the first epochs train on (a sweep's fidelity);
+        the epochs after them, and every epoch of a run without any, train on all."""
+        return ()
+
+    def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
+        """Hand over the monitored value after ``epoch`` (1-based) and the training images
+        seen so far, in epochs (less than ``epoch`` after subset epochs); True means prune now."""
         return False
 
     def should_stop(self) -> bool:

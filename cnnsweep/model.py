@@ -29,13 +29,15 @@ def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "flo
     return model
 
 
-def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoch: int) -> None:
+def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoch: int,
+                  total_steps: int | None = None) -> None:
     """The trainer's optimizer and loss (the notes': Adam on categorical cross-entropy),
-    reporting accuracy as ``acc`` as the notes do."""
+    reporting accuracy as ``acc`` as the notes do. ``total_steps`` is the run's length when
+    its epochs are not all ``steps_per_epoch`` long (a sweep's subset epochs)."""
     from cnnsweep import recipe
 
     model.compile(
-        optimizer=recipe.optimizer(trainer, steps_per_epoch),
+        optimizer=recipe.optimizer(trainer, steps_per_epoch, total_steps),
         loss=recipe.loss(trainer),
         metrics=["acc"],
         steps_per_execution=int(trainer.get("steps_per_execution", 1)),

@@ -44,11 +44,12 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_fraction": self.warmup_fraction}
 
 
-def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int) -> Any:
-    """The learning rate as a float (constant) or a schedule over the run's steps."""
+def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int, total_steps: int | None = None) -> Any:
+    """The learning rate as a float (constant) or a schedule over the run's steps
+    (``total_steps``; by default ``trainer.epochs`` full epochs)."""
     peak = float(trainer["learning_rate"])
     schedule = trainer.get("lr_schedule", "constant")
-    total = max(1, int(trainer["epochs"]) * steps_per_epoch)
+    total = max(1, total_steps or int(trainer["epochs"]) * steps_per_epoch)
     if schedule == "cosine":
         # A short run (trainer.epochs=1 for a quick look) warms up for half of it at most.
         warmup = min(total // 2, int(round(float(trainer.get("warmup_epochs", 0.0)) * steps_per_epoch)))
@@ -67,9 +68,9 @@ def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int
     return float(rate) if isinstance(rate, float) else float(keras.ops.convert_to_numpy(rate(step)))
 
 
-def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int) -> Any:
+def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int, total_steps: int | None = None) -> Any:
     """Adam (the notes'), AdamW, or SGD with momentum, on the run's learning rate."""
-    rate = learning_rate(trainer, steps_per_epoch)
+    rate = learning_rate(trainer, steps_per_epoch, total_steps)
     decay = float(trainer.get("weight_decay", 0.0)) or None
     name = trainer.get("optimizer", "adam")
     if name == "adamw":

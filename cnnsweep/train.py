@@ -141,6 +141,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     from cnnsweep.callbacks import (
         EpochProgress,
         EpochReporter,
+        LogLearningRate,
         StopAtDeadline,
         StopOnNonFinite,
         StopWhenAsked,
@@ -161,7 +162,12 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     model = build_model(plan, name=str(cfg["model"]["name"]),
                         precision=str(trainer.get("precision", "float32")))
     batch_size = int(trainer["batch_size"])
-    compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size))
+    # A sweep's fidelity: the first epochs train on shares of the images; the last one on all.
+    fractions = () if refit_epochs else hooks.epoch_fractions[:epochs - 1]
+    epoch_images = [min(len(x_fit) - 1, max(1, round(share * len(x_fit)))) for share in fractions]
+    epoch_images += [len(x_fit)] * (epochs - len(epoch_images))
+    compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size),
+                  total_steps=sum(math.ceil(n / batch_size) for n in epoch_images))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,
@@ -173,41 +179,43 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     non_finite = StopOnNonFinite()
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     progress = EpochProgress(epochs, log, logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
-    callbacks = [non_finite, progress] + ([] if refit_epochs else [early_stopping])
+    callbacks = [LogLearningRate(), non_finite, progress]
     deadline = StopAtDeadline(hooks) if hooks.can_stop else None
     if hooks.can_stop:
         callbacks += [StopWhenAsked(hooks), deadline]
     if (fault := faults.batch_callback()) is not None:
         callbacks.append(fault)
-    reporter = EpochReporter(monitor, hooks) if hooks.reports_epochs and not refit_epochs else None
+    reporter = (EpochReporter(monitor, hooks, [n / len(x_fit) for n in epoch_images])
+                if hooks.reports_epochs and not refit_epochs else None)
     if reporter:
         callbacks.append(reporter)
+    y_fit = one_hot(y_fit, num_classes)
+    validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
+    histories: list[dict[str, list[float]]] = []
     started = time.perf_counter()
     try:
-        fit = model.fit(
-            **_training_data(trainer, data, x_fit, one_hot(y_fit, num_classes)),
-            validation_data=(x_val, one_hot(y_val, num_classes)) if len(x_val) else None,
-            epochs=epochs,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        _fit_in_phases(model, trainer, data, (x_fit, y_fit), validation, epoch_images, histories,
+                       callbacks=callbacks, early_stopping=None if refit_epochs else early_stopping)
     except Exception as exc:
         if not _is_out_of_memory(exc):
             raise
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-        _fail(run_dir, metrics, _history_of(model),
+        _fail(run_dir, metrics, _joined(histories + [_history_of(model)]),
               f"out of memory while training ({type(exc).__name__}). Lower "
               "trainer.batch_size or the model's filters / dense_units.")
-    history = _history_of(model, fit)
+    history = _joined(histories)
+    history["images"] = list(epoch_images[:len(history.get("loss", []))])
     train_seconds = time.perf_counter() - started
     epochs_run = len(history.get("loss", []))
     metrics.update(
         epochs_run=epochs_run,
         train_seconds=round(train_seconds, 3),
         first_epoch_seconds=round(progress.epoch_seconds[0], 3) if progress.epoch_seconds else None,
-        images_per_second=round(len(x_fit) * epochs_run / train_seconds, 1)
+        images_per_second=round(sum(epoch_images[:epochs_run]) / train_seconds, 1)
         if train_seconds > 0 else None,
     )
+    if fractions:
+        metrics["subset_epoch_images"] = epoch_images[:len(fractions)]
     if non_finite.bad_epoch is not None:
         _fail(run_dir, metrics, history,
               f"loss became NaN/infinite in epoch {non_finite.bad_epoch}. Lower "
@@ -216,7 +224,9 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     if refit_epochs:
         return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
                                   best_index=epochs_run - 1, objective=None)
-    best_index = _best_epoch_index(history[monitor], early_stopping, metrics["direction"])
+    full_epochs_ran = epochs_run > len(fractions)
+    best_index = _best_epoch_index(history[monitor], early_stopping if full_epochs_ran else None,
+                                   metrics["direction"])
     objective = history[monitor][best_index]
     if reporter is not None and reporter.stopped_epoch is not None:
         metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
@@ -262,6 +272,33 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
     return RunResult("complete", objective, metrics, history)
 
 
+def _fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple,
+                   validation: tuple | None, epoch_images: list[int],
+                   histories: list[dict[str, list[float]]], *, callbacks: list[Any],
+                   early_stopping: Any) -> None:
+    """Fit for ``len(epoch_images)`` epochs, appending each fit's logs to ``histories``.
+
+    Each subset epoch (fewer images than ``fit_split`` holds) is a one-epoch fit on a
+    seeded random share of the images; the full epochs follow in one fit, the only
+    one with early stopping. A callback that stops training ends it at that epoch.
+    """
+    x_fit, y_fit = fit_split
+    subset_epochs = [n for n in epoch_images if n < len(x_fit)]
+    for epoch, images in enumerate(subset_epochs):
+        order = np.random.default_rng(int(trainer["seed"]) + epoch).permutation(len(x_fit))
+        picked = np.sort(order[:images])
+        fit = model.fit(**_training_data(trainer, data, x_fit[picked], y_fit[picked]),
+                        validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
+                        callbacks=callbacks, verbose=0)
+        histories.append(_history_of(model, fit))
+        if model.stop_training:  # pruned, past the deadline, or a NaN loss
+            return
+    fit = model.fit(**_training_data(trainer, data, x_fit, y_fit), validation_data=validation,
+                    initial_epoch=len(subset_epochs), epochs=len(epoch_images),
+                    callbacks=callbacks + ([early_stopping] if early_stopping else []), verbose=0)
+    histories.append(_history_of(model, fit))
+
+
 def _training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
                    y: np.ndarray) -> dict[str, Any]:
     """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks.
@@ -286,9 +323,18 @@ def _history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:
     return {key: [float(v) for v in values] for key, values in logs.items()}
 
 
+def _joined(histories: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """The per-epoch logs of consecutive fits as one history."""
+    joined: dict[str, list[float]] = {}
+    for history in histories:
+        for key, values in history.items():
+            joined.setdefault(key, []).extend(values)
+    return joined
+
+
 def _best_epoch_index(values: list[float], early_stopping: Any, direction: str) -> int:
     """The epoch early stopping judged best (it honours ``min_delta``)."""
-    index = int(getattr(early_stopping, "best_epoch", -1))
+    index = int(getattr(early_stopping, "best_epoch", -1))  # counts from the first epoch of all
     if 0 <= index < len(values) and math.isfinite(values[index]):
         return index
     finite = [i for i, v in enumerate(values) if math.isfinite(v)]

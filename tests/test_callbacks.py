@@ -23,7 +23,7 @@ class Recording(TrialHooks):
     def can_stop(self):
         return True
 
-    def report_epoch(self, epoch, value):
+    def report_epoch(self, epoch, value, epochs_seen=None):
         self.reported.append((epoch, value))
         return epoch == self.prune_at
 

@@ -7,6 +7,7 @@ import pytest
 
 from cnnsweep import run_files
 from cnnsweep.errors import TrialError
+from cnnsweep.hooks import TrialHooks
 from cnnsweep.train import split_validation, train
 
 
@@ -111,3 +112,84 @@ def test_a_refit_trains_on_every_training_image_for_the_stated_epochs(tiny_confi
     assert metrics["train_images"] == 400 and metrics["val_images"] == 0
     assert metrics["val_acc"] is None and 0.0 <= metrics["test_acc"] <= 1.0
     assert (tmp_path / run_files.MODEL_FILE).exists() and (tmp_path / run_files.CURVES_FILE).exists()
+
+
+class _Fidelity(TrialHooks):
+    """A sweep's hooks as the training sees them: subset epochs, and a pruner that listens."""
+
+    def __init__(self, fractions, prune_after=None):
+        self.fractions = fractions
+        self.prune_after = prune_after
+        self.reported: list[tuple[int, float]] = []
+
+    @property
+    def epoch_fractions(self):
+        return self.fractions
+
+    @property
+    def reports_epochs(self):
+        return True
+
+    def report_epoch(self, epoch, value, epochs_seen=None):
+        self.reported.append((epoch, epochs_seen))
+        return epoch == self.prune_after
+
+
+def _spy_on_fit(monkeypatch):
+    """Record how many images each real ``model.fit`` call trains on, and over which epochs."""
+    import keras
+
+    calls = []
+    real_fit = keras.Model.fit
+
+    def fit(self, x=None, y=None, **kwargs):
+        images = len(x) if y is not None else sum(len(x[i][0]) for i in range(len(x)))
+        calls.append((images, kwargs["initial_epoch"], kwargs["epochs"]))
+        return real_fit(self, x, y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    return calls
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_subset_epochs_train_on_the_stated_share_of_the_images(tiny_config, tmp_path, monkeypatch, augment):
+    from omegaconf import OmegaConf
+
+    shift = 0.1 if augment else 0.0
+    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4, "augment": {"shift": shift}}})
+    calls = _spy_on_fit(monkeypatch)
+    hooks = _Fidelity((0.25, 0.5))
+    result = train(cfg, tmp_path, hooks=hooks)
+    n_fit = result.metrics["train_images"]  # 400 images less the validation split
+    assert calls == [(round(n_fit / 4), 0, 1), (round(n_fit / 2), 1, 2), (n_fit, 2, 4)]
+    assert result.metrics["subset_epoch_images"] == [round(n_fit / 4), round(n_fit / 2)]
+    assert result.metrics["val_images"] == 80  # validation always uses the whole split
+    assert [epoch for epoch, _ in hooks.reported] == [1, 2, 3, 4] and result.metrics["epochs_run"] == 4
+    seen = [epochs_seen for _, epochs_seen in hooks.reported]  # the pruner's resource, in epochs
+    assert seen == pytest.approx([0.25, 0.75, 1.75, 2.75], abs=0.01)
+    assert len(pd.read_csv(tmp_path / run_files.HISTORY_FILE)) == 4
+
+
+def test_a_trial_pruned_in_a_subset_epoch_stops_there(tiny_config, tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4}})
+    calls = _spy_on_fit(monkeypatch)
+    result = train(cfg, tmp_path, hooks=_Fidelity((0.25, 0.5), prune_after=1))
+    assert result.status == "pruned" and len(calls) == 1
+    assert result.metrics["epochs_run"] == 1 and result.metrics["best_epoch"] == 1
+
+
+def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_config, tmp_path,
+                                                                         monkeypatch):
+    from omegaconf import OmegaConf
+
+    cosine = {"epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 0}
+    cfg = OmegaConf.merge(tiny_config, {"trainer": cosine})
+    calls = _spy_on_fit(monkeypatch)
+    result = train(cfg, tmp_path, hooks=_Fidelity((0.5, 0.5, 0.5)))  # a 3-epoch run keeps two
+    assert [initial for _, initial, _ in calls] == [0, 1, 2]
+    assert calls[-1][0] == result.metrics["train_images"]
+    rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
+    assert rates.iloc[-1] < 0.05 * float(cfg.trainer.learning_rate)  # about zero by the end
+    assert result.status == "complete"

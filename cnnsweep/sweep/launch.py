@@ -34,14 +34,21 @@ from cnnsweep.sweep.storage import mask_password
 log = logging.getLogger("cnnsweep")
 
 
+def pruner_step(epoch: int, epochs_seen: float, *, by_images: bool) -> int:
+    """The step the pruner hears after ``epoch`` (1-based): the epoch itself, or (a sweep with
+    a fidelity) the training images seen so far in hundredths of an epoch: a full epoch is 100."""
+    return round(100 * epochs_seen) if by_images else epoch
+
+
 class SweepTrialHooks(TrialHooks):
     """A trial's line to its sweep: epochs go to the study's pruner; Ctrl-C stops it."""
 
     def __init__(self, trial: optuna.trial.Trial, stop: threading.Event,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, fidelity: tuple[float, ...] = ()) -> None:
         self.trial = trial
         self.stop = stop
         self.deadline = deadline  # time.time() by which training must end; None: no budget
+        self.fidelity = fidelity  # shares of the training images of the first epochs
 
     @property
     def reports_epochs(self) -> bool:
@@ -51,8 +58,13 @@ class SweepTrialHooks(TrialHooks):
     def can_stop(self) -> bool:
         return True
 
-    def report_epoch(self, epoch: int, value: float) -> bool:
-        self.trial.report(value, step=epoch)
+    @property
+    def epoch_fractions(self) -> tuple[float, ...]:
+        return self.fidelity
+
+    def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
+        seen = float(epoch) if epochs_seen is None else epochs_seen
+        self.trial.report(value, step=pruner_step(epoch, seen, by_images=bool(self.fidelity)))
         return self.trial.should_prune()
 
     def should_stop(self) -> bool:

@@ -168,8 +168,9 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     try:
         with heartbeat(sweep.study, trial):
-            metrics = sweep.launcher.run(trial, SweepTrialHooks(trial, sweep.ctrl_c.requested,
-                                                                sweep.deadline))
+            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, sweep.deadline,
+                                    sweep.settings.fidelity)
+            metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
         log.error("trial %d could not start: %s", trial.number, reason)

@@ -125,6 +125,10 @@ class CnnsweepSweeperConf:
     # Configurations tried first, before the sampler's own (key: value of searched keys),
     # so a sweep is never worse than a known good setting.
     baselines: list[Any] = field(default_factory=list)
+    # Shares of the training images the first epochs of every trial train on (validation
+    # always uses all), e.g. [0.1, 0.3]: weak models are pruned after seconds. With it,
+    # the pruner's step is the training images seen, in hundredths of an epoch.
+    fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)
     role: str = "main"  # set by cnnsweep itself on the worker processes of n_jobs > 1

@@ -43,6 +43,7 @@ class SweepSettings:
     report: bool
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
+    fidelity: tuple[float, ...]  # shares of the training images of every trial's first epochs
     is_worker: bool  # a worker process started by a coordinator on this machine
     base_seed: int  # trial N trains with trainer.seed = base_seed + N
     monitor: str  # trainer.early_stopping.monitor
@@ -120,6 +121,7 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         report=bool(settings.get("report", True)),
         baselines=_baselines(settings.get("baselines"), space),
         refit=bool(settings.get("refit", False)),
+        fidelity=_fidelity(settings.get("fidelity")),
         is_worker=settings.get("role") == "worker",
         base_seed=int(config.trainer.seed),
         monitor=monitor,
@@ -152,6 +154,23 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
                                   "value the search could pick.", key="hydra.sweeper.baselines")
         checked.append(values)
     return tuple(checked)
+
+
+def _fidelity(raw: Any) -> tuple[float, ...]:
+    """The shares of the training images for the first epochs, each in (0, 1). (A trial's
+    last epoch always trains on every image, so a short run uses only the first shares.)"""
+    if isinstance(raw, ListConfig):
+        raw = OmegaConf.to_container(raw, resolve=True)
+    if not raw:
+        return ()
+    example = "e.g. hydra.sweeper.fidelity=[0.1,0.3] (epoch 1 on 10% of the training images, epoch 2 on 30%)"
+    if not isinstance(raw, list) or not all(
+            isinstance(share, int | float) and not isinstance(share, bool) and 0 < share < 1
+            for share in raw):
+        raise ConfigError(f"hydra.sweeper.fidelity={raw!r} must be a list of shares of the training "
+                          "images, each above 0 and below 1 (the epochs after them train on all), "
+                          f"{example}.", key="hydra.sweeper.fidelity")
+    return tuple(float(share) for share in raw)
 
 
 def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -254,3 +254,24 @@ def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path)
         "trainer.epochs=3", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none",
         "hydra.sweeper.refit=true", baseline, "hydra.sweeper.study_name=refit"), cwd=tmp_path)
     assert again.returncode == 0 and "refit: trial" not in again.stderr + again.stdout  # kept, not redone
+
+
+@pytest.mark.slow
+def test_fidelity_prunes_on_a_share_of_the_images(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "trainer.epochs=3", "model.filters=choice(2,16)",
+        "trainer.learning_rate=choice(0.00001,0.003)", "hydra.sweeper.n_trials=6",
+        "hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=25",
+        "hydra.sweeper.fidelity=[0.25]", "hydra.sweeper.study_name=fidelity"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load_study(sweep_dir, "fidelity")
+    table = assert_consistent(sweep_dir, study)
+    assert len(table) == 6 and "pruned" in set(table.state), table
+    for trial in study.trials:  # steps are images seen: a quarter epoch, then whole ones
+        steps = sorted(trial.intermediate_values)
+        assert steps == [25, 125, 225][:len(steps)], steps
+        history = pd.read_csv(sweep_dir / str(trial.number) / "history.csv")
+        assert list(history["images"]) == [80, 320, 320][:len(history)]
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert any(len(t.intermediate_values) == 1 for t in pruned)  # dropped after the short epoch

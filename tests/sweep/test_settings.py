@@ -69,3 +69,21 @@ def test_baselines_must_be_searched_values_in_range():
         _check("hydra.sweeper.baselines=[{model.filters:12}]")
     with pytest.raises(ConfigError, match="model.dropout is not searched"):
         _check("hydra.sweeper.baselines=[{model.dropout:0.1}]")
+
+
+def test_fidelity_shares_are_checked():
+    assert _check("hydra.sweeper.fidelity=[0.1,0.3]").fidelity == (0.1, 0.3)
+    assert _check().fidelity == ()
+    with pytest.raises(ConfigError, match=r"each above 0 and below 1") as raised:
+        _check("hydra.sweeper.fidelity=[0.1,1.0]")
+    assert raised.value.key == "hydra.sweeper.fidelity"
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.fidelity=\[0.0\] must be a list of shares"):
+        _check("hydra.sweeper.fidelity=[0]")
+
+
+def test_the_pruner_step_counts_images_in_hundredths_of_an_epoch():
+    from cnnsweep.sweep.launch import pruner_step
+
+    assert [pruner_step(epoch, float(epoch), by_images=False) for epoch in (1, 2, 3)] == [1, 2, 3]
+    assert [pruner_step(epoch, seen, by_images=True) for epoch, seen in ((1, 0.1), (2, 0.4), (3, 1.4))] \
+        == [10, 40, 140]
