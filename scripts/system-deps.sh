@@ -4,9 +4,10 @@
 #   dataset-fashion-mnist  the real Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 #   postgresql             the server the multi-machine sweep test starts (its own throwaway cluster)
 #   chromium               the headless browser the report test opens report.html in
+#   slurm-wlm, munge       the single-node SLURM cluster the SLURM sweep tests start (as root)
 set -euo pipefail
 
-packages=(dataset-fashion-mnist postgresql chromium)
+packages=(dataset-fashion-mnist postgresql chromium slurm-wlm munge)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

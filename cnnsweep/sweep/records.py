@@ -22,7 +22,7 @@ from cnnsweep.run_files import RECORDED_METRICS, atomic_path, atomic_write_text
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = RECORDED_METRICS
 RETRY_ATTR = "cnnsweep_retry_of"  # a queued retry: the number of the trial it repeats
-WORKER_ATTR = "cnnsweep_worker_pid"  # the worker process running the trial (n_jobs > 1)
+WORKER_ATTR = "cnnsweep_worker_pid"  # who runs the trial: a worker's pid, or "slurm-<job id>"
 BASELINE_ATTR = "cnnsweep_baseline"  # a configuration the sweep file asked to try first
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image

@@ -69,8 +69,12 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     ctrl_c.install()
     checked = check_settings(settings, config, arguments)
     sampler, pruner = studies.make_sampler(checked), studies.make_pruner(checked)
-    opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.n_jobs > 1)
-    _warm_up(checked, trains_here=checked.is_worker or checked.n_jobs == 1)
+    if checked.cluster is not None and not checked.is_worker:
+        from cnnsweep.sweep.slurm import check_cluster
+
+        check_cluster(checked.cluster)
+    opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers)
+    _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
     # Only now, with the config and the data checked, is the study touched.
     sweep = Sweep(
         settings=checked,
@@ -83,8 +87,9 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         deadline=training_deadline(checked, started),
     )
     if checked.is_worker:
-        try:
-            work(sweep, parent_pid=os.getppid())
+        try:  # a SLURM job's worker has no coordinator process to watch
+            work(sweep, parent_pid=None if os.environ.get(workers.WORKER_ID_ENV) else os.getppid(),
+                 marks_trials=True)
         except KeyboardInterrupt:
             raise SweepStopped("interrupted") from None
         finally:
@@ -125,13 +130,15 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
 
 
 # ---------------------------------------------------------------- the worker's loop
-def work(sweep: Sweep, *, parent_pid: int | None = None,
+def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = False,
          on_trial_done: Callable[[int], None] | None = None) -> None:
     """Ask, run and tell trials until the budget is spent or something says stop.
 
     Args:
         sweep: the sweep to work on.
         parent_pid: set in a worker process: stop when this coordinator is gone.
+        marks_trials: a worker process: record who runs each trial, so that the
+            coordinator can recover it if this worker dies.
         on_trial_done: called with each trial's number once it was told.
     """
     settings, study = sweep.settings, sweep.study
@@ -156,8 +163,8 @@ def work(sweep: Sweep, *, parent_pid: int | None = None,
             log.warning("the sweep's main process is gone: this worker stops")
             break
         trial = study.ask(settings.space.distributions)
-        if parent_pid is not None:  # lets the coordinator recover the trial if this worker dies
-            trial.set_user_attr(records.WORKER_ATTR, os.getpid())
+        if marks_trials:  # lets the coordinator recover the trial if this worker dies
+            trial.set_user_attr(records.WORKER_ATTR, workers.worker_id())
         _run_trial(sweep, trial)
         faults.point("between")
         if on_trial_done is not None:
@@ -202,11 +209,23 @@ def coordinate(sweep: Sweep) -> None:
         SweepStopped: Ctrl-C, or more than ``max_failure_rate`` of the trials failed.
     """
     settings, study = sweep.settings, sweep.study
-    studies.recover_interrupted(study, sweep.storage.shared)
+    alive: Callable[[Any], bool] | None = None
+    if settings.cluster is not None:
+        from cnnsweep.sweep.slurm import job_alive
+
+        alive = job_alive
+    studies.recover_interrupted(study, sweep.storage.shared, alive)
     progress = outputs.Progress(sweep, done_at_start=studies.budget_of(study).done)
     log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
              study.study_name, settings.n_trials, settings.sweep_dir, progress.done_at_start,
              settings.n_jobs, mask_password(sweep.storage.url))
+    if settings.cluster is not None and not settings.wait:
+        _run_worker_loops(sweep, progress)  # submits the jobs and returns
+        log.info("the jobs run on without this command. Follow them with squeue --me and %s/.submitit/; "
+                 "when they have ended, run the same command without hydra.sweeper.wait=false to "
+                 "write trials.csv and report.html (or python -m cnnsweep.report %s)",
+                 settings.sweep_dir, settings.sweep_dir)
+        return
     try:
         _run_worker_loops(sweep, progress)
     except KeyboardInterrupt:
@@ -270,11 +289,15 @@ def refit(sweep: Sweep) -> None:
 def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
     """The worker loops, where :func:`workers.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
+    budget = studies.budget_of(study)
+    if budget.done >= settings.n_trials and budget.waiting == 0 and settings.several_writers:
+        return  # nothing left to do: no worker processes or jobs to start
     place = workers.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
-                              study.study_name, sweep.storage.url, sweep.ctrl_c, sweep.deadline)
+                              study.study_name, sweep.storage.url, sweep.ctrl_c, sweep.deadline,
+                              cluster=settings.cluster, wait=settings.wait)
 
-    def on_death(pid: int, how: str) -> bool:
-        studies.abandon_trials_of_worker(study, pid, how)
+    def on_death(worker: int | str, how: str) -> bool:
+        studies.abandon_trials_of_worker(study, worker, how)
         budget = studies.budget_of(study)
         return budget.done + budget.running < settings.n_trials + budget.waiting
 

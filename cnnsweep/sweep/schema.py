@@ -130,6 +130,8 @@ class CnnsweepSweeperConf:
     # the pruner's step is the training images seen, in hundredths of an epoch.
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
+    # With hydra/launcher=submitit_slurm: false submits the worker jobs and returns at once.
+    wait: bool = True
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)
     role: str = "main"  # set by cnnsweep itself on the worker processes of n_jobs > 1
 

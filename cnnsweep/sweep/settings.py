@@ -44,7 +44,9 @@ class SweepSettings:
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
     fidelity: tuple[float, ...]  # shares of the training images of every trial's first epochs
-    is_worker: bool  # a worker process started by a coordinator on this machine
+    is_worker: bool  # a worker process started by a coordinator (here, or as a SLURM job)
+    cluster: Mapping[str, Any] | None  # hydra.launcher's settings when it is submitit_slurm
+    wait: bool  # with a cluster: watch the jobs to the end (false: submit and return)
     base_seed: int  # trial N trains with trainer.seed = base_seed + N
     monitor: str  # trainer.early_stopping.monitor
     dataset: str
@@ -60,6 +62,11 @@ class SweepSettings:
         """A database server other machines may write to (not a file of this sweep)."""
         url = self.storage or ""
         return "://" in url and not url.startswith("sqlite")
+
+    @property
+    def several_writers(self) -> bool:
+        """More than one process writes the study (local worker processes or SLURM jobs)."""
+        return self.n_jobs > 1 or self.cluster is not None
 
     @property
     def searches_dataset(self) -> bool:
@@ -123,6 +130,8 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         refit=bool(settings.get("refit", False)),
         fidelity=_fidelity(settings.get("fidelity")),
         is_worker=settings.get("role") == "worker",
+        cluster=_cluster(config),
+        wait=bool(settings.get("wait", True)),
         base_seed=int(config.trainer.seed),
         monitor=monitor,
         dataset=str(config.dataset.name),
@@ -154,6 +163,23 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
                                   "value the search could pick.", key="hydra.sweeper.baselines")
         checked.append(values)
     return tuple(checked)
+
+
+def _cluster(config: DictConfig) -> Mapping[str, Any] | None:
+    """``hydra.launcher`` when it is hydra-submitit-launcher's ``submitit_slurm``, else None."""
+    from cnnsweep.sweep.slurm import is_slurm_launcher
+
+    launcher = OmegaConf.select(config, "hydra.launcher")
+    if launcher is None:
+        return None
+    try:
+        node = OmegaConf.to_container(launcher, resolve=True)
+    except Exception:  # an interpolation only a job can resolve: keep it as written
+        node = OmegaConf.to_container(launcher, resolve=False)
+    if not isinstance(node, dict):
+        return None
+    launcher_settings = {str(key): value for key, value in node.items()}
+    return launcher_settings if is_slurm_launcher(launcher_settings) else None
 
 
 def _fidelity(raw: Any) -> tuple[float, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,11 +173,13 @@ def abandon(study: optuna.Study, number: int, reason: str) -> None:
     log.warning("trial %d %s", number, reason)
 
 
-def recover_interrupted(study: optuna.Study, shared: bool) -> None:
+def recover_interrupted(study: optuna.Study, shared: bool,
+                        alive: Callable[[Any], bool] | None = None) -> None:
     """Fail the trials a dead sweep left running, and queue each again once.
 
     With the default file storage in the sweep dir only this command writes
-    the study, so a trial still running now was orphaned. A shared storage
+    the study, so a trial still running now was orphaned, unless ``alive`` says
+    its worker (a SLURM job submitted earlier) still runs. A shared storage
     (PostgreSQL) relies on heartbeats instead: stale trials are failed and
     retried by Optuna's RetryFailedTrialCallback.
     """
@@ -187,14 +189,16 @@ def recover_interrupted(study: optuna.Study, shared: bool) -> None:
         fail_stale_trials(study)
         return
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        abandon(study, trial.number, "was running when the sweep was killed")
+        if alive is None or not alive(trial.user_attrs.get(records.WORKER_ATTR)):
+            abandon(study, trial.number, "was running when the sweep was killed")
 
 
-def abandon_trials_of_worker(study: optuna.Study, pid: int, how: str) -> None:
-    """A worker process died: fail the trial it was running and queue it again."""
+def abandon_trials_of_worker(study: optuna.Study, worker: int | str, how: str) -> None:
+    """A worker (a process id, or ``slurm-<job id>``) died: fail its trial and queue it again."""
+    name = f"SLURM job {worker[len('slurm-'):]}" if isinstance(worker, str) else f"worker process {worker}"
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(records.WORKER_ATTR) == pid:
-            abandon(study, trial.number, f"lost: its worker process {pid} died ({how})")
+        if trial.user_attrs.get(records.WORKER_ATTR) == worker:
+            abandon(study, trial.number, f"lost: its {name} died ({how})")
 
 
 def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | None:

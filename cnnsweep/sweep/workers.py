@@ -30,11 +30,15 @@ log = logging.getLogger("cnnsweep")
 
 MAX_RESTARTS_PER_WORKER = 3
 DEADLINE_ENV = "CNNSWEEP_DEADLINE"  # a worker's training deadline (time.time()), from its coordinator
+WORKER_ID_ENV = "CNNSWEEP_WORKER_ID"  # a SLURM job's worker: "slurm-<job id>", recorded on its trials
 POLL_SECONDS = 1.0
 
 
 class CtrlC:
     """The first Ctrl-C asks the sweep to stop at the next batch; the second stops it at once.
+
+    SIGUSR2, SLURM's warning before a job's time limit, asks like a first Ctrl-C,
+    so a worker job records its trial before the scheduler kills it.
 
     Python's own handler raises KeyboardInterrupt wherever the interpreter is,
     including inside finalizers that swallow it; the sweep stops only where
@@ -55,7 +59,12 @@ class CtrlC:
             self.requested.set()
             log.warning("Ctrl-C: stopping at the next batch (press again to stop at once)")
 
+        def on_sigusr2(signum: int, frame: Any) -> None:
+            self.requested.set()
+            log.warning("SIGUSR2 (the job's time limit is near): stopping at the next batch")
+
         signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGUSR2, on_sigusr2)
 
     def check(self) -> None:
         """Raise KeyboardInterrupt here, at a safe point, if Ctrl-C asked to stop."""
@@ -88,13 +97,19 @@ def worker_command(argv: Sequence[str], sweep_dir: str, study_name: str) -> list
     command line, where any user of the machine could read it.
     """
     replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
-                "hydra.sweeper.n_jobs=", "hydra.sweeper.role=")
+                "hydra.sweeper.n_jobs=", "hydra.sweeper.role=", "hydra/launcher=", "hydra.launcher.",
+                "hydra.sweeper.wait=")
     args = [a for a in argv if not a.lstrip("+~").startswith(replaced)]
     return [sys.executable, "-m", "cnnsweep", *args,
             f"hydra.sweep.dir={sweep_dir}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}",
             f"hydra.sweeper.study_name={study_name}",
             "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+
+
+def worker_id() -> int | str:
+    """How this worker marks its trials: its SLURM job (``slurm-<id>``) or its process id."""
+    return os.environ.get(WORKER_ID_ENV) or os.getpid()
 
 
 def coordinator_gone(parent_pid: int) -> bool:
@@ -105,21 +120,31 @@ def coordinator_gone(parent_pid: int) -> bool:
 class Placement(Protocol):
     """Where the worker loops of one machine run; ``run`` returns when they all ended."""
 
-    def run(self, *, work: Callable[[], None], on_death: Callable[[int, str], bool],
+    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
             on_tick: Callable[[], bool]) -> None: ...
 
 
 class InThisProcess:
     """The one worker loop runs in the sweep's own process (``n_jobs=1``)."""
 
-    def run(self, *, work: Callable[[], None], on_death: Callable[[int, str], bool],
+    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
             on_tick: Callable[[], bool]) -> None:
         work()
 
 
 def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-              storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> Placement:
-    """Where this sweep's worker loops run: here for one job, as local processes for several."""
+              storage_url: str, ctrl_c: CtrlC, deadline: float | None = None, *,
+              cluster: Mapping[str, Any] | None = None, wait: bool = True) -> Placement:
+    """Where this sweep's worker loops run: here for one job, as local processes for several,
+    as SLURM jobs when ``cluster`` holds the ``submitit_slurm`` launcher's settings."""
+    if cluster is not None:
+        from pathlib import Path
+
+        from cnnsweep.sweep.slurm import slurm_jobs
+
+        env = {DEADLINE_ENV: repr(deadline)} if deadline else {}
+        return slurm_jobs(n_jobs, argv, Path(sweep_dir), study_name, storage_url, cluster, ctrl_c,
+                          env, wait)
     if n_jobs == 1:
         return InThisProcess()
     return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c, deadline)
