@@ -81,10 +81,13 @@ class HyperbandPrunerConf:
 
 @dataclass
 class SuccessiveHalvingPrunerConf:
-    _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
+    _target_: str = "cnnsweep.sweep.study.SuccessiveHalving"  # Optuna's, with a last rung
     min_resource: Any = 1  # epochs before the first rung ("auto": Optuna guesses from trial 0)
     reduction_factor: int = 3  # the best 1/3 of trials at a rung go on to the next
     min_early_stopping_rate: int = 0
+    # No rung after this step: a trial past it trains to its end. null: rungs all the way
+    # (then only min_resource/last step of the trials ever finish training).
+    last_rung: int | None = None
 
 
 @dataclass

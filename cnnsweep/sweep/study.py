@@ -57,6 +57,26 @@ def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
                           f"{type(cause).__name__}: {cause}", key="hydra.sweeper.sampler") from None
 
 
+class SuccessiveHalving(optuna.pruners.SuccessiveHalvingPruner):
+    """Optuna's successive halving with a last rung: a trial that passed every rung up to
+    step ``last_rung`` trains to its end.
+
+    Rungs fall at ``min_resource * reduction_factor**k``, and only about
+    ``min_resource / step`` of the trials get past step: a fine first rung (a share of
+    an epoch, with a fidelity) would otherwise let almost no trial finish.
+    """
+
+    def __init__(self, *, last_rung: int | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.last_rung = last_rung
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if self.last_rung is not None and step is not None and step > self.last_rung:
+            return False
+        return super().prune(study, trial)
+
+
 def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     return instantiate(settings.pruner)
 
