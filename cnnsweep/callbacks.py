@@ -133,3 +133,42 @@ class StopWhenAsked(keras.callbacks.Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         self._check()
+
+
+def tensorboard_callbacks(log_dir: str, searched: dict[str, object], monitor: str,
+                          direction: str) -> list[Any]:
+    """Keras's TensorBoard callback (per-epoch scalars, learning rate included) and, in a
+    sweep, the trial's HParams: ``tensorboard --logdir SWEEP_DIR`` compares every trial."""
+    board = keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, profile_batch=0)
+    return [board, HParamsSummary(log_dir, searched, monitor, direction)] if searched else [board]
+
+
+class HParamsSummary(keras.callbacks.Callback):
+    """Writes a trial's searched values (TensorBoard's HParams session) and, after every
+    fit, its objective so far: the best ``monitor`` value, as the ``objective`` scalar."""
+
+    def __init__(self, log_dir: str, searched: dict[str, object], monitor: str, direction: str):
+        super().__init__()
+        self.log_dir = log_dir
+        self.searched = {k: v if isinstance(v, bool | int | float | str) else str(v)
+                         for k, v in searched.items()}
+        self.monitor = monitor
+        self.pick = max if direction == "maximize" else min
+        self.values: list[float] = []
+        self._written = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and math.isfinite(value):
+            self.values.append(float(value))
+
+    def on_train_end(self, logs=None):
+        import tensorflow as tf
+        from tensorboard.plugins.hparams import api as hp
+
+        with tf.summary.create_file_writer(self.log_dir).as_default():
+            if not self._written:
+                hp.hparams(self.searched, trial_id=str(self.searched.get("trial", "")))
+                self._written = True
+            if self.values:
+                tf.summary.scalar("objective", self.pick(self.values), step=len(self.values))

@@ -77,6 +77,7 @@ class TrainerConfig:
     backend: str | None = None  # tensorflow | jax | torch; None: $KERAS_BACKEND, else tensorflow
     precision: str = "float32"  # a Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
     steps_per_execution: int = 1  # batches per compiled call (larger keeps a GPU fed)
+    tensorboard: bool = False  # event files in <run dir>/tensorboard; a sweep adds each trial's HParams
     # Train on every training image (no validation split) for exactly this many epochs, with
     # no early stopping; set by hydra.sweeper.refit for the best trial. null: a normal run.
     refit_epochs: int | None = None

@@ -28,6 +28,11 @@ class TrialHooks:
         the epochs after them, and every epoch of a run without any, train on all."""
         return ()
 
+    @property
+    def searched_values(self) -> dict[str, object]:
+        """The values a sweep chose for this run (TensorBoard's HParams); empty for a single run."""
+        return {}
+
     def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
         """Hand over the monitored value after ``epoch`` (1-based) and the training images
         seen so far, in epochs (less than ``epoch`` after subset epochs); True means prune now."""

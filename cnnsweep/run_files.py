@@ -39,6 +39,7 @@ STATUSES = ("complete", "pruned", "failed", "infeasible")  # metrics.json "statu
 RECORDED_METRICS = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc",
                     "test_loss", "params_count", "train_seconds", "images_per_second", "memory_mb",
                     "first_epoch_seconds", "error")
+TENSORBOARD_DIR = "tensorboard"  # trainer.tensorboard=true: event files (train/, validation/)
 HISTORY_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc")  # first columns of history.csv
 
 

@@ -185,6 +185,11 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         callbacks += [StopWhenAsked(hooks), deadline]
     if (fault := faults.batch_callback()) is not None:
         callbacks.append(fault)
+    if trainer.get("tensorboard"):
+        from cnnsweep.callbacks import tensorboard_callbacks
+
+        callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
+                                           hooks.searched_values, monitor, metrics["direction"])
     reporter = (EpochReporter(monitor, hooks, [n / len(x_fit) for n in epoch_images])
                 if hooks.reports_epochs and not refit_epochs else None)
     if reporter:

@@ -193,3 +193,41 @@ def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_co
     rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
     assert rates.iloc[-1] < 0.05 * float(cfg.trainer.learning_rate)  # about zero by the end
     assert result.status == "complete"
+
+
+class _Trial(TrialHooks):
+    """A sweep trial's hooks as far as TensorBoard's HParams see them."""
+
+    @property
+    def searched_values(self):
+        return {"trial": 3, "model.filters": 8, "model.padding": "same"}
+
+
+def test_tensorboard_writes_scalars_and_the_trials_hparams(tiny_config, tmp_path):
+    from omegaconf import OmegaConf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.util.tensor_util import make_ndarray
+
+    cfg = OmegaConf.merge(tiny_config, {"trainer": {"tensorboard": True}})
+    result = train(cfg, tmp_path, hooks=_Trial())
+    board = tmp_path / run_files.TENSORBOARD_DIR
+
+    def scalars(folder):
+        events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+        events.Reload()
+        return events
+
+    train_events, val_events = scalars(board / "train"), scalars(board / "validation")
+    assert {"epoch_loss", "epoch_acc", "epoch_learning_rate"} <= set(train_events.Tags()["tensors"])
+    val_acc = [float(make_ndarray(e.tensor_proto)) for e in val_events.Tensors("epoch_acc")]
+    history = pd.read_csv(tmp_path / run_files.HISTORY_FILE)
+    assert val_acc == pytest.approx(history["val_acc"].tolist())  # the same numbers as history.csv
+
+    session = scalars(board)
+    content = session.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = start.session_start_info.hparams
+    assert hparams["model.filters"].number_value == 8 and hparams["model.padding"].string_value == "same"
+    objective = [float(make_ndarray(e.tensor_proto)) for e in session.Tensors("objective")]
+    assert objective[-1] == pytest.approx(result.objective)

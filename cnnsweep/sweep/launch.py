@@ -62,6 +62,10 @@ class SweepTrialHooks(TrialHooks):
     def epoch_fractions(self) -> tuple[float, ...]:
         return self.fidelity
 
+    @property
+    def searched_values(self) -> dict[str, object]:
+        return {"trial": self.trial.number, **self.trial.params}
+
     def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
         seen = float(epoch) if epochs_seen is None else epochs_seen
         self.trial.report(value, step=pruner_step(epoch, seen, by_images=bool(self.fidelity)))
