@@ -85,7 +85,7 @@ def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
         assert metrics["trial_number"] == row.trial_number
         expected = {"complete": {TrialState.COMPLETE}, "pruned": {TrialState.PRUNED},
                     "failed": {TrialState.FAIL},
-                    "infeasible": {TrialState.COMPLETE, TrialState.FAIL}}[row.state]
+                    "infeasible": {TrialState.PRUNED}}[row.state]
         assert trial.state in expected
         recorded = table[table.trial_number == row.trial_number].iloc[0]
         for key, value in trial.params.items():

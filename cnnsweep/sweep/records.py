@@ -99,7 +99,7 @@ def write_trials_table(table: Any, out_dir: Path) -> Path:
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Complete trials only (never infeasible ones told with a placeholder value)."""
+    """Complete trials only (never infeasible ones, which have no objective)."""
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if metrics_of(t).get("state", "complete") == "complete"]
     if not complete:

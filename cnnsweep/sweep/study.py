@@ -29,7 +29,6 @@ log = logging.getLogger("cnnsweep")
 
 CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "GPSampler")
 CONSTRAINT = "architecture_infeasible"  # Optuna constraint: > 0 means the trial broke it
-WORST = {"maximize": -1e12, "minimize": 1e12}  # placeholder value of an infeasible trial
 
 
 def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
@@ -147,9 +146,10 @@ def tell(study: optuna.Study, trial: optuna.trial.Trial, metrics: Mapping[str, A
          objectives: tuple[str, ...], constrained: bool) -> None:
     """Store how ``trial`` ended: its status and metrics, and its values for the sampler.
 
-    An infeasible trial is told to a sampler that supports constraints as a
-    complete trial that breaks one (so it avoids the region), with a placeholder
-    value that reports and best-trial selection skip.
+    An infeasible trial has no objective: it is stored as pruned, with no value
+    any other tool could show, and with a broken constraint, which TPE ranks below
+    every feasible trial (so it avoids the region). NSGA-II and GP read constraints
+    of complete trials only: they learn nothing from it, as from a failed trial.
     """
     status = str(metrics.get("status", "failed"))
     recorded = {key: metrics[key] for key in records.RECORDED if metrics.get(key) is not None}
@@ -167,9 +167,10 @@ def tell(study: optuna.Study, trial: optuna.trial.Trial, metrics: Mapping[str, A
     trial.set_user_attr(records.ATTR, {"state": status, **recorded})
     if status == "pruned":
         study.tell(trial, state=TrialState.PRUNED)
-    elif status == "infeasible" and constrained:
-        trial.set_constraint(CONSTRAINT, 1.0)
-        study.tell(trial, [WORST[d.name.lower()] for d in study.directions])
+    elif status == "infeasible":
+        if constrained:
+            trial.set_constraint(CONSTRAINT, 1.0)
+        study.tell(trial, state=TrialState.PRUNED)
     else:
         study.tell(trial, state=TrialState.FAIL)
 

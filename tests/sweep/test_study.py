@@ -30,13 +30,35 @@ def test_a_complete_trial_keeps_its_metrics_in_one_attribute(study):
     assert records.metrics_of(frozen) == {"state": "complete", "objective": 0.9, "test_acc": 0.88}
 
 
-def test_an_infeasible_trial_teaches_a_constrained_sampler_but_is_never_best(study):
+def test_an_infeasible_trial_has_no_objective_any_tool_could_show(study):
     studies.tell(study, _ask(study), {"status": "infeasible", "error": "does not fit"}, ("objective",),
                  constrained=True)
     studies.tell(study, _ask(study), {"status": "complete", "objective": 0.5}, ("objective",), True)
     infeasible = study.get_trials()[0]
-    assert infeasible.state == TrialState.COMPLETE and records.trial_state(infeasible) == "infeasible"
-    assert [t.number for t in records.best_trials(study)] == [1]
+    assert infeasible.state == TrialState.PRUNED and infeasible.values is None
+    assert not infeasible.intermediate_values and records.trial_state(infeasible) == "infeasible"
+    assert [t.number for t in records.best_trials(study)] == [1] and study.best_trial.number == 1
+
+
+def _suggestions_in_a_region_that_does_not_fit(told_as: str) -> int:
+    """40 TPE trials where x >= 5 does not fit and the best feasible x is 3: how many of
+    the last 20 (after TPE's 10 random startup trials and 10 more) land at x >= 5."""
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    for _ in range(40):
+        trial = _ask(study)
+        x = trial.params["x"]
+        if x < 5:
+            metrics = {"status": "complete", "objective": -abs(x - 3.0)}
+        else:
+            metrics = {"status": told_as, "error": "does not fit"}
+        studies.tell(study, trial, metrics, ("objective",), constrained=True)
+    return sum(t.params["x"] >= 5 for t in study.get_trials()[20:])
+
+
+def test_tpe_learns_to_avoid_infeasible_trials_where_failed_ones_teach_nothing():
+    infeasible, failed = (_suggestions_in_a_region_that_does_not_fit(s) for s in ("infeasible", "failed"))
+    assert failed >= 14  # nothing learnt: TPE keeps trying there
+    assert infeasible <= failed // 2, (infeasible, failed)
 
 
 def test_a_non_finite_objective_fails_the_trial(study):
