@@ -77,6 +77,9 @@ class TrainerConfig:
     backend: str | None = None  # tensorflow | jax | torch; None: $KERAS_BACKEND, else tensorflow
     precision: str = "float32"  # a Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
     steps_per_execution: int = 1  # batches per compiled call (larger keeps a GPU fed)
+    # Shares of the training images the first epochs train on (a sweep's fidelity sets it
+    # through its hooks; a best trial's command sets it here). Empty: every epoch on all.
+    subset_epochs: list[float] = field(default_factory=list)
     tensorboard: bool = False  # event files in <run dir>/tensorboard; a sweep adds each trial's HParams
     # Train on every training image (no validation split) for exactly this many epochs, with
     # no early stopping; set by hydra.sweeper.refit for the best trial. null: a normal run.

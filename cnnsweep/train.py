@@ -163,7 +163,8 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
                         precision=str(trainer.get("precision", "float32")))
     batch_size = int(trainer["batch_size"])
     # A sweep's fidelity: the first epochs train on shares of the images; the last one on all.
-    fractions = () if refit_epochs else hooks.epoch_fractions[:epochs - 1]
+    shares = hooks.epoch_fractions or tuple(float(x) for x in trainer.get("subset_epochs") or ())
+    fractions = () if refit_epochs else shares[:epochs - 1]
     epoch_images = [min(len(x_fit) - 1, max(1, round(share * len(x_fit)))) for share in fractions]
     epoch_images += [len(x_fit)] * (epochs - len(epoch_images))
     compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size),

@@ -44,6 +44,11 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
         _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
     if "steps_per_execution" in trainer:
         _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
+    shares = list(trainer.get("subset_epochs") or [])
+    if not all(0.0 < float(share) < 1.0 for share in shares):
+        raise ConfigError(f"trainer.subset_epochs={shares} must hold shares of the training images, "
+                          "each above 0 and below 1, e.g. trainer.subset_epochs=[0.1,0.3].",
+                          key="trainer.subset_epochs")
     if trainer.get("backend") not in (None, *BACKENDS):
         raise ConfigError(f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
                           f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).", key="trainer.backend")

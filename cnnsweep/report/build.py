@@ -96,6 +96,7 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
             "objective": _fmt(best["objective"]),
             "test_acc": _fmt(best["test_acc"]),
             "params": ", ".join(f"{k}={best[k]}" for k in sweep.param_keys),
+            "command": sweep.best_command,
         },
         "figures": figure_entries,
         "top_table": html.trusted(tables.html_table(tables.top_k(sweep), f"top-{prefix}")),

@@ -40,6 +40,7 @@ class CollectedSweep:
     budget: int | None = None
     max_epochs: int | None = None
     refit: dict[str, Any] | None = None  # the best configuration retrained on every training image
+    best_command: str | None = None  # the single run that trains the best trial again
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -236,5 +237,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                         histories=histories, directions=directions, objectives=objectives,
                         dataset=dataset, budget=budget, max_epochs=max_epochs,
                         refit=results.get("refit") if isinstance(results.get("refit"), dict) else None,
+                        best_command=results.get("best_command") if isinstance(results.get("best_command"),
+                                                                               str) else None,
                         problems=problems)
 

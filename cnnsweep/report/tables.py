@@ -45,11 +45,18 @@ def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5) -> str:
         if best is not None:
             params = ", ".join(f"{k}={best[k]}" for k in sweep.param_keys)
             parts.append(f"- best: trial {int(best['trial_number'])}, {sweep.objective_name} "
-                         f"{best['objective']:.4f}, test_acc {best['test_acc']}\n- best params: {params}")
+                         f"{best['objective']:.4f}, test_acc {_four(best['test_acc'])}\n"
+                         f"- best params: {params}")
+            if sweep.best_command:
+                parts.append(f"- train it again:\n\n```\n{sweep.best_command}\n```")
         parts.append(f"\n## Top {k}\n")
         parts.append(top_k(sweep, k).to_markdown(index=False, floatfmt=".4g"))
         parts.append("")
     return "\n".join(parts) + "\n"
+
+
+def _four(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path) -> Path:

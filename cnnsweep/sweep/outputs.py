@@ -62,9 +62,24 @@ def write_records(sweep: Sweep) -> None:
         settings.sweep_dir.mkdir(parents=True, exist_ok=True)
         records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
         records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
-                                           mask_password(sweep.storage.url), settings.n_trials)
+                                           mask_password(sweep.storage.url), settings.n_trials,
+                                           best_command(sweep))
     except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
         log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
+
+
+def best_command(sweep: Sweep) -> str | None:
+    """The single-run command that trains the best trial again: every fixed override, its
+    searched values, its seed (and the sweep's subset epochs, when it has a fidelity)."""
+    import shlex
+
+    best = records.best_trials(sweep.study)
+    if len(sweep.settings.directions) != 1 or not best:
+        return None
+    overrides = sweep.launcher.overrides(best[0])
+    if sweep.settings.fidelity:
+        overrides.append(f"trainer.subset_epochs=[{','.join(map(str, sweep.settings.fidelity))}]")
+    return " ".join(["python -m cnnsweep", *(shlex.quote(o) for o in overrides)])
 
 
 def write_report(sweep: Sweep) -> None:
@@ -91,7 +106,9 @@ def summarise(sweep: Sweep) -> None:
     best = records.best_trials(study)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(studies.state_counts(study).items()))
     if best and len(settings.directions) == 1:
-        log.info("best trial %d: %s = %.4f, test_acc %s, params %s", best[0].number,
-                 settings.objectives[0], best[0].value, records.metrics_of(best[0]).get("test_acc"),
-                 best[0].params)
+        test_acc = records.metrics_of(best[0]).get("test_acc")
+        log.info("best trial %d: %s %.4f, test_acc %s, %s", best[0].number, settings.objective_label,
+                 best[0].value, f"{test_acc:.4f}" if isinstance(test_acc, float) else "-",
+                 " ".join(f"{key}={value}" for key, value in best[0].params.items()))
+        log.info("train it again: %s", best_command(sweep))
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)

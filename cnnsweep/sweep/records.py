@@ -111,7 +111,10 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
-                               storage_url: str, n_trials: int | None = None) -> Path:
+                               storage_url: str, n_trials: int | None = None,
+                               best_command: str | None = None) -> Path:
+    """``optimization_results.yaml``: the study's states, its best trial (or Pareto front),
+    the command that reproduces the best trial, and the refit."""
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for trial in trials:
@@ -132,6 +135,7 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         results["best_value"] = _plain(best[0].value) if best else None
         results["best_params"] = dict(best[0].params) if best else {}
         results["best_test_acc"] = metrics_of(best[0]).get("test_acc") if best else None
+        results["best_command"] = best_command if best else None
         if refit := study.user_attrs.get(REFIT_ATTR):
             results["refit"] = {  # the best configuration trained on train + validation images
                 "trial": refit.get("trial"), "epochs": refit.get("epochs"), "dir": refit.get("dir"),

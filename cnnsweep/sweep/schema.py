@@ -45,7 +45,7 @@ class CmaEsSamplerConf:
 
 @dataclass
 class GPSamplerConf:
-    _target_: str = "optuna.samplers.GPSampler"  # needs PyTorch installed
+    _target_: str = "optuna.samplers.GPSampler"  # needs PyTorch: pip install 'cnnsweep[gp]'
     seed: int | None = None
     n_startup_trials: int = 10
 

@@ -48,12 +48,45 @@ def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
         extra["seed"] = settings.base_seed + 1000 * (worker + 1)
     if target == "GridSampler":
         extra["search_space"] = settings.space.grid()
+    _check_sampler_fits(target, settings)
     try:
         return instantiate(config, **extra)
     except Exception as exc:
         cause = exc.__cause__ or exc
         raise ConfigError(f"hydra.sweeper.sampler ({target}) cannot be created: "
                           f"{type(cause).__name__}: {cause}", key="hydra.sweeper.sampler") from None
+
+
+SAMPLER_PACKAGES = {"CmaEsSampler": ("cmaes", "cmaes"), "GPSampler": ("torch", "'cnnsweep[gp]'")}
+
+
+def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
+    """Refuse a sampler whose package is missing, or CMA-ES on a space it cannot model.
+
+    Raises:
+        ConfigError: naming the sampler, the reason and the fix.
+    """
+    import importlib.util
+
+    if target in SAMPLER_PACKAGES:
+        module, install = SAMPLER_PACKAGES[target]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"hydra/sweeper/sampler={_SAMPLER_NAMES[target]} needs the {module} "
+                              f"package, which is not installed: pip install {install}, or use "
+                              "hydra/sweeper/sampler=tpe.", key="hydra.sweeper.sampler")
+    numeric = [k for k, d in settings.space.distributions.items()
+               if not isinstance(d, optuna.distributions.CategoricalDistribution)]
+    if target == "CmaEsSampler" and not numeric:
+        raise ConfigError("hydra/sweeper/sampler=cmaes models numeric ranges only, and every key of "
+                          "this space is a choice(...): it would sample at random. Search a range "
+                          "(e.g. trainer.learning_rate='tag(log, interval(1e-4, 1e-2))') or use "
+                          "hydra/sweeper/sampler=tpe.", key="hydra.sweeper.sampler")
+    if target == "CmaEsSampler" and len(numeric) < len(settings.space.distributions):
+        log.warning("hydra/sweeper/sampler=cmaes models %s; the choice(...) keys are sampled at "
+                    "random", ", ".join(numeric))
+
+
+_SAMPLER_NAMES = {"CmaEsSampler": "cmaes", "GPSampler": "gp"}
 
 
 class SuccessiveHalving(optuna.pruners.SuccessiveHalvingPruner):

@@ -4,7 +4,9 @@ workers, resume after SIGKILL, PostgreSQL, and the sweeper's bad-input messages.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -275,3 +277,25 @@ def test_fidelity_prunes_on_a_share_of_the_images(tmp_path):
         assert list(history["images"]) == [80, 320, 320][:len(history)]
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     assert any(len(t.intermediate_values) == 1 for t in pruned)  # dropped after the short epoch
+
+
+@pytest.mark.slow
+def test_the_best_trials_command_trains_it_again(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(4,8)",
+        "model.padding=choice(valid,same)", "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.fidelity=[0.5]", "hydra.sweeper.study_name=again"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    command = results["best_command"]
+    best = results["best_trial"]
+    assert command.startswith("python -m cnnsweep ") and f"trainer.seed={best}" in command
+    assert "trainer.subset_epochs=[0.5]" in command and "dataset=digits" in command
+    assert command in (sweep_dir / "summary.md").read_text()
+    assert command in html.unescape((sweep_dir / "report.html").read_text())
+    assert f"train it again: {command}" in proc.stdout + proc.stderr
+    rerun = run_cli(*shlex.split(command)[3:], f"hydra.run.dir={tmp_path / 'again'}", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert again["val_acc"] == pytest.approx(results["best_value"], abs=1e-6)
