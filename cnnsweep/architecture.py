@@ -151,6 +151,12 @@ def plan_architecture(
     activation = model["activation"]
     layers: list[LayerPlan] = []
 
+    if kernel > max(height, width):  # padding=same would train a kernel of mostly zeros
+        raise Infeasible(
+            f"model.kernel_size={kernel} is larger than the {height}x{width} images: even with "
+            f"padding=same most of each kernel would only ever see padding. Use "
+            f"model.kernel_size={max(height, width)} or less.", key="model.kernel_size",
+        )
     for block in range(1, model["conv_blocks"] + 1):
         filters = max(1, round(model["filters"] * float(model["filter_growth"]) ** (block - 1)))
         for conv in range(1, model["convs_per_block"] + 1):

@@ -1,7 +1,7 @@
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from cnnsweep.architecture import conv_output_size, plan_architecture, pool_output_size
@@ -55,6 +55,14 @@ def test_kernel_that_does_not_fit_names_block_and_size():
     assert "padding=same" in message
 
 
+def test_a_kernel_larger_than_the_image_is_refused_even_with_same_padding():
+    with pytest.raises(Infeasible) as err:
+        plan_architecture(model_config(kernel_size=40, padding="same"), (8, 8, 1), 10)
+    assert str(err.value).startswith("model.kernel_size=40 is larger than the 8x8 images")
+    assert "Use model.kernel_size=8 or less" in str(err.value)
+    plan_architecture(model_config(kernel_size=8, padding="same", conv_blocks=1), (8, 8, 1), 10)
+
+
 def test_pool_larger_than_map():
     with pytest.raises(Infeasible, match=r"model.pool_size=9 .* 8x8"):
         plan_architecture(model_config(pool_size=9, conv_blocks=1), (8, 8, 1), 10)
@@ -104,7 +112,8 @@ def test_plan_matches_what_keras_builds(overrides, input_shape):
     try:
         plan = plan_architecture(cfg, input_shape, 10)
     except Infeasible:
-        return  # covered below: Keras refuses these too
+        reject()  # not an example: only feasible draws count toward max_examples
+
     model = build_model(plan)
     assert len(model.layers) == len(plan.layers)
     for planned, built in zip(plan.layers, model.layers, strict=True):
