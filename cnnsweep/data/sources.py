@@ -70,6 +70,8 @@ def read_source(spec: DatasetSpec, source: str) -> Arrays:
         return read_local(spec, Path(source))
     try:
         return _keras_download(spec.name)
+    except DataError:  # downloaded, but not what it should be: that message names the file
+        raise
     except Exception as exc:  # no network, proxy, HTTP error: all mean "not here"
         tried = "; ".join(str(c) for c in local_candidates(spec))
         raise DataError(
@@ -80,11 +82,20 @@ def read_source(spec: DatasetSpec, source: str) -> Arrays:
         ) from None
 
 
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+
+
 def _keras_download(name: str) -> Arrays:
+    """Keras's download. CIFAR-10's batches are pickles, which Keras's loader unpickles with a
+    plain unpickler; here Keras only fetches the tarball and cnnsweep's array-only reader
+    reads it. (MNIST's and Fashion-MNIST's files hold no pickles.)"""
     import keras
 
-    module = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist,
-              "cifar10": keras.datasets.cifar10}[name]
+    if name == "cifar10":
+        from cnnsweep.data.formats import read_cifar_tar
+
+        return read_cifar_tar(Path(keras.utils.get_file(fname="cifar-10-python.tar.gz", origin=CIFAR_URL)))
+    module = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
     (x_train, y_train), (x_test, y_test) = module.load_data()
     return x_train, y_train, x_test, y_test
 

@@ -2,12 +2,13 @@
 
 import gzip
 import pickle
+import tarfile
 
 import numpy as np
 import pytest
 
 from cnnsweep.data.formats import read_idx, write_idx
-from cnnsweep.data.loader import load_dataset
+from cnnsweep.data.loader import forget_loaded, load_dataset
 from cnnsweep.errors import DataError
 from tests.datafiles import (
     write_cifar_dir,
@@ -60,16 +61,60 @@ def test_cifar_channels_are_reordered_to_last(tmp_path):
     np.testing.assert_allclose(data.x_train[0, :, :, 2], first[2] / 255.0, rtol=1e-6)
 
 
-def test_cifar_pickle_with_code_is_refused(tmp_path):
-    directory = write_cifar_dir(tmp_path)
+class _Payload:
+    """Unpickled by a plain unpickler, this writes ``marker``: proof that code ran."""
 
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
+    def __init__(self, marker):
+        self.marker = str(marker)
 
-    (directory / "test_batch").write_bytes(pickle.dumps({b"data": Evil()}))
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+def test_cifar_pickle_with_code_is_refused_and_the_code_never_runs(tmp_path):
+    directory = write_cifar_dir(tmp_path / "data")
+    marker = tmp_path / "payload-ran"
+    (directory / "test_batch").write_bytes(pickle.dumps({b"data": _Payload(marker)}))
+    pickle.loads(pickle.dumps(_Payload(tmp_path / "plain-unpickler-ran")))  # a plain one runs it
+    assert (tmp_path / "plain-unpickler-ran").exists()
     with pytest.raises(DataError, match="test_batch is not a CIFAR-10 python batch"):
         load_dataset("cifar10", str(directory))
+    assert not marker.exists()
+
+
+def test_cifar_from_the_keras_download_is_read_by_the_array_only_reader(tmp_path, monkeypatch):
+    """Keras's own cifar10.load_data unpickles with a plain unpickler: it is never called;
+    the downloaded tarball is read like a local one."""
+    import keras
+
+    tarball = write_cifar_tar(tmp_path / "download" / "cifar-10-python.tar.gz")
+    fetched = []
+
+    def get_file(fname=None, origin=None, **kwargs):
+        fetched.append((fname, origin))
+        return str(tarball)
+
+    def refuse():
+        raise AssertionError("keras.datasets.cifar10.load_data must not be used")
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", refuse)
+    monkeypatch.delenv("CNNSWEEP_OFFLINE")
+    forget_loaded()
+    data = load_dataset("cifar10")
+    assert fetched == [("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")]
+    assert data.source == "keras.datasets" and data.x_train.shape[1:] == (32, 32, 3)
+
+    marker = tmp_path / "payload-ran"
+    directory = write_cifar_dir(tmp_path / "evil")  # the same download, with code inside
+    (directory / "test_batch").write_bytes(pickle.dumps({b"data": _Payload(marker)}))
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(directory, arcname="cifar-10-batches-py")
+    forget_loaded()
+    monkeypatch.setenv("CNNSWEEP_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    with pytest.raises(DataError, match="test_batch is not a CIFAR-10 python batch"):
+        load_dataset("cifar10")
+    assert not marker.exists()
 
 
 def test_truncated_idx(tmp_path):
