@@ -39,10 +39,11 @@ def task(config: DictConfig, hooks: Any = None) -> Any:
 def main() -> None:
     from cnnsweep.errors import UserError
     from cnnsweep.exits import exit_with
-    from cnnsweep.preflight import check_group_choices
+    from cnnsweep.preflight import check_group_choices, check_known_keys
 
     try:
         check_group_choices(sys.argv[1:], config_dir())
+        check_known_keys(sys.argv[1:])
     except UserError as exc:
         exit_with(exc)
     task()

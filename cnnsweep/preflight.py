@@ -58,6 +58,46 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
                                   f"Use {written}= one of: {', '.join(options)}.", key=key)
 
 
+def _schema_keys() -> dict[str, set[str]]:
+    """Every key of the ``dataset``, ``model`` and ``trainer`` schemas, dotted (``augment.shift``)."""
+    import dataclasses
+
+    from cnnsweep.config import Config
+
+    def keys(node: Any, prefix: str = "") -> set[str]:
+        found: set[str] = set()
+        for field in dataclasses.fields(node):
+            found.add(prefix + field.name)
+            default = field.default_factory() if callable(field.default_factory) else field.default
+            if dataclasses.is_dataclass(default):
+                found |= keys(default, f"{prefix}{field.name}.")
+        return found
+
+    return {field.name: keys(field.default_factory()) for field in dataclasses.fields(Config)
+            if callable(field.default_factory)}
+
+
+def check_known_keys(argv: Sequence[str]) -> None:
+    """Raise ConfigError for ``model.filtrs=8`` (a key no config has), with the closest key.
+
+    Keys added on purpose (``+model.extra=1``) are Hydra's business.
+    """
+    import difflib
+
+    schema = _schema_keys()
+    for arg in argv:
+        if arg.startswith(("-", "+", "~")) or "=" not in arg:
+            continue
+        key = arg.split("=", 1)[0]
+        section, _, rest = key.partition(".")
+        if section not in schema or not rest or rest in schema[section]:
+            continue
+        known = sorted(f"{section}.{name}" for name in schema[section])
+        close = difflib.get_close_matches(key, known, n=1)
+        fix = f"Did you mean {close[0]}?" if close else f"The {section} keys are: {', '.join(known)}."
+        raise ConfigError(f"{key} is not a key of the {section} config. {fix}", key=key)
+
+
 def check_output_dir(directory: str, key: str) -> None:
     """Fail early when ``directory`` cannot be created or written."""
     from cnnsweep.run_files import ensure_writable_dir

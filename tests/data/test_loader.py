@@ -11,7 +11,7 @@ from tests.datafiles import (
     write_mnist_idx,
     write_mnist_npz,
 )
-from tests.helpers import FASHION_DIR
+from tests.helpers import FASHION_DIR, requires
 
 
 def test_digits_is_offline_and_fixed():
@@ -82,7 +82,7 @@ def test_empty_split(tmp_path):
         load_dataset("mnist", str(path))
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+@requires(FASHION_DIR.is_dir(), "apt-get install dataset-fashion-mnist")
 def test_real_fashion_mnist_from_the_debian_package():
     data = load_dataset("fashion_mnist")
     assert data.source == str(FASHION_DIR)

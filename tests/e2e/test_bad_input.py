@@ -136,9 +136,9 @@ CASES: list[Case] = [
     # configs: unknown options, wrong types, values out of range
     ("unknown dataset", fixed("dataset=imagenet"), "dataset=imagenet is not a known dataset"),
     ("unknown model", fixed("model=resnet"), "model=resnet is not a known model"),
-    ("unknown key", fixed("model.filtrs=8"), "model.filtrs"),
-    ("type: filters=abc", fixed("model.filters=abc"), "model.filters"),
-    ("type: epochs=ten", fixed("trainer.epochs=ten"), "trainer.epochs"),
+    ("unknown key", fixed("model.filtrs=8"), "model.filtrs is not a key of the model config. Did you mean model.filters?"),
+    ("type: filters=abc", fixed("model.filters=abc"), "Value 'abc' of type 'str' could not be converted to Integer\n    full_key: model.filters"),
+    ("type: epochs=ten", fixed("trainer.epochs=ten"), "Value 'ten' of type 'str' could not be converted to Integer\n    full_key: trainer.epochs"),
     ("negative epochs", fixed("trainer.epochs=-1"), "trainer.epochs=-1 must be a positive integer"),
     ("zero batch", fixed("trainer.batch_size=0"), "trainer.batch_size=0 must be a positive integer"),
     ("zero learning rate", fixed("trainer.learning_rate=0"), "must be positive"),
@@ -158,7 +158,7 @@ CASES: list[Case] = [
      "a grid sampler cannot enumerate"),
     ("n_trials", fixed("hydra.sweeper.n_trials=0"), "hydra.sweeper.n_trials=0 must be an integer >= 1"),
     ("n_jobs", fixed("hydra.sweeper.n_jobs=0"), "hydra.sweeper.n_jobs=0 must be an integer >= 1"),
-    ("timeout", fixed("hydra.sweeper.timeout=-5"), "hydra.sweeper.timeout=-5"),
+    ("timeout", fixed("hydra.sweeper.timeout=-5"), "hydra.sweeper.timeout=-5.0 must be a positive number of seconds, or null for none"),
     ("failure rate", fixed("hydra.sweeper.max_failure_rate=2"), "must be between 0 and 1"),
     ("direction vs monitor", fixed("hydra.sweeper.direction=minimize"),
      "contradicts trainer.early_stopping.monitor=val_acc"),
@@ -180,12 +180,12 @@ CASES: list[Case] = [
     ("empty split", data("mnist", empty_split), "test split is empty"),
     ("npz arrays", data("mnist", npz_missing_arrays), "lacks the arrays x_train, y_train"),
     ("corrupt npz", data("mnist", corrupt_npz), "cannot be read as a .npz archive"),
-    ("npz of objects", data("mnist", npz_with_pickled_objects), "obj.npz"),
+    ("npz of objects", data("mnist", npz_with_pickled_objects), "obj.npz cannot be read as a .npz archive (ValueError: Object arrays cannot be loaded when allow_pickle=False)"),
     ("wrong format", data("mnist", text_file), "is not a mnist source"),
-    ("truncated CIFAR tar", data("cifar10", truncated_cifar_tar), "c.tar.gz"),
+    ("truncated CIFAR tar", data("cifar10", truncated_cifar_tar), "c.tar.gz cannot be read as a tar archive (Compressed file ended before the end-of-stream marker was reached). The file is corrupt or truncated; download cifar-10-python.tar.gz again"),
     ("CIFAR batch missing", data("cifar10", cifar_missing_batch), "lacks the CIFAR-10 batch data_batch_3"),
-    ("CIFAR batch truncated", data("cifar10", cifar_truncated_batch), "data_batch_2"),
-    ("CIFAR pickle with code", data("cifar10", cifar_pickle_with_code), "test_batch"),
+    ("CIFAR batch truncated", data("cifar10", cifar_truncated_batch), "data_batch_2 is not a CIFAR-10 python batch (UnpicklingError: pickle data was truncated). The file is corrupt or truncated; download it again"),
+    ("CIFAR pickle with code", data("cifar10", cifar_pickle_with_code), "test_batch is not a CIFAR-10 python batch (UnpicklingError: refusing to load __builtin__.print)"),
 ]
 
 
@@ -204,10 +204,6 @@ def finished_sweep(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (sweep_dir / "optuna.db").is_file() and (sweep_dir / "report.html").is_file()
     return sweep_dir, digest(sweep_dir)
-
-
-def test_the_table_is_long_enough():
-    assert len(CASES) >= 30 and len({name for name, _, _ in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize(("name", "arguments", "message"), CASES, ids=[c[0] for c in CASES])

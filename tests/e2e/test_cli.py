@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers import FASHION_DIR, run_cli
+from tests.helpers import FASHION_DIR, requires, run_cli
 
 TINY = ["dataset=digits", "dataset.train_limit=300", "dataset.test_limit=60", "model.filters=8",
         "model.dense_units=16", "trainer.epochs=2", "trainer.batch_size=32"]
@@ -127,7 +127,7 @@ def test_type_errors_name_the_key(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+@requires(FASHION_DIR.is_dir(), "apt-get install dataset-fashion-mnist")
 def test_fashion_mnist_two_epochs_reaches_085(tmp_path):
     """The issue's bar: real Fashion-MNIST, two epochs, test accuracy >= 0.85."""
     proc = run_cli("dataset=fashion_mnist", "trainer.epochs=2", "hydra.run.dir=out",

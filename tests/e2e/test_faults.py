@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pytest
 from optuna.trial import TrialState
 
 from cnnsweep.sweep import records
-from tests.helpers import cli_env, load_study, run_cli, sweep_args
+from tests.helpers import IN_CI, cli_env, load_study, requires, run_cli, sweep_args
 
 pytestmark = pytest.mark.fault
 
@@ -134,8 +135,7 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
     assert_finished_trials_intact(sweep_dir, study)
 
 
-@pytest.mark.skipif(__import__("tests.postgres").postgres.postgres_bin() is None,
-                    reason="apt-get install postgresql")
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_path):
     from tests.postgres import throwaway_server
 
@@ -190,7 +190,10 @@ def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path
     sweep_dir = tmp_path / "small-disk"
     env = {}
     if not _mount_tmpfs(sweep_dir, "600k"):  # no mount permission: fill the disk by injection
+        assert not IN_CI, "CI runs as root and must take the real tmpfs"
         env = {"CNNSWEEP_FAULT": "artifact:1:enospc"}
+        warnings.warn("no permission to mount a tmpfs: the disk-full test injects ENOSPC instead",
+                      stacklevel=1)
     try:
         proc = run_cli(*sweep_args(
             sweep_dir, "model=seed", "trainer.epochs=1", "model.filters=choice(2,512)",

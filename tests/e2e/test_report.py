@@ -10,7 +10,7 @@ import pytest
 
 from cnnsweep.report.collect import collect_sweep
 from tests.datafiles import write_mnist_idx
-from tests.helpers import run_cli
+from tests.helpers import requires, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -63,7 +63,7 @@ def test_cross_sweep_report_side_by_side(real_sweeps, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="apt-get install chromium")
+@requires(CHROMIUM is not None, "apt-get install chromium")
 def test_report_renders_in_headless_chromium(real_sweeps):
     from playwright.sync_api import sync_playwright
 

@@ -4,7 +4,6 @@ PostgreSQL password kept out of every record, and the bad-input refusals."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,14 +13,11 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.helpers import assert_consistent, cli_env, load_study, run_cli, sweep_args
+from tests.helpers import assert_consistent, cli_env, load_study, requires, run_cli, sweep_args
 from tests.slurm import slurm_available
 
 pytestmark = [pytest.mark.slow]
-if not slurm_available():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI must run the SLURM tests: apt-get install slurm-wlm munge (as root)")
-    pytestmark.append(pytest.mark.skip(reason="needs root and apt-get install slurm-wlm munge"))
+pytestmark.append(requires(slurm_available(), "needs root and apt-get install slurm-wlm munge"))
 
 ON_SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.cpus_per_task=1",
             "hydra.launcher.timeout_min=20", "hydra.sweeper.n_jobs=2"]
@@ -118,8 +114,7 @@ def test_ctrl_c_cancels_the_jobs_and_the_same_command_resumes(cluster, tmp_path)
     assert len(done) == 6
 
 
-@pytest.mark.skipif(__import__("tests.postgres").postgres.postgres_bin() is None
-                    and os.environ.get("CI") != "true", reason="apt-get install postgresql")
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_a_postgresql_password_stays_out_of_files_logs_and_job_records(cluster, tmp_path):
     from tests.postgres import throwaway_server
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.helpers import FAST, assert_consistent, cli_env, load_study, run_cli, sweep_args
+from tests.helpers import FAST, assert_consistent, cli_env, load_study, requires, run_cli, sweep_args
 
 
 @pytest.mark.slow
@@ -122,8 +122,7 @@ def test_user_sweep_files_in_the_working_directory(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(__import__("tests.postgres").postgres.postgres_bin() is None,
-                    reason="apt-get install postgresql")
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_two_machines_share_one_postgresql_study(tmp_path):
     """Two sweeps (as on two machines) against one PostgreSQL study split its budget."""
     from tests.postgres import throwaway_server
