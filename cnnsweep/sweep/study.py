@@ -27,6 +27,7 @@ from cnnsweep.sweep.storage import OpenStorage, fail_trial, mask_password
 
 log = logging.getLogger("cnnsweep")
 
+MIN_FINISHED_TO_JUDGE = 4  # max_failure_rate applies once this many trials have finished
 CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "GPSampler")
 CONSTRAINT = "architecture_infeasible"  # Optuna constraint: > 0 means the trial broke it
 
@@ -259,7 +260,7 @@ def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | Non
     """Why the sweep must stop for failures (the commonest reasons), or None."""
     finished = [t for t in study.get_trials(deepcopy=False) if records.counts_toward_budget(t)]
     failed = [t for t in finished if records.trial_state(t) == "failed"]
-    if len(finished) < 4 or len(failed) / len(finished) <= max_failure_rate:
+    if len(finished) < MIN_FINISHED_TO_JUDGE or len(failed) / len(finished) <= max_failure_rate:
         return None
     reasons: dict[str, int] = {}
     for trial in failed:

@@ -12,7 +12,6 @@ GPUs, receives the storage URL by environment, and is restarted when it dies.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import signal
@@ -83,7 +82,7 @@ def worker_env(index: int, n_jobs: int, cpus: int, gpus: int, base: Mapping[str,
            "OMP_NUM_THREADS": str(threads), "CNNSWEEP_WORKER_INDEX": str(index)}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-        sharing = math.ceil(n_jobs / gpus)
+        sharing = len(range(index % gpus, n_jobs, gpus))  # the workers on this worker's GPU
         if sharing > 1:
             env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.2f}")
             env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

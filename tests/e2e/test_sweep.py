@@ -180,6 +180,7 @@ def test_sweep_stops_past_max_failure_rate(tmp_path):
         "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.study_name=nan"), cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr[-3000:]
     output = proc.stdout + proc.stderr
+    # every trial fails; the rate is judged once 4 trials have finished (README), so it stops there
     assert "stopping: 4 of 4 trials failed (hydra.sweeper.max_failure_rate=0.5)" in output
     assert "loss became NaN" in output and "Traceback" not in output
     table = pd.read_csv(sweep_dir / "trials.csv")

@@ -78,6 +78,14 @@ def test_an_abandoned_trial_is_failed_and_queued_again_once(study):
     assert studies.budget_of(study).waiting == 0  # a retry is not retried
 
 
+def test_the_failure_rate_is_judged_from_the_fourth_finished_trial(study):
+    for _ in range(3):
+        studies.tell(study, _ask(study), {"status": "failed", "error": "boom"}, ("objective",), False)
+    assert studies.too_many_failures(study, max_failure_rate=0.0) is None  # 3 of 3: too few to judge
+    studies.tell(study, _ask(study), {"status": "complete", "objective": 0.5}, ("objective",), False)
+    assert studies.too_many_failures(study, max_failure_rate=0.5) is not None
+
+
 def test_too_many_failures_names_the_commonest_reasons(study):
     for status in ("failed", "failed", "failed", "complete"):
         studies.tell(study, _ask(study), {"status": status, "objective": 0.5, "error": "boom"},

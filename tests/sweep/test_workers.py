@@ -18,7 +18,14 @@ def test_workers_split_the_cpu_threads_and_share_gpus_round_robin():
     assert all("CUDA_VISIBLE_DEVICES" not in e and e["PATH"] == "/bin" for e in cpu_only)
     three_on_two = [worker_env(i, 3, 16, 2, {}) for i in range(3)]
     assert [e["CUDA_VISIBLE_DEVICES"] for e in three_on_two] == ["0", "1", "0"]
-    assert {e["XLA_PYTHON_CLIENT_MEM_FRACTION"] for e in three_on_two} == {"0.45"}
+    for n_jobs in range(2, 9):  # workers sharing a GPU split it evenly and leave it headroom
+        for gpus in range(1, 4):
+            envs = [worker_env(i, n_jobs, 16, gpus, {}) for i in range(n_jobs)]
+            for gpu in map(str, range(gpus)):
+                shares = [float(e.get("XLA_PYTHON_CLIENT_MEM_FRACTION", 1.0))
+                          for e in envs if e["CUDA_VISIBLE_DEVICES"] == gpu]
+                if len(shares) > 1:
+                    assert sum(shares) <= 0.95 and min(shares) >= 0.8 / len(shares), shares
     one_each = worker_env(0, 2, 16, 2, {})
     assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in one_each  # a GPU of its own keeps the default
     assert worker_env(0, 4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[
