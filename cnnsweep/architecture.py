@@ -151,9 +151,9 @@ def plan_architecture(
     activation = model["activation"]
     layers: list[LayerPlan] = []
 
-    if kernel > max(height, width):  # padding=same would train a kernel of mostly zeros
+    if padding == "same" and kernel > max(height, width):  # a kernel of mostly padding
         raise Infeasible(
-            f"model.kernel_size={kernel} is larger than the {height}x{width} images: even with "
+            f"model.kernel_size={kernel} is larger than the {height}x{width} images: with "
             f"padding=same most of each kernel would only ever see padding. Use "
             f"model.kernel_size={max(height, width)} or less.", key="model.kernel_size",
         )

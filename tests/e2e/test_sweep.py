@@ -40,6 +40,10 @@ def test_sweep_prunes_and_records_infeasible_trials(tmp_path):
     assert {"pruned", "infeasible", "complete"} <= states, table
     infeasible = table[table.state == "infeasible"]
     assert infeasible["error"].str.contains("model.kernel_size=9 does not fit").all()
+    for number in infeasible.trial_number:  # no objective to show; a broken constraint for TPE
+        stored = study.trials[number]
+        assert stored.state == TrialState.PRUNED and stored.values is None
+        assert stored.constraints and max(stored.constraints.values()) > 0
     assert (infeasible["model.kernel_size"] == 9).all()
     results = (sweep_dir / "optimization_results.yaml").read_text()
     best = table[table.state == "complete"].sort_values("objective").iloc[-1]

@@ -40,6 +40,7 @@ def test_importance_needs_three_complete_trials_of_a_varied_parameter(handmade_s
     importance = evaluate.param_importance(sweep)
     assert importance is not None and set(importance.values) <= set(sweep.param_keys)
     assert abs(sum(importance.values.values()) - 1.0) < 1e-6
+    assert importance.method == "PED-ANOVA"  # what Optuna 5 computes by default, named as such
 
 
 def test_the_layer_table_comes_from_the_best_trials_config(handmade_sweep):
