@@ -114,6 +114,50 @@ def make_pruner(settings: SweepSettings) -> optuna.pruners.BasePruner:
     return instantiate(settings.pruner)
 
 
+def check_space_unchanged(settings: SweepSettings, storage: Any) -> None:
+    """Before a resumed study is touched: refuse a searched key whose choices changed.
+
+    Optuna cannot mix a key's old and new choices in one study (it would fail the
+    first new trial and leave it running). A numeric range that changed is allowed:
+    the finished trials keep their values and the sampler models the new range.
+
+    Raises:
+        ConfigError: naming each changed key with its old and new space, and the ways on.
+    """
+    try:
+        study_id = storage.get_study_id_from_name(settings.study_name)
+    except KeyError:
+        return  # a new study
+    before: dict[str, optuna.distributions.BaseDistribution] = {}
+    for trial in storage.get_all_trials(study_id, deepcopy=False):
+        before.update(trial.distributions)
+    changed, widened = [], []
+    for key, now in settings.space.distributions.items():
+        old = before.get(key)
+        if old is None or old == now:
+            continue
+        if isinstance(old, optuna.distributions.CategoricalDistribution) or \
+                isinstance(now, optuna.distributions.CategoricalDistribution) or type(old) is not type(now):
+            changed.append(f"{key} was {_space_text(old)}, now {_space_text(now)}")
+        else:
+            widened.append(f"{key} from {_space_text(old)} to {_space_text(now)}")
+    if changed:
+        raise ConfigError(
+            f"the study {settings.study_name!r} in {settings.sweep_dir} searched another space: "
+            f"{'; '.join(changed)}. Resume it with the old space, or start a new study with another "
+            "hydra.sweep.dir (or hydra.sweeper.study_name).", key="hydra.sweeper.params")
+    for change in widened:
+        log.info("resuming with a changed range: %s (finished trials keep their values; the "
+                 "sampler models the new range)", change)
+
+
+def _space_text(distribution: optuna.distributions.BaseDistribution) -> str:
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return f"choice({', '.join(map(str, distribution.choices))})"
+    low, high = distribution.low, distribution.high  # type: ignore[attr-defined]
+    return f"{low}..{high}{' (log)' if getattr(distribution, 'log', False) else ''}"
+
+
 def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
                pruner: optuna.pruners.BasePruner) -> optuna.Study:
     """Create the study, or load it to resume; the coordinator records what it searches.
@@ -122,6 +166,7 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         UserError: the study cannot be created, or it optimises other directions.
     """
     name = settings.study_name
+    check_space_unchanged(settings, opened.storage)
     # Several machines may create the same study (and its tables) at once; the
     # loser of that race sees an integrity error and simply loads it next time.
     create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),

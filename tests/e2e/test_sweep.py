@@ -303,3 +303,25 @@ def test_the_best_trials_command_trains_it_again(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert again["val_acc"] == pytest.approx(results["best_value"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    first = sweep_args(sweep_dir, "+sweep=seed_cnn", "trainer.epochs=1", "hydra.sweeper.n_trials=4")
+    proc = run_cli(*first, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before = {name: _digest(sweep_dir / name) for name in ("optuna.db", "trials.csv")}
+
+    changed = run_cli(*first, "model.filters=choice(8,12)", "hydra.sweeper.n_trials=6", cwd=tmp_path)
+    assert changed.returncode == 2, changed.stderr[-3000:]
+    (line,) = [line for line in changed.stderr.splitlines() if line.strip()]
+    assert line.startswith("cnnsweep: error: the study 'seed_cnn'")
+    assert "model.filters was choice(16, 32, 64, 128), now choice(8, 12)" in line
+    assert "Resume it with the old space, or start a new study with another hydra.sweep.dir" in line
+    assert {name: _digest(sweep_dir / name) for name in before} == before
+
+    widened = run_cli(*first, "trainer.epochs=1", "trainer.learning_rate=interval(0.001,0.01)",
+                      "hydra.sweeper.n_trials=5", cwd=tmp_path)  # a new numeric key: allowed
+    assert widened.returncode == 0, widened.stderr[-3000:]
+    assert len(pd.read_csv(sweep_dir / "trials.csv")) == 5

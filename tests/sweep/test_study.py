@@ -116,3 +116,31 @@ def test_successive_halving_stops_pruning_after_its_last_rung():
 
     assert prunes_at(None) == 3  # the rung at step 3 drops it
     assert prunes_at(2) is None  # no rung after step 2: it trains to the end
+
+
+def test_a_changed_choice_is_refused_and_a_changed_range_allowed(caplog):
+    from types import SimpleNamespace
+
+    from cnnsweep.errors import ConfigError
+    from cnnsweep.sweep.space import SearchSpace
+
+    storage = optuna.storages.InMemoryStorage()
+    old = {"lr": optuna.distributions.FloatDistribution(0.001, 0.01, log=True),
+           "filters": optuna.distributions.CategoricalDistribution([16, 32])}
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.tell(study.ask(old), 0.5)
+
+    def settings(**space):
+        return SimpleNamespace(study_name="s", sweep_dir="multirun/x",
+                               space=SearchSpace(distributions={**old, **space}))
+
+    studies.check_space_unchanged(settings(), storage)  # the same space: nothing to say
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        studies.check_space_unchanged(settings(lr=optuna.distributions.FloatDistribution(
+            0.0005, 0.02, log=True)), storage)
+    assert "lr from 0.001..0.01 (log) to 0.0005..0.02 (log)" in caplog.text
+    with pytest.raises(ConfigError, match=r"filters was choice\(16, 32\), now choice\(8, 12\)"):
+        studies.check_space_unchanged(settings(
+            filters=optuna.distributions.CategoricalDistribution([8, 12])), storage)
+    studies.check_space_unchanged(SimpleNamespace(study_name="new", sweep_dir="d", space=SearchSpace()),
+                                  storage)  # a study not stored yet
