@@ -31,7 +31,7 @@ def _check_out_dir(out: Path) -> None:
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or pd.isna(value):
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 

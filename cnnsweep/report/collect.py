@@ -222,7 +222,8 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
     for number, row in rows.items():
         for key in param_keys:
             row[key] = overrides.get(number, {}).get(key)
-    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: r["trial_number"]))
+    ordered = sorted(rows.values(), key=lambda r: r["trial_number"])
+    frame = records.keep_integers(pd.DataFrame(ordered), ordered)
     for column in METRIC_COLUMNS:
         if column not in frame:
             frame[column] = None

@@ -12,7 +12,6 @@ Each returns plain values (or None when the sweep has nothing for it), which
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +61,7 @@ def param_importance(sweep: CollectedSweep) -> Importance | None:
         params = {}
         for key, dist in distributions.items():
             value = row[key]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            if value is None or pd.isna(value):
                 break
             params[key] = float(value) if isinstance(dist, FloatDistribution) else str(value)
         else:

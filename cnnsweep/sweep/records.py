@@ -9,7 +9,7 @@ This module is the only writer of both files (the report writes a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,18 @@ def write_trials_csv(sweep_dir: Path, study: optuna.Study, param_keys: Sequence[
     import pandas as pd
 
     columns = ["trial_number", "state", *param_keys, *RECORDED, "retry_of", "started"]
-    return write_trials_table(pd.DataFrame(trial_rows(study, param_keys), columns=columns), sweep_dir)
+    rows = trial_rows(study, param_keys)
+    return write_trials_table(keep_integers(pd.DataFrame(rows, columns=columns), rows), sweep_dir)
+
+
+def keep_integers(table: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """``table`` with every column whose values in ``rows`` are all integers as pandas'
+    nullable Int64: 32 stays 32, not 32.0, when another row has no value."""
+    for column in table.columns:
+        values = [row.get(column) for row in rows if row.get(column) is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            table[column] = table[column].astype("Int64")
+    return table
 
 
 def write_trials_table(table: Any, out_dir: Path) -> Path:

@@ -31,3 +31,19 @@ def test_trials_csv_has_a_row_per_trial_with_its_state_params_and_metrics(tmp_pa
     assert results["best_trial"] == 0 and results["best_value"] == 0.8 and results["best_test_acc"] == 0.79
     assert results["trials"] == {"complete": 1, "pruned": 1, "infeasible": 1, "running": 1}
     assert results["n_trials"] == 10
+
+
+def test_integers_stay_integers_when_a_row_has_no_value(tmp_path):
+    study = optuna.create_study(direction="maximize")
+    space = {"model.filters": optuna.distributions.CategoricalDistribution([32, 64]),
+             "trainer.batch_size": optuna.distributions.IntDistribution(16, 128)}
+    studies.tell(study, study.ask(space), {"status": "complete", "objective": 0.8, "epochs_run": 3,
+                                           "best_epoch": 2}, ("objective",), constrained=False)
+    study.ask()  # a trial without parameters (as a failed resume leaves one)
+    records.write_trials_csv(tmp_path, study, list(space))
+    lines = (tmp_path / records.TRIALS_FILE).read_text().splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    row = dict(zip(header, first, strict=True))
+    assert row["model.filters"] in ("32", "64") and "." not in row["trainer.batch_size"]
+    assert row["epochs_run"] == "3" and row["best_epoch"] == "2"
+    assert lines[2].split(",")[header.index("model.filters")] == ""  # empty, not NaN
