@@ -139,6 +139,7 @@ def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(10, 4))
     FigureCanvasAgg(fig)
@@ -153,6 +154,7 @@ def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", linestyle=":", label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.set_title(label)
         ax.grid(alpha=0.3)

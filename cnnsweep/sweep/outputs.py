@@ -31,6 +31,7 @@ class Progress:
         self.done_at_start = done_at_start
         self.started = time.monotonic()
         self.reported: set[int] = set()
+        self.counted = done_at_start  # the count printed last: each printed once, in order
 
     def report_new(self) -> None:
         """Report every finished trial not reported yet (trials of worker processes)."""
@@ -39,19 +40,21 @@ class Progress:
                 self.report(trial.number)
 
     def report(self, number: int) -> None:
+        if number in self.reported:
+            return
         self.reported.add(number)
         settings, study = self.sweep.settings, self.sweep.study
         trial = studies.frozen(study, number)
-        budget = studies.budget_of(study)
+        self.counted += 1
         value = records.metrics_of(trial).get("objective")
-        left = max(0, settings.n_trials - budget.done)
-        finished_here = budget.done - self.done_at_start
+        left = max(0, settings.n_trials - self.counted)
+        finished_here = self.counted - self.done_at_start
         elapsed = time.monotonic() - self.started
         eta = elapsed / finished_here * left if finished_here else 0.0
         value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
         log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
                  records.trial_state(trial), value_text, studies.best_value_text(study),
-                 budget.done, settings.n_trials, left, format_seconds(eta))
+                 self.counted, settings.n_trials, left, format_seconds(eta))
         write_records(self.sweep)
 
 

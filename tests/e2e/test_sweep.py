@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import shlex
 import signal
 import subprocess
@@ -78,6 +79,8 @@ def test_two_workers_reuse_a_freed_slot(tmp_path):
     assert len(inside) >= 2, [(t.number, t.params, t.datetime_start, t.datetime_complete)
                               for t in trials]
     assert_consistent(sweep_dir, study)
+    counts = re.findall(r"(\d+)/4 done", proc.stdout + proc.stderr)
+    assert counts == ["1", "2", "3", "4"]  # each count printed once, in order
 
 
 def _digest(path: Path) -> str:

@@ -67,3 +67,19 @@ def test_figures_never_import_keras_the_data_loaders_or_optuna():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n.startswith(forbidden) for n in names), (module.name, names)
+
+
+def test_axes_that_count_trials_or_epochs_have_integer_ticks(sweep, tmp_path, monkeypatch):
+    figures = []
+    real_save = trials.save
+
+    def keep(fig, target):
+        figures.append(fig)
+        return real_save(fig, target)
+
+    monkeypatch.setattr(trials, "save", keep)
+    trials.learning_curves(sweep, tmp_path / "a.png")
+    trials.optimization_history(sweep, tmp_path / "c.png")
+    for fig in figures:
+        ticks = fig.axes[0].get_xticks()
+        assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, STATE_COLOURS, new_figure, save
@@ -37,6 +38,7 @@ def learning_curves(sweep: CollectedSweep, target: Path) -> Path | None:
         ax.plot(history["epoch"], history[metric], color=BEST_COLOUR, linewidth=2.5,
                 label=f"best: trial {int(best['trial_number'])}")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per epoch, every trial ({sweep.name})")
     ax.legend()
@@ -71,6 +73,7 @@ def optimization_history(sweep: CollectedSweep, target: Path) -> Path | None:
         ax.step(complete["trial_number"], running, where="post", color=BEST_COLOUR, linewidth=2,
                 label="best so far")
     ax.set_xlabel("trial number")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(sweep.objective_name)
     ax.set_title(f"optimisation history ({sweep.name})")
     ax.legend()
@@ -94,6 +97,7 @@ def epoch_budget(sweep: CollectedSweep, target: Path) -> Path | None:
     ax.bar(x, np.where(pruned, saved, 0), bottom=trained, color=OKABE_ITO[1], alpha=0.6,
            label=f"saved by pruning ({int(saved[pruned].sum())})")
     ax.set_xlabel("trial number")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("epochs")
     ax.set_title(f"epochs trained of {budget} per trial ({sweep.name})")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
