@@ -125,14 +125,23 @@ def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
     return plan
 
 
+WORKERS_ENV = "CNNSWEEP_WORKERS_HERE"  # how many worker processes share this machine's memory
+
+
+def machine_memory_mb() -> int:
+    """This machine's RAM in MB (8 GB when the system cannot say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError):
+        return 16384
+
+
 def memory_limit_mb(trainer: Mapping[str, Any]) -> int:
-    """``trainer.memory_limit_mb``, or half of this machine's RAM when it is null."""
+    """``trainer.memory_limit_mb``, or half of this machine's RAM when it is null, shared
+    among the worker processes of a sweep on this machine."""
     limit = trainer.get("memory_limit_mb")
     if limit is None:
-        try:
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2 // 2**20
-        except (ValueError, OSError):
-            return 8192
+        return machine_memory_mb() // 2 // max(1, int(os.environ.get(WORKERS_ENV) or 1))
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
                           "or null for half of this machine's RAM.", key="trainer.memory_limit_mb")

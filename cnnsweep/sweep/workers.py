@@ -224,11 +224,36 @@ class LocalProcesses:
         return subprocess.Popen(self.command, env=env, start_new_session=True)
 
 
+WORKER_PROCESS_MB = 900  # one worker process (TensorFlow, Keras, the data), measured on digits
+
+
+def check_worker_count(n_jobs: int, machine_mb: int) -> None:
+    """Refuse more worker processes than this machine's memory holds, before any starts.
+
+    Raises:
+        ConfigError: naming the numbers and a workable ``n_jobs``.
+    """
+    from cnnsweep.errors import ConfigError
+
+    usable = int(machine_mb * 0.8)  # the system and the coordinator keep the rest
+    if n_jobs * WORKER_PROCESS_MB > usable:
+        fits = max(1, usable // WORKER_PROCESS_MB)
+        raise ConfigError(
+            f"hydra.sweeper.n_jobs={n_jobs} would start {n_jobs} worker processes of about "
+            f"{WORKER_PROCESS_MB} MB each ({n_jobs * WORKER_PROCESS_MB / 1024:.1f} GB before any "
+            f"model) on a machine with {machine_mb / 1024:.1f} GB of RAM. Use "
+            f"hydra.sweeper.n_jobs={fits} or less.", key="hydra.sweeper.n_jobs")
+
+
 def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
                     storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> LocalProcesses:
-    """``n_jobs`` worker processes of this command, sharing this machine's CPUs and GPUs."""
+    """``n_jobs`` worker processes of this command, sharing this machine's CPUs, GPUs and
+    memory (each model's memory limit is its share of ``trainer.memory_limit_mb``'s default)."""
+    from cnnsweep.validation import WORKERS_ENV
+
     gpus = gpu_count()
-    shared = {STORAGE_ENV: storage_url, **({DEADLINE_ENV: repr(deadline)} if deadline else {})}
+    shared = {STORAGE_ENV: storage_url, WORKERS_ENV: str(n_jobs),
+              **({DEADLINE_ENV: repr(deadline)} if deadline else {})}
     envs = [{**worker_env(index, n_jobs, os.cpu_count() or 1, gpus, os.environ), **shared}
             for index in range(n_jobs)]
     return LocalProcesses(worker_command(argv, sweep_dir, study_name), envs, ctrl_c)

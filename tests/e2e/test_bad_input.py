@@ -158,6 +158,7 @@ CASES: list[Case] = [
      "a grid sampler cannot enumerate"),
     ("n_trials", fixed("hydra.sweeper.n_trials=0"), "hydra.sweeper.n_trials=0 must be an integer >= 1"),
     ("n_jobs", fixed("hydra.sweeper.n_jobs=0"), "hydra.sweeper.n_jobs=0 must be an integer >= 1"),
+    ("too many workers", fixed("hydra.sweeper.n_jobs=1000"), "hydra.sweeper.n_jobs=1000 would start 1000 worker processes of about 900 MB each"),
     ("timeout", fixed("hydra.sweeper.timeout=-5"), "hydra.sweeper.timeout=-5.0 must be a positive number of seconds, or null for none"),
     ("failure rate", fixed("hydra.sweeper.max_failure_rate=2"), "must be between 0 and 1"),
     ("direction vs monitor", fixed("hydra.sweeper.direction=minimize"),

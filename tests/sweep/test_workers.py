@@ -63,3 +63,25 @@ def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_no
     processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
     assert deaths == [f"signal {signal.SIGKILL}"]
     assert marker.exists() and all(p.returncode == 0 for p in processes.processes)
+
+
+def test_more_workers_than_the_memory_holds_are_refused_with_a_workable_count():
+    from cnnsweep.errors import ConfigError
+    from cnnsweep.sweep.workers import check_worker_count
+
+    check_worker_count(8, 24 * 1024)  # 8 x 0.9 GB fit in 24 GB
+    with pytest.raises(ConfigError) as refused:
+        check_worker_count(32, 24 * 1024)
+    message = str(refused.value)
+    assert "n_jobs=32 would start 32 worker processes of about 900 MB each (28.1 GB" in message
+    assert "on a machine with 24.0 GB of RAM. Use hydra.sweeper.n_jobs=21 or less." in message
+
+
+def test_the_default_memory_limit_is_shared_among_the_workers_here(monkeypatch):
+    from cnnsweep.validation import WORKERS_ENV, machine_memory_mb, memory_limit_mb
+
+    alone = memory_limit_mb({"memory_limit_mb": None})
+    assert alone == machine_memory_mb() // 2
+    monkeypatch.setenv(WORKERS_ENV, "4")
+    assert memory_limit_mb({"memory_limit_mb": None}) == alone // 4
+    assert memory_limit_mb({"memory_limit_mb": 5000}) == 5000  # a limit the user set is per worker
