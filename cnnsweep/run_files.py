@@ -127,6 +127,24 @@ TRAIN_COLOUR = "#0072B2"
 VAL_COLOUR = "#D55E00"
 
 
+# Fonts tried in turn for every character of a plot's text: Latin, Greek and Cyrillic in
+# DejaVu Sans (matplotlib's own), Chinese, Japanese and Korean in the first CJK font found
+# (scripts/system-deps.sh installs WenQuanYi Zen Hei), so names in any of them render.
+FONT_FALLBACKS = ("DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Noto Sans CJK KR",
+                  "Noto Sans CJK SC", "Source Han Sans", "NanumGothic", "UnDotum")
+
+
+def wide_fonts(fig: Any) -> None:
+    """Give every text of ``fig`` the installed fonts of :data:`FONT_FALLBACKS`, in order."""
+    from matplotlib import font_manager
+    from matplotlib.text import Text
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    families = [name for name in FONT_FALLBACKS if name in installed] or ["sans-serif"]
+    for text in fig.findobj(Text):
+        text.set_fontfamily(families)
+
+
 def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
                 best_epoch: int | None = None, title: str = "") -> Path:
     """The notes' plot: loss / val_loss and acc / val_acc per epoch, best epoch marked.
@@ -161,6 +179,7 @@ def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
         ax.legend(loc="upper right" if metric == "loss" else "lower right")
     if title:
         fig.suptitle(title)
+    wide_fonts(fig)
     save_atomically(target, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     return target
 

@@ -4,10 +4,11 @@
 #   dataset-fashion-mnist  the real Fashion-MNIST files (/usr/share/datasets/fashion-mnist)
 #   postgresql             the server the multi-machine sweep test starts (its own throwaway cluster)
 #   chromium               the headless browser the report test opens report.html in
+#   fonts-wqy-zenhei       Chinese, Japanese and Korean glyphs for names in the report's plots
 #   slurm-wlm, munge       the single-node SLURM cluster the SLURM sweep tests start (as root)
 set -euo pipefail
 
-packages=(dataset-fashion-mnist postgresql chromium slurm-wlm munge)
+packages=(dataset-fashion-mnist postgresql chromium fonts-wqy-zenhei slurm-wlm munge)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

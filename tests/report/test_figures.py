@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.font_manager
 import matplotlib.image
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cnnsweep.report import evaluate
 from cnnsweep.report.collect import collect_sweep
 from cnnsweep.report.figures import best_model, parameters, trials
+from tests.helpers import requires
 
 
 @pytest.fixture
@@ -83,3 +85,21 @@ def test_axes_that_count_trials_or_epochs_have_integer_ticks(sweep, tmp_path, mo
     for fig in figures:
         ticks = fig.axes[0].get_xticks()
         assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks
+
+
+@requires(any(f.name == "WenQuanYi Zen Hei" for f in matplotlib.font_manager.fontManager.ttflist),
+          "apt-get install fonts-wqy-zenhei")
+@pytest.mark.parametrize("name", ["패션 실험", "时尚实验", "Мода и эксперимент"])
+def test_names_in_any_script_render_without_missing_glyphs(sweep, tmp_path, name):
+    import dataclasses
+    import warnings
+
+    named = dataclasses.replace(sweep, name=name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trials.optimization_history(named, tmp_path / "h.png")
+        from cnnsweep.run_files import plot_curves
+
+        plot_curves({"loss": [1.0, 0.5], "acc": [0.5, 0.8]}, tmp_path / "c.png", title=name)
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cnnsweep.run_files import save_atomically
+from cnnsweep.run_files import save_atomically, wide_fonts
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STATE_COLOURS = {"complete": "#0072B2", "pruned": "#E69F00", "failed": "#D55E00",
@@ -50,5 +50,7 @@ def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, *,
 
 
 def save(fig: Figure, target: Path) -> Path:
+    """Write ``fig`` as a PNG, its text in fonts that cover any script (:func:`wide_fonts`)."""
+    wide_fonts(fig)
     save_atomically(target, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     return target
