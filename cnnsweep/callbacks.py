@@ -115,9 +115,11 @@ class StopAtDeadline(keras.callbacks.Callback):
 
 
 class StopWhenAsked(keras.callbacks.Callback):
-    """Asks the run's hooks after every batch whether to stop, and stops there (a sweep's Ctrl-C).
+    """Asks the run's hooks before every batch whether to stop, and stops there (a sweep's Ctrl-C).
 
     It raises KeyboardInterrupt, so the run ends as an interrupted one, not as a result.
+    It asks before a batch, not after: a callback with a batch-end hook makes Keras wait
+    for every batch's logs, which cost a sweep about a tenth of a second per trial.
     """
 
     def __init__(self, hooks: TrialHooks):
@@ -128,10 +130,10 @@ class StopWhenAsked(keras.callbacks.Callback):
         if self.hooks.should_stop():
             raise KeyboardInterrupt
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):
         self._check()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_begin(self, batch, logs=None):
         self._check()
 
 
