@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnsweep import faults, run_files
+from cnnsweep import faults, fitting, run_files
 from cnnsweep.architecture import ArchitecturePlan
 from cnnsweep.data.catalog import Dataset
 from cnnsweep.data.loader import load_dataset
@@ -166,11 +166,10 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     batch_size = int(trainer["batch_size"])
     # A sweep's fidelity: the first epochs train on shares of the images; the last one on all.
     shares = hooks.epoch_fractions or tuple(float(x) for x in trainer.get("subset_epochs") or ())
-    fractions = () if refit_epochs else shares[:epochs - 1]
-    epoch_images = [min(len(x_fit) - 1, max(1, round(share * len(x_fit)))) for share in fractions]
-    epoch_images += [len(x_fit)] * (epochs - len(epoch_images))
+    images = fitting.epoch_images(len(x_fit), epochs, () if refit_epochs else shares)
+    subset_epochs = sum(n < len(x_fit) for n in images)
     compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size),
-                  total_steps=sum(math.ceil(n / batch_size) for n in epoch_images))
+                  total_steps=sum(math.ceil(n / batch_size) for n in images))
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,
@@ -193,7 +192,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
 
         callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
                                            hooks.searched_values, monitor, metrics["direction"])
-    reporter = (EpochReporter(monitor, hooks, [n / len(x_fit) for n in epoch_images])
+    reporter = (EpochReporter(monitor, hooks, [n / len(x_fit) for n in images])
                 if hooks.reports_epochs and not refit_epochs else None)
     if reporter:
         callbacks.append(reporter)
@@ -202,28 +201,28 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     histories: list[dict[str, list[float]]] = []
     started = time.perf_counter()
     try:
-        _fit_in_phases(model, trainer, data, (x_fit, y_fit), validation, epoch_images, histories,
-                       callbacks=callbacks, early_stopping=None if refit_epochs else early_stopping)
+        fitting.fit_in_phases(model, trainer, data, (x_fit, y_fit), validation, images, histories,
+                              callbacks=callbacks, early_stopping=None if refit_epochs else early_stopping)
     except Exception as exc:
         if not _is_out_of_memory(exc):
             raise
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-        _fail(run_dir, metrics, _joined(histories + [_history_of(model)]),
+        _fail(run_dir, metrics, fitting.joined(histories + [fitting.history_of(model)]),
               f"out of memory while training ({type(exc).__name__}). Lower "
               "trainer.batch_size or the model's filters / dense_units.")
-    history = _joined(histories)
-    history["images"] = list(epoch_images[:len(history.get("loss", []))])
+    history = fitting.joined(histories)
+    history["images"] = list(images[:len(history.get("loss", []))])
     train_seconds = time.perf_counter() - started
     epochs_run = len(history.get("loss", []))
     metrics.update(
         epochs_run=epochs_run,
         train_seconds=round(train_seconds, 3),
         first_epoch_seconds=round(progress.epoch_seconds[0], 3) if progress.epoch_seconds else None,
-        images_per_second=round(sum(epoch_images[:epochs_run]) / train_seconds, 1)
+        images_per_second=round(sum(images[:epochs_run]) / train_seconds, 1)
         if train_seconds > 0 else None,
     )
-    if fractions:
-        metrics["subset_epoch_images"] = epoch_images[:len(fractions)]
+    if subset_epochs:
+        metrics["subset_epoch_images"] = images[:subset_epochs]
     if non_finite.bad_epoch is not None:
         _fail(run_dir, metrics, history,
               f"loss became NaN/infinite in epoch {non_finite.bad_epoch}. Lower "
@@ -232,7 +231,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     if refit_epochs:
         return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
                                   best_index=epochs_run - 1, objective=None)
-    full_epochs_ran = epochs_run > len(fractions)
+    full_epochs_ran = epochs_run > subset_epochs
     best_index = _best_epoch_index(history[monitor], early_stopping if full_epochs_ran else None,
                                    metrics["direction"])
     objective = history[monitor][best_index]
@@ -278,66 +277,6 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
     log.info("%s%s, test_acc %.4f, %s parameters, %.1fs", prefix, kept, test_acc,
              f"{metrics['params_count']:,}", metrics["train_seconds"])
     return RunResult("complete", objective, metrics, history)
-
-
-def _fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple,
-                   validation: tuple | None, epoch_images: list[int],
-                   histories: list[dict[str, list[float]]], *, callbacks: list[Any],
-                   early_stopping: Any) -> None:
-    """Fit for ``len(epoch_images)`` epochs, appending each fit's logs to ``histories``.
-
-    Each subset epoch (fewer images than ``fit_split`` holds) is a one-epoch fit on a
-    seeded random share of the images; the full epochs follow in one fit, the only
-    one with early stopping. A callback that stops training ends it at that epoch.
-    """
-    x_fit, y_fit = fit_split
-    subset_epochs = [n for n in epoch_images if n < len(x_fit)]
-    for epoch, images in enumerate(subset_epochs):
-        order = np.random.default_rng(int(trainer["seed"]) + epoch).permutation(len(x_fit))
-        picked = np.sort(order[:images])
-        fit = model.fit(**_training_data(trainer, data, x_fit[picked], y_fit[picked]),
-                        validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
-                        callbacks=callbacks, verbose=0)
-        histories.append(_history_of(model, fit))
-        if model.stop_training:  # pruned, past the deadline, or a NaN loss
-            return
-    fit = model.fit(**_training_data(trainer, data, x_fit, y_fit), validation_data=validation,
-                    initial_epoch=len(subset_epochs), epochs=len(epoch_images),
-                    callbacks=callbacks + ([early_stopping] if early_stopping else []), verbose=0)
-    histories.append(_history_of(model, fit))
-
-
-def _training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
-                   y: np.ndarray) -> dict[str, Any]:
-    """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks.
-
-    Flips apply only to datasets whose classes survive mirroring (not digits).
-    """
-    augment = trainer.get("augment") or {}
-    shift = float(augment.get("shift", 0.0))
-    flip = bool(augment.get("flip", False)) and data.spec.mirrors
-    batch_size = int(trainer["batch_size"])
-    if shift <= 0 and not flip:
-        return {"x": x, "y": y, "batch_size": batch_size}
-    from cnnsweep.augment import AugmentedBatches
-
-    return {"x": AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=int(trainer["seed"]))}
-
-
-def _history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:
-    """Keras's per-epoch logs as plain floats (also after an interrupted fit)."""
-    source = fit if fit is not None else getattr(model, "history", None)
-    logs = getattr(source, "history", None) or {}
-    return {key: [float(v) for v in values] for key, values in logs.items()}
-
-
-def _joined(histories: list[dict[str, list[float]]]) -> dict[str, list[float]]:
-    """The per-epoch logs of consecutive fits as one history."""
-    joined: dict[str, list[float]] = {}
-    for history in histories:
-        for key, values in history.items():
-            joined.setdefault(key, []).extend(values)
-    return joined
 
 
 def _best_epoch_index(values: list[float], early_stopping: Any, direction: str) -> int:

@@ -1,0 +1,80 @@
+"""The Keras side of one run's training: which images each epoch trains on, the fit
+calls, and their logs as one history. :mod:`cnnsweep.train` decides what to fit and
+keeps the books; this module only fits. Imports Keras only through the model it gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from cnnsweep.data.catalog import Dataset
+
+
+def epoch_images(n_images: int, epochs: int, shares: Sequence[float]) -> list[int]:
+    """How many training images each epoch trains on: the subset epochs' ``shares`` of
+    ``n_images`` first (fewer than all; the last epoch always trains on all), then all."""
+    subset = [min(n_images - 1, max(1, round(share * n_images))) for share in shares[:epochs - 1]]
+    return subset + [n_images] * (epochs - len(subset))
+
+
+def fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple,
+                  validation: tuple | None, epoch_images: list[int],
+                  histories: list[dict[str, list[float]]], *, callbacks: list[Any],
+                  early_stopping: Any) -> None:
+    """Fit for ``len(epoch_images)`` epochs, appending each fit's logs to ``histories``.
+
+    Each subset epoch (fewer images than ``fit_split`` holds) is a one-epoch fit on a
+    seeded random share of the images; the full epochs follow in one fit, the only
+    one with early stopping. A callback that stops training ends it at that epoch.
+    """
+    x_fit, y_fit = fit_split
+    subset_epochs = [n for n in epoch_images if n < len(x_fit)]
+    for epoch, images in enumerate(subset_epochs):
+        order = np.random.default_rng(int(trainer["seed"]) + epoch).permutation(len(x_fit))
+        picked = np.sort(order[:images])
+        fit = model.fit(**training_data(trainer, data, x_fit[picked], y_fit[picked]),
+                        validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
+                        callbacks=callbacks, verbose=0)
+        histories.append(history_of(model, fit))
+        if model.stop_training:  # pruned, past the deadline, or a NaN loss
+            return
+    fit = model.fit(**training_data(trainer, data, x_fit, y_fit), validation_data=validation,
+                    initial_epoch=len(subset_epochs), epochs=len(epoch_images),
+                    callbacks=callbacks + ([early_stopping] if early_stopping else []), verbose=0)
+    histories.append(history_of(model, fit))
+
+
+def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
+                  y: np.ndarray) -> dict[str, Any]:
+    """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks.
+
+    Flips apply only to datasets whose classes survive mirroring (not digits).
+    """
+    augment = trainer.get("augment") or {}
+    shift = float(augment.get("shift", 0.0))
+    flip = bool(augment.get("flip", False)) and data.spec.mirrors
+    batch_size = int(trainer["batch_size"])
+    if shift <= 0 and not flip:
+        return {"x": x, "y": y, "batch_size": batch_size}
+    from cnnsweep.augment import AugmentedBatches
+
+    return {"x": AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=int(trainer["seed"]))}
+
+
+def history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:
+    """Keras's per-epoch logs as plain floats (also after an interrupted fit)."""
+    source = fit if fit is not None else getattr(model, "history", None)
+    logs = getattr(source, "history", None) or {}
+    return {key: [float(v) for v in values] for key, values in logs.items()}
+
+
+def joined(histories: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """The per-epoch logs of consecutive fits as one history."""
+    joined: dict[str, list[float]] = {}
+    for history in histories:
+        for key, values in history.items():
+            joined.setdefault(key, []).extend(values)
+    return joined
