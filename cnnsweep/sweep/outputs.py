@@ -30,8 +30,7 @@ class Progress:
         self.sweep = sweep
         self.done_at_start = done_at_start
         self.started = time.monotonic()
-        self.reported: set[int] = set()
-        self.counted = done_at_start  # the count printed last: each printed once, in order
+        self.reported: set[int] = set()  # each count is done_at_start + how many are in here
 
     def report_new(self) -> None:
         """Report every finished trial not reported yet (trials of worker processes)."""
@@ -45,16 +44,16 @@ class Progress:
         self.reported.add(number)
         settings, study = self.sweep.settings, self.sweep.study
         trial = studies.frozen(study, number)
-        self.counted += 1
+        finished_here = len(self.reported)
+        count = self.done_at_start + finished_here
         value = records.metrics_of(trial).get("objective")
-        left = max(0, settings.n_trials - self.counted)
-        finished_here = self.counted - self.done_at_start
+        left = max(0, settings.n_trials - count)
         elapsed = time.monotonic() - self.started
         eta = elapsed / finished_here * left if finished_here else 0.0
         value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
         log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
                  records.trial_state(trial), value_text, studies.best_value_text(study),
-                 self.counted, settings.n_trials, left, format_seconds(eta))
+                 count, settings.n_trials, left, format_seconds(eta))
         write_records(self.sweep)
 
 

@@ -69,14 +69,8 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     ctrl_c.install()
     checked = check_settings(settings, config, arguments)
     sampler, pruner = studies.make_sampler(checked), studies.make_pruner(checked)
-    if checked.cluster is not None and not checked.is_worker:
-        from cnnsweep.sweep.slurm import check_cluster
-
-        check_cluster(checked.cluster)
-    elif checked.n_jobs > 1 and not checked.is_worker:
-        from cnnsweep.validation import machine_memory_mb
-
-        workers.check_worker_count(checked.n_jobs, machine_memory_mb())
+    if not checked.is_worker:
+        workers.check_placement(checked.n_jobs, checked.cluster)
     opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers)
     _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
     # Only now, with the config and the data checked, is the study touched.

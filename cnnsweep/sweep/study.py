@@ -58,7 +58,9 @@ def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
                           f"{type(cause).__name__}: {cause}", key="hydra.sweeper.sampler") from None
 
 
-SAMPLER_PACKAGES = {"CmaEsSampler": ("cmaes", "cmaes"), "GPSampler": ("torch", "'cnnsweep[gp]'")}
+# sampler -> (its name in hydra/sweeper/sampler, the package it needs, how to install it)
+SAMPLER_PACKAGES = {"CmaEsSampler": ("cmaes", "cmaes", "cmaes"),
+                    "GPSampler": ("gp", "torch", "'cnnsweep[gp]'")}
 
 
 def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
@@ -70,9 +72,9 @@ def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
     import importlib.util
 
     if target in SAMPLER_PACKAGES:
-        module, install = SAMPLER_PACKAGES[target]
+        name, module, install = SAMPLER_PACKAGES[target]
         if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"hydra/sweeper/sampler={_SAMPLER_NAMES[target]} needs the {module} "
+            raise ConfigError(f"hydra/sweeper/sampler={name} needs the {module} "
                               f"package, which is not installed: pip install {install}, or use "
                               "hydra/sweeper/sampler=tpe.", key="hydra.sweeper.sampler")
     numeric = [k for k, d in settings.space.distributions.items()
@@ -85,9 +87,6 @@ def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
     if target == "CmaEsSampler" and len(numeric) < len(settings.space.distributions):
         log.warning("hydra/sweeper/sampler=cmaes models %s; the choice(...) keys are sampled at "
                     "random", ", ".join(numeric))
-
-
-_SAMPLER_NAMES = {"CmaEsSampler": "cmaes", "GPSampler": "gp"}
 
 
 class SuccessiveHalving(optuna.pruners.SuccessiveHalvingPruner):
@@ -136,8 +135,7 @@ def check_space_unchanged(settings: SweepSettings, storage: Any) -> None:
         old = before.get(key)
         if old is None or old == now:
             continue
-        if isinstance(old, optuna.distributions.CategoricalDistribution) or \
-                isinstance(now, optuna.distributions.CategoricalDistribution) or type(old) is not type(now):
+        if type(old) is not type(now) or isinstance(old, optuna.distributions.CategoricalDistribution):
             changed.append(f"{key} was {_space_text(old)}, now {_space_text(now)}")
         else:
             widened.append(f"{key} from {_space_text(old)} to {_space_text(now)}")
@@ -166,7 +164,8 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         UserError: the study cannot be created, or it optimises other directions.
     """
     name = settings.study_name
-    check_space_unchanged(settings, opened.storage)
+    if not settings.is_worker:  # its coordinator checked it already
+        check_space_unchanged(settings, opened.storage)
     # Several machines may create the same study (and its tables) at once; the
     # loser of that race sees an integrity error and simply loads it next time.
     create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),

@@ -227,6 +227,23 @@ class LocalProcesses:
 WORKER_PROCESS_MB = 900  # one worker process (TensorFlow, Keras, the data), measured on digits
 
 
+def check_placement(n_jobs: int, cluster: Mapping[str, Any] | None) -> None:
+    """Refuse, before anything starts, workers that cannot run where :func:`placement` puts
+    them: a cluster that is not there, or more local processes than the memory holds.
+
+    Raises:
+        UserError: naming the problem and the fix.
+    """
+    if cluster is not None:
+        from cnnsweep.sweep.slurm import check_cluster
+
+        check_cluster(cluster)
+    elif n_jobs > 1:
+        from cnnsweep.validation import machine_memory_mb
+
+        check_worker_count(n_jobs, machine_memory_mb())
+
+
 def check_worker_count(n_jobs: int, machine_mb: int) -> None:
     """Refuse more worker processes than this machine's memory holds, before any starts.
 

@@ -55,8 +55,6 @@ def test_each_sampler_runs_a_sweep_and_leaves_its_mark(tmp_path, sampler):
     elif sampler == "grid":  # each point of the 2x3 grid once
         points = {(t.params["model.filters"], t.params["trainer.learning_rate"]) for t in trials}
         assert len(points) == 6
-    elif sampler == "tpe":  # TPE's suggestions after its 2 random ones stay in the range
-        assert all(0.0003 <= t.params["trainer.learning_rate"] <= 0.01 for t in trials)
 
 
 def test_cmaes_on_a_space_of_choices_only_is_refused(tmp_path):
