@@ -73,10 +73,16 @@ def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
 
 
 def running_trial(sweep_dir: Path, name: str, at_least: int = 0):
-    """A RUNNING trial numbered >= at_least, once one has trained a batch or so."""
+    """A RUNNING trial numbered >= at_least, once one has trained a batch or so.
+
+    None while the sweep is still creating its storage: opening a SQLite file whose
+    tables the sweep is writing at that moment can collide with it (IntegrityError).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         study = load_study(sweep_dir, name)
-    except (KeyError, ValueError, OSError):
+    except (KeyError, ValueError, OSError, SQLAlchemyError, optuna.exceptions.StorageInternalError):
         return None
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.number >= at_least and (sweep_dir / str(trial.number) / ".hydra").is_dir():
