@@ -16,9 +16,11 @@ import json
 import logging
 import math
 import os
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,11 +136,22 @@ FONT_FALLBACKS = ("DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Noto 
                   "Noto Sans CJK SC", "Source Han Sans", "NanumGothic", "UnDotum")
 
 
+class _QuietFontWeights(logging.Filter):
+    """WenQuanYi Zen Hei comes in one weight (500); matplotlib warns at every lookup of
+    "normal" that it uses 500 instead, which is what a plot wants anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("findfont: Failed to find font weight")
+
+
 def wide_fonts(fig: Any) -> None:
     """Give every text of ``fig`` the installed fonts of :data:`FONT_FALLBACKS`, in order."""
     from matplotlib import font_manager
     from matplotlib.text import Text
 
+    font_log = logging.getLogger("matplotlib.font_manager")
+    if not any(isinstance(f, _QuietFontWeights) for f in font_log.filters):
+        font_log.addFilter(_QuietFontWeights())
     installed = {font.name for font in font_manager.fontManager.ttflist}
     families = [name for name in FONT_FALLBACKS if name in installed] or ["sans-serif"]
     for text in fig.findobj(Text):
@@ -184,26 +197,137 @@ def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
     return target
 
 
-_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnsweep-plots")
-_pending: list[Future] = []
+class CurvesDrawer:
+    """Draws a sweep's ``curves.png`` files in a helper process at the lowest CPU priority.
+
+    A trial's plot costs about 80 ms of CPU; drawn in the sweep's own process it
+    competes with the next trial's training (and holds the GIL). The helper,
+    ``python -m cnnsweep.run_files``, reads one JSON request per line, answers one
+    line each, and runs only when the cores are otherwise idle. If it cannot
+    start or dies, the plots it did not answer are drawn here.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._unanswered: dict[int, dict[str, Any]] = {}
+        self._next_id = 0
+        self._process: subprocess.Popen | None = None
+        self._started = False
+        self._reader: threading.Thread | None = None
+
+    def submit(self, history: Mapping[str, Sequence[float]], target: Path, **kwargs: Any) -> None:
+        request = {"history": {key: list(map(float, values)) for key, values in history.items()},
+                   "target": os.path.abspath(target), **kwargs}
+        with self._lock:
+            process = self._helper()
+            if process is not None:
+                self._next_id += 1
+                self._unanswered[self._next_id] = request
+                line = json.dumps({"id": self._next_id, **request}) + "\n"
+        if process is None:
+            self._draw_here([request])
+            return
+        try:  # outside the lock: a full pipe must not stop the answers being read
+            assert process.stdin is not None
+            process.stdin.write(line)
+            process.stdin.flush()
+        except (OSError, ValueError):  # the helper is gone: wait() draws the rest here
+            pass
+
+    def wait(self) -> None:
+        """Block until every submitted plot is written; log the ones that failed."""
+        with self._lock:
+            while (self._unanswered and self._process is not None and self._process.poll() is None
+                   and self._reader is not None and self._reader.is_alive()):
+                self._lock.wait(timeout=0.5)
+            left = list(self._unanswered.values())
+            self._unanswered.clear()
+        self._draw_here(left)
+
+    def close(self) -> None:
+        self.wait()
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None and process.stdin is not None:
+            process.stdin.close()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _helper(self) -> subprocess.Popen | None:
+        if not self._started:
+            self._started = True
+            # Found wherever this process found cnnsweep; the fault tests' faults are this process's.
+            env = {key: value for key, value in os.environ.items() if key != "CNNSWEEP_FAULT"}
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "cnnsweep.run_files"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+            except OSError as exc:
+                log.debug("curves are drawn in this process: %s", exc)
+                return None
+            self._reader = threading.Thread(target=self._read_answers, args=(self._process,),
+                                            daemon=True, name="cnnsweep-curves")
+            self._reader.start()
+        if self._process is not None and self._process.poll() is not None:
+            return None
+        return self._process
+
+    def _read_answers(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                answer = json.loads(line)
+            except ValueError:  # not an answer (something printed by a library)
+                continue
+            with self._lock:
+                request = self._unanswered.pop(answer["id"], None)
+                self._lock.notify_all()
+            if answer.get("error") and request is not None:
+                log.warning("%s could not be drawn: %s", request["target"], answer["error"])
+        with self._lock:
+            self._lock.notify_all()  # the helper ended: wait() draws what it left here
+
+    @staticmethod
+    def _draw_here(requests: list[dict[str, Any]]) -> None:
+        for request in requests:
+            request = dict(request)
+            try:
+                plot_curves(request.pop("history"), Path(request.pop("target")), **request)
+            except Exception as exc:  # a plot is a convenience, never worth a crash
+                log.warning("a curves plot could not be written: %s", exc)
 
 
-def plot_curves_later(history: Mapping[str, Sequence[float]], target: Path, **kwargs) -> None:
-    """Draw :func:`plot_curves` on a background thread (call :func:`wait_for_plots`)."""
-    _pending.append(_background.submit(plot_curves, dict(history), target, **kwargs))
+_drawer = CurvesDrawer()
+
+
+def plot_curves_later(history: Mapping[str, Sequence[float]], target: Path, **kwargs: Any) -> None:
+    """Draw :func:`plot_curves` in the background helper process (call :func:`wait_for_plots`)."""
+    _drawer.submit(history, target, **kwargs)
 
 
 def wait_for_plots() -> None:
     """Block until every background plot is written; log the ones that failed."""
-    while _pending:
-        future = _pending.pop(0)
+    _drawer.wait()
+
+
+atexit.register(_drawer.close)
+
+
+def _serve_curves() -> None:
+    """The helper's loop: one request per stdin line, one answer per stdout line."""
+    os.nice(19)
+    for line in sys.stdin:
+        request = json.loads(line)
+        answer: dict[str, Any] = {"id": request.pop("id")}
         try:
-            future.result()
-        except Exception as exc:  # a plot is a convenience, never worth a crash
-            log.warning("a curves plot could not be written: %s", exc)
-
-
-atexit.register(wait_for_plots)
+            plot_curves(request.pop("history"), Path(request.pop("target")), **request)
+        except Exception as exc:
+            answer["error"] = f"{type(exc).__name__}: {exc}"
+        print(json.dumps(answer), flush=True)
 
 
 def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequence[float]], *,
@@ -216,7 +340,7 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
         history: Keras's per-epoch logs.
         title: the curves plot's title.
         model: a Keras model to save as the best epoch's model.
-        draw_later: draw ``curves.png`` on a background thread (a sweep's next
+        draw_later: draw ``curves.png`` in a background process (a sweep's next
             trial trains meanwhile; :func:`wait_for_plots` before the process ends).
 
     Raises:
@@ -229,3 +353,7 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
         draw = plot_curves_later if draw_later else plot_curves
         draw(history, run_dir / CURVES_FILE, best_epoch=metrics.get("best_epoch"), title=title)
     write_metrics(run_dir, metrics)
+
+
+if __name__ == "__main__":
+    _serve_curves()

@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from cnnsweep.config import compose
@@ -100,8 +101,22 @@ def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
         for key, value in trial.params.items():
             assert str(recorded[key]) == str(value), key
         if row.state in ("complete", "pruned"):
-            history = pd.read_csv(sweep_dir / str(row.trial_number) / "history.csv")
+            trial_dir = sweep_dir / str(row.trial_number)
+            history = pd.read_csv(trial_dir / "history.csv")
             assert len(history) == metrics["epochs_run"]
+            assert (trial_dir / "curves.png").is_file()
+            # Hydra's files are this trial's own (one config template serves every trial)
+            job = yaml.safe_load((trial_dir / ".hydra" / "config.yaml").read_text())
+            overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text())
+            hydra_job = yaml.safe_load((trial_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]["job"]
+            assert hydra_job["num"] == row.trial_number
+            for key, value in trial.params.items():
+                node = job
+                for part in key.split("."):
+                    node = node[part]
+                assert node == (pytest.approx(value) if isinstance(value, float) else value), \
+                    (row.trial_number, key)
+                assert any(o.partition("=")[0] == key for o in overrides), (row.trial_number, key)
         if row.state == "complete":
             assert (sweep_dir / str(row.trial_number) / "model.keras").is_file()
             assert metrics["objective"] == pytest.approx(trial.value)

@@ -113,6 +113,7 @@ class TrialLauncher:
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function)
         self._template: DictConfig | None = None
+        self._logging_ready = False
 
     def overrides(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
         """The trial's command-line overrides: fixed ones, its values, and its seed."""
@@ -162,7 +163,9 @@ class TrialLauncher:
                   hooks: TrialHooks, extra: dict[str, Any]):
         """The trial's job in this process, as Hydra's basic launcher runs one."""
         setup_globals()
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        if not self._logging_ready:  # afterwards, each job's end puts the sweep's logging back
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+            self._logging_ready = True
         log.info("trial %d: %s", trial.number, " ".join(filter_overrides(overrides)))
         varying = {**trial.params, **extra}
         if "trainer.seed" not in varying:
@@ -181,15 +184,19 @@ class TrialLauncher:
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
     def _job_config(self, overrides: list[str], varying: dict[str, Any], template: bool = True) -> DictConfig:
-        """The trial's job config: composed by Hydra once, then copied and updated.
+        """The trial's job config: composed by Hydra once, then updated in place.
 
-        Composing from the YAML files costs ~0.15 s per trial; when no searched key
-        is a config group, the first trial's composed config is a template whose
-        searched values (and seed) are replaced in the others.
+        Composing from the YAML files costs ~0.15 s per trial (and copying the
+        composed config ~20 ms): when no searched key is a config group, the first
+        trial's composed config is a template whose searched values, seed and
+        overrides are replaced for each later trial. Trials of one process run one
+        after another, and Hydra copies the config it is given for the job, so one
+        template serves them all.
         """
         groups = set(self.config.hydra.runtime.choices.keys())
-        if self._template is not None:
-            job_config = copy.deepcopy(self._template)
+        if self._template is not None and template:
+            job_config = self._template
+            OmegaConf.set_readonly(job_config.hydra, False)  # the last job's run_job froze it
             with open_dict(job_config):
                 for key, value in varying.items():
                     OmegaConf.update(job_config, key, value, merge=False)

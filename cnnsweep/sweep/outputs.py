@@ -1,8 +1,10 @@
 """What the coordinator writes and prints while and after a sweep runs.
 
 One progress line per finished trial (each count once, in order), ``trials.csv``
-and ``optimization_results.yaml`` after every trial, the report at the end, and
-a closing summary. A failure to write any of them never costs the sweep: the
+and ``optimization_results.yaml`` after every trial (at most every
+:data:`RECORDS_EVERY_S` seconds: each write reads every trial, and short trials
+would spend more time there than training), the report at the end, and a
+closing summary. A failure to write any of them never costs the sweep: the
 storage holds the truth and ``python -m cnnsweep.report`` rebuilds the rest.
 """
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cnnsweep")
 
+RECORDS_EVERY_S = 2.0  # the records lag the storage by at most this much while a sweep runs
+
 
 class Progress:
     """One line per finished trial, each count printed once and in order."""
@@ -31,6 +35,7 @@ class Progress:
         self.done_at_start = done_at_start
         self.started = time.monotonic()
         self.reported: set[int] = set()  # each count is done_at_start + how many are in here
+        self.records_written = float("-inf")  # time.monotonic() of the last write_records
 
     def report_new(self) -> None:
         """Report every finished trial not reported yet (trials of worker processes)."""
@@ -54,7 +59,9 @@ class Progress:
         log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
                  records.trial_state(trial), value_text, studies.best_value_text(study),
                  count, settings.n_trials, left, format_seconds(eta))
-        write_records(self.sweep)
+        if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
+            write_records(self.sweep)
+            self.records_written = time.monotonic()
 
 
 def write_records(sweep: Sweep) -> None:
