@@ -9,11 +9,9 @@ from cnnsweep.hooks import TrialHooks
 
 
 class Recording(TrialHooks):
-    def __init__(self, prune_at: int | None = None, stop_after_batches: int | None = None):
+    def __init__(self, prune_at: int | None = None):
         self.reported: list[tuple[int, float]] = []
         self.prune_at = prune_at
-        self.stop_after_batches = stop_after_batches
-        self.asked = 0
 
     @property
     def reports_epochs(self):
@@ -26,10 +24,6 @@ class Recording(TrialHooks):
     def report_epoch(self, epoch, value, epochs_seen=None):
         self.reported.append((epoch, value))
         return epoch == self.prune_at
-
-    def should_stop(self):
-        self.asked += 1
-        return self.stop_after_batches is not None and self.asked > self.stop_after_batches
 
 
 def _fit(callbacks, epochs=4):
@@ -55,13 +49,38 @@ def test_epoch_reporter_hands_every_epoch_over_and_prunes_when_told():
     assert all(0.0 <= value <= 1.0 for _, value in hooks.reported)
 
 
-def test_stop_when_asked_stops_mid_epoch():
-    from cnnsweep.callbacks import StopWhenAsked
+def test_stop_when_asked_stops_mid_epoch_and_raises():
+    import threading
+    import time
 
-    hooks = Recording(stop_after_batches=3)
+    from cnnsweep.callbacks import StopWhenAsked, keras
+
+    stop = threading.Event()
+
+    class Asked(TrialHooks):
+        def should_stop(self):
+            return stop.is_set()
+
+    class SlowBatches(keras.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            SlowBatches.batches += 1
+            if SlowBatches.batches == 3:
+                stop.set()  # Ctrl-C, three batches into the first epoch
+            time.sleep(0.005)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x = np.zeros((16 * 400, 4), dtype="float32")
+    y = np.eye(2, dtype="float32")[np.arange(len(x)) % 2]
+    started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        _fit([StopWhenAsked(hooks)])
-    assert hooks.asked == 4  # three batches went on, the fourth check stopped it
+        model.fit(x, y, epochs=3, batch_size=16, callbacks=[StopWhenAsked(Asked()), SlowBatches()],
+                  verbose=0)
+    assert 3 <= SlowBatches.batches < 100  # stopped mid-epoch, not after its 400 batches
+    assert time.perf_counter() - started < 2
 
 
 def test_non_finite_loss_stops_and_names_the_epoch():
