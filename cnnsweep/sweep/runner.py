@@ -146,9 +146,10 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
         if studies.sampler_stopped(study):
             log.info("the sampler has no new points to try (the grid is exhausted)")
             break
-        if (sweep.deadline is not None
-                and time.time() + studies.typical_first_epoch_seconds(study) > sweep.deadline):
-            log.info("hydra.sweeper.timeout=%s: no time left for another trial", settings.timeout)
+        deadline = search_deadline(sweep)
+        if deadline is not None and time.time() + studies.typical_first_epoch_seconds(study) > deadline:
+            log.info("hydra.sweeper.timeout=%s: no time left for another trial%s", settings.timeout,
+                     " and the refit" if deadline != sweep.deadline else "")
             break
         if sweep.storage.shared:
             fail_stale_trials(study)
@@ -163,18 +164,40 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
         trial = study.ask(settings.space.distributions)
         if marks_trials:  # lets the coordinator recover the trial if this worker dies
             trial.set_user_attr(records.WORKER_ATTR, workers.worker_id())
-        _run_trial(sweep, trial)
+        _run_trial(sweep, trial, deadline)
         faults.point("between")
         if on_trial_done is not None:
             on_trial_done(trial.number)
 
 
-def _run_trial(sweep: Sweep, trial: optuna.trial.Trial) -> None:
+def search_deadline(sweep: Sweep) -> float | None:
+    """When the search's training must end: the sweep's deadline, less (with
+    ``hydra.sweeper.refit``) the time the refit of the best trial so far will take."""
+    if sweep.deadline is None or not sweep.settings.refit or len(sweep.settings.directions) != 1:
+        return sweep.deadline
+    best = records.best_trials(sweep.study)
+    return sweep.deadline - (refit_seconds(records.metrics_of(best[0])) if best else 0.0)
+
+
+def refit_seconds(metrics: Mapping[str, Any]) -> float:
+    """About how long a refit of the trial with these ``metrics`` takes: its best epoch count
+    on every training image (training plus validation), at the trial's own images per
+    second, with a tenth more and :data:`REFIT_FIXED_S` for building, testing and saving."""
+    speed = float(metrics.get("images_per_second") or 0)
+    if speed <= 0:
+        return REFIT_FIXED_S
+    images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
+    return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
+
+
+REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
+
+
+def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     try:
         with heartbeat(sweep.study, trial):
-            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, sweep.deadline,
-                                    sweep.settings.fidelity)
+            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity)
             metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
@@ -264,9 +287,7 @@ def refit(sweep: Sweep) -> None:
         return
     epochs = int(records.metrics_of(trial).get("best_epoch") or 1)
     if sweep.deadline is not None:
-        metrics = records.metrics_of(trial)
-        per_epoch = float(metrics.get("train_seconds") or 0) / max(1, int(metrics.get("epochs_run") or 1))
-        needed = per_epoch * epochs / (1 - float(sweep.launcher.config.trainer.validation_split))
+        needed = refit_seconds(records.metrics_of(trial))
         if time.time() + needed > sweep.deadline:
             log.warning("refit skipped: about %s of training would overrun hydra.sweeper.timeout",
                         format_seconds(needed))

@@ -236,6 +236,25 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
+    """With refit=true, the search stops early enough for the refit to run inside the budget."""
+    sweep_dir = tmp_path / "sweep"
+    budget = 30
+    started = time.monotonic()
+    proc = run_cli(*sweep_args(
+        sweep_dir, "model=seed", "model.filters=choice(4,8,16)", "trainer.epochs=3",
+        "hydra.sweeper.n_trials=100000", "hydra/sweeper/pruner=none", f"hydra.sweeper.timeout={budget}",
+        "hydra.sweeper.refit=true", "hydra.sweeper.study_name=reserve"), cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no time left for another trial and the refit" in proc.stderr + proc.stdout
+    refit = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["refit"]
+    assert refit["status"] == "complete" and refit["test_acc"] is not None
+    assert (sweep_dir / "report.html").exists()
+    assert elapsed < budget + 10, elapsed  # the budget, plus Hydra's start-up before the sweep starts
+
+
+@pytest.mark.slow
 def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path):
     sweep_dir = tmp_path / "sweep"
     baseline = "hydra.sweeper.baselines=[{model.filters:8,model.kernel_size:3}]"
