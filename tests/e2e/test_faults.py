@@ -34,7 +34,10 @@ TINY = ["model=seed", "dataset.train_limit=200", "dataset.test_limit=50", "train
         "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none"]
 
 # (fault point, the occurrences a 3-trial sweep of TINY reaches)
-KILL_POINTS = [("data", 3), ("batch", 25), ("artifact", 16), ("tell", 3), ("between", 2)]
+# artifact: 3 trials x (model.keras, history.csv, metrics.json), and trials.csv and
+# optimization_results.yaml after the first trial and at the end, are renamed into place by
+# the sweep's process (curves.png by its helper process, which the fault does not reach).
+KILL_POINTS = [("data", 3), ("batch", 25), ("artifact", 13), ("tell", 3), ("between", 2)]
 
 
 def assert_finished_trials_intact(sweep_dir: Path, study: optuna.Study) -> None:
