@@ -37,6 +37,8 @@ from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")
 
+REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
+
 
 @dataclass
 class Sweep:
@@ -188,9 +190,6 @@ def refit_seconds(metrics: Mapping[str, Any]) -> float:
         return REFIT_FIXED_S
     images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
     return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
-
-
-REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
 
 
 def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) -> None:
