@@ -118,11 +118,11 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
             tuner_wall, proc = _python("-m", "benchmarks.keras_tuner_loop", "digits", str(epochs),
                                        str(n_trials), str(workdir / "kt"), cwd=REPO)
             tuner = json.loads(proc.stdout.strip().splitlines()[-1])
+            plain_s = result["plain_training_phase_s"]
             result.update(tuner_command_s=round(tuner_wall, 2),
                           tuner_search_s=round(tuner["wall_seconds"], 2),
-                          tuner_search_ratio=round(tuner["wall_seconds"] / result["plain_training_phase_s"], 3),
-                          tuner_overhead_ms_per_trial=round(
-                              1000 * (tuner["wall_seconds"] - result["plain_training_phase_s"]) / n_trials),
+                          tuner_search_ratio=round(tuner["wall_seconds"] / plain_s, 3),
+                          tuner_overhead_ms_per_trial=round(1000 * (tuner["wall_seconds"] - plain_s) / n_trials),
                           tuner_best_val_acc=round(tuner["best_val_acc"], 4))
         except RuntimeError as exc:
             result["tuner_error"] = str(exc).splitlines()[0]
