@@ -122,7 +122,8 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
             result.update(tuner_command_s=round(tuner_wall, 2),
                           tuner_search_s=round(tuner["wall_seconds"], 2),
                           tuner_search_ratio=round(tuner["wall_seconds"] / plain_s, 3),
-                          tuner_overhead_ms_per_trial=round(1000 * (tuner["wall_seconds"] - plain_s) / n_trials),
+                          tuner_overhead_ms_per_trial=round(
+                              1000 * (tuner["wall_seconds"] - plain_s) / n_trials),
                           tuner_best_val_acc=round(tuner["best_val_acc"], 4))
         except RuntimeError as exc:
             result["tuner_error"] = str(exc).splitlines()[0]
