@@ -19,6 +19,10 @@ TARGETS = {
             "of n_jobs=1 for small models; Fashion-MNIST >= 0.94 test accuracy within 15 minutes"),
 }
 
+# Sections with no benchmark in benchmarks.run yet: why they have no numbers.
+NOT_RUN = {"gpu": ("**NOT run**: benchmarks.run has no GPU benchmark yet, and no GPU machine was lent to "
+                   "this task to write and run one.")}
+
 
 def _machine(result: dict) -> str:
     m = result.get("machine", {})
@@ -74,7 +78,7 @@ def render(data: dict) -> str:
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)
         if not result:
-            lines += ["No completed run recorded.", ""]
+            lines += [NOT_RUN.get(which, "No completed run recorded."), ""]
             if note := data.get("notes", {}).get(which):
                 lines += [note, ""]
             continue
