@@ -26,7 +26,7 @@ import optuna
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from cnnsweep import faults, run_files
+from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
 from cnnsweep.sweep import outputs, records, workers
 from cnnsweep.sweep import study as studies
@@ -93,7 +93,7 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         except KeyboardInterrupt:
             raise SweepStopped("interrupted") from None
         finally:
-            run_files.wait_for_plots()
+            curves.wait_for_plots()
         return
     coordinate(sweep)
 
@@ -260,7 +260,7 @@ def coordinate(sweep: Sweep) -> None:
                 sweep.stopped_by.append("interrupted")
                 log.warning("interrupted during the refit: the search's results are kept")
     finally:
-        run_files.wait_for_plots()
+        curves.wait_for_plots()
         outputs.write_records(sweep)
         outputs.write_report(sweep)
     outputs.summarise(sweep)

@@ -98,7 +98,7 @@ def test_names_in_any_script_render_without_missing_glyphs(sweep, tmp_path, name
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trials.optimization_history(named, tmp_path / "h.png")
-        from cnnsweep.run_files import plot_curves
+        from cnnsweep.curves import plot_curves
 
         plot_curves({"loss": [1.0, 0.5], "acc": [0.5, 0.8]}, tmp_path / "c.png", title=name)
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from cnnsweep.curves import plot_curves
 from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, STATE_COLOURS, new_figure, save
-from cnnsweep.run_files import plot_curves
 
 
 def learning_curves(sweep: CollectedSweep, target: Path) -> Path | None:
