@@ -30,14 +30,12 @@ from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
 from cnnsweep.sweep import outputs, records, workers
 from cnnsweep.sweep import study as studies
-from cnnsweep.sweep.launch import RefitHooks, SweepTrialHooks, TrialLauncher
+from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
+from cnnsweep.sweep.refit import refit, search_deadline
 from cnnsweep.sweep.settings import SweepSettings, check_settings
 from cnnsweep.sweep.storage import OpenStorage, fail_stale_trials, heartbeat, mask_password, open_storage
-from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")
-
-REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
 
 
 @dataclass
@@ -172,26 +170,6 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             on_trial_done(trial.number)
 
 
-def search_deadline(sweep: Sweep) -> float | None:
-    """When the search's training must end: the sweep's deadline, less (with
-    ``hydra.sweeper.refit``) the time the refit of the best trial so far will take."""
-    if sweep.deadline is None or not sweep.settings.refit or len(sweep.settings.directions) != 1:
-        return sweep.deadline
-    best = records.best_trials(sweep.study)
-    return sweep.deadline - (refit_seconds(records.metrics_of(best[0])) if best else 0.0)
-
-
-def refit_seconds(metrics: Mapping[str, Any]) -> float:
-    """About how long a refit of the trial with these ``metrics`` takes: its best epoch count
-    on every training image (training plus validation), at the trial's own images per
-    second, with a tenth more and :data:`REFIT_FIXED_S` for building, testing and saving."""
-    speed = float(metrics.get("images_per_second") or 0)
-    if speed <= 0:
-        return REFIT_FIXED_S
-    images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
-    return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
-
-
 def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     try:
@@ -266,42 +244,6 @@ def coordinate(sweep: Sweep) -> None:
     outputs.summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])
-
-
-def refit(sweep: Sweep) -> None:
-    """Train the best configuration again on training plus validation images, for its best
-    epoch count, in ``sweep_dir/refit-<trial>``; its test accuracy goes beside the trial's.
-
-    Selection used validation only; the refit's test accuracy is reported, never used to choose.
-    A refit already done for the same best trial is kept, not repeated.
-    """
-    study = sweep.study
-    best = records.best_trials(study)
-    if len(sweep.settings.directions) != 1 or not best:
-        log.info("refit skipped: %s", "no complete trial" if not best else "a multi-objective sweep")
-        return
-    trial = best[0]
-    done = study.user_attrs.get(records.REFIT_ATTR) or {}
-    if done.get("trial") == trial.number and done.get("status") == "complete":
-        return
-    epochs = int(records.metrics_of(trial).get("best_epoch") or 1)
-    if sweep.deadline is not None:
-        needed = refit_seconds(records.metrics_of(trial))
-        if time.time() + needed > sweep.deadline:
-            log.warning("refit skipped: about %s of training would overrun hydra.sweeper.timeout",
-                        format_seconds(needed))
-            return
-    log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
-    subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
-    try:
-        metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.ctrl_c.requested))
-    except OSError as exc:
-        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
-    study.set_user_attr(records.REFIT_ATTR, {
-        "trial": trial.number, "epochs": epochs, "dir": subdir, "status": metrics.get("status"),
-        "test_acc": metrics.get("test_acc"), "error": metrics.get("error")})
-    log.info("refit: test_acc %s (trial %d alone: %s)", metrics.get("test_acc"), trial.number,
-             records.metrics_of(trial).get("test_acc"))
 
 
 def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
