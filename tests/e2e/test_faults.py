@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -139,8 +140,13 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
     assert len(retries) == 1 and retries[0].params == lost.params
     assert retries[0].state == TrialState.COMPLETE
     assert len(finished(study)) == 6
-    survivors = {t.user_attrs.get(records.WORKER_ATTR) for t in finished(study)}
-    assert len(survivors - {pid}) >= 2  # the other worker and the replacement both trained
+    # A replacement is started in the dead worker's place. Whether it gets a trial depends on
+    # how soon the other worker takes what is left, so the test asks only that it was started
+    # and that the other worker went on training after the kill.
+    restarted = re.search(r"worker \d+ restarted \(pid (\d+)\)", out)
+    assert restarted and int(restarted.group(1)) != pid, out[-3000:]
+    after_kill = [t for t in finished(study) if t.number > victim.number]
+    assert after_kill and {t.user_attrs[records.WORKER_ATTR] for t in after_kill} - {pid}
     assert_finished_trials_intact(sweep_dir, study)
 
 
