@@ -18,6 +18,11 @@ from cnnsweep.errors import ConfigError, Infeasible
 
 Shape = tuple[int, ...]
 
+# BatchNormalization's moving statistics follow the last ~10 batches (Keras's default, 0.99,
+# follows ~100): a sweep judges models after a few dozen steps, and with the slower default
+# their validation accuracy is still that of the first batches' statistics, near chance.
+BN_MOMENTUM = 0.9
+
 
 @dataclass(frozen=True)
 class LayerPlan:
@@ -185,7 +190,7 @@ def plan_architecture(
             if model["batch_norm"]:
                 layers.append(
                     LayerPlan(f"block{block}_bn{conv}", "BatchNormalization",
-                              (height, width, channels), 4 * channels)
+                              (height, width, channels), 4 * channels, {"momentum": BN_MOMENTUM})
                 )
                 layers.append(
                     LayerPlan(f"block{block}_act{conv}", "Activation", (height, width, channels),

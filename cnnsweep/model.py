@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cnnsweep.architecture import ArchitecturePlan
@@ -30,14 +30,14 @@ def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "flo
 
 
 def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoch: int,
-                  total_steps: int | None = None) -> None:
+                  epoch_steps: Sequence[int] | None = None) -> None:
     """The trainer's optimizer and loss (the notes': Adam on categorical cross-entropy),
-    reporting accuracy as ``acc`` as the notes do. ``total_steps`` is the run's length when
-    its epochs are not all ``steps_per_epoch`` long (a sweep's subset epochs)."""
+    reporting accuracy as ``acc`` as the notes do. ``epoch_steps`` are the run's steps per
+    epoch when its epochs are not all ``steps_per_epoch`` long (a sweep's subset epochs)."""
     from cnnsweep import recipe
 
     model.compile(
-        optimizer=recipe.optimizer(trainer, steps_per_epoch, total_steps),
+        optimizer=recipe.optimizer(trainer, steps_per_epoch, epoch_steps),
         loss=recipe.loss(trainer),
         metrics=["acc"],
         steps_per_execution=int(trainer.get("steps_per_execution", 1)),

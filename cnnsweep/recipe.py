@@ -9,7 +9,7 @@ plain categorical cross-entropy. Imports Keras: import it late.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cnnsweep.backend import import_keras
@@ -44,16 +44,29 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_fraction": self.warmup_fraction}
 
 
-def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int, total_steps: int | None = None) -> Any:
-    """The learning rate as a float (constant) or a schedule over the run's steps
-    (``total_steps``; by default ``trainer.epochs`` full epochs)."""
+def warmup_steps(trainer: Mapping[str, Any], epoch_steps: Sequence[int]) -> int:
+    """The warm-up's length in steps: the first ``trainer.warmup_epochs`` of the run's own
+    epochs, at most half of the run. A sweep's subset epochs are short, so a trial judged
+    after its first epoch has already reached its peak rate."""
+    left, steps = float(trainer.get("warmup_epochs", 0.0)), 0.0
+    for length in epoch_steps:
+        if left <= 0:
+            break
+        steps += min(1.0, left) * length
+        left -= 1.0
+    return min(sum(epoch_steps) // 2, int(round(steps)))
+
+
+def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int,
+                  epoch_steps: Sequence[int] | None = None) -> Any:
+    """The learning rate as a float (constant) or a schedule over the run's steps:
+    ``epoch_steps`` per epoch, by default ``trainer.epochs`` epochs of ``steps_per_epoch``."""
     peak = float(trainer["learning_rate"])
     schedule = trainer.get("lr_schedule", "constant")
-    total = max(1, total_steps or int(trainer["epochs"]) * steps_per_epoch)
+    epoch_steps = list(epoch_steps or [steps_per_epoch] * int(trainer["epochs"]))
+    total = max(1, sum(epoch_steps))
     if schedule == "cosine":
-        # A short run (trainer.epochs=1 for a quick look) warms up for half of it at most.
-        warmup = min(total // 2, int(round(float(trainer.get("warmup_epochs", 0.0)) * steps_per_epoch)))
-        if warmup > 0:
+        if (warmup := warmup_steps(trainer, epoch_steps)) > 0:
             return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=peak,
                                                           warmup_steps=warmup)
         return keras.optimizers.schedules.CosineDecay(peak, total)
@@ -62,15 +75,17 @@ def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int, total_steps:
     return peak
 
 
-def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int) -> float:
+def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int,
+                     epoch_steps: Sequence[int] | None = None) -> float:
     """The learning rate the optimizer uses at ``step`` (0-based), as a float."""
-    rate = learning_rate(trainer, steps_per_epoch)
+    rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
     return float(rate) if isinstance(rate, float) else float(keras.ops.convert_to_numpy(rate(step)))
 
 
-def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int, total_steps: int | None = None) -> Any:
+def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int,
+              epoch_steps: Sequence[int] | None = None) -> Any:
     """Adam (the notes'), AdamW, or SGD with momentum, on the run's learning rate."""
-    rate = learning_rate(trainer, steps_per_epoch, total_steps)
+    rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
     decay = float(trainer.get("weight_decay", 0.0)) or None
     name = trainer.get("optimizer", "adam")
     if name == "adamw":

@@ -169,7 +169,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     images = fitting.epoch_images(len(x_fit), epochs, () if refit_epochs else shares)
     subset_epochs = sum(n < len(x_fit) for n in images)
     compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size),
-                  total_steps=sum(math.ceil(n / batch_size) for n in images))
+                  epoch_steps=[math.ceil(n / batch_size) for n in images])
 
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=monitor,

@@ -134,3 +134,11 @@ def test_keras_also_rejects_kernels_the_plan_rejects(kernel, size):
     with pytest.raises(ValueError):
         keras.Sequential([keras.Input((size, size, 1)),
                           keras.layers.Conv2D(2, kernel, padding="valid")])
+
+
+def test_batch_norm_statistics_follow_recent_batches():
+    """A sweep judges a model after a few dozen steps: its moving statistics must have
+    caught up by then (Keras's default momentum, 0.99, would still hold the first batches')."""
+    plan = plan_architecture(model_config(conv_blocks=2, batch_norm=True), (28, 28, 1), 10)
+    norms = [layer for layer in plan.layers if layer.kind == "BatchNormalization"]
+    assert len(norms) == 2 and all(layer.options["momentum"] == 0.9 for layer in norms)

@@ -80,3 +80,15 @@ def test_a_model_trained_with_one_cycle_saves_and_loads(tiny_config, tmp_path):
     assert result.status == "complete"
     model = import_keras().models.load_model(tmp_path / "model.keras", safe_mode=True)
     assert type(model.optimizer).__name__ == "AdamW"
+
+
+def test_the_warm_up_counts_the_runs_own_epochs_short_subset_epochs_too():
+    from cnnsweep.recipe import learning_rate_at, warmup_steps
+
+    trainer = _trainer(lr_schedule="cosine", warmup_epochs=1.0)
+    subset_run = [2, 4, STEPS, STEPS, STEPS]  # a sweep's fidelity: two short epochs first
+    assert warmup_steps(trainer, subset_run) == 2
+    assert learning_rate_at(trainer, STEPS, 1, subset_run) == pytest.approx(0.005)
+    assert learning_rate_at(trainer, STEPS, 2, subset_run) == pytest.approx(0.01)  # the peak, judged after
+    assert warmup_steps(_trainer(warmup_epochs=1.5), subset_run) == 4  # 2 + half of 4
+    assert warmup_steps(_trainer(warmup_epochs=1.0), [STEPS] * 5) == STEPS  # full epochs: as before

@@ -195,6 +195,18 @@ def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_co
     assert result.status == "complete"
 
 
+def test_a_one_epoch_warm_up_ends_with_the_first_subset_epoch(tiny_config, tmp_path):
+    from omegaconf import OmegaConf
+
+    cosine = {"epochs": 4, "lr_schedule": "cosine", "warmup_epochs": 1.0}
+    cfg = OmegaConf.merge(tiny_config, {"trainer": cosine})
+    train(cfg, tmp_path, hooks=_Fidelity((0.25, 0.5)))
+    rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
+    peak = float(cfg.trainer.learning_rate)
+    assert rates.iloc[0] == pytest.approx(peak, rel=0.02)  # judged after epoch 1 at the full rate
+    assert rates.iloc[1] < peak
+
+
 class _Trial(TrialHooks):
     """A sweep trial's hooks as far as TensorBoard's HParams see them."""
 
