@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 
 from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import outputs, records, workers
+from cnnsweep.sweep import algorithms, outputs, records, workers
 from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
 from cnnsweep.sweep.refit import refit, search_deadline
@@ -68,7 +68,7 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     ctrl_c = workers.CtrlC()
     ctrl_c.install()
     checked = check_settings(settings, config, arguments)
-    sampler, pruner = studies.make_sampler(checked), studies.make_pruner(checked)
+    sampler, pruner = algorithms.make_sampler(checked), algorithms.make_pruner(checked)
     if not checked.is_worker:
         workers.check_placement(checked.n_jobs, checked.cluster)
     opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers)
@@ -81,7 +81,7 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         launcher=TrialLauncher(checked, hydra_context=hydra_context, task_function=task_function,
                                config=config),
         ctrl_c=ctrl_c,
-        constrained=type(sampler).__name__ in studies.CONSTRAINED_SAMPLERS,
+        constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
         deadline=training_deadline(checked, started),
     )
     if checked.is_worker:

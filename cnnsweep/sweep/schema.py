@@ -81,7 +81,7 @@ class HyperbandPrunerConf:
 
 @dataclass
 class SuccessiveHalvingPrunerConf:
-    _target_: str = "cnnsweep.sweep.study.SuccessiveHalving"  # Optuna's, with a last rung
+    _target_: str = "cnnsweep.sweep.algorithms.SuccessiveHalving"  # Optuna's, with a last rung
     min_resource: Any = 1  # epochs before the first rung ("auto": Optuna guesses from trial 0)
     reduction_factor: int = 3  # the best 1/3 of trials at a rung go on to the next
     min_early_stopping_rate: int = 0
