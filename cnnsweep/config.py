@@ -1,7 +1,8 @@
 """Typed configuration: the schema behind ``conf/``.
 
-The YAML files under ``conf/`` fill these dataclasses; Hydra checks types when it
-composes them (``model.filters=abc`` fails before anything runs). Rules that
+The dataclasses give the types, the YAML files under ``conf/`` give the values (the
+only place a default is written); Hydra checks the types when it composes them
+(``model.filters=abc`` fails before anything runs). Rules that
 types cannot express (positive sizes, a kernel that fits the feature map) live in
 :mod:`cnnsweep.validation`.
 """
@@ -10,80 +11,78 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits")
+from omegaconf import MISSING
+
 PADDINGS = ("valid", "same")
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "silu", "tanh", "sigmoid", "leaky_relu")
 
 
+# Every field is MISSING: the YAML files of conf/ give every value, once (each key's
+# meaning and unit is commented there). A key that a YAML file forgets stops the
+# composition with Hydra's "Missing mandatory value", instead of a second default
+# silently disagreeing with the first.
 @dataclass
 class DatasetConfig:
-    name: str = "mnist"
-    # A local file or directory in the dataset's official format; None searches
-    # the usual places and finally downloads through Keras.
-    path: str | None = None
-    # Keep only the first N training / test images (quick runs and tests).
-    train_limit: int | None = None
-    test_limit: int | None = None
+    name: str = MISSING
+    path: str | None = MISSING
+    train_limit: int | None = MISSING
+    test_limit: int | None = MISSING
 
 
 @dataclass
 class ModelConfig:
-    name: str = "cnn"
-    conv_blocks: int = 2  # blocks of [Conv2D (+BatchNorm)] x convs_per_block -> MaxPooling2D
-    convs_per_block: int = 1
-    filters: int = 32  # filters of the first block's convolutions
-    filter_growth: float = 2.0  # each later block multiplies the filters by this
-    kernel_size: int = 3  # square kernel, pixels
-    strides: int = 1  # stride of each block's first convolution
-    padding: str = "same"  # valid shrinks the map by kernel_size-1; same keeps it
-    activation: str = "relu"
-    batch_norm: bool = False  # Conv2D -> BatchNormalization -> activation
-    pool_size: int = 2  # MaxPooling2D window and stride; 1 = no pooling
-    dense_units: int = 128  # hidden Dense layer before the head; 0 = none
-    dropout: float = 0.0  # Dropout rate before the softmax head; 0 = none
+    name: str = MISSING
+    conv_blocks: int = MISSING
+    convs_per_block: int = MISSING
+    filters: int = MISSING
+    filter_growth: float = MISSING
+    kernel_size: int = MISSING
+    strides: int = MISSING
+    padding: str = MISSING
+    activation: str = MISSING
+    batch_norm: bool = MISSING
+    pool_size: int = MISSING
+    dense_units: int = MISSING
+    dropout: float = MISSING
 
 
 @dataclass
 class EarlyStoppingConfig:
-    monitor: str = "val_acc"  # validation metric watched, and the run's objective
-    patience: int = 3  # epochs without improvement before stopping
-    min_delta: float = 0.0  # smallest change that counts as an improvement
-    restore_best_weights: bool = True  # keep the best epoch's weights, not the last
+    monitor: str = MISSING
+    patience: int = MISSING
+    min_delta: float = MISSING
+    restore_best_weights: bool = MISSING
 
 
 @dataclass
 class AugmentConfig:
-    shift: float = 0.0  # random shifts up to this fraction of the image side; 0 = none
-    flip: bool = False  # random horizontal flips, only for datasets whose classes survive mirroring
+    shift: float = MISSING
+    flip: bool = MISSING
 
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3  # the optimizer's (peak) step size
-    optimizer: str = "adam"  # adam | adamw | sgd (with momentum)
-    weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd); 0 = none
-    momentum: float = 0.9  # sgd only
-    lr_schedule: str = "constant"  # constant | cosine (after warm-up) | one_cycle
-    warmup_epochs: float = 0.0  # linear warm-up from 0 before cosine decay
-    label_smoothing: float = 0.0  # mix one-hot targets with the uniform distribution
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    learning_rate: float = MISSING
+    optimizer: str = MISSING
+    weight_decay: float = MISSING
+    momentum: float = MISSING
+    lr_schedule: str = MISSING
+    warmup_epochs: float = MISSING
+    label_smoothing: float = MISSING
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    validation_split: float = 0.2  # last fraction of the training set, as Keras does
-    seed: int = 0  # seeds Python, NumPy and the backend
-    quiet: bool = False  # True: no per-epoch lines, only the final summary
-    save_model: bool = True  # write model.keras (the best epoch's weights)
-    memory_limit_mb: int | None = None  # skip models estimated to need more; None: half the RAM
-    backend: str | None = None  # tensorflow | jax | torch; None: $KERAS_BACKEND, else tensorflow
-    precision: str = "float32"  # a Keras dtype policy: float32 | mixed_float16 | mixed_bfloat16
-    steps_per_execution: int = 1  # batches per compiled call (larger keeps a GPU fed)
-    # Shares of the training images the first epochs train on (a sweep's fidelity sets it
-    # through its hooks; a best trial's command sets it here). Empty: every epoch on all.
-    subset_epochs: list[float] = field(default_factory=list)
-    tensorboard: bool = False  # event files in <run dir>/tensorboard; a sweep adds each trial's HParams
-    # Train on every training image (no validation split) for exactly this many epochs, with
-    # no early stopping; set by hydra.sweeper.refit for the best trial. null: a normal run.
-    refit_epochs: int | None = None
+    validation_split: float = MISSING
+    seed: int = MISSING
+    quiet: bool = MISSING
+    save_model: bool = MISSING
+    memory_limit_mb: int | None = MISSING
+    backend: str | None = MISSING
+    precision: str = MISSING
+    steps_per_execution: int = MISSING
+    subset_epochs: list[float] = MISSING
+    tensorboard: bool = MISSING
+    refit_epochs: int | None = MISSING
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnsweep.run_files import save_atomically
+from cnnsweep.atomic import save_atomically
 
 log = logging.getLogger("cnnsweep")
 

@@ -53,9 +53,9 @@ def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
 
     Flips apply only to datasets whose classes survive mirroring (not digits).
     """
-    augment = trainer.get("augment") or {}
-    shift = float(augment.get("shift", 0.0))
-    flip = bool(augment.get("flip", False)) and data.spec.mirrors
+    augment = trainer["augment"]
+    shift = float(augment["shift"])
+    flip = bool(augment["flip"]) and data.spec.mirrors
     batch_size = int(trainer["batch_size"])
     if shift <= 0 and not flip:
         return {"x": x, "y": y, "batch_size": batch_size}

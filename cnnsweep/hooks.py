@@ -23,12 +23,6 @@ class TrialHooks:
         return False
 
     @property
-    def epoch_fractions(self) -> tuple[float, ...]:
-        """Shares of the training images the first epochs train on (a sweep's fidelity);
-        the epochs after them, and every epoch of a run without any, train on all."""
-        return ()
-
-    @property
     def searched_values(self) -> dict[str, object]:
         """The values a sweep chose for this run (TensorBoard's HParams); empty for a single run."""
         return {}

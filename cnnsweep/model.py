@@ -40,5 +40,5 @@ def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoc
         optimizer=recipe.optimizer(trainer, steps_per_epoch, epoch_steps),
         loss=recipe.loss(trainer),
         metrics=["acc"],
-        steps_per_execution=int(trainer.get("steps_per_execution", 1)),
+        steps_per_execution=int(trainer["steps_per_execution"]),
     )

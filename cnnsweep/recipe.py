@@ -48,7 +48,7 @@ def warmup_steps(trainer: Mapping[str, Any], epoch_steps: Sequence[int]) -> int:
     """The warm-up's length in steps: the first ``trainer.warmup_epochs`` of the run's own
     epochs, at most half of the run. A sweep's subset epochs are short, so a trial judged
     after its first epoch has already reached its peak rate."""
-    left, steps = float(trainer.get("warmup_epochs", 0.0)), 0.0
+    left, steps = float(trainer["warmup_epochs"]), 0.0
     for length in epoch_steps:
         if left <= 0:
             break
@@ -62,7 +62,7 @@ def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int,
     """The learning rate as a float (constant) or a schedule over the run's steps:
     ``epoch_steps`` per epoch, by default ``trainer.epochs`` epochs of ``steps_per_epoch``."""
     peak = float(trainer["learning_rate"])
-    schedule = trainer.get("lr_schedule", "constant")
+    schedule = trainer["lr_schedule"]
     epoch_steps = list(epoch_steps or [steps_per_epoch] * int(trainer["epochs"]))
     total = max(1, sum(epoch_steps))
     if schedule == "cosine":
@@ -86,16 +86,16 @@ def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int,
               epoch_steps: Sequence[int] | None = None) -> Any:
     """Adam (the notes'), AdamW, or SGD with momentum, on the run's learning rate."""
     rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
-    decay = float(trainer.get("weight_decay", 0.0)) or None
-    name = trainer.get("optimizer", "adam")
+    decay = float(trainer["weight_decay"]) or None
+    name = trainer["optimizer"]
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay or 0.0)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=rate, momentum=float(trainer.get("momentum", 0.9)),
+        return keras.optimizers.SGD(learning_rate=rate, momentum=float(trainer["momentum"]),
                                     nesterov=True, weight_decay=decay)
     return keras.optimizers.Adam(learning_rate=rate, weight_decay=decay)
 
 
 def loss(trainer: Mapping[str, Any]) -> Any:
     """Categorical cross-entropy, with label smoothing when the trainer asks for it."""
-    return keras.losses.CategoricalCrossentropy(label_smoothing=float(trainer.get("label_smoothing", 0.0)))
+    return keras.losses.CategoricalCrossentropy(label_smoothing=float(trainer["label_smoothing"]))

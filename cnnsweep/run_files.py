@@ -1,11 +1,11 @@
-"""A run's files: their names, the metric keys, and atomic writes.
+"""A run's files: their names, the metric keys, and writing them.
 
 The one place that knows what a run leaves in its folder (``metrics.json``,
 ``history.csv``, ``model.keras``, ``curves.png``) and which metrics a sweep
-records per trial. Each file is written to a temporary name in the same
-directory and renamed into place, so a reader (or a crash) sees either the
-previous complete version or the new complete one. ``metrics.json`` is written
-last: its presence means the rest is there.
+records per trial. Every file is written atomically (:mod:`cnnsweep.atomic`), so
+a reader (or a crash) sees either the previous complete version or the new
+complete one. ``metrics.json`` is written last: its presence means the rest is
+there. How ``curves.png`` is drawn is the run's choice, handed in as ``draw``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ import errno
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cnnsweep import faults
+from cnnsweep.atomic import atomic_path, atomic_write_text, save_atomically
 
 log = logging.getLogger("cnnsweep")
 
@@ -40,21 +37,8 @@ RECORDED_METRICS = ("objective", "best_epoch", "epochs_run", "val_acc", "val_los
 TENSORBOARD_DIR = "tensorboard"  # trainer.tensorboard=true: event files (train/, validation/)
 HISTORY_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc")  # first columns of history.csv
 
-
-@contextmanager
-def atomic_path(target: Path, suffix: str = ""):
-    """Yield a temporary path next to ``target``; rename it over ``target`` on success."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix,
-                               dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        faults.point("artifact")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# How a run draws its curves.png: (history, target, best_epoch=..., title=...) -> None.
+DrawCurves = Callable[..., Any]
 
 
 def ensure_writable_dir(directory: Path) -> None:
@@ -76,11 +60,6 @@ def write_error_message(exc: OSError, folder: Path) -> str:
         return (f"disk full while writing {where} in {folder} ({exc.strerror}). Free space there, "
                 "point hydra.sweep.dir at a larger disk, or set trainer.save_model=false.")
     return f"could not write {where} in {folder} ({exc.strerror or exc}). Check the folder's permissions."
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
 
 
 def _json_safe(value: Any) -> Any:
@@ -113,15 +92,8 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     return target
 
 
-def save_atomically(target: Path, save: Callable[[Path], None]) -> Path:
-    """Run ``save(tmp_path)`` and move the result into place."""
-    with atomic_path(target) as tmp:
-        save(tmp)
-    return target
-
-
 def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequence[float]], *,
-              title: str = "", model: Any = None, draw_later: bool = False) -> None:
+              title: str = "", model: Any = None, draw: DrawCurves | None = None) -> None:
     """Everything a run leaves: ``model.keras`` (if given), history, curves, then metrics.
 
     Args:
@@ -130,8 +102,9 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
         history: Keras's per-epoch logs.
         title: the curves plot's title.
         model: a Keras model to save as the best epoch's model.
-        draw_later: draw ``curves.png`` in a background process (a sweep's next
-            trial trains meanwhile; :func:`cnnsweep.curves.wait_for_plots` before the process ends).
+        draw: draws ``curves.png`` as ``draw(history, target, best_epoch=..., title=...)``
+            (:func:`cnnsweep.curves.plot_curves`, or its background helper in a sweep);
+            None draws no plot.
 
     Raises:
         OSError: a file could not be written (:func:`write_error_message` words it).
@@ -140,8 +113,6 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
         save_atomically(run_dir / MODEL_FILE, model.save)
     if history:
         write_history(run_dir, history)
-        from cnnsweep import curves  # matplotlib only when a plot is drawn
-
-        draw = curves.plot_curves_later if draw_later else curves.plot_curves
-        draw(history, run_dir / CURVES_FILE, best_epoch=metrics.get("best_epoch"), title=title)
+        if draw is not None:
+            draw(history, run_dir / CURVES_FILE, best_epoch=metrics.get("best_epoch"), title=title)
     write_metrics(run_dir, metrics)

@@ -89,14 +89,14 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
     hooks = hooks or TrialHooks()
     data_cfg, trainer = cfg["dataset"], cfg["trainer"]
     data = dataset or load_dataset(
-        data_cfg["name"], data_cfg.get("path"),
-        train_limit=data_cfg.get("train_limit"), test_limit=data_cfg.get("test_limit"),
+        data_cfg["name"], data_cfg["path"],
+        train_limit=data_cfg["train_limit"], test_limit=data_cfg["test_limit"],
     )
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     monitor = trainer["early_stopping"]["monitor"]
-    if trainer.get("refit_epochs"):  # all training images, no validation, a fixed epoch count
+    if trainer["refit_epochs"]:  # all training images, no validation, a fixed epoch count
         (x_fit, y_fit), (x_val, y_val) = (data.x_train, data.y_train), (data.x_train[:0], data.y_train[:0])
     else:
         (x_fit, y_fit), (x_val, y_val) = split_validation(
@@ -128,16 +128,93 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
 
     from cnnsweep.backend import released_graph_gradients, select_backend
 
-    select_backend(trainer.get("backend"))
+    select_backend(trainer["backend"])
     with released_graph_gradients():
         return _fit_and_save(cfg, plan, data, (x_fit, y_fit), (x_val, y_val), run_dir, metrics,
                              hooks=hooks, trial_number=trial_number)
 
 
+@dataclass
+class _Watchers:
+    """The callbacks of one fit whose findings decide how the run ended."""
+
+    callbacks: list[Any]
+    early_stopping: Any  # None for a refit: a fixed epoch count
+    non_finite: Any
+    progress: Any
+    deadline: Any = None  # the sweep's time budget, when the hooks can stop the run
+    reporter: Any = None  # the pruner's ear, when one listens
+
+
 def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset, fit_split: tuple,
                   val_split: tuple, run_dir: Path, metrics: dict[str, Any], *, hooks: TrialHooks,
                   trial_number: int | None) -> RunResult:
-    """The Keras part of :func:`train`: build, fit, evaluate, save."""
+    """The Keras part of :func:`train`: build, fit, then score and save as the fit ended."""
+    trainer = cfg["trainer"]
+    refit = bool(trainer["refit_epochs"])
+    epochs = int(trainer["refit_epochs"] or trainer["epochs"])
+    (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
+    # Subset epochs (a sweep's fidelity, written into the trial's config) train on shares of
+    # the images first; the last epoch, and every epoch of a refit, on all of them.
+    images = fitting.epoch_images(len(x_fit), epochs, () if refit else trainer["subset_epochs"])
+    subset_epochs = sum(n < len(x_fit) for n in images)
+    model = _build_model(cfg, plan, len(x_fit), images)
+    metrics["backend"] = _backend_name()
+    prefix = f"trial {trial_number}: " if trial_number is not None else ""
+    watchers = _watchers(trainer, hooks, run_dir, metrics["direction"], epochs, prefix,
+                         epoch_shares=[n / len(x_fit) for n in images], refit=refit)
+    num_classes = data.spec.num_classes
+    validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
+    history, train_seconds = _fit(model, trainer, data, (x_fit, one_hot(y_fit, num_classes)), validation,
+                                  images, watchers, run_dir, metrics)
+    epochs_run = len(history.get("loss", []))
+    metrics.update(
+        epochs_run=epochs_run,
+        train_seconds=round(train_seconds, 3),
+        first_epoch_seconds=(round(watchers.progress.epoch_seconds[0], 3)
+                             if watchers.progress.epoch_seconds else None),
+        images_per_second=round(sum(images[:epochs_run]) / train_seconds, 1)
+        if train_seconds > 0 else None,
+    )
+    if subset_epochs:
+        metrics["subset_epoch_images"] = images[:subset_epochs]
+    if watchers.non_finite.bad_epoch is not None:
+        _fail(run_dir, metrics, history,
+              f"loss became NaN/infinite in epoch {watchers.non_finite.bad_epoch}. Lower "
+              f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
+    if refit:
+        return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
+                                  best_index=epochs_run - 1, objective=None)
+    return _score_and_save(cfg, model, data, run_dir, metrics, history, trial_number, watchers,
+                           full_epochs_ran=epochs_run > subset_epochs, epochs=epochs)
+
+
+def _backend_name() -> str:
+    from cnnsweep.callbacks import keras
+
+    return str(keras.backend.backend())
+
+
+def _build_model(cfg: Mapping[str, Any], plan: ArchitecturePlan, n_images: int, images: list[int]) -> Any:
+    """A fresh, seeded, compiled model: its learning-rate schedule spans the run's epochs."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.model import build_model, compile_model
+
+    trainer = cfg["trainer"]
+    # A fresh graph and name scope for every run. Without its gc.collect() (a third of a
+    # second per trial); Python's own collector frees the last run's model (memory stays flat).
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(int(trainer["seed"]))
+    model = build_model(plan, name=str(cfg["model"]["name"]), precision=str(trainer["precision"]))
+    batch_size = int(trainer["batch_size"])
+    compile_model(model, trainer, steps_per_epoch=math.ceil(n_images / batch_size),
+                  epoch_steps=[math.ceil(n / batch_size) for n in images])
+    return model
+
+
+def _watchers(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, direction: str, epochs: int,
+              prefix: str, *, epoch_shares: list[float], refit: bool) -> _Watchers:
+    """Early stopping, progress lines, the NaN guard and whatever the hooks listen for."""
     from cnnsweep.callbacks import (
         EpochProgress,
         EpochReporter,
@@ -147,62 +224,41 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         StopWhenAsked,
         keras,
     )
-    from cnnsweep.model import build_model, compile_model
 
-    trainer = cfg["trainer"]
     stopping = trainer["early_stopping"]
     monitor = stopping["monitor"]
-    refit_epochs = trainer.get("refit_epochs")
-    epochs = int(refit_epochs or trainer["epochs"])
-    num_classes = data.spec.num_classes
-    (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
-    metrics["backend"] = keras.backend.backend()
-    # A fresh graph and name scope for every run. Without its gc.collect() (a third of a
-    # second per trial); Python's own collector frees the last run's model (memory stays flat).
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(int(trainer["seed"]))
-    model = build_model(plan, name=str(cfg["model"]["name"]),
-                        precision=str(trainer.get("precision", "float32")))
-    batch_size = int(trainer["batch_size"])
-    # A sweep's fidelity: the first epochs train on shares of the images; the last one on all.
-    shares = hooks.epoch_fractions or tuple(float(x) for x in trainer.get("subset_epochs") or ())
-    images = fitting.epoch_images(len(x_fit), epochs, () if refit_epochs else shares)
-    subset_epochs = sum(n < len(x_fit) for n in images)
-    compile_model(model, trainer, steps_per_epoch=math.ceil(len(x_fit) / batch_size),
-                  epoch_steps=[math.ceil(n / batch_size) for n in images])
-
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor,
-        patience=int(stopping["patience"]),
-        min_delta=float(stopping["min_delta"]),
-        restore_best_weights=bool(stopping["restore_best_weights"]),
-        mode="auto",
-    )
-    non_finite = StopOnNonFinite()
-    prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    progress = EpochProgress(epochs, log, logging.DEBUG if trainer.get("quiet") else logging.INFO, prefix)
-    callbacks = [LogLearningRate(), non_finite, progress]
-    deadline = StopAtDeadline(hooks) if hooks.can_stop else None
+    watchers = _Watchers(
+        callbacks=[], non_finite=StopOnNonFinite(),
+        progress=EpochProgress(epochs, log, logging.DEBUG if trainer["quiet"] else logging.INFO, prefix),
+        early_stopping=None if refit else keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=int(stopping["patience"]), min_delta=float(stopping["min_delta"]),
+            restore_best_weights=bool(stopping["restore_best_weights"]), mode="auto"))
+    watchers.callbacks = [LogLearningRate(), watchers.non_finite, watchers.progress]
     if hooks.can_stop:
-        callbacks += [StopWhenAsked(hooks), deadline]
+        watchers.deadline = StopAtDeadline(hooks)
+        watchers.callbacks += [StopWhenAsked(hooks), watchers.deadline]
     if (fault := faults.batch_callback()) is not None:
-        callbacks.append(fault)
-    if trainer.get("tensorboard"):
+        watchers.callbacks.append(fault)
+    if trainer["tensorboard"]:
         from cnnsweep.callbacks import tensorboard_callbacks
 
-        callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
-                                           hooks.searched_values, monitor, metrics["direction"])
-    reporter = (EpochReporter(monitor, hooks, [n / len(x_fit) for n in images])
-                if hooks.reports_epochs and not refit_epochs else None)
-    if reporter:
-        callbacks.append(reporter)
-    y_fit = one_hot(y_fit, num_classes)
-    validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
+        watchers.callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
+                                                    hooks.searched_values, monitor, direction)
+    if hooks.reports_epochs and not refit:
+        watchers.reporter = EpochReporter(monitor, hooks, epoch_shares)
+        watchers.callbacks.append(watchers.reporter)
+    return watchers
+
+
+def _fit(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple, validation: tuple | None,
+         images: list[int], watchers: _Watchers, run_dir: Path,
+         metrics: dict[str, Any]) -> tuple[dict[str, list[float]], float]:
+    """Fit the run's epochs; its joined history and training seconds. Out of memory fails the run."""
     histories: list[dict[str, list[float]]] = []
     started = time.perf_counter()
     try:
-        fitting.fit_in_phases(model, trainer, data, (x_fit, y_fit), validation, images, histories,
-                              callbacks=callbacks, early_stopping=None if refit_epochs else early_stopping)
+        fitting.fit_in_phases(model, trainer, data, fit_split, validation, images, histories,
+                              callbacks=watchers.callbacks, early_stopping=watchers.early_stopping)
     except Exception as exc:
         if not _is_out_of_memory(exc):
             raise
@@ -212,32 +268,22 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
               "trainer.batch_size or the model's filters / dense_units.")
     history = fitting.joined(histories)
     history["images"] = list(images[:len(history.get("loss", []))])
-    train_seconds = time.perf_counter() - started
-    epochs_run = len(history.get("loss", []))
-    metrics.update(
-        epochs_run=epochs_run,
-        train_seconds=round(train_seconds, 3),
-        first_epoch_seconds=round(progress.epoch_seconds[0], 3) if progress.epoch_seconds else None,
-        images_per_second=round(sum(images[:epochs_run]) / train_seconds, 1)
-        if train_seconds > 0 else None,
-    )
-    if subset_epochs:
-        metrics["subset_epoch_images"] = images[:subset_epochs]
-    if non_finite.bad_epoch is not None:
-        _fail(run_dir, metrics, history,
-              f"loss became NaN/infinite in epoch {non_finite.bad_epoch}. Lower "
-              f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
+    return history, time.perf_counter() - started
 
-    if refit_epochs:
-        return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
-                                  best_index=epochs_run - 1, objective=None)
-    full_epochs_ran = epochs_run > subset_epochs
-    best_index = _best_epoch_index(history[monitor], early_stopping if full_epochs_ran else None,
+
+def _score_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
+                    metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
+                    watchers: _Watchers, *, full_epochs_ran: bool, epochs: int) -> RunResult:
+    """A searched run's end: pruned (saved without a test score), or its best epoch scored."""
+    monitor = metrics["objective_name"]
+    prefix = f"trial {trial_number}: " if trial_number is not None else ""
+    best_index = _best_epoch_index(history[monitor], watchers.early_stopping if full_epochs_ran else None,
                                    metrics["direction"])
     objective = history[monitor][best_index]
+    metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
+    reporter, deadline = watchers.reporter, watchers.deadline
     if reporter is not None and reporter.stopped_epoch is not None:
         metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
-                       val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index],
                        error=f"pruned after epoch {reporter.stopped_epoch}")
         _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number))
         log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
@@ -247,7 +293,6 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
         metrics["stopped_by"] = "deadline"
         log.info("%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
                  prefix, deadline.stopped_epoch)
-    metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
     return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
                               best_index=best_index, objective=objective)
 
@@ -270,7 +315,7 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
         test_loss=float(test_loss),
     )
     _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number),
-              model=model if trainer.get("save_model", True) else None)
+              model=model if trainer["save_model"] else None)
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     kept = (f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
             if objective is not None else f"{best_index + 1} epochs on every training image")
@@ -308,9 +353,17 @@ def _save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[fl
     metrics["memory_mb"] = resident_memory_mb()
     try:
         run_files.write_run(run_dir, metrics, history, title=title, model=model,
-                            draw_later=metrics.get("trial_number") is not None)
+                            draw=_curves_drawer(metrics))
     except OSError as exc:
         _fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))
+
+
+def _curves_drawer(metrics: Mapping[str, Any]) -> run_files.DrawCurves:
+    """A single run draws its curves.png at once; a sweep's trial hands it to the background
+    helper, so the next trial trains meanwhile (the sweep waits for the helper at its end)."""
+    from cnnsweep import curves  # matplotlib only when a plot is drawn
+
+    return curves.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
 
 
 def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
@@ -320,8 +373,7 @@ def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]
 
     metrics.update(status="failed", error=reason, memory_mb=resident_memory_mb())
     try:
-        run_files.write_run(run_dir, metrics, history,
-                            draw_later=metrics.get("trial_number") is not None)
+        run_files.write_run(run_dir, metrics, history, draw=_curves_drawer(metrics))
     except OSError as exc:  # the disk may still be full: the sweep's storage keeps the reason
         log.warning("could not record the failure in %s: %s", run_dir, exc)
     raise TrainingFailed(reason, metrics=metrics)

@@ -40,19 +40,18 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
                           "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
                           key="trainer.validation_split")
-    if trainer.get("refit_epochs") is not None:
+    if trainer["refit_epochs"] is not None:
         _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
-    if "steps_per_execution" in trainer:
-        _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
-    shares = list(trainer.get("subset_epochs") or [])
+    _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
+    shares = list(trainer["subset_epochs"])
     if not all(0.0 < float(share) < 1.0 for share in shares):
         raise ConfigError(f"trainer.subset_epochs={shares} must hold shares of the training images, "
                           "each above 0 and below 1, e.g. trainer.subset_epochs=[0.1,0.3].",
                           key="trainer.subset_epochs")
-    if trainer.get("backend") not in (None, *BACKENDS):
+    if trainer["backend"] not in (None, *BACKENDS):
         raise ConfigError(f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
                           f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).", key="trainer.backend")
-    if trainer.get("precision", "float32") not in PRECISIONS:
+    if trainer["precision"] not in PRECISIONS:
         raise ConfigError(f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
                           f"one of: {', '.join(PRECISIONS)}.", key="trainer.precision")
     check_recipe(trainer)
@@ -72,11 +71,11 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
 
 def check_recipe(trainer: Mapping[str, Any]) -> None:
     """The optimizer, its schedule, label smoothing and augmentation."""
-    optimizer = trainer.get("optimizer", "adam")
+    optimizer = trainer["optimizer"]
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"trainer.optimizer={optimizer!r} is not supported. Use one of: "
                           f"{', '.join(OPTIMIZERS)}.", key="trainer.optimizer")
-    schedule = trainer.get("lr_schedule", "constant")
+    schedule = trainer["lr_schedule"]
     if schedule not in LR_SCHEDULES:
         raise ConfigError(f"trainer.lr_schedule={schedule!r} is not supported. Use one of: "
                           f"{', '.join(LR_SCHEDULES)}.", key="trainer.lr_schedule")
@@ -85,11 +84,11 @@ def check_recipe(trainer: Mapping[str, Any]) -> None:
             ("momentum", 0.0, 1.0, "Use e.g. trainer.momentum=0.9."),
             ("label_smoothing", 0.0, 1.0, "Use e.g. trainer.label_smoothing=0.1, or 0 for none."),
             ("warmup_epochs", 0.0, None, "Use e.g. trainer.warmup_epochs=1, or 0 for none.")):
-        value = float(trainer.get(key, 0.0))
+        value = float(trainer[key])
         if value < low or (high is not None and value >= high):
             rule = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
             raise ConfigError(f"trainer.{key}={value:g} must be {rule}. {hint}", key=f"trainer.{key}")
-    shift = float((trainer.get("augment") or {}).get("shift", 0.0))
+    shift = float(trainer["augment"]["shift"])
     if not 0.0 <= shift < 0.5:
         raise ConfigError(f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "
                           "as a fraction of the image side. Use e.g. 0.1, or 0 for none.",
@@ -99,11 +98,11 @@ def check_recipe(trainer: Mapping[str, Any]) -> None:
 def check_dataset(dataset: Mapping[str, Any]) -> None:
     get_spec(dataset["name"])
     for key in ("train_limit", "test_limit"):
-        limit = dataset.get(key)
+        limit = dataset[key]
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise ConfigError(f"dataset.{key}={limit!r} must be a positive number of images, "
                               "or null for all of them.", key=f"dataset.{key}")
-    path = dataset.get("path")
+    path = dataset["path"]
     if path and not Path(path).expanduser().exists():
         raise ConfigError(f"dataset.path={path} does not exist. Point it at the "
                           f"{dataset['name']} files, or drop it to search the usual places.",
@@ -139,7 +138,7 @@ def machine_memory_mb() -> int:
 def memory_limit_mb(trainer: Mapping[str, Any]) -> int:
     """``trainer.memory_limit_mb``, or half of this machine's RAM when it is null, shared
     among the worker processes of a sweep on this machine."""
-    limit = trainer.get("memory_limit_mb")
+    limit = trainer["memory_limit_mb"]
     if limit is None:
         return machine_memory_mb() // 2 // max(1, int(os.environ.get(WORKERS_ENV) or 1))
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:

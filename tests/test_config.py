@@ -82,3 +82,76 @@ def test_bad_trainer_and_dataset_values(override, fragment):
     assert fragment in str(err.value)
     assert err.value.key == override.split("=")[0]
 
+
+
+# ---------------------------------------------------------------- one source for each default
+def _schema_leaves(node, prefix=""):
+    """Every leaf field of a schema dataclass, dotted, with its default."""
+    import dataclasses
+
+    for field in dataclasses.fields(node):
+        default = field.default_factory() if callable(field.default_factory) else field.default
+        if dataclasses.is_dataclass(default):
+            yield from _schema_leaves(default, f"{prefix}{field.name}.")
+        else:
+            yield prefix + field.name, default
+
+
+def _dotted(mapping, prefix=""):
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield prefix + key, value
+
+
+def test_the_schema_agrees_with_the_yaml_on_every_default():
+    """A schema default is MISSING (the YAML is the only source) or the YAML's own value."""
+    from omegaconf import MISSING
+
+    from cnnsweep.config import Config
+
+    composed = compose_config()
+    for section in ("dataset", "model", "trainer"):
+        values = dict(_dotted(composed[section]))
+        schema = dict(_schema_leaves(getattr(Config(), section)))
+        assert set(schema) == set(values), section  # every schema key is in the YAML, and back
+        for key, default in schema.items():
+            assert default == MISSING or default == values[key], f"{section}.{key}"
+
+
+def test_no_core_module_restates_a_config_default():
+    """``trainer.get("epochs", 10)`` would be a third source of a default: the core reads
+    ``trainer["epochs"]``, and the composed config always has the key."""
+    import ast
+
+    from tests.helpers import REPO
+
+    nodes = {"cfg", "config", "trainer", "model", "dataset", "data_cfg", "stopping", "augment",
+             "early_stopping", "settings"}
+    offenders = []
+    for path in sorted((REPO / "cnnsweep").rglob("*.py")):
+        if "report" in path.parts:  # reads saved files of any version: absent keys are expected
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in nodes and len(node.args) == 2):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_seed_trainer_is_the_lessons_training_whole():
+    """trainer=seed lists only what it changes from trainer/default; whatever default.yaml
+    gains later, the lesson's recipe must stay exactly this."""
+    trainer = compose_config("trainer=seed")["trainer"]
+    assert {key: trainer[key] for key in (
+        "epochs", "batch_size", "learning_rate", "optimizer", "weight_decay", "lr_schedule",
+        "warmup_epochs", "label_smoothing", "augment", "validation_split", "subset_epochs",
+        "refit_epochs", "early_stopping")} == {
+        "epochs": 10, "batch_size": 10, "learning_rate": 0.001, "optimizer": "adam", "weight_decay": 0.0,
+        "lr_schedule": "constant", "warmup_epochs": 0.0, "label_smoothing": 0.0,
+        "augment": {"shift": 0.0, "flip": False}, "validation_split": 0.2, "subset_epochs": [],
+        "refit_epochs": None,
+        "early_stopping": {"monitor": "val_loss", "patience": 3, "min_delta": 0.0,
+                           "restore_best_weights": True}}

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from cnnsweep import run_files
+from cnnsweep.atomic import atomic_path
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "metrics.json"
     target.write_text("old")
-    with pytest.raises(RuntimeError), run_files.atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_text("half")
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
@@ -56,8 +57,10 @@ def test_write_run_saves_the_model_first_and_metrics_last(tmp_path):
             path.write_bytes(b"weights")
 
     history = {"loss": [1.0, 0.5], "acc": [0.3, 0.6], "val_loss": [1.1, 0.7], "val_acc": [0.2, 0.5]}
+    from cnnsweep.curves import plot_curves
+
     run_files.write_run(tmp_path, {"status": "complete", "best_epoch": 2}, history, title="t",
-                        model=Model())
+                        model=Model(), draw=plot_curves)
     assert written == [("model", [])]  # nothing else existed when the model was saved
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {run_files.MODEL_FILE, run_files.HISTORY_FILE, run_files.CURVES_FILE,

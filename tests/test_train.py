@@ -114,17 +114,13 @@ def test_a_refit_trains_on_every_training_image_for_the_stated_epochs(tiny_confi
     assert (tmp_path / run_files.MODEL_FILE).exists() and (tmp_path / run_files.CURVES_FILE).exists()
 
 
-class _Fidelity(TrialHooks):
-    """A sweep's hooks as the training sees them: subset epochs, and a pruner that listens."""
+class _Listening(TrialHooks):
+    """A sweep's hooks as the training sees them: a pruner that listens (the subset epochs
+    themselves come with the config, as a sweep's fidelity writes them into a trial's)."""
 
-    def __init__(self, fractions, prune_after=None):
-        self.fractions = fractions
+    def __init__(self, prune_after=None):
         self.prune_after = prune_after
         self.reported: list[tuple[int, float]] = []
-
-    @property
-    def epoch_fractions(self):
-        return self.fractions
 
     @property
     def reports_epochs(self):
@@ -156,9 +152,10 @@ def test_subset_epochs_train_on_the_stated_share_of_the_images(tiny_config, tmp_
     from omegaconf import OmegaConf
 
     shift = 0.1 if augment else 0.0
-    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4, "augment": {"shift": shift}}})
+    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4, "augment": {"shift": shift},
+                                                    "subset_epochs": [0.25, 0.5]}})
     calls = _spy_on_fit(monkeypatch)
-    hooks = _Fidelity((0.25, 0.5))
+    hooks = _Listening()
     result = train(cfg, tmp_path, hooks=hooks)
     n_fit = result.metrics["train_images"]  # 400 images less the validation split
     assert calls == [(round(n_fit / 4), 0, 1), (round(n_fit / 2), 1, 2), (n_fit, 2, 4)]
@@ -173,9 +170,9 @@ def test_subset_epochs_train_on_the_stated_share_of_the_images(tiny_config, tmp_
 def test_a_trial_pruned_in_a_subset_epoch_stops_there(tiny_config, tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4}})
+    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4, "subset_epochs": [0.25, 0.5]}})
     calls = _spy_on_fit(monkeypatch)
-    result = train(cfg, tmp_path, hooks=_Fidelity((0.25, 0.5), prune_after=1))
+    result = train(cfg, tmp_path, hooks=_Listening(prune_after=1))
     assert result.status == "pruned" and len(calls) == 1
     assert result.metrics["epochs_run"] == 1 and result.metrics["best_epoch"] == 1
 
@@ -184,10 +181,10 @@ def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_co
                                                                          monkeypatch):
     from omegaconf import OmegaConf
 
-    cosine = {"epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 0}
+    cosine = {"epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 0, "subset_epochs": [0.5, 0.5, 0.5]}
     cfg = OmegaConf.merge(tiny_config, {"trainer": cosine})
     calls = _spy_on_fit(monkeypatch)
-    result = train(cfg, tmp_path, hooks=_Fidelity((0.5, 0.5, 0.5)))  # a 3-epoch run keeps two
+    result = train(cfg, tmp_path, hooks=_Listening())  # a 3-epoch run keeps two of the shares
     assert [initial for _, initial, _ in calls] == [0, 1, 2]
     assert calls[-1][0] == result.metrics["train_images"]
     rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
@@ -198,9 +195,9 @@ def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_co
 def test_a_one_epoch_warm_up_ends_with_the_first_subset_epoch(tiny_config, tmp_path):
     from omegaconf import OmegaConf
 
-    cosine = {"epochs": 4, "lr_schedule": "cosine", "warmup_epochs": 1.0}
+    cosine = {"epochs": 4, "lr_schedule": "cosine", "warmup_epochs": 1.0, "subset_epochs": [0.25, 0.5]}
     cfg = OmegaConf.merge(tiny_config, {"trainer": cosine})
-    train(cfg, tmp_path, hooks=_Fidelity((0.25, 0.5)))
+    train(cfg, tmp_path, hooks=_Listening())
     rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
     peak = float(cfg.trainer.learning_rate)
     assert rates.iloc[0] == pytest.approx(peak, rel=0.02)  # judged after epoch 1 at the full rate

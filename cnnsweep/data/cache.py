@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnsweep.data.formats import NPZ_KEYS, Arrays
-from cnnsweep.run_files import atomic_path
+from cnnsweep.atomic import atomic_path
 
 
 def cache_dir() -> Path:

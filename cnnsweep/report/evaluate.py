@@ -145,7 +145,7 @@ def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
         return None
     config = yaml.safe_load((trial_dir / run_files.HYDRA_CONFIG).read_text())
     data_cfg = config["dataset"]
-    data = load_dataset(data_cfg["name"], data_cfg.get("path"), test_limit=data_cfg.get("test_limit"))
+    data = load_dataset(data_cfg["name"], data_cfg["path"], test_limit=data_cfg["test_limit"])
     # compile=False: only predictions are needed, not the optimizer (nor its schedule class)
     model = import_keras().models.load_model(model_path, safe_mode=True, compile=False)
     predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)

@@ -40,6 +40,11 @@ def pruner_step(epoch: int, epochs_seen: float, *, by_images: bool) -> int:
     return round(100 * epochs_seen) if by_images else epoch
 
 
+def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
+    """The override that gives a trial the sweep's fidelity: ``trainer.subset_epochs=[0.1,0.3]``."""
+    return f"trainer.subset_epochs=[{','.join(map(str, fidelity))}]"
+
+
 class SweepTrialHooks(TrialHooks):
     """A trial's line to its sweep: epochs go to the study's pruner; Ctrl-C stops it."""
 
@@ -48,7 +53,9 @@ class SweepTrialHooks(TrialHooks):
         self.trial = trial
         self.stop = stop
         self.deadline = deadline  # time.time() by which training must end; None: no budget
-        self.fidelity = fidelity  # shares of the training images of the first epochs
+        # Shares of the training images of the first epochs (they reach the training through
+        # the trial's config, trainer.subset_epochs): the pruner then counts images, not epochs.
+        self.fidelity = fidelity
 
     @property
     def reports_epochs(self) -> bool:
@@ -57,10 +64,6 @@ class SweepTrialHooks(TrialHooks):
     @property
     def can_stop(self) -> bool:
         return True
-
-    @property
-    def epoch_fractions(self) -> tuple[float, ...]:
-        return self.fidelity
 
     @property
     def searched_values(self) -> dict[str, object]:
@@ -116,13 +119,18 @@ class TrialLauncher:
         self._logging_ready = False
 
     def overrides(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
-        """The trial's command-line overrides: fixed ones, its values, and its seed."""
+        """The trial's command-line overrides: fixed ones, its values, its seed and (a sweep
+        with a fidelity) its subset epochs. Its saved config and the best trial's command
+        both come from these, so the command trains exactly what the trial trained."""
         space = self.settings.space
         overrides = list(space.fixed)
         overrides += [override_for(key, value) for key, value in trial.params.items()]
         if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=")
                                                           for o in space.fixed):
             overrides.append(f"trainer.seed={self.settings.base_seed + trial.number}")
+        if self.settings.fidelity:
+            overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
+            overrides.append(subset_epochs_override(self.settings.fidelity))
         return overrides
 
     def run(self, trial: optuna.trial.Trial, hooks: TrialHooks) -> dict[str, Any]:
@@ -136,12 +144,14 @@ class TrialLauncher:
     def refit(self, trial: optuna.trial.FrozenTrial, epochs: int, subdir: str,
               hooks: TrialHooks) -> dict[str, Any]:
         """Train ``trial``'s configuration again on every training image for ``epochs``, in
-        ``sweep_dir/subdir``; its metrics.
+        ``sweep_dir/subdir``; its metrics. A refit trains every epoch on all images, so its
+        config has no subset epochs.
 
         Raises:
             OSError: Hydra could not create the folder (a full disk).
         """
-        overrides = [*self.overrides(trial), f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
+        searched = [o for o in self.overrides(trial) if not o.startswith("trainer.subset_epochs=")]
+        overrides = [*searched, f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
         return self._launch(trial, overrides, hooks, extra={"trainer.refit_epochs": epochs,
                                                              "hydra.sweep.subdir": subdir})
 
@@ -168,7 +178,8 @@ class TrialLauncher:
             self._logging_ready = True
         log.info("trial %d: %s", trial.number, " ".join(filter_overrides(overrides)))
         varying = {**trial.params, **extra}
-        if "trainer.seed" not in varying:
+        seed = f"trainer.seed={self.settings.base_seed + trial.number}"
+        if "trainer.seed" not in varying and seed in overrides:  # not when a fixed override pins it
             varying["trainer.seed"] = self.settings.base_seed + trial.number
         job_config = self._job_config(overrides, varying, template=not extra)
         with open_dict(job_config):

@@ -78,16 +78,14 @@ def write_records(sweep: Sweep) -> None:
 
 
 def best_command(sweep: Sweep) -> str | None:
-    """The single-run command that trains the best trial again: every fixed override, its
-    searched values, its seed (and the sweep's subset epochs, when it has a fidelity)."""
+    """The single-run command that trains the best trial again: the overrides its saved config
+    was composed from (every fixed override, its searched values, its seed, its subset epochs)."""
     import shlex
 
     best = records.best_trials(sweep.study)
     if len(sweep.settings.directions) != 1 or not best:
         return None
     overrides = sweep.launcher.overrides(best[0])
-    if sweep.settings.fidelity:
-        overrides.append(f"trainer.subset_epochs=[{','.join(map(str, sweep.settings.fidelity))}]")
     return " ".join(["python -m cnnsweep", *(shlex.quote(o) for o in overrides)])
 
 

@@ -17,7 +17,8 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnsweep.run_files import RECORDED_METRICS, atomic_path, atomic_write_text
+from cnnsweep.atomic import atomic_path, atomic_write_text
+from cnnsweep.run_files import RECORDED_METRICS
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = RECORDED_METRICS

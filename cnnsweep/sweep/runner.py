@@ -120,8 +120,8 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
 
     if not settings.searches_dataset:
         data = settings.data
-        load_dataset(str(data["name"]), data.get("path"), train_limit=data.get("train_limit"),
-                     test_limit=data.get("test_limit"))
+        load_dataset(str(data["name"]), data["path"], train_limit=data["train_limit"],
+                     test_limit=data["test_limit"])
     if trains_here:  # a coordinator of worker processes only watches
         select_backend(settings.backend)
         import_keras()

@@ -91,15 +91,15 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         ConfigError: the first setting that breaks a rule, naming the key and the fix.
     """
     n_trials, n_jobs = _count(settings, "n_trials"), _count(settings, "n_jobs")
-    timeout = settings.get("timeout")
+    timeout = settings["timeout"]
     if timeout is not None and not float(timeout) > 0:
         raise ConfigError(f"hydra.sweeper.timeout={timeout} must be a positive number "
                           "of seconds, or null for none.", key="hydra.sweeper.timeout")
-    max_failure_rate = float(settings.get("max_failure_rate", 0.5))
+    max_failure_rate = float(settings["max_failure_rate"])
     if not 0.0 <= max_failure_rate <= 1.0:
         raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be "
                           "between 0 and 1.", key="hydra.sweeper.max_failure_rate")
-    params: Any = settings.get("params") or {}
+    params: Any = settings["params"]
     if isinstance(params, DictConfig):
         params = OmegaConf.to_container(params, resolve=False)
     space = parse_search_space({str(key): value for key, value in dict(params).items()}, arguments)
@@ -111,7 +111,7 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
     _check_fixed_values(space, config)
     monitor = str(config.trainer.early_stopping.monitor)
     objectives, directions = _objectives(settings, monitor)
-    study_name = settings.get("study_name") or config.hydra.runtime.choices.get("sweep") or "cnnsweep"
+    study_name = settings["study_name"] or config.hydra.runtime.choices.get("sweep") or "cnnsweep"
     return SweepSettings(
         sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),
         n_trials=n_trials,
@@ -123,20 +123,20 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         directions=tuple(directions),
         sampler=settings["sampler"],
         pruner=settings["pruner"],
-        storage=settings.get("storage"),
+        storage=settings["storage"],
         study_name=str(study_name),
-        report=bool(settings.get("report", True)),
-        baselines=_baselines(settings.get("baselines"), space),
-        refit=bool(settings.get("refit", False)),
-        fidelity=_fidelity(settings.get("fidelity")),
-        is_worker=settings.get("role") == "worker",
+        report=bool(settings["report"]),
+        baselines=_baselines(settings["baselines"], space),
+        refit=bool(settings["refit"]),
+        fidelity=_fidelity(settings["fidelity"]),
+        is_worker=settings["role"] == "worker",
         cluster=_cluster(config),
-        wait=bool(settings.get("wait", True)),
+        wait=bool(settings["wait"]),
         base_seed=int(config.trainer.seed),
         monitor=monitor,
         dataset=str(config.dataset.name),
         data=OmegaConf.to_container(config.dataset, resolve=True),  # type: ignore[arg-type]
-        backend=config.trainer.get("backend"),
+        backend=config.trainer.backend,
     )
 
 
@@ -219,7 +219,7 @@ def _contains(distribution: BaseDistribution, value: Any) -> bool:
 
 
 def _count(settings: Mapping[str, Any], key: str) -> int:
-    value = settings.get(key)
+    value = settings[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"hydra.sweeper.{key}={value!r} must be an integer >= 1.",
                           key=f"hydra.sweeper.{key}")
@@ -271,10 +271,10 @@ def _a_value_of(distribution: BaseDistribution) -> Any:
 
 
 def _objectives(settings: Mapping[str, Any], monitor: str) -> tuple[list[str], list[str]]:
-    objectives = settings.get("objectives")
+    objectives = settings["objectives"]
     objectives = ["objective"] if objectives is None else (
         [objectives] if isinstance(objectives, str) else list(objectives))
-    direction = settings.get("direction")
+    direction = settings["direction"]
     if direction is None:
         directions = [objective_direction(monitor if o == "objective" else o) for o in objectives]
     else:
