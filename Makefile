@@ -38,8 +38,9 @@ bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then Ke
 lint: install  ## ruff on the code, the tests and the benchmarks
 	$(PY) -m ruff check cnnsweep hydra_plugins tests benchmarks
 
-check: lint  ## the house rules CI enforces: ruff, the import contracts, the type checker
+check: lint  ## the house rules CI enforces: ruff, the import contracts and no import cycle, the type checker
 	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_graph.py
 	$(PY) -m mypy
 
 clean:

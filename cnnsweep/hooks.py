@@ -23,6 +23,12 @@ class TrialHooks:
         return False
 
     @property
+    def memory_share(self) -> int:
+        """How many processes share this machine's memory with this run (a sweep's worker
+        processes): a null ``trainer.memory_limit_mb`` is half the RAM divided among them."""
+        return 1
+
+    @property
     def searched_values(self) -> dict[str, object]:
         """The values a sweep chose for this run (TensorBoard's HParams); empty for a single run."""
         return {}

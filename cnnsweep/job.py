@@ -67,7 +67,7 @@ def run_trial(config: dict[str, Any], trial_dir: Path, trial_number: int,
     try:
         # The sweep checked every value no trial changes before its first trial, so
         # a rule broken here is broken by this trial's searched values.
-        plan = validate_config(config)
+        plan = validate_config(config, memory_share=hooks.memory_share)
     except ConfigError as exc:
         return _record(trial_dir, trial_number, Infeasible(str(exc), key=exc.key))
     except Infeasible as exc:

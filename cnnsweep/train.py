@@ -85,8 +85,8 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
         TrainingFailed: training failed (NaN loss, out of memory, a full disk);
             ``metrics.json`` records the reason before this is raised.
     """
-    plan = plan or validate_config(cfg)
     hooks = hooks or TrialHooks()
+    plan = plan or validate_config(cfg, memory_share=hooks.memory_share)
     data_cfg, trainer = cfg["dataset"], cfg["trainer"]
     data = dataset or load_dataset(
         data_cfg["name"], data_cfg["path"],

@@ -109,8 +109,11 @@ def check_dataset(dataset: Mapping[str, Any]) -> None:
                           key="dataset.path")
 
 
-def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
+def validate_config(cfg: Mapping[str, Any], memory_share: int = 1) -> ArchitecturePlan:
     """Check ``cfg`` (dataset, model, trainer) and return the model's plan.
+
+    ``memory_share`` is how many processes share this machine's memory (a sweep's
+    worker processes): a null ``trainer.memory_limit_mb`` is divided among them.
 
     Raises:
         ConfigError: the first rule broken, naming the key, value and fix.
@@ -120,11 +123,8 @@ def validate_config(cfg: Mapping[str, Any]) -> ArchitecturePlan:
     check_trainer(cfg["trainer"])
     spec = get_spec(cfg["dataset"]["name"])
     plan = plan_architecture(cfg["model"], spec.input_shape, spec.num_classes)
-    check_memory(plan, cfg["trainer"])
+    check_memory(plan, cfg["trainer"], memory_share)
     return plan
-
-
-WORKERS_ENV = "CNNSWEEP_WORKERS_HERE"  # how many worker processes share this machine's memory
 
 
 def machine_memory_mb() -> int:
@@ -135,21 +135,21 @@ def machine_memory_mb() -> int:
         return 16384
 
 
-def memory_limit_mb(trainer: Mapping[str, Any]) -> int:
+def memory_limit_mb(trainer: Mapping[str, Any], memory_share: int = 1) -> int:
     """``trainer.memory_limit_mb``, or half of this machine's RAM when it is null, shared
-    among the worker processes of a sweep on this machine."""
+    among the ``memory_share`` worker processes of a sweep on this machine."""
     limit = trainer["memory_limit_mb"]
     if limit is None:
-        return machine_memory_mb() // 2 // max(1, int(os.environ.get(WORKERS_ENV) or 1))
+        return machine_memory_mb() // 2 // max(1, memory_share)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
                           "or null for half of this machine's RAM.", key="trainer.memory_limit_mb")
     return limit
 
 
-def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any]) -> None:
+def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any], memory_share: int = 1) -> None:
     """Refuse a model whose training step cannot fit the memory limit, before it runs."""
-    limit = memory_limit_mb(trainer)
+    limit = memory_limit_mb(trainer, memory_share)
     batch_size = int(trainer["batch_size"])
     needed = plan.training_memory_bytes(batch_size) / 2**20
     if needed > limit:

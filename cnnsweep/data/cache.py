@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnsweep.data.formats import NPZ_KEYS, Arrays
 from cnnsweep.atomic import atomic_path
+from cnnsweep.data.formats import NPZ_KEYS, Arrays
 
 
 def cache_dir() -> Path:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 
+from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
 from cnnsweep.report import evaluate, html, tables
 from cnnsweep.report.collect import CollectedSweep, collect_sweep
 from cnnsweep.report.figures import best_model, parameters, trials
-from cnnsweep.atomic import atomic_write_text
 from cnnsweep.run_files import ensure_writable_dir
 from cnnsweep.sweep.records import write_trials_table
 from cnnsweep.timing import format_seconds

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.atomic import atomic_write_text
+from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.run_files import RECORDED_METRICS
 
 CONTRACT_COLUMNS = ["trial_number", "state"]

@@ -11,7 +11,6 @@ suit it. :class:`SuccessiveHalving` is Optuna's, with a last rung.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import optuna
@@ -26,8 +25,9 @@ log = logging.getLogger("cnnsweep")
 CONSTRAINED_SAMPLERS = ("TPESampler", "NSGAIISampler", "GPSampler")
 
 
-def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
-    """The configured sampler, seeded from ``trainer.seed`` unless it has a seed.
+def make_sampler(settings: SweepSettings, worker_index: int | None = None) -> optuna.samplers.BaseSampler:
+    """The configured sampler, seeded from ``trainer.seed`` unless it has a seed; each of a
+    machine's worker processes (``worker_index``) draws from its own seed stream.
 
     Raises:
         ConfigError: the sampler cannot be created (a missing package, a bad option).
@@ -39,7 +39,7 @@ def make_sampler(settings: SweepSettings) -> optuna.samplers.BaseSampler:
         # Reproducible by default; each worker process gets its own stream so
         # parallel workers do not suggest the same points. (On a shared server
         # storage, machines cannot coordinate seeds: Optuna seeds randomly.)
-        worker = int(os.environ.get("CNNSWEEP_WORKER_INDEX", "-1"))
+        worker = -1 if worker_index is None else worker_index
         extra["seed"] = settings.base_seed + 1000 * (worker + 1)
     if target == "GridSampler":
         extra["search_space"] = settings.space.grid()

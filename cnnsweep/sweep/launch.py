@@ -49,10 +49,12 @@ class SweepTrialHooks(TrialHooks):
     """A trial's line to its sweep: epochs go to the study's pruner; Ctrl-C stops it."""
 
     def __init__(self, trial: optuna.trial.Trial, stop: threading.Event,
-                 deadline: float | None = None, fidelity: tuple[float, ...] = ()) -> None:
+                 deadline: float | None = None, fidelity: tuple[float, ...] = (), *,
+                 memory_share: int = 1) -> None:
         self.trial = trial
         self.stop = stop
         self.deadline = deadline  # time.time() by which training must end; None: no budget
+        self._memory_share = memory_share  # worker processes on this machine
         # Shares of the training images of the first epochs (they reach the training through
         # the trial's config, trainer.subset_epochs): the pruner then counts images, not epochs.
         self.fidelity = fidelity
@@ -68,6 +70,10 @@ class SweepTrialHooks(TrialHooks):
     @property
     def searched_values(self) -> dict[str, object]:
         return {"trial": self.trial.number, **self.trial.params}
+
+    @property
+    def memory_share(self) -> int:
+        return self._memory_share
 
     def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
         seen = float(epoch) if epochs_seen is None else epochs_seen

@@ -20,7 +20,7 @@ from cnnsweep.sweep.storage import mask_password
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
-    from cnnsweep.sweep.runner import Sweep
+    from cnnsweep.sweep.state import Sweep
 
 log = logging.getLogger("cnnsweep")
 

@@ -14,7 +14,7 @@ from cnnsweep.sweep.launch import RefitHooks
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
-    from cnnsweep.sweep.runner import Sweep
+    from cnnsweep.sweep.state import Sweep
 
 log = logging.getLogger("cnnsweep")
 

@@ -5,7 +5,7 @@
 A worker loops: ask the study for a trial, run its job (which reports every
 epoch to the pruner), tell the study how it ended (:func:`work`). The
 coordinator (:func:`coordinate`) recovers what a killed sweep left running, runs
-the worker loops where :mod:`cnnsweep.sweep.workers` says (here, or as worker
+the worker loops where :mod:`cnnsweep.sweep.placement` says (here, or as worker
 processes), prints one line per finished trial, writes ``trials.csv``,
 ``optimization_results.yaml`` and the report, and raises :class:`SweepStopped`
 when it ended early. Several machines pointed at one PostgreSQL URL cooperate
@@ -19,7 +19,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -28,28 +27,17 @@ from omegaconf import DictConfig
 
 from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import algorithms, outputs, records, workers
+from cnnsweep.sweep import algorithms, outputs, placement, records
 from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
 from cnnsweep.sweep.refit import refit, search_deadline
 from cnnsweep.sweep.settings import SweepSettings, check_settings
-from cnnsweep.sweep.storage import OpenStorage, fail_stale_trials, heartbeat, mask_password, open_storage
+from cnnsweep.sweep.state import Sweep, training_deadline
+from cnnsweep.sweep.storage import fail_stale_trials, heartbeat, mask_password, open_storage
+from cnnsweep.sweep.worker_env import WorkerEnv
 
 log = logging.getLogger("cnnsweep")
-
-
-@dataclass
-class Sweep:
-    """What both loops work with: the checked settings, the study, and how to run a trial."""
-
-    settings: SweepSettings
-    study: optuna.Study
-    storage: OpenStorage
-    launcher: TrialLauncher
-    ctrl_c: workers.CtrlC
-    constrained: bool  # the sampler learns from infeasible trials through a constraint
-    deadline: float | None = None  # time.time() by which training must end (hydra.sweeper.timeout)
-    stopped_by: list[str] = field(default_factory=list)  # why the sweep ended early
 
 
 def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_context: HydraContext,
@@ -65,12 +53,14 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     started = time.time()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.raiseExceptions = False  # a full disk must not print a traceback per log line
-    ctrl_c = workers.CtrlC()
+    ctrl_c = CtrlC()
     ctrl_c.install()
     checked = check_settings(settings, config, arguments)
-    sampler, pruner = algorithms.make_sampler(checked), algorithms.make_pruner(checked)
+    told = WorkerEnv.decode(os.environ) if checked.is_worker else WorkerEnv()
+    sampler = algorithms.make_sampler(checked, worker_index=told.index)
+    pruner = algorithms.make_pruner(checked)
     if not checked.is_worker:
-        workers.check_placement(checked.n_jobs, checked.cluster)
+        placement.check_placement(checked.n_jobs, checked.cluster)
     opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers)
     _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
     # Only now, with the config and the data checked, is the study touched.
@@ -82,31 +72,18 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
                                config=config),
         ctrl_c=ctrl_c,
         constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
-        deadline=training_deadline(checked, started),
+        told=told,
+        deadline=training_deadline(checked, told, started),
     )
     if checked.is_worker:
         try:  # a SLURM job's worker has no coordinator process to watch
-            work(sweep, parent_pid=None if os.environ.get(workers.WORKER_ID_ENV) else os.getppid(),
-                 marks_trials=True)
+            work(sweep, parent_pid=os.getppid() if told.watches_its_parent else None, marks_trials=True)
         except KeyboardInterrupt:
             raise SweepStopped("interrupted") from None
         finally:
             curves.wait_for_plots()
         return
     coordinate(sweep)
-
-
-def training_deadline(settings: SweepSettings, started: float) -> float | None:
-    """When training must end for the sweep to finish, report included, within its timeout.
-
-    A worker process gets its coordinator's deadline; a coordinator keeps a reserve
-    for writing the records and the report (3% of the budget, 5 s to 60 s).
-    """
-    if settings.is_worker and (inherited := os.environ.get(workers.DEADLINE_ENV)):
-        return float(inherited)
-    if settings.timeout is None:
-        return None
-    return started + settings.timeout - min(60.0, max(5.0, 0.03 * settings.timeout))
 
 
 def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
@@ -158,12 +135,12 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             break
         if _stop_for_failures(sweep):
             break
-        if parent_pid is not None and workers.coordinator_gone(parent_pid):
+        if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the sweep's main process is gone: this worker stops")
             break
         trial = study.ask(settings.space.distributions)
         if marks_trials:  # lets the coordinator recover the trial if this worker dies
-            trial.set_user_attr(records.WORKER_ATTR, workers.worker_id())
+            trial.set_user_attr(records.WORKER_ATTR, sweep.told.marks_trials_as)
         _run_trial(sweep, trial, deadline)
         faults.point("between")
         if on_trial_done is not None:
@@ -174,7 +151,8 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     try:
         with heartbeat(sweep.study, trial):
-            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity)
+            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity,
+                                    memory_share=sweep.told.workers_here)
             metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
@@ -247,12 +225,12 @@ def coordinate(sweep: Sweep) -> None:
 
 
 def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
-    """The worker loops, where :func:`workers.placement` puts them; progress as trials end."""
+    """The worker loops, where :func:`placement.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
     budget = studies.budget_of(study)
     if budget.done >= settings.n_trials and budget.waiting == 0 and settings.several_writers:
         return  # nothing left to do: no worker processes or jobs to start
-    place = workers.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
+    place = placement.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
                               study.study_name, sweep.storage.url, sweep.ctrl_c, sweep.deadline,
                               cluster=settings.cluster, wait=settings.wait)
 

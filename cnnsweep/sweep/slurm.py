@@ -26,8 +26,7 @@ from typing import Any
 
 from cnnsweep import exits
 from cnnsweep.errors import ConfigError, UserError
-from cnnsweep.sweep.storage import STORAGE_ENV
-from cnnsweep.sweep.workers import WORKER_ID_ENV, worker_command
+from cnnsweep.sweep.worker_env import WorkerEnv, worker_command
 
 log = logging.getLogger("cnnsweep")
 
@@ -109,8 +108,9 @@ def write_storage_file(sweep_dir: Path, url: str) -> Path:
     return target
 
 
-def run_worker(command: list[str], storage_file: str, env: dict[str, str]) -> int:
-    """What a job runs: one worker process of the sweep, given the URL by environment.
+def run_worker(command: list[str], storage_file: str, told: WorkerEnv) -> int:
+    """What a job runs: one worker process of the sweep, told what its coordinator said
+    (``told``: the deadline), the storage URL from ``storage_file``, its job and its CPUs.
 
     SLURM's ``scancel --signal=INT`` reaches the worker, which records its trial and
     exits; this wrapper ignores it and waits, so the worker is never killed mid-write.
@@ -118,10 +118,8 @@ def run_worker(command: list[str], storage_file: str, env: dict[str, str]) -> in
     """
     job = os.environ.get("SLURM_JOB_ID", str(os.getpid()))
     cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or os.cpu_count() or 1)
-    full_env = {**os.environ, **env, STORAGE_ENV: Path(storage_file).read_text(),
-                WORKER_ID_ENV: f"slurm-{job}", "TF_NUM_INTRAOP_THREADS": str(cpus),
-                "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(cpus)}
-    process = subprocess.Popen(command, env=full_env)
+    told = told.replace(storage_url=Path(storage_file).read_text(), worker_id=f"slurm-{job}", threads=cpus)
+    process = subprocess.Popen(command, env=told.encode(os.environ))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return process.wait()
 
@@ -132,7 +130,7 @@ class SlurmJobs:
     Args:
         command: each worker's command line (no storage URL in it).
         storage_file: the 0600 file holding the storage URL.
-        env: more environment for the workers (the sweep's deadline).
+        told: what every worker is told (the sweep's deadline; never the storage URL).
         parameters: submitit's executor parameters (see :func:`executor_parameters`).
         folder: submitit's folder for job scripts and logs (``%j`` is the job id).
         n_jobs: how many jobs to keep running.
@@ -140,12 +138,12 @@ class SlurmJobs:
         wait: False submits the jobs and returns at once.
     """
 
-    def __init__(self, *, command: list[str], storage_file: Path, env: dict[str, str],
+    def __init__(self, *, command: list[str], storage_file: Path, told: WorkerEnv,
                  parameters: dict[str, Any], folder: str, n_jobs: int, ctrl_c: Any,
                  wait: bool = True) -> None:
         self.command = command
         self.storage_file = storage_file
-        self.env = env
+        self.told = told
         self.parameters = parameters
         self.folder = folder
         self.n_jobs = n_jobs
@@ -171,7 +169,7 @@ class SlurmJobs:
         executor = submitit.AutoExecutor(folder=self.folder, cluster="slurm", slurm_max_num_timeout=0)
         executor.update_parameters(**self.parameters)
         submit = lambda: executor.submit(run_worker, self.command, str(self.storage_file),  # noqa: E731
-                                         self.env)
+                                         self.told)
         try:
             for _ in range(self.n_jobs):
                 self._add(submit())
@@ -270,10 +268,10 @@ def final_state(job_id: str) -> str:
 
 
 def slurm_jobs(n_jobs: int, argv: Sequence[str], sweep_dir: Path, study_name: str, storage_url: str,
-               launcher: Mapping[str, Any], ctrl_c: Any, env: dict[str, str], wait: bool) -> SlurmJobs:
+               launcher: Mapping[str, Any], ctrl_c: Any, told: WorkerEnv, wait: bool) -> SlurmJobs:
     """``n_jobs`` worker jobs of this command with the launcher's SLURM settings."""
     folder = str(launcher.get("submitit_folder") or sweep_dir / ".submitit" / "%j")
     return SlurmJobs(command=worker_command(argv, str(sweep_dir), study_name),
-                     storage_file=write_storage_file(sweep_dir, storage_url), env=env,
+                     storage_file=write_storage_file(sweep_dir, storage_url), told=told,
                      parameters=executor_parameters(launcher, f"cnnsweep-{study_name}"),
                      folder=folder, n_jobs=n_jobs, ctrl_c=ctrl_c, wait=wait)

@@ -45,7 +45,6 @@ log = logging.getLogger("cnnsweep")
 
 SQLITE_FILE = "optuna.db"
 JOURNAL_FILE = "optuna.journal"
-STORAGE_ENV = "CNNSWEEP_STORAGE_URL"  # how worker processes receive the URL (never on argv)
 GIVE_UP_AFTER_S = 300.0  # how long calls are retried while a database server is unreachable
 
 

@@ -1,12 +1,10 @@
-"""Where a sweep's worker loops run, and how they are stopped.
+"""A sweep's worker loops as processes on this machine (``hydra.sweeper.n_jobs > 1``).
 
-``n_jobs=1`` runs the one worker loop in the sweep's own process
-(:class:`InThisProcess`, data loaded once). ``n_jobs=N`` starts N local
-processes of the same command, each a worker on the shared study
-(:class:`LocalProcesses`): each gets its share of the CPU threads and of the
-GPUs, receives the storage URL by environment, and is restarted when it dies.
-:func:`placement` is the one place that decides; the loops themselves are in
-:mod:`cnnsweep.sweep.runner`.
+N processes of the sweep's own command, each a worker on the shared study
+(:class:`LocalProcesses`): each is told its share of the CPU threads, the GPUs
+and the memory and the storage URL through :mod:`cnnsweep.sweep.worker_env`, and
+is restarted when it dies. Which kind of workers a sweep gets is decided above,
+in :mod:`cnnsweep.sweep.placement`.
 """
 
 from __future__ import annotations
@@ -16,137 +14,17 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
 
 from cnnsweep import exits
-from cnnsweep.sweep.storage import STORAGE_ENV
+from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.sweep.worker_env import local_workers, worker_command
 
 log = logging.getLogger("cnnsweep")
 
 MAX_RESTARTS_PER_WORKER = 3
-DEADLINE_ENV = "CNNSWEEP_DEADLINE"  # a worker's training deadline (time.time()), from its coordinator
-WORKER_ID_ENV = "CNNSWEEP_WORKER_ID"  # a SLURM job's worker: "slurm-<job id>", recorded on its trials
 POLL_SECONDS = 1.0
-
-
-class CtrlC:
-    """The first Ctrl-C asks the sweep to stop at the next batch; the second stops it at once.
-
-    SIGUSR2, SLURM's warning before a job's time limit, asks like a first Ctrl-C,
-    so a worker job records its trial before the scheduler kills it.
-
-    Python's own handler raises KeyboardInterrupt wherever the interpreter is,
-    including inside finalizers that swallow it; the sweep stops only where
-    :meth:`check` is called (and a trial's hooks ask), so the running trial is
-    always recorded.
-    """
-
-    def __init__(self) -> None:
-        self.requested = threading.Event()
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def on_sigint(signum: int, frame: Any) -> None:
-            if self.requested.is_set():
-                signal.default_int_handler(signum, frame)
-            self.requested.set()
-            log.warning("Ctrl-C: stopping at the next batch (press again to stop at once)")
-
-        def on_sigusr2(signum: int, frame: Any) -> None:
-            self.requested.set()
-            log.warning("SIGUSR2 (the job's time limit is near): stopping at the next batch")
-
-        signal.signal(signal.SIGINT, on_sigint)
-        signal.signal(signal.SIGUSR2, on_sigusr2)
-
-    def check(self) -> None:
-        """Raise KeyboardInterrupt here, at a safe point, if Ctrl-C asked to stop."""
-        if self.requested.is_set():
-            raise KeyboardInterrupt
-
-
-def worker_env(index: int, n_jobs: int, cpus: int, gpus: int, base: Mapping[str, str]) -> dict[str, str]:
-    """The environment of worker ``index``: its share of the CPU threads and of the GPUs.
-
-    Workers go round-robin over the GPUs; several on one GPU split its memory
-    (JAX would otherwise reserve 75% of it in the first process, TensorFlow all).
-    """
-    threads = max(1, cpus // n_jobs)
-    env = {**base, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
-           "OMP_NUM_THREADS": str(threads), "CNNSWEEP_WORKER_INDEX": str(index)}
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
-        sharing = len(range(index % gpus, n_jobs, gpus))  # the workers on this worker's GPU
-        if sharing > 1:
-            env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.2f}")
-            env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    return env
-
-
-def worker_command(argv: Sequence[str], sweep_dir: str, study_name: str) -> list[str]:
-    """The command of a worker process: the sweep's own, told to be one worker of its study.
-
-    The storage URL (it may hold a password) goes by environment, not on the
-    command line, where any user of the machine could read it.
-    """
-    replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
-                "hydra.sweeper.n_jobs=", "hydra.sweeper.role=", "hydra/launcher=", "hydra.launcher.",
-                "hydra.sweeper.wait=")
-    args = [a for a in argv if not a.lstrip("+~").startswith(replaced)]
-    return [sys.executable, "-m", "cnnsweep", *args,
-            f"hydra.sweep.dir={sweep_dir}",
-            f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}",
-            f"hydra.sweeper.study_name={study_name}",
-            "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
-
-
-def worker_id() -> int | str:
-    """How this worker marks its trials: its SLURM job (``slurm-<id>``) or its process id."""
-    return os.environ.get(WORKER_ID_ENV) or os.getpid()
-
-
-def coordinator_gone(parent_pid: int) -> bool:
-    """True when a worker's coordinator process has ended (the worker then stops)."""
-    return os.getppid() != parent_pid
-
-
-class Placement(Protocol):
-    """Where the worker loops of one machine run; ``run`` returns when they all ended."""
-
-    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
-            on_tick: Callable[[], bool]) -> None: ...
-
-
-class InThisProcess:
-    """The one worker loop runs in the sweep's own process (``n_jobs=1``)."""
-
-    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
-            on_tick: Callable[[], bool]) -> None:
-        work()
-
-
-def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-              storage_url: str, ctrl_c: CtrlC, deadline: float | None = None, *,
-              cluster: Mapping[str, Any] | None = None, wait: bool = True) -> Placement:
-    """Where this sweep's worker loops run: here for one job, as local processes for several,
-    as SLURM jobs when ``cluster`` holds the ``submitit_slurm`` launcher's settings."""
-    if cluster is not None:
-        from pathlib import Path
-
-        from cnnsweep.sweep.slurm import slurm_jobs
-
-        env = {DEADLINE_ENV: repr(deadline)} if deadline else {}
-        return slurm_jobs(n_jobs, argv, Path(sweep_dir), study_name, storage_url, cluster, ctrl_c,
-                          env, wait)
-    if n_jobs == 1:
-        return InThisProcess()
-    return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c, deadline)
 
 
 class LocalProcesses:
@@ -154,7 +32,7 @@ class LocalProcesses:
 
     Args:
         command: each worker's command line.
-        envs: one environment per worker (see :func:`worker_env`).
+        envs: one environment per worker (:meth:`WorkerEnv.encode`).
         ctrl_c: the sweep's Ctrl-C; it is passed on once to every worker.
     """
 
@@ -227,23 +105,6 @@ class LocalProcesses:
 WORKER_PROCESS_MB = 900  # one worker process (TensorFlow, Keras, the data), measured on digits
 
 
-def check_placement(n_jobs: int, cluster: Mapping[str, Any] | None) -> None:
-    """Refuse, before anything starts, workers that cannot run where :func:`placement` puts
-    them: a cluster that is not there, or more local processes than the memory holds.
-
-    Raises:
-        UserError: naming the problem and the fix.
-    """
-    if cluster is not None:
-        from cnnsweep.sweep.slurm import check_cluster
-
-        check_cluster(cluster)
-    elif n_jobs > 1:
-        from cnnsweep.validation import machine_memory_mb
-
-        check_worker_count(n_jobs, machine_memory_mb())
-
-
 def check_worker_count(n_jobs: int, machine_mb: int) -> None:
     """Refuse more worker processes than this machine's memory holds, before any starts.
 
@@ -266,14 +127,9 @@ def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name
                     storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> LocalProcesses:
     """``n_jobs`` worker processes of this command, sharing this machine's CPUs, GPUs and
     memory (each model's memory limit is its share of ``trainer.memory_limit_mb``'s default)."""
-    from cnnsweep.validation import WORKERS_ENV
-
-    gpus = gpu_count()
-    shared = {STORAGE_ENV: storage_url, WORKERS_ENV: str(n_jobs),
-              **({DEADLINE_ENV: repr(deadline)} if deadline else {})}
-    envs = [{**worker_env(index, n_jobs, os.cpu_count() or 1, gpus, os.environ), **shared}
-            for index in range(n_jobs)]
-    return LocalProcesses(worker_command(argv, sweep_dir, study_name), envs, ctrl_c)
+    told = local_workers(n_jobs, os.cpu_count() or 1, gpu_count(), storage_url, deadline)
+    return LocalProcesses(worker_command(argv, sweep_dir, study_name),
+                          [worker.encode(os.environ) for worker in told], ctrl_c)
 
 
 def gpu_count() -> int:

@@ -1,4 +1,5 @@
-"""Where worker loops run: each worker's share of the machine, its command, Ctrl-C."""
+"""Local worker processes: what each is told (its share of the machine, the storage URL),
+its command, Ctrl-C, and the supervision that replaces a crashed one."""
 
 from __future__ import annotations
 
@@ -8,28 +9,45 @@ import sys
 
 import pytest
 
-from cnnsweep.sweep.storage import STORAGE_ENV
-from cnnsweep.sweep.workers import CtrlC, LocalProcesses, worker_command, worker_env
+from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.sweep.worker_env import STORAGE_VAR, WorkerEnv, local_workers, worker_command
+from cnnsweep.sweep.workers import LocalProcesses
+
+
+def _envs(n_jobs, cpus, gpus, base=None):
+    return [w.encode(base or {}) for w in local_workers(n_jobs, cpus, gpus, "sqlite:///s.db", None)]
 
 
 def test_workers_split_the_cpu_threads_and_share_gpus_round_robin():
-    cpu_only = [worker_env(i, 2, 16, 0, {"PATH": "/bin"}) for i in range(2)]
+    cpu_only = _envs(2, 16, 0, {"PATH": "/bin"})
     assert [e["TF_NUM_INTRAOP_THREADS"] for e in cpu_only] == ["8", "8"]
     assert all("CUDA_VISIBLE_DEVICES" not in e and e["PATH"] == "/bin" for e in cpu_only)
-    three_on_two = [worker_env(i, 3, 16, 2, {}) for i in range(3)]
+    three_on_two = _envs(3, 16, 2)
     assert [e["CUDA_VISIBLE_DEVICES"] for e in three_on_two] == ["0", "1", "0"]
     for n_jobs in range(2, 9):  # workers sharing a GPU split it evenly and leave it headroom
         for gpus in range(1, 4):
-            envs = [worker_env(i, n_jobs, 16, gpus, {}) for i in range(n_jobs)]
+            envs = _envs(n_jobs, 16, gpus)
             for gpu in map(str, range(gpus)):
                 shares = [float(e.get("XLA_PYTHON_CLIENT_MEM_FRACTION", 1.0))
                           for e in envs if e["CUDA_VISIBLE_DEVICES"] == gpu]
                 if len(shares) > 1:
                     assert sum(shares) <= 0.95 and min(shares) >= 0.8 / len(shares), shares
-    one_each = worker_env(0, 2, 16, 2, {})
+    one_each = _envs(2, 16, 2)[0]
     assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in one_each  # a GPU of its own keeps the default
-    assert worker_env(0, 4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[
+    assert _envs(4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[0][
         "XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.3"  # the user's setting wins
+
+
+def test_what_a_worker_is_told_is_what_it_reads_back():
+    told = WorkerEnv(storage_url="postgresql://u:pw@h/db", deadline=1790000000.25, worker_id="slurm-17",
+                     index=2, workers_here=3, threads=4, gpu=1, gpu_sharing=2)
+    back = WorkerEnv.decode(told.encode({"PATH": "/bin"}))
+    assert back == told.replace(gpu_sharing=1)  # the sharing is spent on the memory fraction
+    assert WorkerEnv.decode({}) == WorkerEnv()  # a process nobody told anything: a sweep's own
+    assert back.marks_trials_as == "slurm-17" and not back.watches_its_parent
+    local = WorkerEnv.decode(local_workers(2, 8, 0, "sqlite:///s.db", None)[1].encode())
+    assert local.marks_trials_as == os.getpid() and local.watches_its_parent and local.index == 1
+    assert local.deadline is None and local.workers_here == 2 and local.storage_url == "sqlite:///s.db"
 
 
 def test_worker_command_takes_the_storage_url_from_the_environment_only():
@@ -37,7 +55,7 @@ def test_worker_command_takes_the_storage_url_from_the_environment_only():
             "hydra.sweep.dir=/old", "hydra.sweeper.n_jobs=4"]
     command = worker_command(argv, "/sweeps/a", "fmnist")
     assert not any("secret" in part for part in command)
-    assert f"hydra.sweeper.storage=${{oc.env:{STORAGE_ENV}}}" in command
+    assert f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}" in command
     assert "hydra.sweep.dir=/sweeps/a" in command and "hydra.sweep.dir=/old" not in command
     assert command[-2:] == ["hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
     assert command[:3] == [sys.executable, "-m", "cnnsweep"]
@@ -77,11 +95,13 @@ def test_more_workers_than_the_memory_holds_are_refused_with_a_workable_count():
     assert "on a machine with 24.0 GB of RAM. Use hydra.sweeper.n_jobs=21 or less." in message
 
 
-def test_the_default_memory_limit_is_shared_among_the_workers_here(monkeypatch):
-    from cnnsweep.validation import WORKERS_ENV, machine_memory_mb, memory_limit_mb
+def test_the_default_memory_limit_is_shared_among_the_workers_here():
+    from cnnsweep.sweep.launch import SweepTrialHooks
+    from cnnsweep.validation import machine_memory_mb, memory_limit_mb
 
     alone = memory_limit_mb({"memory_limit_mb": None})
     assert alone == machine_memory_mb() // 2
-    monkeypatch.setenv(WORKERS_ENV, "4")
-    assert memory_limit_mb({"memory_limit_mb": None}) == alone // 4
-    assert memory_limit_mb({"memory_limit_mb": 5000}) == 5000  # a limit the user set is per worker
+    told = WorkerEnv.decode(local_workers(4, 8, 0, "sqlite:///s.db", None)[0].encode())
+    hooks = SweepTrialHooks(trial=None, stop=None, memory_share=told.workers_here)  # type: ignore[arg-type]
+    assert memory_limit_mb({"memory_limit_mb": None}, hooks.memory_share) == alone // 4
+    assert memory_limit_mb({"memory_limit_mb": 5000}, 4) == 5000  # a limit the user set is per worker

@@ -21,8 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cnnsweep.curves import wide_fonts
 from cnnsweep.atomic import save_atomically
+from cnnsweep.curves import wide_fonts
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STATE_COLOURS = {"complete": "#0072B2", "pruned": "#E69F00", "failed": "#D55E00",

@@ -1,0 +1,50 @@
+"""How a sweep is asked to stop: Ctrl-C, and SLURM's warning before a job's time limit.
+
+The first Ctrl-C asks the sweep to stop at the next batch; the second stops it at
+once. SIGUSR2, SLURM's warning before a job's time limit, asks like a first
+Ctrl-C, so a worker job records its trial before the scheduler kills it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+log = logging.getLogger("cnnsweep")
+
+
+class CtrlC:
+    """A stop request, asked for by a signal and honoured at safe points only.
+
+    Python's own handler raises KeyboardInterrupt wherever the interpreter is,
+    including inside finalizers that swallow it; the sweep stops only where
+    :meth:`check` is called (and a trial's hooks ask), so the running trial is
+    always recorded.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.requested.is_set():
+                signal.default_int_handler(signum, frame)
+            self.requested.set()
+            log.warning("Ctrl-C: stopping at the next batch (press again to stop at once)")
+
+        def on_sigusr2(signum: int, frame: Any) -> None:
+            self.requested.set()
+            log.warning("SIGUSR2 (the job's time limit is near): stopping at the next batch")
+
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGUSR2, on_sigusr2)
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt here, at a safe point, if Ctrl-C asked to stop."""
+        if self.requested.is_set():
+            raise KeyboardInterrupt

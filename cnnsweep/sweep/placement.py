@@ -1,0 +1,69 @@
+"""Which kind of workers runs a sweep's loops: this process, local processes, or SLURM jobs.
+
+``n_jobs=1`` runs the one worker loop in the sweep's own process (:class:`InThisProcess`,
+data loaded once); ``n_jobs=N`` starts N local worker processes
+(:mod:`cnnsweep.sweep.workers`); with ``hydra/launcher=submitit_slurm`` the workers
+are SLURM jobs (:mod:`cnnsweep.sweep.slurm`). This is the one place that decides,
+above both kinds, which never import each other. The loops themselves are in
+:mod:`cnnsweep.sweep.runner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.sweep.worker_env import WorkerEnv
+
+
+class Placement(Protocol):
+    """Where the worker loops of one machine run; ``run`` returns when they all ended."""
+
+    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
+            on_tick: Callable[[], bool]) -> None: ...
+
+
+class InThisProcess:
+    """The one worker loop runs in the sweep's own process (``n_jobs=1``)."""
+
+    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
+            on_tick: Callable[[], bool]) -> None:
+        work()
+
+
+def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
+              storage_url: str, ctrl_c: CtrlC, deadline: float | None = None, *,
+              cluster: Mapping[str, Any] | None = None, wait: bool = True) -> Placement:
+    """Where this sweep's worker loops run: here for one job, as local processes for several,
+    as SLURM jobs when ``cluster`` holds the ``submitit_slurm`` launcher's settings."""
+    if cluster is not None:
+        from cnnsweep.sweep.slurm import slurm_jobs
+
+        # The URL reaches the jobs through a file only their owner reads, never in the job's pickle.
+        return slurm_jobs(n_jobs, argv, Path(sweep_dir), study_name, storage_url, cluster, ctrl_c,
+                          WorkerEnv(deadline=deadline), wait)
+    if n_jobs == 1:
+        return InThisProcess()
+    from cnnsweep.sweep.workers import local_processes
+
+    return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c, deadline)
+
+
+def check_placement(n_jobs: int, cluster: Mapping[str, Any] | None) -> None:
+    """Refuse, before anything starts, workers that cannot run where :func:`placement` puts
+    them: a cluster that is not there, or more local processes than the memory holds.
+
+    Raises:
+        UserError: naming the problem and the fix.
+    """
+    if cluster is not None:
+        from cnnsweep.sweep.slurm import check_cluster
+
+        check_cluster(cluster)
+    elif n_jobs > 1:
+        from cnnsweep.sweep.workers import check_worker_count
+        from cnnsweep.validation import machine_memory_mb
+
+        check_worker_count(n_jobs, machine_memory_mb())
