@@ -40,6 +40,21 @@ def pruner_step(epoch: int, epochs_seen: float, *, by_images: bool) -> int:
     return round(100 * epochs_seen) if by_images else epoch
 
 
+def trial_overrides(settings: SweepSettings,
+                    trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
+    """A trial's command-line overrides: fixed ones, its values, its seed and (a sweep with a
+    fidelity) its subset epochs. Its saved config and the best trial's command both come
+    from these, so the command trains exactly what the trial trained."""
+    overrides = list(settings.space.fixed)
+    overrides += [override_for(key, value) for key, value in trial.params.items()]
+    if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=") for o in overrides):
+        overrides.append(f"trainer.seed={settings.base_seed + trial.number}")
+    if settings.fidelity:
+        overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
+        overrides.append(subset_epochs_override(settings.fidelity))
+    return overrides
+
+
 def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
     """The override that gives a trial the sweep's fidelity: ``trainer.subset_epochs=[0.1,0.3]``."""
     return f"trainer.subset_epochs=[{','.join(map(str, fidelity))}]"
@@ -125,19 +140,8 @@ class TrialLauncher:
         self._logging_ready = False
 
     def overrides(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
-        """The trial's command-line overrides: fixed ones, its values, its seed and (a sweep
-        with a fidelity) its subset epochs. Its saved config and the best trial's command
-        both come from these, so the command trains exactly what the trial trained."""
-        space = self.settings.space
-        overrides = list(space.fixed)
-        overrides += [override_for(key, value) for key, value in trial.params.items()]
-        if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=")
-                                                          for o in space.fixed):
-            overrides.append(f"trainer.seed={self.settings.base_seed + trial.number}")
-        if self.settings.fidelity:
-            overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
-            overrides.append(subset_epochs_override(self.settings.fidelity))
-        return overrides
+        """The trial's command-line overrides (:func:`trial_overrides`)."""
+        return trial_overrides(self.settings, trial)
 
     def run(self, trial: optuna.trial.Trial, hooks: TrialHooks) -> dict[str, Any]:
         """Run ``trial`` to its end; its metrics (``status`` says how it ended).

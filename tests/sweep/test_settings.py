@@ -5,28 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from cnnsweep.config import register_configs
 from cnnsweep.errors import ConfigError
-from cnnsweep.paths import config_dir
-from cnnsweep.sweep.files import register_sweep_files
-from cnnsweep.sweep.schema import register_sweeper_configs
-from cnnsweep.sweep.settings import check_settings
-
-
-def _sweep_config(*overrides: str):
-    register_configs()
-    register_sweeper_configs()
-    register_sweep_files()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name="config", return_hydra_config=True,
-                       overrides=["+sweep=seed_cnn", "dataset=digits", "hydra.sweep.dir=/tmp/s", *overrides])
+from tests.sweep.composed import sweep_settings
 
 
 def _check(*overrides: str, arguments=()):
-    config = _sweep_config(*overrides)
-    return check_settings(config.hydra.sweeper, config, list(arguments))
+    return sweep_settings(*overrides, arguments=arguments)
 
 
 def test_seed_cnn_searches_the_notes_five_and_is_frozen():

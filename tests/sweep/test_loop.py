@@ -1,0 +1,203 @@
+"""The sweep's loop in parts, without Keras: a worker's ask-run-tell loop, the
+coordinator's records, the refit's decisions and the trial's overrides, on an
+in-memory study with a launcher that returns made-up metrics at once.
+
+The end-to-end sweeps in tests/e2e/ train real models through the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import optuna
+import pytest
+import yaml
+from optuna.storages import InMemoryStorage
+
+from cnnsweep.sweep import outputs, records, refit
+from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
+from cnnsweep.sweep.runner import coordinate, work
+from cnnsweep.sweep.state import Sweep, training_deadline
+from cnnsweep.sweep.storage import OpenStorage
+from cnnsweep.sweep.worker_env import WorkerEnv
+from tests.sweep.composed import sweep_settings
+
+
+class FakeLauncher:
+    """Runs a trial by answering ``outcome(trial)`` at once; remembers what it was given."""
+
+    def __init__(self, settings, outcome=None):
+        self.settings = settings
+        self.outcome = outcome or (lambda trial: {"status": "complete", "objective": 0.5 + trial.number / 100,
+                                                  "test_acc": 0.4, "best_epoch": 2, "epochs_run": 3,
+                                                  "images_per_second": 1000.0, "train_images": 800,
+                                                  "val_images": 200, "first_epoch_seconds": 0.5})
+        self.hooks = []
+        self.refits = []
+
+    def overrides(self, trial):
+        return trial_overrides(self.settings, trial)
+
+    def run(self, trial, hooks):
+        self.hooks.append(hooks)
+        return self.outcome(trial)
+
+    def refit(self, trial, epochs, subdir, hooks):
+        self.refits.append((trial.number, epochs, subdir))
+        return {"status": "complete", "test_acc": 0.61}
+
+
+def make_sweep(tmp_path, *overrides, outcome=None, told=None, deadline=None):
+    told = told or WorkerEnv()
+    settings = sweep_settings(*overrides, sweep_dir=str(tmp_path))
+    study = optuna.create_study(storage=InMemoryStorage(), study_name=settings.study_name,
+                                direction=settings.directions[0],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_user_attr("cnnsweep_params", settings.param_keys)
+    return Sweep(settings=settings, study=study, storage=OpenStorage(":memory:", study._storage, False),
+                 launcher=FakeLauncher(settings, outcome), ctrl_c=CtrlC(),  # type: ignore[arg-type]
+                 constrained=False, told=told, deadline=deadline)
+
+
+def states(sweep):
+    return [records.trial_state(t) for t in sweep.study.get_trials(deepcopy=False)]
+
+
+# ---------------------------------------------------------------- the worker's loop
+def test_a_worker_runs_the_budget_and_tells_each_trial_how_it_ended(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.fidelity=[0.1,0.3]",
+                       told=WorkerEnv(workers_here=3), deadline=time.time() + 3600)
+    done = []
+    work(sweep, on_trial_done=done.append)
+    assert done == [0, 1, 2, 3, 4] and states(sweep) == ["complete"] * 5
+    assert records.best_trials(sweep.study)[0].number == 4  # the largest made-up objective
+    hooks = sweep.launcher.hooks[0]
+    assert hooks.fidelity == (0.1, 0.3) and hooks.memory_share == 3 and hooks.deadline == sweep.deadline
+
+
+def test_a_trial_that_cannot_start_fails_and_the_loop_goes_on(tmp_path):
+    def outcome(trial):
+        if trial.number == 1:
+            raise RuntimeError("no such launcher")
+        return {"status": "infeasible" if trial.number == 2 else "complete", "objective": 0.5,
+                "error": "too big" if trial.number == 2 else None}
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=4", outcome=outcome)
+    work(sweep)
+    assert states(sweep) == ["complete", "failed", "infeasible", "complete"]
+    assert records.metrics_of(sweep.study.trials[1])["error"] == "RuntimeError: no such launcher"
+
+
+def test_too_many_failures_stop_the_loop_and_say_why(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=20", "hydra.sweeper.max_failure_rate=0.5",
+                       outcome=lambda trial: {"status": "failed", "error": "NaN loss"})
+    work(sweep)
+    assert len(sweep.study.trials) == studies.MIN_FINISHED_TO_JUDGE
+    assert sweep.stopped_by == ["too_many_failures"]
+
+
+def test_no_trial_starts_when_the_deadline_leaves_no_time(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", deadline=time.time() - 1)
+    work(sweep)
+    assert sweep.study.trials == []
+
+
+def test_ctrl_c_during_a_trial_queues_it_again_and_stops_the_loop(tmp_path):
+    def outcome(trial):
+        if trial.number == 1:
+            raise KeyboardInterrupt
+        return {"status": "complete", "objective": 0.5}
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", outcome=outcome)
+    with pytest.raises(KeyboardInterrupt):
+        work(sweep)
+    trials = sweep.study.get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"]
+    assert trials[2].system_attrs["fixed_params"] == trials[1].params  # queued once more, as it was
+    assert trials[2].user_attrs[records.RETRY_ATTR] == 1
+
+
+def test_a_worker_marks_its_trials_with_what_it_was_told(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", told=WorkerEnv(worker_id="slurm-42"))
+    work(sweep, marks_trials=True)
+    assert {t.user_attrs[records.WORKER_ATTR] for t in sweep.study.trials} == {"slurm-42"}
+
+
+def test_a_worker_keeps_its_coordinators_deadline_and_a_coordinator_keeps_a_reserve(tmp_path):
+    settings = sweep_settings("hydra.sweeper.timeout=1000", sweep_dir=str(tmp_path))
+    assert training_deadline(settings, WorkerEnv(), started=0.0) == 1000 - 30  # 3% for the report
+    worker = sweep_settings("hydra.sweeper.timeout=1000", "hydra.sweeper.role=worker",
+                            sweep_dir=str(tmp_path))
+    assert training_deadline(worker, WorkerEnv(deadline=123.0), started=0.0) == 123.0
+    assert training_deadline(sweep_settings(sweep_dir=str(tmp_path)), WorkerEnv(), 0.0) is None
+
+
+# ---------------------------------------------------------------- the coordinator and its outputs
+def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_best(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.fidelity=[0.1,0.3]",
+                       "hydra.sweeper.report=false")
+    coordinate(sweep)
+    results = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())
+    assert results["best_trial"] == 2 and results["trials"] == {"complete": 3}
+    command = results["best_command"]
+    assert "trainer.subset_epochs=[0.1,0.3]" in command and "trainer.seed=2" in command
+    for key, value in sweep.study.trials[2].params.items():
+        assert f"{key}={value}" in command
+    assert (tmp_path / records.TRIALS_FILE).read_text().count("\n") == 4  # a header and 3 trials
+
+
+def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=4")
+    work(sweep)
+    sweep.study.enqueue_trial(dict(sweep.study.trials[0].params))
+    progress = outputs.Progress(sweep, done_at_start=3)
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        progress.report(3)
+        progress.report(3)  # each count once
+    lines = [r.getMessage() for r in caplog.records if "done" in r.getMessage()]
+    assert len(lines) == 1 and "4/4 done, 0 left" in lines[0]
+
+
+# ---------------------------------------------------------------- the refit's decisions
+def test_the_refit_keeps_back_its_time_from_the_search(tmp_path):
+    deadline = time.time() + 600
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.refit=true", deadline=deadline)
+    assert refit.search_deadline(sweep) == deadline  # no complete trial yet: nothing to keep back
+    work(sweep)
+    needed = refit.refit_seconds(records.metrics_of(records.best_trials(sweep.study)[0]))
+    # 2 epochs of 800 + 200 images at 1000 images/s, a tenth more, and the fixed cost
+    assert needed == pytest.approx(1.1 * 2 * 1000 / 1000 + refit.REFIT_FIXED_S)
+    assert refit.search_deadline(sweep) == pytest.approx(deadline - needed)
+
+
+def test_the_refit_trains_the_best_for_its_best_epoch_once(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.refit=true")
+    work(sweep)
+    refit.refit(sweep)
+    refit.refit(sweep)  # a resume: the same best trial's refit is kept, not repeated
+    assert sweep.launcher.refits == [(2, 2, "refit-2")]
+    assert sweep.study.user_attrs[records.REFIT_ATTR]["test_acc"] == 0.61
+
+
+def test_a_refit_that_would_overrun_the_budget_is_skipped(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=1", "hydra.sweeper.refit=true")
+    work(sweep)
+    sweep.deadline = time.time() + 1  # less than the ~4 s the refit needs
+    refit.refit(sweep)
+    assert sweep.launcher.refits == [] and records.REFIT_ATTR not in sweep.study.user_attrs
+
+
+# ---------------------------------------------------------------- a trial's overrides
+def test_a_trials_overrides_carry_its_values_seed_and_fidelity(tmp_path):
+    settings = sweep_settings("hydra.sweeper.fidelity=[0.1,0.3]", "trainer.seed=7", sweep_dir=str(tmp_path),
+                              arguments=["model.padding=valid"])
+    trial = SimpleNamespace(params={"model.filters": 32, "trainer.batch_size": 64}, number=3)
+    overrides = trial_overrides(settings, trial)  # type: ignore[arg-type]
+    assert overrides[0] == "model.padding=valid"  # a plain override pins its key
+    assert {"model.filters=32", "trainer.batch_size=64", "trainer.seed=10"} <= set(overrides)
+    assert overrides[-1] == subset_epochs_override((0.1, 0.3)) == "trainer.subset_epochs=[0.1,0.3]"
+    plain = sweep_settings(sweep_dir=str(tmp_path))
+    assert not any(o.startswith("trainer.subset_epochs") for o in trial_overrides(plain, trial))  # type: ignore[arg-type]
