@@ -93,6 +93,18 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     return target
 
 
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The resolved config Hydra saved for a run (``.hydra/config.yaml``), or {} when it is
+    missing or unreadable."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((run_dir / HYDRA_CONFIG).read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
 def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequence[float]], *,
               title: str = "", model: Any = None, draw: DrawCurves | None = None) -> None:
     """Everything a run leaves: ``model.keras`` (if given), history, curves, then metrics.

@@ -54,10 +54,15 @@ class CollectedSweep:
     def maximize(self) -> bool:
         return self.directions[0] == "maximize"
 
+    def complete(self, *columns: str) -> pd.DataFrame:
+        """The complete trials that have a value in each of ``columns`` (default: the objective):
+        the trials every statistic and plot of the report is computed from."""
+        done = self.trials[self.trials["state"] == "complete"]
+        return done.dropna(subset=list(columns or ("objective",)))
+
     def ranked(self) -> pd.DataFrame:
         """The complete trials, best (first) objective first: the one ranking the report uses."""
-        done = self.trials[(self.trials["state"] == "complete") & self.trials["objective"].notna()]
-        return done.sort_values("objective", ascending=not self.maximize, kind="stable")
+        return self.complete().sort_values("objective", ascending=not self.maximize, kind="stable")
 
     def best(self) -> pd.Series | None:
         """The best complete trial by the (first) objective, or None."""
@@ -111,13 +116,6 @@ def _read_overrides(trial_dir: Path) -> dict[str, Any]:
     return values
 
 
-def _read_config(trial_dir: Path) -> dict[str, Any]:
-    try:
-        return yaml.safe_load((trial_dir / run_files.HYDRA_CONFIG).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-
-
 def _open_local_study(sweep_dir: Path):
     """The sweep's own Optuna storage (read-only use), or None."""
     import optuna
@@ -153,92 +151,130 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                         "Optuna storage. Give the folder a --multirun run printed.")
     problems: list[str] = []
     study = _open_local_study(sweep_dir)
-    results: dict[str, Any] = {}
-    if (sweep_dir / records.RESULTS_FILE).exists():
-        try:
-            results = yaml.safe_load((sweep_dir / records.RESULTS_FILE).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"optimization_results.yaml: unreadable ({exc})")
+    results = _read_results(sweep_dir, problems)
+    trials = _read_trial_dirs(sweep_dir, has_study=study is not None, problems=problems)
+    found = _Searched(name=str(results.get("name") or sweep_dir.name),
+                      directions=list(results.get("directions") or ["maximize"]),
+                      objectives=list(results.get("objectives") or ["objective"]))
+    if study is not None:
+        _add_study(study, trials, found)
+    elif (sweep_dir / records.TRIALS_FILE).exists():
+        found.param_keys = _param_keys_of_table(sweep_dir / records.TRIALS_FILE, problems)
+    if not found.param_keys:  # fall back to the overrides that differ between trials
+        keys = {k for values in trials.overrides.values() for k in values}
+        found.param_keys = sorted(k for k in keys
+                                  if len({str(v.get(k)) for v in trials.overrides.values()}) > 1)
+    if not trials.rows:
+        raise UserError(f"{sweep_dir} holds no trials yet: nothing to report.")
+    trainer, dataset = trials.config.get("trainer") or {}, trials.config.get("dataset") or {}
+    refit, best_command = results.get("refit"), results.get("best_command")
+    return CollectedSweep(sweep_dir=sweep_dir, name=found.name, trials=_trial_table(trials, found.param_keys),
+                          param_keys=found.param_keys, histories=trials.histories,
+                          directions=found.directions, objectives=found.objectives,
+                          dataset=dataset.get("name"), budget=results.get("n_trials"),
+                          # trainer.epochs searched: the epochs differ per trial
+                          max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
+                          refit=refit if isinstance(refit, dict) else None,
+                          best_command=best_command if isinstance(best_command, str) else None,
+                          problems=problems)
 
-    rows: dict[int, dict[str, Any]] = {}
-    histories: dict[int, pd.DataFrame] = {}
-    overrides: dict[int, dict[str, Any]] = {}
-    config: dict[str, Any] = {}
+
+@dataclass
+class _TrialDirs:
+    """What the numbered trial dirs of a sweep hold."""
+
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # trial number -> its row
+    histories: dict[int, pd.DataFrame] = field(default_factory=dict)
+    overrides: dict[int, dict[str, Any]] = field(default_factory=dict)  # trial number -> key: value
+    config: dict[str, Any] = field(default_factory=dict)  # the first trial's resolved config
+
+
+@dataclass
+class _Searched:
+    """The sweep's name, objectives and searched keys, as its records or its study say."""
+
+    name: str
+    directions: list[str]
+    objectives: list[str]
+    param_keys: list[str] = field(default_factory=list)
+
+
+def _read_results(sweep_dir: Path, problems: list[str]) -> dict[str, Any]:
+    path = sweep_dir / records.RESULTS_FILE
+    if not path.exists():
+        return {}
+    try:
+        results = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"optimization_results.yaml: unreadable ({exc})")
+        return {}
+    return results if isinstance(results, dict) else {}
+
+
+def _read_trial_dirs(sweep_dir: Path, *, has_study: bool, problems: list[str]) -> _TrialDirs:
+    """Each trial dir's metrics, history and overrides (a trial with no metrics.json is
+    running when the study says so, else it never finished)."""
+    found = _TrialDirs()
     for trial_dir in sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
         number = int(trial_dir.name)
-        overrides[number] = _read_overrides(trial_dir)
-        config = config or _read_config(trial_dir)
+        found.overrides[number] = _read_overrides(trial_dir)
+        found.config = found.config or run_files.read_run_config(trial_dir)
         metrics = _read_json(trial_dir / run_files.METRICS_FILE, problems) or {}
         row: dict[str, Any] = {"trial_number": number,
-                               "state": metrics.get("status", "running" if study else "failed")}
-        if not metrics and not study:
+                               "state": metrics.get("status", "running" if has_study else "failed")}
+        if not metrics and not has_study:
             row["error"] = "no metrics.json: the trial never finished"
-        for key in METRIC_COLUMNS:
-            if key in metrics:
-                row[key] = metrics[key]
-        rows[number] = row
+        row.update({key: metrics[key] for key in METRIC_COLUMNS if key in metrics})
+        found.rows[number] = row
         history = _read_history(trial_dir / run_files.HISTORY_FILE, problems)
         if history is not None:
-            histories[number] = history
+            found.histories[number] = history
+    return found
 
-    param_keys: list[str] = []
-    directions = list(results.get("directions") or ["maximize"])
-    objectives = list(results.get("objectives") or ["objective"])
-    name = str(results.get("name") or sweep_dir.name)
-    if study is not None:
-        name = study.study_name
-        directions = [d.name.lower() for d in study.directions]
-        param_keys = list(study.user_attrs.get("cnnsweep_params", []))
-        objectives = list(study.user_attrs.get("cnnsweep_objectives", objectives))
-        for trial in study.get_trials(deepcopy=False):
-            if trial.state.name == "WAITING":
-                continue
-            row = rows.setdefault(trial.number, {"trial_number": trial.number})
-            state = records.trial_state(trial)
-            if row.get("state") in (None, "running") or state == "running":
-                row["state"] = state
-            if records.interrupted(trial):
-                row["state"] = "failed"
-                row.setdefault("error", records.interruption(trial))
-            for key, value in trial.params.items():
-                overrides.setdefault(trial.number, {})[key] = value
-            if trial.datetime_start is not None:
-                row["started"] = trial.datetime_start
-            if trial.datetime_complete is not None:
-                row["completed"] = trial.datetime_complete
-    elif (sweep_dir / records.TRIALS_FILE).exists():
-        try:
-            table = pd.read_csv(sweep_dir / records.TRIALS_FILE)
-            fixed = {"trial_number", "state", "retry_of", "started", *METRIC_COLUMNS}
-            param_keys = [c for c in table.columns if c not in fixed]
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            problems.append(f"trials.csv: unreadable ({exc})")
-    if not param_keys:  # fall back to the overrides that differ between trials
-        keys = {k for values in overrides.values() for k in values}
-        param_keys = sorted(k for k in keys if len({str(v.get(k)) for v in overrides.values()}) > 1)
 
-    if not rows:
-        raise UserError(f"{sweep_dir} holds no trials yet: nothing to report.")
-    for number, row in rows.items():
+def _add_study(study: Any, trials: _TrialDirs, found: _Searched) -> None:
+    """The study's word on each trial's state, values and times, and on what it searched."""
+    found.name = study.study_name
+    found.directions = [d.name.lower() for d in study.directions]
+    found.param_keys = list(study.user_attrs.get("cnnsweep_params", []))
+    found.objectives = list(study.user_attrs.get("cnnsweep_objectives", found.objectives))
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name == "WAITING":
+            continue
+        row = trials.rows.setdefault(trial.number, {"trial_number": trial.number})
+        state = records.trial_state(trial)
+        if row.get("state") in (None, "running") or state == "running":
+            row["state"] = state
+        if records.interrupted(trial):
+            row["state"] = "failed"
+            row.setdefault("error", records.interruption(trial))
+        trials.overrides.setdefault(trial.number, {}).update(trial.params)
+        if trial.datetime_start is not None:
+            row["started"] = trial.datetime_start
+        if trial.datetime_complete is not None:
+            row["completed"] = trial.datetime_complete
+
+
+def _param_keys_of_table(path: Path, problems: list[str]) -> list[str]:
+    """The searched keys of a trials.csv: its columns that are neither states nor metrics."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        problems.append(f"trials.csv: unreadable ({exc})")
+        return []
+    fixed = {"trial_number", "state", "retry_of", "started", *METRIC_COLUMNS}
+    return [c for c in table.columns if c not in fixed]
+
+
+def _trial_table(trials: _TrialDirs, param_keys: list[str]) -> pd.DataFrame:
+    """One row per trial, in order: its searched values and its metrics."""
+    for number, row in trials.rows.items():
         for key in param_keys:
-            row[key] = overrides.get(number, {}).get(key)
-    ordered = sorted(rows.values(), key=lambda r: r["trial_number"])
+            row[key] = trials.overrides.get(number, {}).get(key)
+    ordered = sorted(trials.rows.values(), key=lambda r: r["trial_number"])
     frame = records.keep_integers(pd.DataFrame(ordered), ordered)
     for column in METRIC_COLUMNS:
         if column not in frame:
             frame[column] = None
     frame["objective"] = pd.to_numeric(frame["objective"], errors="coerce")
-    trainer = config.get("trainer", {}) if isinstance(config, dict) else {}
-    dataset = (config.get("dataset", {}) or {}).get("name") if isinstance(config, dict) else None
-    budget = results.get("n_trials")
-    max_epochs = trainer.get("epochs")
-    if "trainer.epochs" in param_keys:
-        max_epochs = None  # differs per trial
-    return CollectedSweep(sweep_dir=sweep_dir, name=name, trials=frame, param_keys=param_keys,
-                        histories=histories, directions=directions, objectives=objectives,
-                        dataset=dataset, budget=budget, max_epochs=max_epochs,
-                        refit=results.get("refit") if isinstance(results.get("refit"), dict) else None,
-                        best_command=results.get("best_command") if isinstance(results.get("best_command"),
-                                                                               str) else None,
-                        problems=problems)
-
+    return frame

@@ -29,7 +29,7 @@ def is_numeric(values: pd.Series) -> bool:
 
 
 def _searched_and_varied(sweep: CollectedSweep) -> tuple[pd.DataFrame, list[str]]:
-    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=["objective"])
+    table = sweep.complete()
     keys = [k for k in sweep.param_keys if k in table and table[k].nunique(dropna=True) > 1]
     return table, keys
 
@@ -91,7 +91,7 @@ def pareto_front(sweep: CollectedSweep) -> ParetoFront | None:
     if len(sweep.objectives) < 2:
         return None
     first, second = sweep.objectives[:2]
-    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=[first, second])
+    table = sweep.complete(first, second)
     if table.empty:
         return None
     points = table[[first, second]].astype(float).to_numpy()
@@ -131,8 +131,6 @@ class Predictions:
 
 def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
     """The best trial's ``model.keras`` (loaded in Keras's safe mode) on its test split."""
-    import yaml
-
     from cnnsweep.backend import import_keras
     from cnnsweep.data.loader import load_dataset
 
@@ -143,7 +141,9 @@ def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
     model_path = trial_dir / run_files.MODEL_FILE
     if not model_path.exists():
         return None
-    config = yaml.safe_load((trial_dir / run_files.HYDRA_CONFIG).read_text())
+    config = run_files.read_run_config(trial_dir)
+    if not config:
+        return None
     data_cfg = config["dataset"]
     data = load_dataset(data_cfg["name"], data_cfg["path"], test_limit=data_cfg["test_limit"])
     # compile=False: only predictions are needed, not the optimizer (nor its schedule class)
@@ -155,8 +155,6 @@ def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
 
 def layer_table(sweep: CollectedSweep) -> str | None:
     """The best model's layer plan, recomputed from its config (no Keras needed)."""
-    import yaml
-
     from cnnsweep.architecture import plan_architecture
     from cnnsweep.data.catalog import get_spec
 
@@ -164,8 +162,7 @@ def layer_table(sweep: CollectedSweep) -> str | None:
     if best is None:
         return None
     try:
-        config = yaml.safe_load((sweep.sweep_dir / str(int(best["trial_number"]))
-                                 / run_files.HYDRA_CONFIG).read_text())
+        config = run_files.read_run_config(sweep.sweep_dir / str(int(best["trial_number"])))
         spec = get_spec(config["dataset"]["name"])
         return plan_architecture(config["model"], spec.input_shape, spec.num_classes).summary()
     except Exception:  # a missing or old config: the section is skipped

@@ -111,7 +111,7 @@ def summarise(sweep: Sweep) -> None:
     """The closing lines: the best trial and how many trials ended in each state."""
     settings, study = sweep.settings, sweep.study
     best = records.best_trials(study)
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(studies.state_counts(study).items()))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(records.state_counts(study).items()))
     if best and len(settings.directions) == 1:
         test_acc = records.metrics_of(best[0]).get("test_acc")
         log.info("best trial %d: %s %.4f, test_acc %s, %s", best[0].number, settings.objective_label,

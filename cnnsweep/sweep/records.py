@@ -110,6 +110,16 @@ def write_trials_table(table: Any, out_dir: Path) -> Path:
     return target
 
 
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """How many trials are in each state (``complete``, ``pruned``, ..., ``running``), queued
+    ones aside, in the order of their first trial."""
+    states: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state != TrialState.WAITING:
+            states[trial_state(trial)] = states.get(trial_state(trial), 0) + 1
+    return states
+
+
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Complete trials only (never infeasible ones, which have no objective)."""
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -127,11 +137,7 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
                                best_command: str | None = None) -> Path:
     """``optimization_results.yaml``: the study's states, its best trial (or Pareto front),
     the command that reproduces the best trial, and the refit."""
-    trials = study.get_trials(deepcopy=False)
-    states: dict[str, int] = {}
-    for trial in trials:
-        if trial.state != TrialState.WAITING:
-            states[trial_state(trial)] = states.get(trial_state(trial), 0) + 1
+    states = state_counts(study)
     best = best_trials(study)
     directions = [d.name.lower() for d in study.directions]
     results: dict[str, Any] = {

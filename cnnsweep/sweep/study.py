@@ -249,14 +249,5 @@ def best_value_text(study: optuna.Study) -> str:
     return f"{len(best)} on the Pareto front"
 
 
-def state_counts(study: optuna.Study) -> dict[str, int]:
-    states: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state != TrialState.WAITING:
-            state = records.trial_state(trial)
-            states[state] = states.get(state, 0) + 1
-    return states
-
-
 def frozen(study: optuna.Study, number: int) -> FrozenTrial:
     return study.get_trials(deepcopy=False)[number]

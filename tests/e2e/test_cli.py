@@ -136,3 +136,15 @@ def test_fashion_mnist_two_epochs_reaches_085(tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["data_source"] == str(FASHION_DIR)
     assert metrics["test_acc"] >= 0.85, metrics
+
+
+def test_help_names_the_program_and_its_three_commands(tmp_path):
+    result = run_cli("--help", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first == "cnnsweep: train a Keras CNN, or sweep its hyperparameters with Optuna."
+    assert "is powered by Hydra" not in result.stdout and "__main__" not in result.stdout
+    for command in ("python -m cnnsweep [OVERRIDES...]", "python -m cnnsweep --multirun +sweep=NAME",
+                    "python -m cnnsweep.report SWEEP_DIR"):
+        assert command in result.stdout
+    assert "trainer: default, seed" in result.stdout  # Hydra's list of groups is still there

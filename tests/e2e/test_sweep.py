@@ -318,6 +318,11 @@ def test_the_best_trials_command_trains_it_again(tmp_path):
     best = results["best_trial"]
     assert command.startswith("python -m cnnsweep ") and f"trainer.seed={best}" in command
     assert "trainer.subset_epochs=[0.5]" in command and "dataset=digits" in command
+    for trial in range(3):  # each trial's saved config is what it trained with, the fidelity too
+        saved = yaml.safe_load((sweep_dir / str(trial) / ".hydra" / "config.yaml").read_text())
+        assert saved["trainer"]["subset_epochs"] == [0.5] and saved["trainer"]["seed"] == trial
+        assert "trainer.subset_epochs=[0.5]" in yaml.safe_load(
+            (sweep_dir / str(trial) / ".hydra" / "overrides.yaml").read_text())
     assert command in (sweep_dir / "summary.md").read_text()
     assert command in html.unescape((sweep_dir / "report.html").read_text())
     assert f"train it again: {command}" in proc.stdout + proc.stderr

@@ -18,7 +18,7 @@ from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, new_figure, save
 
 def param_effects(sweep: CollectedSweep, target: Path) -> Path | None:
     """Objective against each searched parameter (categorical ones as box + strip plots)."""
-    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=["objective"])
+    table = sweep.complete()
     keys = [k for k in sweep.param_keys if k in table and table[k].nunique(dropna=True) > 1]
     if table.empty or not keys:
         return None
@@ -64,7 +64,7 @@ def param_importance(sweep: CollectedSweep, importance: Importance | None, targe
 
 def parallel_coordinates(sweep: CollectedSweep, target: Path) -> Path | None:
     """One line per complete trial across every parameter axis, coloured by objective."""
-    table = sweep.trials[sweep.trials["state"] == "complete"].dropna(subset=["objective"])
+    table = sweep.complete()
     keys = [k for k in sweep.param_keys if k in table]
     if len(table) < 2 or not keys:
         return None

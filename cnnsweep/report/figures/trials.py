@@ -67,7 +67,7 @@ def optimization_history(sweep: CollectedSweep, target: Path) -> Path | None:
         ax.scatter(group["trial_number"], group["objective"], s=36, label=state,
                    color=STATE_COLOURS.get(state, "#999999"),
                    facecolors="none" if state == "pruned" else None)
-    complete = table[table["state"] == "complete"]
+    complete = sweep.complete().sort_values("trial_number")
     if not complete.empty:
         running = complete["objective"].cummax() if sweep.maximize else complete["objective"].cummin()
         ax.step(complete["trial_number"], running, where="post", color=BEST_COLOUR, linewidth=2,
@@ -120,7 +120,7 @@ def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | Non
     left.set_title("best trial per sweep")
     left.legend()
     for i, sweep in enumerate(sweeps):
-        table = sweep.trials[sweep.trials["state"] == "complete"].sort_values("trial_number")
+        table = sweep.complete().sort_values("trial_number")
         if table.empty:
             continue
         running = table["objective"].cummax() if sweep.maximize else table["objective"].cummin()
