@@ -1,10 +1,10 @@
-"""What users would otherwise write: the notes' Keras loop, one config after another.
+"""What users would otherwise write: the lesson's Keras loop, one config after another.
 
     python -m benchmarks.plain_keras CONFIGS.json DATASET EPOCHS
 
 Prints one JSON line: wall seconds of the training phase and per-config results.
 It builds, compiles, fits (validation_split, EarlyStopping) and evaluates exactly
-as the notes do, with no files written.
+as the lesson does, with no files written.
 """
 
 from __future__ import annotations

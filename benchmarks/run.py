@@ -68,7 +68,7 @@ def _trial_phase(study) -> float:
 
 
 # ---------------------------------------------------------------- 1. overhead
-# The notes' training (Adam at a constant rate, no label smoothing or augmentation), as the
+# The lesson's training (Adam at a constant rate, no label smoothing or augmentation), as the
 # plain loop and KerasTuner's peer train: the benchmark measures the framework, not a recipe.
 SAME_TRAINING_AS_PLAIN = ("trainer=seed", "trainer.early_stopping.monitor=val_acc")
 
@@ -132,7 +132,7 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
 
 # ---------------------------------------------------------------- 2. throughput
 def throughput(epochs: int, train_limit: int | None) -> dict:
-    """Images per second: cnnsweep's train() against the notes' own model.fit."""
+    """Images per second: cnnsweep's train() against the lesson's own model.fit."""
     _, proc = _python("-m", "benchmarks.throughput", str(epochs), str(train_limit or 0), cwd=REPO)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -1,8 +1,8 @@
-"""Benchmark 2: images per second of one training run, cnnsweep vs the notes' model.fit.
+"""Benchmark 2: images per second of one training run, cnnsweep vs the lesson's model.fit.
 
     python -m benchmarks.throughput EPOCHS [TRAIN_LIMIT]
 
-Same model (the notes' seed CNN), same data (real Fashion-MNIST when installed,
+Same model (the lesson's seed CNN), same data (real Fashion-MNIST when installed,
 else digits), same batch size; the two sides alternate for three rounds and the
 medians are compared (a shared 2-core machine varies by +-15% run to run).
 """

@@ -1,4 +1,4 @@
-"""A run's ``curves.png``: the notes' loss and accuracy plot, in fonts for any script.
+"""A run's ``curves.png``: the lesson's loss and accuracy plot, in fonts for any script.
 
 A single run draws its plot at once. A sweep's trials hand theirs to a helper
 process at the lowest CPU priority (:class:`CurvesDrawer`), so drawing never
@@ -59,7 +59,7 @@ def wide_fonts(fig: Any) -> None:
 
 def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
                 best_epoch: int | None = None, title: str = "") -> Path:
-    """The notes' plot: loss / val_loss and acc / val_acc per epoch, best epoch marked.
+    """The lesson's plot: loss / val_loss and acc / val_acc per epoch, best epoch marked.
 
     Args:
         history: Keras's ``history.history`` (lists per log key).

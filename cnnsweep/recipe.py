@@ -2,7 +2,7 @@
 
     python -m cnnsweep dataset=fashion_mnist trainer.optimizer=adamw trainer.lr_schedule=one_cycle
 
-``trainer=seed`` keeps the notes' recipe exactly: Adam at a constant 0.001 on
+``trainer=seed`` keeps the lesson's recipe exactly: Adam at a constant 0.001 on
 plain categorical cross-entropy. Imports Keras: import it late.
 """
 
@@ -84,7 +84,7 @@ def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int
 
 def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int,
               epoch_steps: Sequence[int] | None = None) -> Any:
-    """Adam (the notes'), AdamW, or SGD with momentum, on the run's learning rate."""
+    """Adam (the lesson's), AdamW, or SGD with momentum, on the run's learning rate."""
     rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
     decay = float(trainer["weight_decay"]) or None
     name = trainer["optimizer"]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import pickle
+import struct
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
 from cnnsweep.data.catalog import CIFAR_DIR
-from cnnsweep.data.formats import CIFAR_TRAIN_BATCHES, IDX_FILES, write_idx
+from cnnsweep.data.formats import CIFAR_TRAIN_BATCHES, IDX_FILES
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file of unsigned bytes (gzipped if ``path`` ends in .gz)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    payload = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    payload += struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(payload)
 
 
 def random_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

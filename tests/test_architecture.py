@@ -29,7 +29,7 @@ def test_pool_output_size():
     assert pool_output_size(2, 3) == 0
 
 
-def test_seed_plan_matches_the_notes():
+def test_seed_plan_matches_the_lessons_listing():
     plan = plan_architecture(compose_config("model=seed")["model"], (28, 28, 1), 10)
     assert [layer.kind for layer in plan.layers] == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
     assert [layer.output_shape for layer in plan.layers] == [(27, 27, 128), (13, 13, 128),

@@ -35,7 +35,7 @@ def test_defaults():
     assert cfg["trainer"]["early_stopping"]["restore_best_weights"] is True
 
 
-def test_seed_trainer_is_the_notes_training():
+def test_seed_trainer_is_the_lessons_training():
     trainer = compose_config("trainer=seed")["trainer"]
     assert (trainer["epochs"], trainer["batch_size"], trainer["validation_split"]) == (10, 10, 0.2)
 

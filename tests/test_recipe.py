@@ -14,7 +14,7 @@ def _trainer(**values):
     return {**trainer, **values}
 
 
-def test_the_seed_trainer_keeps_the_notes_recipe():
+def test_the_seed_trainer_keeps_the_lessons_recipe():
     from cnnsweep import recipe
 
     trainer = compose_config("trainer=seed")["trainer"]

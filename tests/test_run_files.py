@@ -31,7 +31,7 @@ def test_metrics_are_json_with_nan_as_null(tmp_path):
         "objective": None, "val_acc": 0.5, "n": 3}
 
 
-def test_history_has_epoch_first_then_the_notes_columns(tmp_path):
+def test_history_has_epoch_first_then_the_lessons_columns(tmp_path):
     run_files.write_history(tmp_path, {"val_acc": [0.5, 0.6], "lr": [1e-3, 1e-3], "loss": [1.0, 0.8],
                                        "acc": [0.4, 0.5], "val_loss": [1.1, 0.9]})
     frame = pd.read_csv(tmp_path / run_files.HISTORY_FILE)

@@ -63,16 +63,6 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` as an IDX file of unsigned bytes (gzipped if ``path`` ends in .gz)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    payload = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    payload += struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as f:
-        f.write(payload)
-
-
 def find_idx(directory: Path, stem: str) -> Path | None:
     for candidate in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz",
                       stem.replace("-idx", ".idx")):

@@ -54,7 +54,7 @@ def forget_loaded() -> None:
 
 
 def preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
-    """Check the raw arrays against ``spec`` and scale them as the notes do.
+    """Check the raw arrays against ``spec`` and scale them as the lesson does.
 
     Raises:
         DataError: wrong image shape, empty split, label count or range off.
@@ -63,7 +63,7 @@ def preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
     prepared: list[np.ndarray] = []
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim == 3:
-            x = x[..., np.newaxis]  # the channel axis the notes add with reshape
+            x = x[..., np.newaxis]  # the channel axis the lesson adds with reshape
         if x.ndim != 4 or tuple(x.shape[1:]) != spec.input_shape:
             raise DataError(
                 f"{source}: {split} images have shape {tuple(x.shape[1:])}, but {spec.name} "

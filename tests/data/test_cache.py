@@ -3,9 +3,9 @@
 import numpy as np
 
 from cnnsweep.data import cache, sources
-from cnnsweep.data.formats import NPZ_KEYS, write_idx
+from cnnsweep.data.formats import NPZ_KEYS
 from cnnsweep.data.loader import forget_loaded, load_dataset
-from tests.datafiles import write_mnist_idx
+from tests.datafiles import write_idx, write_mnist_idx
 
 
 def test_decoded_arrays_are_cached_on_disk_by_content(tmp_path, monkeypatch):

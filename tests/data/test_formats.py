@@ -7,12 +7,13 @@ import tarfile
 import numpy as np
 import pytest
 
-from cnnsweep.data.formats import read_idx, write_idx
+from cnnsweep.data.formats import read_idx
 from cnnsweep.data.loader import forget_loaded, load_dataset
 from cnnsweep.errors import DataError
 from tests.datafiles import (
     write_cifar_dir,
     write_cifar_tar,
+    write_idx,
     write_mnist_idx,
     write_mnist_npz,
 )

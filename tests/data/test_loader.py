@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 
-from cnnsweep.data.formats import write_idx
 from cnnsweep.data.loader import load_dataset
 from cnnsweep.errors import ConfigError, DataError
 from tests.datafiles import (
+    write_idx,
     write_mnist_idx,
     write_mnist_npz,
 )

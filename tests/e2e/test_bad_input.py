@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnsweep.data.formats import write_idx
-from tests.datafiles import write_cifar_dir, write_cifar_tar, write_mnist_idx, write_mnist_npz
+from tests.datafiles import write_cifar_dir, write_cifar_tar, write_idx, write_mnist_idx, write_mnist_npz
 from tests.helpers import FAST, run_cli
 
 STUDY = "existing"

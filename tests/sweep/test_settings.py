@@ -14,7 +14,7 @@ def _check(*overrides: str, arguments=()):
     return sweep_settings(*overrides, arguments=arguments)
 
 
-def test_seed_cnn_searches_the_notes_five_and_is_frozen():
+def test_seed_cnn_searches_the_lessons_five_and_is_frozen():
     settings = _check()
     assert settings.param_keys == ["model.filters", "model.kernel_size", "model.strides",
                                    "model.padding", "trainer.batch_size"]

@@ -46,7 +46,7 @@ def learning_curves(sweep: CollectedSweep, target: Path) -> Path | None:
 
 
 def best_trial_curves(sweep: CollectedSweep, target: Path) -> Path | None:
-    """The notes' four-curve plot (loss, val_loss, acc, val_acc) for the best trial."""
+    """The lesson's four-curve plot (loss, val_loss, acc, val_acc) for the best trial."""
     best = sweep.best()
     if best is None or int(best["trial_number"]) not in sweep.histories:
         return None
