@@ -55,6 +55,13 @@ def trial_overrides(settings: SweepSettings,
     return overrides
 
 
+def seeded_overrides(settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial,
+                     seed: int) -> list[str]:
+    """The trial's overrides with ``seed`` in place of its own (a confirmation run)."""
+    return [*(o for o in trial_overrides(settings, trial) if not o.startswith("trainer.seed=")),
+            f"trainer.seed={seed}"]
+
+
 def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
     """The override that gives a trial the sweep's fidelity: ``trainer.subset_epochs=[0.1,0.3]``."""
     return f"trainer.subset_epochs=[{','.join(map(str, fidelity))}]"
@@ -164,6 +171,17 @@ class TrialLauncher:
         overrides = [*searched, f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
         return self._launch(trial, overrides, hooks, extra={"trainer.refit_epochs": epochs,
                                                              "hydra.sweep.subdir": subdir})
+
+    def confirm(self, trial: optuna.trial.FrozenTrial, seed: int, subdir: str,
+                hooks: TrialHooks) -> dict[str, Any]:
+        """Train ``trial``'s configuration again with ``seed`` in ``sweep_dir/subdir``; its metrics.
+
+        Raises:
+            OSError: Hydra could not create the folder (a full disk).
+        """
+        overrides = [*seeded_overrides(self.settings, trial, seed), f"hydra.sweep.subdir={subdir}"]
+        return self._launch(trial, overrides, hooks,
+                            extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir})
 
     def _launch(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
                 hooks: TrialHooks, extra: dict[str, Any] | None = None) -> dict[str, Any]:

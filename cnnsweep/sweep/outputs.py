@@ -70,6 +70,7 @@ def write_records(sweep: Sweep) -> None:
     try:
         settings.sweep_dir.mkdir(parents=True, exist_ok=True)
         records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
+        records.write_confirm_csv(settings.sweep_dir, sweep.study)
         records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
                                            mask_password(sweep.storage.url), settings.n_trials,
                                            best_command(sweep))
@@ -82,10 +83,10 @@ def best_command(sweep: Sweep) -> str | None:
     was composed from (every fixed override, its searched values, its seed, its subset epochs)."""
     import shlex
 
-    best = records.best_trials(sweep.study)
-    if len(sweep.settings.directions) != 1 or not best:
+    best = records.chosen_best(sweep.study)
+    if len(sweep.settings.directions) != 1 or best is None:
         return None
-    overrides = sweep.launcher.overrides(best[0])
+    overrides = sweep.launcher.overrides(best)
     return " ".join(["python -m cnnsweep", *(shlex.quote(o) for o in overrides)])
 
 
@@ -108,7 +109,8 @@ def write_report(sweep: Sweep) -> None:
 
 
 def summarise(sweep: Sweep) -> None:
-    """The closing lines: the best trial and how many trials ended in each state."""
+    """The closing lines: the best trial, how many trials ended in each state, and (where the
+    best configurations were confirmed) whether the winner is clear."""
     settings, study = sweep.settings, sweep.study
     best = records.best_trials(study)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(records.state_counts(study).items()))
@@ -119,3 +121,5 @@ def summarise(sweep: Sweep) -> None:
                  " ".join(f"{key}={value}" for key, value in best[0].params.items()))
         log.info("train it again: %s", best_command(sweep))
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
+    if confirmed := sweep.study.user_attrs.get(records.CONFIRMED_ATTR):
+        log.info("%s", confirmed["verdict"])  # the last word: is the winner clear?

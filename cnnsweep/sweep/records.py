@@ -28,8 +28,12 @@ BASELINE_ATTR = "cnnsweep_baseline"  # a configuration the sweep file asked to t
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
+CONFIRM_RUNS_ATTR = "cnnsweep_confirm_runs"  # a study attribute: every confirmation run, by trial:seed
+CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's statistics
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
+CONFIRM_FILE = "confirm.csv"
+CONFIRM_COLUMNS = ("trial", "seed", "objective", "test_acc", "status", "run_dir")
 
 
 def metrics_of(trial: FrozenTrial) -> dict[str, Any]:
@@ -120,16 +124,85 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return states
 
 
+def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The trials that trained to their end with an objective (never infeasible ones)."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if metrics_of(t).get("state", "complete") == "complete"]
+
+
+def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """A single-objective study's complete trials, best objective first (ties: earlier first)."""
+    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    return sorted(complete_trials(study), key=lambda t: (-sign * float(t.values[0]), t.number))
+
+
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Complete trials only (never infeasible ones, which have no objective)."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if metrics_of(t).get("state", "complete") == "complete"]
+    """The best complete trial by its single run (or the Pareto front of several objectives)."""
+    complete = complete_trials(study)
     if not complete:
         return []
     if len(study.directions) == 1:
-        sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        return [max(complete, key=lambda t: sign * float(t.values[0]))]
+        return ranked_trials(study)[:1]
     return [t for t in study.best_trials if t in complete]
+
+
+def chosen_best(study: optuna.Study) -> FrozenTrial | None:
+    """The configuration a single-objective sweep recommends: the best confirmed mean where
+    ``hydra.sweeper.confirm`` ran, else the best single run. The refit and the best
+    trial's command use this one."""
+    confirmed = study.user_attrs.get(CONFIRMED_ATTR)
+    if confirmed and confirmed.get("best_trial") is not None:
+        return study.get_trials(deepcopy=False)[int(confirmed["best_trial"])]
+    best = best_trials(study)
+    return best[0] if best and len(study.directions) == 1 else None
+
+
+# ---------------------------------------------------------------- confirmation runs
+def confirm_key(trial: int, seed: int) -> str:
+    return f"{trial}:{seed}"
+
+
+def confirm_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
+    """Every confirmation run stored so far (the original trials' runs among them), by key."""
+    return dict(study.user_attrs.get(CONFIRM_RUNS_ATTR) or {})
+
+
+def record_confirm_run(study: optuna.Study, trial: int, seed: int, metrics: Mapping[str, Any], run_dir: str,
+                       *, original: bool = False) -> None:
+    """Store one run's outcome; the whole table is one study attribute (one transaction)."""
+    runs = confirm_runs(study)
+    runs[confirm_key(trial, seed)] = {
+        "trial": trial, "seed": seed, "objective": _plain(metrics.get("objective")),
+        "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"), "run_dir": run_dir,
+        "original": original, **({"error": str(metrics["error"])[:300]} if metrics.get("error") else {})}
+    study.set_user_attr(CONFIRM_RUNS_ATTR, runs)
+
+
+def confirmation_record(summary: Any, verdict: str) -> dict[str, Any]:
+    """``optimization_results.yaml``'s ``confirmed``, from :class:`cnnsweep.repeats.Confirmation`."""
+    return {
+        "configs": [{"trial": c.trial, "runs": c.runs, "mean": c.mean, "std": c.std,
+                     "ci95": list(c.ci95) if c.ci95 else None, "p_best": c.p_best} for c in summary.configs],
+        "best_trial": summary.best_trial,
+        "noise_std": summary.noise_std,
+        "lead": summary.lead,
+        "lead_ci95": list(summary.lead_ci95) if summary.lead_ci95 else None,
+        "clear_winner": bool(summary.clear_winner),
+        "verdict": verdict,
+    }
+
+
+def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
+    """``confirm.csv``: one row per run of the confirmed configurations (None: no confirmation)."""
+    import pandas as pd
+
+    runs = sorted(confirm_runs(study).values(), key=lambda r: (r["trial"], not r.get("original"), r["seed"]))
+    if not runs:
+        return None
+    target = sweep_dir / CONFIRM_FILE
+    with atomic_path(target) as tmp:
+        pd.DataFrame(runs, columns=list(CONFIRM_COLUMNS)).to_csv(tmp, index=False)
+    return target
 
 
 def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
@@ -154,6 +227,8 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         results["best_params"] = dict(best[0].params) if best else {}
         results["best_test_acc"] = metrics_of(best[0]).get("test_acc") if best else None
         results["best_command"] = best_command if best else None
+        if confirmed := study.user_attrs.get(CONFIRMED_ATTR):
+            results["confirmed"] = confirmed  # the best configurations again, with new seeds
         if refit := study.user_attrs.get(REFIT_ATTR):
             results["refit"] = {  # the best configuration trained on train + validation images
                 "trial": refit.get("trial"), "epochs": refit.get("epochs"), "dir": refit.get("dir"),

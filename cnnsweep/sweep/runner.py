@@ -27,11 +27,12 @@ from omegaconf import DictConfig
 
 from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import algorithms, outputs, placement, records
+from cnnsweep.sweep import algorithms, confirm, outputs, placement, records
 from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.budget import search_deadline
 from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
-from cnnsweep.sweep.refit import refit, search_deadline
+from cnnsweep.sweep.refit import refit
 from cnnsweep.sweep.settings import SweepSettings, check_settings
 from cnnsweep.sweep.state import Sweep, training_deadline
 from cnnsweep.sweep.storage import fail_stale_trials, heartbeat, mask_password, open_storage
@@ -209,12 +210,7 @@ def coordinate(sweep: Sweep) -> None:
         log.warning("interrupted: finished trials are kept; run the same command again "
                     "(same hydra.sweep.dir) to resume")
     else:
-        if settings.refit and not sweep.stopped_by:
-            try:
-                refit(sweep)
-            except KeyboardInterrupt:
-                sweep.stopped_by.append("interrupted")
-                log.warning("interrupted during the refit: the search's results are kept")
+        _after_the_search(sweep)
     finally:
         curves.wait_for_plots()
         outputs.write_records(sweep)
@@ -222,6 +218,20 @@ def coordinate(sweep: Sweep) -> None:
     outputs.summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])
+
+
+def _after_the_search(sweep: Sweep) -> None:
+    """The confirmation of the best configurations, then the refit of the chosen one."""
+    for step, name, asked in ((confirm.confirm, "the confirmation", sweep.settings.confirm.top_k > 0),
+                              (refit, "the refit", sweep.settings.refit)):
+        if not asked or sweep.stopped_by:
+            continue
+        try:
+            step(sweep)
+        except KeyboardInterrupt:
+            sweep.stopped_by.append("interrupted")
+            log.warning("interrupted during %s: the results so far are kept; the same command "
+                        "finishes it", name)
 
 
 def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:

@@ -105,6 +105,14 @@ PRUNERS = {"none": NopPrunerConf, "median": MedianPrunerConf, "hyperband": Hyper
 
 
 @dataclass
+class ConfirmConf:
+    # The K best configurations by objective, each trained again with S new seeds after the
+    # search, so the winner is judged on several runs, not one lucky seed. 0: off.
+    top_k: int = 0
+    seeds: int = 3  # new seeds per configuration (each run beside the original trial's)
+
+
+@dataclass
 class CnnsweepSweeperConf:
     _target_: str = "hydra_plugins.cnnsweep_sweeper.cnnsweep_sweeper.CnnsweepSweeper"
     _recursive_: bool = False  # the sweeper builds sampler and pruner itself (seed, grid)
@@ -133,6 +141,7 @@ class CnnsweepSweeperConf:
     # the pruner's step is the training images seen, in hundredths of an epoch.
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
+    confirm: ConfirmConf = field(default_factory=ConfirmConf)
     # With hydra/launcher=submitit_slurm: false submits the worker jobs and returns at once.
     wait: bool = True
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)

@@ -25,6 +25,21 @@ SECTIONS = ("dataset", "model", "trainer")
 
 
 @dataclass(frozen=True)
+class ConfirmSettings:
+    """``hydra.sweeper.confirm``: retrain the ``top_k`` best configurations ``seeds`` times."""
+
+    top_k: int = 0  # 0: no confirmation
+    seeds: int = 3
+
+    @property
+    def runs(self) -> int:
+        return self.top_k * self.seeds
+
+
+MAX_CONFIRM_SEEDS = 1000  # each configuration's new seeds are drawn from a block of this size
+
+
+@dataclass(frozen=True)
 class SweepSettings:
     """One sweep's checked settings, and the few config values the sweeper itself needs."""
 
@@ -43,6 +58,7 @@ class SweepSettings:
     report: bool
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
+    confirm: ConfirmSettings  # retrain the best configurations with new seeds after the search
     fidelity: tuple[float, ...]  # shares of the training images of every trial's first epochs
     is_worker: bool  # a worker process started by a coordinator (here, or as a SLURM job)
     cluster: Mapping[str, Any] | None  # hydra.launcher's settings when it is submitit_slurm
@@ -128,6 +144,7 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         report=bool(settings["report"]),
         baselines=_baselines(settings["baselines"], space),
         refit=bool(settings["refit"]),
+        confirm=_confirm(settings["confirm"]),
         fidelity=_fidelity(settings["fidelity"]),
         is_worker=settings["role"] == "worker",
         cluster=_cluster(config),
@@ -163,6 +180,21 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
                                   "value the search could pick.", key="hydra.sweeper.baselines")
         checked.append(values)
     return tuple(checked)
+
+
+def _confirm(raw: Any) -> ConfirmSettings:
+    top_k, seeds = raw["top_k"], raw["seeds"]
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        raise ConfigError(f"hydra.sweeper.confirm.top_k={top_k!r} must be an integer >= 0: how many of "
+                          "the best configurations to train again with new seeds (0: none).",
+                          key="hydra.sweeper.confirm.top_k")
+    if top_k > 0 and (isinstance(seeds, bool) or not isinstance(seeds, int)
+                      or not 1 <= seeds <= MAX_CONFIRM_SEEDS):
+        raise ConfigError(f"hydra.sweeper.confirm.seeds={seeds!r} must be an integer from 1 to "
+                          f"{MAX_CONFIRM_SEEDS} with confirm.top_k={top_k}: the new seeds each "
+                          "configuration trains with, e.g. hydra.sweeper.confirm.seeds=3.",
+                          key="hydra.sweeper.confirm.seeds")
+    return ConfirmSettings(top_k=top_k, seeds=seeds if top_k else 0)
 
 
 def _cluster(config: DictConfig) -> Mapping[str, Any] | None:

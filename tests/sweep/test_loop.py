@@ -11,11 +11,12 @@ import time
 from types import SimpleNamespace
 
 import optuna
+import pandas as pd
 import pytest
 import yaml
 from optuna.storages import InMemoryStorage
 
-from cnnsweep.sweep import outputs, records, refit
+from cnnsweep.sweep import budget, outputs, records, refit
 from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
@@ -37,6 +38,10 @@ class FakeLauncher:
                                                   "val_images": 200, "first_epoch_seconds": 0.5})
         self.hooks = []
         self.refits = []
+        self.confirms = []
+        # a new seed's run: the trial's own objective, a little lower (its single run was lucky)
+        self.confirm_outcome = lambda trial, seed: {"status": "complete", "objective": trial.value - 0.001,
+                                                    "test_acc": 0.4}
 
     def overrides(self, trial):
         return trial_overrides(self.settings, trial)
@@ -48,6 +53,10 @@ class FakeLauncher:
     def refit(self, trial, epochs, subdir, hooks):
         self.refits.append((trial.number, epochs, subdir))
         return {"status": "complete", "test_acc": 0.61}
+
+    def confirm(self, trial, seed, subdir, hooks):
+        self.confirms.append((trial.number, seed, subdir))
+        return self.confirm_outcome(trial, seed)
 
 
 def make_sweep(tmp_path, *overrides, outcome=None, told=None, deadline=None):
@@ -165,12 +174,12 @@ def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog
 def test_the_refit_keeps_back_its_time_from_the_search(tmp_path):
     deadline = time.time() + 600
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.refit=true", deadline=deadline)
-    assert refit.search_deadline(sweep) == deadline  # no complete trial yet: nothing to keep back
+    assert budget.search_deadline(sweep) == deadline  # no complete trial yet: nothing to keep back
     work(sweep)
-    needed = refit.refit_seconds(records.metrics_of(records.best_trials(sweep.study)[0]))
+    needed = budget.refit_seconds(records.metrics_of(records.best_trials(sweep.study)[0]))
     # 2 epochs of 800 + 200 images at 1000 images/s, a tenth more, and the fixed cost
-    assert needed == pytest.approx(1.1 * 2 * 1000 / 1000 + refit.REFIT_FIXED_S)
-    assert refit.search_deadline(sweep) == pytest.approx(deadline - needed)
+    assert needed == pytest.approx(1.1 * 2 * 1000 / 1000 + budget.REFIT_FIXED_S)
+    assert budget.search_deadline(sweep) == pytest.approx(deadline - needed)
 
 
 def test_the_refit_trains_the_best_for_its_best_epoch_once(tmp_path):
@@ -201,3 +210,82 @@ def test_a_trials_overrides_carry_its_values_seed_and_fidelity(tmp_path):
     assert overrides[-1] == subset_epochs_override((0.1, 0.3)) == "trainer.subset_epochs=[0.1,0.3]"
     plain = sweep_settings(sweep_dir=str(tmp_path))
     assert not any(o.startswith("trainer.subset_epochs") for o in trial_overrides(plain, trial))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the confirmation
+def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
+    from cnnsweep.sweep import confirm
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.report=false")
+    coordinate(sweep)
+    runs = sweep.launcher.confirms
+    assert len(runs) == 2 * 3 and {trial for trial, _, _ in runs} == {4, 3}  # the two best objectives
+    seeds = [seed for _, seed, _ in runs]
+    trial_seeds = {sweep.settings.base_seed + t.number for t in sweep.study.trials}
+    assert len(set(seeds)) == 6 and not set(seeds) & trial_seeds
+    assert all(subdir == f"{confirm.CONFIRM_DIR}/{trial}-seed{seed}" for trial, seed, subdir in runs)
+    table = pd.read_csv(tmp_path / records.CONFIRM_FILE)
+    assert list(table.columns) == list(records.CONFIRM_COLUMNS) and len(table) == 2 * (3 + 1)
+    originals = table[table["run_dir"].isin(["3", "4"])]  # each configuration's own trial is a run
+    assert sorted(originals["seed"]) == [3, 4] and set(originals["status"]) == {"complete"}
+    confirmed = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())["confirmed"]
+    assert [c["trial"] for c in confirmed["configs"]] == [4, 3] and confirmed["best_trial"] == 4
+    assert [c["runs"] for c in confirmed["configs"]] == [4, 4]
+    assert confirmed["clear_winner"] is True  # 0.01 apart with 0.0005 of noise
+
+
+def test_a_resume_does_not_repeat_finished_confirmation_runs(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.report=false")
+    coordinate(sweep)
+    assert len(sweep.launcher.confirms) == 4
+    sweep.launcher.confirms.clear()
+    coordinate(sweep)  # the same sweep again: the budget is spent and every run is stored
+    assert sweep.launcher.confirms == []
+
+
+def test_the_refit_and_the_command_use_the_confirmed_best(tmp_path):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.refit=true",
+                       "hydra.sweeper.report=false")
+    # trial 2 won its single run by luck: with new seeds, trial 1 is better
+    sweep.launcher.confirm_outcome = lambda trial, seed: {
+        "status": "complete", "objective": 0.6 if trial.number == 1 else 0.4, "test_acc": 0.5}
+    coordinate(sweep)
+    results = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())
+    assert results["best_trial"] == 2 and results["confirmed"]["best_trial"] == 1
+    assert [trial for trial, _, _ in sweep.launcher.refits] == [1]
+    assert "trainer.seed=1" in results["best_command"]
+
+
+def test_fewer_complete_trials_than_top_k_confirms_those_there_are(tmp_path, caplog):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.confirm.top_k=5",
+                       "hydra.sweeper.confirm.seeds=1", "hydra.sweeper.report=false")
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        coordinate(sweep)
+    assert len(sweep.launcher.confirms) == 2
+    assert any("only 2 complete trials, so 2 configurations" in r.getMessage() for r in caplog.records)
+
+
+def test_a_confirmation_that_does_not_fit_the_budget_is_cut_and_says_so(tmp_path, caplog):
+    from cnnsweep.sweep import confirm
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=3")
+    work(sweep)
+    cost = budget.confirm_run_seconds(records.metrics_of(sweep.study.trials[0]))  # about 3.6 s a run
+    sweep.deadline = time.time() + 2.5 * cost
+    with caplog.at_level("WARNING", logger="cnnsweep"):
+        confirm.confirm(sweep)
+    assert len(sweep.launcher.confirms) == 2  # one new seed for each configuration first
+    assert any("cut to 2 of 6 runs" in r.getMessage() for r in caplog.records)
+
+
+def test_the_search_keeps_back_the_confirmations_time(tmp_path):
+    deadline = time.time() + 600
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=3", deadline=deadline)
+    work(sweep)
+    per_run = budget.confirm_run_seconds(records.metrics_of(sweep.study.trials[0]))
+    assert budget.search_deadline(sweep) == pytest.approx(deadline - 6 * per_run)

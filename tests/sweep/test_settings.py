@@ -34,6 +34,8 @@ def test_a_plain_override_pins_a_searched_key():
     (["hydra.sweeper.max_failure_rate=2"], [], "hydra.sweeper.max_failure_rate"),
     (["hydra.sweeper.direction=minimize"], [], "hydra.sweeper.direction"),
     (["trainer.epochs=-1"], [], "trainer.epochs"),
+    (["hydra.sweeper.confirm.top_k=-1"], [], "hydra.sweeper.confirm.top_k"),
+    (["hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=0"], [], "hydra.sweeper.confirm.seeds"),
     ([], ["model.filtres=choice(1,2)"], "hydra.sweeper.params.model.filtres"),
 ])
 def test_each_bad_setting_names_its_key(overrides, arguments, key):
@@ -72,3 +74,10 @@ def test_the_pruner_step_counts_images_in_hundredths_of_an_epoch():
     assert [pruner_step(epoch, float(epoch), by_images=False) for epoch in (1, 2, 3)] == [1, 2, 3]
     assert [pruner_step(epoch, seen, by_images=True) for epoch, seen in ((1, 0.1), (2, 0.4), (3, 1.4))] \
         == [10, 40, 140]
+
+
+def test_the_confirmation_is_off_by_default_and_checked_when_on():
+    assert _check().confirm.top_k == 0 and _check().confirm.runs == 0
+    on = _check("hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=2").confirm
+    assert (on.top_k, on.seeds, on.runs) == (3, 2, 6)
+    assert _check("hydra.sweeper.confirm.seeds=0").confirm.top_k == 0  # seeds do not matter when off

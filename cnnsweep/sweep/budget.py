@@ -1,0 +1,94 @@
+"""The time budget (``hydra.sweeper.timeout``): what the search, the confirmation and the
+refit each get.
+
+The sweep's training deadline (:func:`cnnsweep.sweep.state.training_deadline`) is
+shared: the search stops asking for trials early enough to leave the confirmation
+runs of its best configurations (``hydra.sweeper.confirm``) and the refit of the
+chosen one (``hydra.sweeper.refit``) the time they will take, estimated from the
+trials' own measured speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from optuna.trial import FrozenTrial
+
+from cnnsweep.sweep import records
+from cnnsweep.sweep.settings import MAX_CONFIRM_SEEDS
+
+if TYPE_CHECKING:
+    from cnnsweep.sweep.state import Sweep
+
+REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
+CONFIRM_FIXED_S = 3.0  # a confirmation run's cost beyond training: building, the test split, its files
+CONFIRM_SEED_BLOCK = 1_000_000  # confirmation seeds start this far above trainer.seed
+
+
+def refit_seconds(metrics: Mapping[str, Any]) -> float:
+    """About how long a refit of the trial with these ``metrics`` takes: its best epoch count
+    on every training image (training plus validation), at the trial's own images per
+    second, with a tenth more and :data:`REFIT_FIXED_S` for building, testing and saving."""
+    speed = float(metrics.get("images_per_second") or 0)
+    if speed <= 0:
+        return REFIT_FIXED_S
+    images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
+    return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
+
+
+def confirm_run_seconds(metrics: Mapping[str, Any]) -> float:
+    """About how long one more run of a trial takes: its own training time, a tenth more,
+    and :data:`CONFIRM_FIXED_S`."""
+    return 1.1 * float(metrics.get("train_seconds") or 0.0) + CONFIRM_FIXED_S
+
+
+def confirm_seed(base_seed: int, trial: int, index: int) -> int:
+    """The ``index``-th new seed of trial ``trial``'s configuration: never a trial's own seed
+    (``trainer.seed`` + trial number), and the same on every resume."""
+    return base_seed + CONFIRM_SEED_BLOCK + MAX_CONFIRM_SEEDS * trial + index
+
+
+def confirm_top(sweep: Sweep) -> list[FrozenTrial]:
+    """The ``confirm.top_k`` complete trials with the best objective, best first."""
+    return records.ranked_trials(sweep.study)[:sweep.settings.confirm.top_k]
+
+
+def confirm_plan(sweep: Sweep, top: list[FrozenTrial]) -> list[tuple[FrozenTrial, int]]:
+    """Every confirmation run of ``top`` as (trial, seed): first each configuration's first new
+    seed, then each one's second, and so on, so a cut plan keeps every configuration in play."""
+    return [(trial, confirm_seed(sweep.settings.base_seed, trial.number, index))
+            for index in range(sweep.settings.confirm.seeds) for trial in top]
+
+
+def finished(run: Mapping[str, Any] | None) -> bool:
+    """A stored confirmation run that trained to its end with an objective."""
+    return run is not None and run.get("status") == "complete" and run.get("objective") is not None
+
+
+def confirm_left(sweep: Sweep) -> list[tuple[FrozenTrial, int]]:
+    """The runs of the confirmation of the best trials so far that are not done yet."""
+    if not sweep.settings.confirm.top_k or len(sweep.settings.directions) != 1:
+        return []
+    done = records.confirm_runs(sweep.study)
+    return [(trial, seed) for trial, seed in confirm_plan(sweep, confirm_top(sweep))
+            if not finished(done.get(records.confirm_key(trial.number, seed)))]
+
+
+def confirm_reserve(sweep: Sweep) -> float:
+    """The time the confirmation's runs left will take, spread over the workers."""
+    left = [confirm_run_seconds(records.metrics_of(trial)) for trial, _ in confirm_left(sweep)]
+    return sum(left) / max(1, sweep.settings.n_jobs)
+
+
+def refit_reserve(sweep: Sweep) -> float:
+    best = records.chosen_best(sweep.study)
+    return refit_seconds(records.metrics_of(best)) if sweep.settings.refit and best is not None else 0.0
+
+
+def search_deadline(sweep: Sweep) -> float | None:
+    """When the search's training must end: the sweep's deadline, less what the confirmation
+    and the refit of the best trials so far will take."""
+    if sweep.deadline is None or len(sweep.settings.directions) != 1:
+        return sweep.deadline
+    return sweep.deadline - refit_reserve(sweep) - confirm_reserve(sweep)

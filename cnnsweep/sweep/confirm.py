@@ -1,0 +1,183 @@
+"""``hydra.sweeper.confirm``: the best configurations trained again with new seeds.
+
+    python -m cnnsweep --multirun +sweep=seed_cnn hydra.sweeper.confirm.top_k=3 hydra.sweeper.confirm.seeds=3
+
+After the search, the ``top_k`` complete trials with the best objective are each
+trained ``seeds`` more times, with seeds no trial of the sweep uses, each run a
+normal run dir under ``confirm/``. Their objectives, with the original trial's,
+say how large the seed-to-seed noise is and whether the best configuration is
+distinguishable from the runner-up (:mod:`cnnsweep.repeats`). Every finished run
+is kept in the study, so a resume runs only what is missing; a time budget keeps
+back what the runs need, and a confirmation that does not fit is cut to what does.
+With ``n_jobs > 1`` the runs go to as many local processes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optuna.trial import FrozenTrial
+
+from cnnsweep import repeats, run_files
+from cnnsweep.sweep import budget, records
+from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
+from cnnsweep.sweep.worker_env import local_workers
+from cnnsweep.timing import format_seconds
+
+if TYPE_CHECKING:
+    from cnnsweep.sweep.state import Sweep
+
+log = logging.getLogger("cnnsweep")
+
+CONFIRM_DIR = "confirm"  # in the sweep dir: confirm/<trial>-seed<seed>/, one run dir each
+POLL_SECONDS = 0.5
+
+
+def original_seed(sweep: Sweep, trial: FrozenTrial) -> int:
+    """The seed ``trial`` trained with (its searched one, or its override's)."""
+    if "trainer.seed" in trial.params:
+        return int(trial.params["trainer.seed"])
+    fixed = [o for o in trial_overrides(sweep.settings, trial) if o.startswith("trainer.seed=")]
+    return int(fixed[-1].split("=", 1)[1]) if fixed else sweep.settings.base_seed + trial.number
+
+
+def confirm(sweep: Sweep) -> repeats.Confirmation | None:
+    """Run what is missing of the confirmation and store its statistics in the study.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the finished runs are kept (and not repeated on resume).
+    """
+    settings, study = sweep.settings, sweep.study
+    if not settings.confirm.top_k:
+        return None
+    if len(settings.directions) != 1:
+        log.info("confirm skipped: a multi-objective sweep has no single best configuration")
+        return None
+    top = budget.confirm_top(sweep)
+    if not top:
+        log.info("confirm skipped: no complete trial")
+        return None
+    if len(top) < settings.confirm.top_k:
+        log.info("confirm: only %d complete trial%s, so %d configuration%s instead of "
+                 "hydra.sweeper.confirm.top_k=%d", len(top), "s" * (len(top) != 1), len(top),
+                 "s" * (len(top) != 1), settings.confirm.top_k)
+    for trial in top:  # the original trial's run is one of each configuration's runs
+        records.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
+            "status": "complete", "objective": trial.value,
+            "test_acc": records.metrics_of(trial).get("test_acc")}, str(trial.number), original=True)
+    todo = _what_fits(sweep, budget.confirm_left(sweep))
+    if todo:
+        log.info("confirm: %d run%s of the %d best configuration%s with new seeds", len(todo),
+                 "s" * (len(todo) != 1), len(top), "s" * (len(top) != 1))
+        if settings.n_jobs > 1:
+            _run_as_processes(sweep, todo)
+        else:
+            for trial, seed in todo:
+                _run_here(sweep, trial, seed)
+    return summarise(sweep)
+
+
+def summarise(sweep: Sweep) -> repeats.Confirmation | None:
+    """The statistics of the runs stored so far; kept in the study for the records."""
+    study = sweep.study
+    runs: dict[int, list[float]] = {}
+    for run in records.confirm_runs(study).values():
+        if budget.finished(run):
+            runs.setdefault(int(run["trial"]), []).append(float(run["objective"]))
+    summary = repeats.summarise(runs, maximize=sweep.settings.directions[0] == "maximize")
+    if summary is not None:
+        study.set_user_attr(records.CONFIRMED_ATTR, records.confirmation_record(
+            summary, summary.verdict(sweep.settings.objective_label)))
+    return summary
+
+
+def _what_fits(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> list[tuple[FrozenTrial, int]]:
+    """``todo`` cut to the runs that end before the sweep's deadline (less the refit's time)."""
+    if sweep.deadline is None or not todo:
+        return todo
+    left = sweep.deadline - time.time() - budget.refit_reserve(sweep)
+    fits, spent = [], 0.0
+    for trial, seed in todo:
+        cost = budget.confirm_run_seconds(records.metrics_of(trial)) / max(1, sweep.settings.n_jobs)
+        if spent + cost > left:
+            break
+        fits.append((trial, seed))
+        spent += cost
+    if len(fits) < len(todo):
+        log.warning("confirm: cut to %d of %d runs: the other %d would overrun hydra.sweeper.timeout "
+                    "(about %s each)", len(fits), len(todo), len(todo) - len(fits),
+                    format_seconds(budget.confirm_run_seconds(records.metrics_of(todo[0][0]))))
+    return fits
+
+
+def _subdir(trial: int, seed: int) -> str:
+    return f"{CONFIRM_DIR}/{trial}-seed{seed}"
+
+
+def _run_here(sweep: Sweep, trial: FrozenTrial, seed: int) -> None:
+    """One confirmation run as a Hydra job of this process (``n_jobs=1``)."""
+    subdir = _subdir(trial.number, seed)
+    log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
+    try:
+        metrics = sweep.launcher.confirm(trial, seed, subdir, RefitHooks(sweep.ctrl_c.requested))
+    except OSError as exc:
+        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
+    sweep.ctrl_c.check()  # an interrupted run is not recorded: a resume runs it again
+    records.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
+
+
+def _run_as_processes(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
+    """The runs as single-run commands, ``n_jobs`` at a time, each with its share of the CPUs."""
+    settings = sweep.settings
+    shares = [w.encode(os.environ) for w in local_workers(settings.n_jobs, os.cpu_count() or 1, 0, "", None)]
+    queue = list(todo)
+    running: dict[int, tuple[subprocess.Popen, FrozenTrial, int, Path]] = {}
+    try:
+        while queue or running:
+            free = [slot for slot in range(settings.n_jobs) if slot not in running]
+            while queue and free:
+                trial, seed = queue.pop(0)
+                slot = free.pop(0)
+                run_dir = settings.sweep_dir / _subdir(trial.number, seed)
+                command = [sys.executable, "-m", "cnnsweep", *seeded_overrides(settings, trial, seed),
+                           "trainer.quiet=true", f"hydra.run.dir={run_dir}"]
+                log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
+                running[slot] = (subprocess.Popen(command, env=shares[slot], stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.PIPE, text=True, start_new_session=True),
+                                 trial, seed, run_dir)
+            time.sleep(POLL_SECONDS)
+            sweep.ctrl_c.check()
+            for slot, (process, trial, seed, run_dir) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[slot]
+                _, stderr = process.communicate()
+                metrics = _read_metrics(run_dir) or {
+                    "status": "failed", "error": (stderr.strip().splitlines() or ["no output"])[-1][:300]}
+                records.record_confirm_run(sweep.study, trial.number, seed, metrics,
+                                           _subdir(trial.number, seed))
+    except KeyboardInterrupt:
+        for process, *_ in running.values():
+            process.send_signal(2)  # SIGINT: each records its run's files and exits
+        for process, *_ in running.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        raise
+
+
+def _read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        metrics = json.loads((run_dir / run_files.METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
