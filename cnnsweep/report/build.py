@@ -12,7 +12,7 @@ import pandas as pd
 
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
-from cnnsweep.report import evaluate, html, tables
+from cnnsweep.report import effects, evaluate, html, tables
 from cnnsweep.report.collect import CollectedSweep, collect_sweep
 from cnnsweep.report.figures import best_model, parameters, trials
 from cnnsweep.run_files import ensure_writable_dir
@@ -37,9 +37,14 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool) -> list[dict[str, str]]:
+def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
+             found: list[effects.Effect]) -> list[dict[str, str]]:
     """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
     plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
+        ("Confirmed configurations: every run, and each mean's 95% interval",
+         lambda t: trials.confirmed_runs(sweep, t), "confirmed"),
+        ("Effect of each searched value (95% bootstrap intervals)",
+         lambda t: parameters.effects_forest(sweep, found, t), "effects"),
         ("Learning curves of every trial", lambda t: trials.learning_curves(sweep, t), "learning_curves"),
         ("Best trial: loss and accuracy per epoch", lambda t: trials.best_trial_curves(sweep, t),
          "best_curves"),
@@ -76,8 +81,9 @@ def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool) ->
     return entries
 
 
-def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool) -> dict[str, Any]:
-    figure_entries = _figures(sweep, out, prefix, with_model)
+def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
+                   found: list[effects.Effect]) -> dict[str, Any]:
+    figure_entries = _figures(sweep, out, prefix, with_model, found)
     best = sweep.best()
     all_trials = tables.trials_table([sweep])
     failed = all_trials["state"].isin(["failed", "infeasible"])
@@ -109,8 +115,26 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
             "trial": sweep.refit.get("trial"), "epochs": sweep.refit.get("epochs"),
             "test_acc": _fmt(sweep.refit.get("test_acc")), "status": sweep.refit.get("status"),
             "error": sweep.refit.get("error")},
+        "confirmed": None if not sweep.confirmed else {
+            "verdict": sweep.confirmed.get("verdict"),
+            "table": html.trusted(tables.html_table(tables.confirmed_table(sweep), f"confirmed-{prefix}"))},
+        "clear_effects": effects.clear_effects_in_words(found, points=tables.in_points(sweep)),
         "skipped": sweep.problems,
     }
+
+
+def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[list[effects.Effect]],
+                   out: Path) -> Path:
+    """``effects.csv``: one row per searched key and value (a ``sweep`` column for several)."""
+    frames = []
+    for sweep, sweep_effects in zip(sweeps, found, strict=True):
+        frame = effects.effects_frame(sweep_effects)
+        if len(sweeps) > 1:
+            frame.insert(0, "sweep", sweep.name)
+        frames.append(frame)
+    target = out / effects.EFFECTS_FILE
+    atomic_write_text(target, pd.concat(frames, ignore_index=True).to_csv(index=False))
+    return target
 
 
 def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
@@ -142,9 +166,11 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
         out.resolve() == sweeps[0].sweep_dir.resolve()
     if not own_table:  # a sweep's own trials.csv (written from its storage) is kept as it is
         write_trials_table(tables.trials_table(sweeps), out)
-    tables.write_markdown(sweeps, out)
+    found = [effects.sweep_effects(sweep) for sweep in sweeps]
+    _write_effects(sweeps, found, out)
+    tables.write_markdown(sweeps, out, found)
     several = len(sweeps) > 1
-    sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model)
+    sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model, found[i])
                 for i, r in enumerate(sweeps)]
     comparison = trials.compare_sweeps(sweeps, out / "report_comparison.png") if several else None
     title = " vs ".join(r.name for r in sweeps)

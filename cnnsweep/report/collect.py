@@ -41,7 +41,17 @@ class CollectedSweep:
     max_epochs: int | None = None
     refit: dict[str, Any] | None = None  # the best configuration retrained on every training image
     best_command: str | None = None  # the single run that trains the best trial again
+    # hydra.sweeper.confirm: every run of the confirmed configurations (confirm.csv) and their
+    # statistics (optimization_results.yaml's confirmed), when the sweep confirmed any
+    confirm_runs: pd.DataFrame | None = None
+    confirmed: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def noise_std(self) -> float | None:
+        """The seed-to-seed noise the confirmation measured, or None."""
+        noise = (self.confirmed or {}).get("noise_std")
+        return float(noise) if isinstance(noise, int | float) else None
 
     @property
     def objective_name(self) -> str:
@@ -168,6 +178,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
         raise UserError(f"{sweep_dir} holds no trials yet: nothing to report.")
     trainer, dataset = trials.config.get("trainer") or {}, trials.config.get("dataset") or {}
     refit, best_command = results.get("refit"), results.get("best_command")
+    confirmed = results.get("confirmed")
     return CollectedSweep(sweep_dir=sweep_dir, name=found.name, trials=_trial_table(trials, found.param_keys),
                           param_keys=found.param_keys, histories=trials.histories,
                           directions=found.directions, objectives=found.objectives,
@@ -176,6 +187,8 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                           max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
                           refit=refit if isinstance(refit, dict) else None,
                           best_command=best_command if isinstance(best_command, str) else None,
+                          confirm_runs=_read_confirm_runs(sweep_dir / records.CONFIRM_FILE, problems),
+                          confirmed=confirmed if isinstance(confirmed, dict) else None,
                           problems=problems)
 
 
@@ -209,6 +222,21 @@ def _read_results(sweep_dir: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"optimization_results.yaml: unreadable ({exc})")
         return {}
     return results if isinstance(results, dict) else {}
+
+
+def _read_confirm_runs(path: Path, problems: list[str]) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        problems.append(f"{path.name}: unreadable ({exc})")
+        return None
+    missing = set(records.CONFIRM_COLUMNS) - set(table.columns)
+    if missing:
+        problems.append(f"{path.name}: no column {', '.join(sorted(missing))}")
+        return None
+    return table
 
 
 def _read_trial_dirs(sweep_dir: Path, *, has_study: bool, problems: list[str]) -> _TrialDirs:

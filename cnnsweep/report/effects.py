@@ -16,15 +16,19 @@ decisions rather than with what it trains to.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from cnnsweep.report.collect import CollectedSweep
+
 EFFECTS_FILE = "effects.csv"
 EFFECT_COLUMNS = ("key", "value", "trials", "mean_objective", "effect", "ci95_lo", "ci95_hi")
 MAX_BINS = 4  # a numeric key with more distinct values is cut into this many quantile bins
+MIN_TRIALS = 3  # on each side, for an interval: fewer trials cannot show their own spread
 RESAMPLES = 2000
 SEED = 0
 
@@ -42,8 +46,9 @@ class Effect:
 
     @property
     def clear(self) -> bool:
-        """The interval excludes zero: the data says this value moves the objective."""
-        return self.ci95_lo > 0 or self.ci95_hi < 0
+        """The interval excludes zero: the data says this value moves the objective (never
+        without an interval: fewer than :data:`MIN_TRIALS` trials on a side)."""
+        return self.ci95_lo > 0 or self.ci95_hi < 0  # NaN compares False
 
 
 def value_labels(values: pd.Series, max_bins: int = MAX_BINS) -> pd.Series:
@@ -87,7 +92,8 @@ def effects(table: pd.DataFrame, param_keys: Sequence[str], *, objective: str = 
         for level in levels:
             inside = (labels == level).to_numpy()
             with_value, others = y[inside], y[~inside]
-            lo, hi = bootstrap_difference(with_value, others, rng, resamples)
+            lo, hi = (bootstrap_difference(with_value, others, rng, resamples)
+                      if min(len(with_value), len(others)) >= MIN_TRIALS else (math.nan, math.nan))
             found.append(Effect(key=key, value=level, trials=len(with_value), others=len(others),
                                 mean_objective=float(with_value.mean()),
                                 effect=float(with_value.mean() - others.mean()), ci95_lo=lo, ci95_hi=hi))
@@ -111,6 +117,11 @@ def _level_order(label: str) -> tuple[int, float, str]:
         return (0, float(text), label)
     except ValueError:
         return (1, 0.0, label)
+
+
+def sweep_effects(sweep: CollectedSweep) -> list[Effect]:
+    """The effects of a collected sweep's searched values, from its complete trials."""
+    return effects(sweep.complete(), sweep.param_keys)
 
 
 def effects_frame(found: Sequence[Effect]) -> pd.DataFrame:

@@ -12,7 +12,8 @@ Each returns plain values (or None when the sweep has nothing for it), which
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,16 +40,37 @@ def _searched_and_varied(sweep: CollectedSweep) -> tuple[pd.DataFrame, list[str]
 class Importance:
     values: dict[str, float]  # parameter -> share of the objective's variance (sums to 1)
     method: str  # how it was computed, as the plot names it
+    # parameter -> (5th, 95th) percentile of its importance over bootstrap resamples of the trials
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def param_importance(sweep: CollectedSweep) -> Importance | None:
-    """Optuna's importance of each searched parameter, from the complete trials."""
-    import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+IMPORTANCE_RESAMPLES = 30  # bootstrap resamples of the trials for the importance's spread
 
+
+def param_importance(sweep: CollectedSweep, resamples: int = IMPORTANCE_RESAMPLES) -> Importance | None:
+    """Optuna's importance of each searched parameter, from the complete trials, with its
+    spread over ``resamples`` bootstrap resamples of those trials (seeded)."""
     table, keys = _searched_and_varied(sweep)
     if len(table) < 3 or not keys:
         return None
+    values = _importances(table, keys, sweep.maximize)
+    if not values:
+        return None
+    rng = np.random.default_rng(0)
+    draws: dict[str, list[float]] = {key: [] for key in values}
+    for _ in range(resamples):
+        resampled = _importances(table.iloc[rng.integers(0, len(table), len(table))], keys, sweep.maximize)
+        for key in draws:
+            draws[key].append(resampled.get(key, 0.0) if resampled else 0.0)
+    spread = {key: (float(np.percentile(v, 5)), float(np.percentile(v, 95))) for key, v in draws.items() if v}
+    return Importance(values, "PED-ANOVA", spread)
+
+
+def _importances(table: pd.DataFrame, keys: list[str], maximize: bool) -> dict[str, float]:
+    """PED-ANOVA importances of ``keys`` over ``table``'s trials ({} when it cannot say)."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
     distributions: dict[str, Any] = {}
     for key in keys:
         values = table[key].dropna()
@@ -56,7 +78,7 @@ def param_importance(sweep: CollectedSweep) -> Importance | None:
             distributions[key] = FloatDistribution(float(values.min()), float(values.max()))
         else:
             distributions[key] = CategoricalDistribution(sorted({str(v) for v in values}))
-    study = optuna.create_study(direction="maximize" if sweep.maximize else "minimize")
+    study = optuna.create_study(direction="maximize" if maximize else "minimize")
     for _, row in table.iterrows():
         params = {}
         for key, dist in distributions.items():
@@ -68,13 +90,14 @@ def param_importance(sweep: CollectedSweep) -> Importance | None:
             study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
                                                       value=float(row["objective"])))
     if len(study.trials) < 3:
-        return None
+        return {}
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # Optuna's default, named here
     try:
-        values = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        with warnings.catch_warnings():  # a resample of few distinct trials: equal importances, said once
+            warnings.simplefilter("ignore", UserWarning)
+            return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
     except Exception:  # too few distinct points for the evaluator
-        return None
-    return Importance(dict(values), "PED-ANOVA") if values else None
+        return {}
 
 
 # ---------------------------------------------------------------- Pareto front

@@ -9,6 +9,7 @@ import pandas as pd
 
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.report.collect import CollectedSweep
+from cnnsweep.report.effects import Effect, clear_effects_in_words
 from cnnsweep.run_files import RECORDED_METRICS
 
 CONTRACT_COLUMNS = ["trial_number", "state"]
@@ -36,9 +37,25 @@ def top_k(sweep: CollectedSweep, k: int = 5) -> pd.DataFrame:
     return sweep.ranked().head(k).reindex(columns=columns)
 
 
-def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5) -> str:
+def in_points(sweep: CollectedSweep) -> bool:
+    """Whether the objective is an accuracy, whose effects read best in percentage points."""
+    return sweep.objective_name.endswith("acc")
+
+
+def confirmed_table(sweep: CollectedSweep) -> pd.DataFrame:
+    """One row per confirmed configuration: its runs, mean, spread, interval and P(best)."""
+    rows = []
+    for config in (sweep.confirmed or {}).get("configs") or []:
+        low, high = config.get("ci95") or (None, None)
+        rows.append({"trial": config["trial"], "runs": config["runs"], "mean": config["mean"],
+                     "std": config.get("std"), "ci95_lo": low, "ci95_hi": high, "p_best": config["p_best"]})
+    return pd.DataFrame(rows, columns=["trial", "runs", "mean", "std", "ci95_lo", "ci95_hi", "p_best"])
+
+
+def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
+                     found: Sequence[Sequence[Effect]] | None = None) -> str:
     parts = []
-    for sweep in sweeps:
+    for index, sweep in enumerate(sweeps):
         best = sweep.best()
         counts = ", ".join(f"{n} {s}" for s, n in sweep.state_counts().items())
         parts.append(f"# Sweep {sweep.name}\n")
@@ -50,8 +67,16 @@ def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5) -> str:
                          f"- best params: {params}")
             if sweep.best_command:
                 parts.append(f"- train it again:\n\n```\n{sweep.best_command}\n```")
+        if sweep.confirmed:
+            parts.append(f"\n## Confirmed with new seeds\n\n{sweep.confirmed.get('verdict')}\n")
+            parts.append(confirmed_table(sweep).to_markdown(index=False, floatfmt=".4g"))
         parts.append(f"\n## Top {k}\n")
         parts.append(top_k(sweep, k).to_markdown(index=False, floatfmt=".4g"))
+        if found is not None:
+            clear = clear_effects_in_words(found[index], points=in_points(sweep))
+            parts.append("\n## Settings whose effect excludes zero (95%)\n")
+            parts.append("\n".join(f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in clear)
+                         if clear else "None: no searched value's interval excludes zero.")
         parts.append("")
     return "\n".join(parts) + "\n"
 
@@ -60,9 +85,10 @@ def _four(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path) -> Path:
+def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path,
+                   found: Sequence[Sequence[Effect]] | None = None) -> Path:
     target = out_dir / "summary.md"
-    atomic_write_text(target, markdown_summary(sweeps))
+    atomic_write_text(target, markdown_summary(sweeps, found=found))
     return target
 
 

@@ -3,6 +3,8 @@ seeded synthetic sweeps (a property over many draws, not one lucky table)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,17 +28,20 @@ def _find(found, key, value):
 
 
 def test_the_effect_and_counts_match_a_hand_computation():
-    table = pd.DataFrame({"model.padding": ["same", "same", "valid", "valid", "valid"],
-                          "objective": [0.90, 0.92, 0.85, 0.86, 0.87]})
+    table = pd.DataFrame({"model.padding": ["same", "same", "same", "valid", "valid", "valid"],
+                          "objective": [0.90, 0.91, 0.92, 0.85, 0.86, 0.87]})
     found = effects.effects(table, ["model.padding"], resamples=4000)
     same = _find(found, "model.padding", "same")
-    assert (same.trials, same.others) == (2, 3)
+    assert (same.trials, same.others) == (3, 3)
     assert same.mean_objective == pytest.approx(0.91)
     assert same.effect == pytest.approx(0.91 - 0.86)
     # every resample of "same" lies in [0.90, 0.92] and of "valid" in [0.85, 0.87]
     assert 0.03 - 1e-9 <= same.ci95_lo <= same.effect <= same.ci95_hi <= 0.07 + 1e-9
     valid = _find(found, "model.padding", "valid")
     assert valid.effect == pytest.approx(-same.effect) and valid.clear and same.clear
+    few = effects.effects(table.iloc[1:], ["model.padding"])  # 2 trials of "same": no interval
+    two = _find(few, "model.padding", "same")
+    assert math.isnan(two.ci95_lo) and not two.clear
     frame = effects.effects_frame(found)
     assert list(frame.columns) == list(effects.EFFECT_COLUMNS) and len(frame) == 2
     again = effects.effects(table, ["model.padding"], resamples=4000)

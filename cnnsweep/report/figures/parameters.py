@@ -4,6 +4,7 @@ and the Pareto front of a multi-objective sweep."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
 from cnnsweep.report.collect import CollectedSweep
+from cnnsweep.report.effects import Effect
 from cnnsweep.report.evaluate import Importance, ParetoFront, is_numeric
 from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, new_figure, save
 
@@ -56,8 +58,15 @@ def param_importance(sweep: CollectedSweep, importance: Importance | None, targe
         return None
     names = list(importance.values)[::-1]
     fig, ax = new_figure((7, 0.5 * len(names) + 1.6))
-    ax.barh(names, [importance.values[n] for n in names], color=OKABE_ITO[0])
-    ax.set_xlabel(f"importance for {sweep.objective_name} ({importance.method}, sums to 1)")
+    values = np.array([importance.values[n] for n in names])
+    spread = None
+    if importance.spread:
+        low = np.array([importance.spread.get(n, (v, v))[0] for n, v in zip(names, values, strict=True)])
+        high = np.array([importance.spread.get(n, (v, v))[1] for n, v in zip(names, values, strict=True)])
+        spread = np.vstack([np.clip(values - low, 0, None), np.clip(high - values, 0, None)])
+    ax.barh(names, values, color=OKABE_ITO[0], xerr=spread, ecolor="0.3", capsize=3)
+    interval = ", bars: 5-95% over bootstrap resamples of the trials" if spread is not None else ""
+    ax.set_xlabel(f"importance for {sweep.objective_name} ({importance.method}, sums to 1{interval})")
     ax.set_title(f"parameter importance ({sweep.name})")
     return save(fig, target)
 
@@ -124,4 +133,30 @@ def pareto_front(sweep: CollectedSweep, front: ParetoFront | None, target: Path)
         ax.set_xscale("log")
     ax.set_title(f"Pareto front ({sweep.name})")
     ax.legend()
+    return save(fig, target)
+
+
+def effects_forest(sweep: CollectedSweep, found: Sequence[Effect], target: Path) -> Path | None:
+    """Each searched value's effect on the objective with its 95% bootstrap interval (a forest
+    plot); where the confirmation measured it, the seed-to-seed noise as a band around zero."""
+    if not found:
+        return None
+    rows = list(found)[::-1]  # the first key at the top
+    fig, ax = new_figure((8, 0.34 * len(rows) + 1.8))
+    y = np.arange(len(rows))
+    effect = np.array([e.effect for e in rows])
+    lower = effect - np.array([e.ci95_lo for e in rows])
+    upper = np.array([e.ci95_hi for e in rows]) - effect
+    colours = [OKABE_ITO[0] if e.clear else "0.55" for e in rows]
+    ax.hlines(y, effect - lower, effect + upper, colors=colours, linewidth=2)
+    ax.scatter(effect, y, color=colours, zorder=3, s=28)
+    ax.axvline(0, color=BEST_COLOUR, linewidth=0.9)
+    if (noise := sweep.noise_std) is not None:
+        ax.axvspan(-noise, noise, color=OKABE_ITO[1], alpha=0.25,
+                   label=f"seed-to-seed noise (sd {noise:.4f}, confirmation)")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, [f"{e.key}={e.value}  ({e.trials} vs {e.others})" for e in rows], fontsize=8)
+    ax.set_xlabel(f"effect on {sweep.objective_name}: mean with the value minus mean without\n"
+                  "(bars: 95% bootstrap interval, blue where it excludes 0; none under 3 trials a side)")
+    ax.set_title(f"effect of each searched value ({sweep.name}, complete trials)")
     return save(fig, target)

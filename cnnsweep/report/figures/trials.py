@@ -131,3 +131,32 @@ def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | Non
     right.set_title("progress per sweep")
     right.legend()
     return save(fig, target)
+
+
+def confirmed_runs(sweep: CollectedSweep, target: Path) -> Path | None:
+    """Every run of each confirmed configuration (its original trial's run hollow), with the
+    mean and its 95% interval: how far apart the best configurations really are."""
+    runs, confirmed = sweep.confirm_runs, sweep.confirmed
+    if runs is None or runs.empty or not confirmed or not confirmed.get("configs"):
+        return None
+    configs = confirmed["configs"]
+    fig, ax = new_figure((max(5.5, 1.3 * len(configs) + 2.5), 4.5))
+    rng = np.random.default_rng(0)
+    for x, config in enumerate(configs):
+        mine = runs[(runs["trial"] == config["trial"]) & (runs["status"] == "complete")]
+        original = mine["run_dir"].astype(str) == str(config["trial"])
+        jitter = rng.uniform(-0.08, 0.08, len(mine))
+        ax.scatter(x + jitter[~original.to_numpy()], mine.loc[~original, "objective"], color=OKABE_ITO[0],
+                   s=26, zorder=3, label="new seed" if x == 0 else None)
+        ax.scatter(x + jitter[original.to_numpy()], mine.loc[original, "objective"], facecolors="none",
+                   edgecolors=OKABE_ITO[3], s=40, zorder=3, label="the trial's own run" if x == 0 else None)
+        if config.get("ci95"):
+            low, high = config["ci95"]
+            ax.errorbar(x + 0.22, config["mean"], yerr=[[config["mean"] - low], [high - config["mean"]]],
+                        fmt="s", color=BEST_COLOUR, capsize=4, label="mean, 95% interval" if x == 0 else None)
+    ax.set_xticks(range(len(configs)),
+                  [f"trial {c['trial']}\nP(best) {c['p_best']:.2f}" for c in configs])
+    ax.set_ylabel(sweep.objective_name)
+    ax.set_title(f"confirmed configurations ({sweep.name})")
+    ax.legend(fontsize=8)
+    return save(fig, target)
