@@ -7,6 +7,7 @@ import shutil
 import matplotlib.image
 import pandas as pd
 import pytest
+import yaml
 
 from cnnsweep.report.collect import collect_sweep
 from tests.datafiles import write_mnist_idx
@@ -26,7 +27,8 @@ def real_sweeps(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     mnist = write_mnist_idx(root / "mnist", n_train=300, n_test=60)
     sweeps = {}
-    for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500"]),
+    confirm = ["hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=2"]  # the trust sections
+    for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500", *confirm]),
                        ("mnist", ["dataset=mnist", f"dataset.path={mnist}"])):
         sweep_dir = root / name
         proc = run_cli("--multirun", *data, *FAST, f"hydra.sweep.dir={sweep_dir}",
@@ -47,6 +49,15 @@ def test_sweep_writes_its_report(real_sweeps):
         assert matplotlib.image.imread(sweep / name).size > 0
     assert "Best model: layers and output shapes" in page and "block1_conv1" in page
     assert "infeasible" in page
+    effects = pd.read_csv(sweep / "effects.csv")
+    assert list(effects.columns) == ["key", "value", "trials", "mean_objective", "effect", "ci95_lo",
+                                     "ci95_hi"]
+    assert set(effects["key"]) <= set(collected.param_keys) and len(effects) >= 2
+    configs = collected.confirmed["configs"]
+    assert 1 <= len(configs) <= 2 and all(c["runs"] == 3 for c in configs)  # its own run and 2 new seeds
+    assert len(pd.read_csv(sweep / "confirm.csv")) == 3 * len(configs)
+    summary = (sweep / "summary.md").read_text()
+    assert "## Confirmed with new seeds" in summary and "## Settings whose effect excludes zero" in summary
 
 
 @pytest.mark.slow
@@ -91,3 +102,8 @@ def test_report_renders_in_headless_chromium(real_sweeps):
     assert len(sizes) >= 8
     assert all(done and natural > 0 and shown > 0 for done, natural, shown in sizes), sizes
     assert f"Best trial {best}:" in text
+    verdict = yaml.safe_load((real_sweeps["digits"] / "optimization_results.yaml").read_text())["confirmed"]
+    assert "Confirmed with new seeds" in text and verdict["verdict"] in text
+    assert "Settings whose effect excludes zero (95%)" in text
+    assert "Effect of each searched value (95% bootstrap intervals)" in text
+    assert "Confirmed configurations: every run, and each mean's 95% interval" in text

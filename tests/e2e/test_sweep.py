@@ -352,3 +352,35 @@ def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched
                       "hydra.sweeper.n_trials=5", cwd=tmp_path)  # a new numeric key: allowed
     assert widened.returncode == 0, widened.stderr[-3000:]
     assert len(pd.read_csv(sweep_dir / "trials.csv")) == 5
+
+
+@pytest.mark.slow
+def test_the_confirmation_runs_on_two_processes_and_a_resume_keeps_its_runs(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(4,8)",
+                      "model.kernel_size=choice(2,3)", "hydra/sweeper/pruner=none",
+                      "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra.sweeper.confirm.top_k=2",
+                      "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.study_name=confirmed")
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(sweep_dir / "confirm.csv")
+    assert len(table) == 2 * (1 + 2) and set(table["status"]) == {"complete"}
+    new = table[table["run_dir"].str.startswith("confirm/")]
+    trial_seeds = set(range(4))  # trainer.seed 0 + trial number
+    assert len(set(new["seed"])) == 4 and not set(new["seed"]) & trial_seeds
+    for row in new.itertuples():  # each a normal run dir that trained with its new seed
+        run_dir = sweep_dir / row.run_dir
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+        assert metrics["seed"] == row.seed == saved["trainer"]["seed"]
+        assert metrics["val_acc"] == pytest.approx(row.objective)
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    confirmed = results["confirmed"]
+    assert [c["runs"] for c in confirmed["configs"]] == [3, 3] and isinstance(confirmed["clear_winner"], bool)
+    output = [line for line in proc.stdout.splitlines() if line.strip()]  # Hydra logs to stdout
+    assert output[-1].endswith(confirmed["verdict"])  # the progress output ends with the verdict
+    before = (sweep_dir / "confirm.csv").read_text()
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "with new seeds" not in again.stdout + again.stderr  # nothing left to run
+    assert (sweep_dir / "confirm.csv").read_text() == before
