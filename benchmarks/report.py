@@ -15,6 +15,9 @@ TARGETS = {
     "scaling": "trials per hour with n_jobs=1 and 2",
     "defaults": ("python -m cnnsweep dataset=fashion_mnist (default model and trainer) reaches >= 0.92 "
                  "test accuracy in <= 5 minutes on 2 CPU cores"),
+    "trust": ("on real Fashion-MNIST, a sweep's top configurations confirmed with new seeds: how often "
+              "the single-run winner is the confirmed winner, how much its single run overstates it, "
+              "the seed-to-seed noise, and what the confirmation cost"),
     "gpu": ("on one NVIDIA GPU: the JAX path runs; n_jobs=4 sharing the GPU gives >= 3x the trials per hour "
             "of n_jobs=1 for small models; Fashion-MNIST >= 0.94 test accuracy within 15 minutes"),
 }
@@ -62,6 +65,16 @@ def _verdict(which: str, r: dict) -> str:
         met = r["test_acc"] >= 0.92 and r["command_s"] <= 300
         return (f"{'met' if met else 'NOT met'}: test accuracy {r['test_acc']} in {r['command_s'] / 60:.1f} "
                 "minutes of measured wall time (the whole command)")
+    if which == "trust":
+        same = "is" if r["single_run_winner_is_confirmed"] else "is not"
+        return (f"measured: the single-run winner (trial {r['single_run_winner']}) {same} the confirmed "
+                f"winner (trial {r['confirmed_winner']}); one run per configuration picks the confirmed "
+                f"winner {100 * r['single_run_picks_confirmed_winner']:.0f}% of the time; the winner's "
+                f"single run overstates its confirmed mean by {r['winner_overstatement_points']:+.2f} "
+                "points; "
+                f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
+                f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
+                f"{100 * r['confirm_share_of_training']:.0f}% of the training time")
     return f"speed-up with n_jobs=2: {r['speedup']}x"
 
 
@@ -73,7 +86,7 @@ def render(data: dict) -> str:
     titles = {"overhead": "1. Framework overhead per trial", "throughput": "2. Training throughput",
               "pruning": "3. Pruning and early stopping", "quality": "4. Time to quality on Fashion-MNIST",
               "scaling": "5. Parallel scaling", "defaults": "6. A good single run by default",
-              "gpu": "7. On a GPU"}
+              "trust": "7. Trust: the winner's curse", "gpu": "8. On a GPU"}
     for which, title in titles.items():
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)

@@ -4,6 +4,7 @@
     python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep, then KerasTuner (~42 min)
     python -m benchmarks.run scaling         # 5: trials per hour with n_jobs 1 and 2
     python -m benchmarks.run defaults        # 6: the default run on Fashion-MNIST, timed (~5 min)
+    python -m benchmarks.run trust           # 7: the winner's curse: a sweep confirmed with new seeds
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -222,6 +223,52 @@ def scaling(workdir: Path, n_trials: int, epochs: int) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- 7. trust
+def trust(workdir: Path, n_trials: int, epochs: int, top_k: int, seeds: int, *extra: str) -> dict:
+    """The winner's curse on real Fashion-MNIST: a seed_cnn sweep whose top configurations are
+    confirmed with new seeds. Is the single-run winner the confirmed one, how much does its
+    single run overstate it, how large is the seed-to-seed noise, and what did it cost?"""
+    import itertools
+
+    import pandas as pd
+
+    wall, sweep_dir = _sweep(
+        workdir, "trust", "+sweep=seed_cnn", "dataset=fashion_mnist", f"trainer.epochs={epochs}",
+        "hydra/sweeper/pruner=none", f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweeper.confirm.top_k={top_k}", f"hydra.sweeper.confirm.seeds={seeds}", *extra)
+    study = _study(sweep_dir)
+    confirmed = study.user_attrs["cnnsweep_confirmed"]
+    runs = pd.read_csv(sweep_dir / "confirm.csv")
+    runs = runs[runs["status"] == "complete"]
+    complete = [t for t in study.trials if metrics_of(t).get("state") == "complete"]
+    single = max(complete, key=lambda t: t.value)
+    by_config = {trial: group["objective"].tolist() for trial, group in runs.groupby("trial")}
+    means = {c["trial"]: c["mean"] for c in confirmed["configs"]}
+    # Had each configuration been trained once (any one of its runs), how often would the
+    # best single run have been the confirmed winner? Every combination, counted exactly.
+    combos = list(itertools.product(*by_config.values()))
+    trials = list(by_config)
+    picks = sum(trials[max(range(len(c)), key=c.__getitem__)] == confirmed["best_trial"] for c in combos)
+    new_runs = runs[runs["run_dir"].astype(str).str.startswith("confirm/")]
+    confirm_train_s = sum(json.loads((sweep_dir / d / "metrics.json").read_text())["train_seconds"]
+                          for d in new_runs["run_dir"])
+    search_train_s = sum(float(metrics_of(t).get("train_seconds") or 0) for t in study.trials)
+    return {
+        "n_trials": n_trials, "epochs": epochs, "top_k": top_k, "seeds": seeds, "wall_s": round(wall, 1),
+        "single_run_winner": single.number, "single_run_best": round(single.value, 4),
+        "confirmed_winner": confirmed["best_trial"],
+        "single_run_winner_is_confirmed": single.number == confirmed["best_trial"],
+        "single_run_picks_confirmed_winner": round(picks / len(combos), 3),
+        "winner_overstatement_points": round(100 * (single.value - means[single.number]), 2),
+        "noise_std_points": round(100 * confirmed["noise_std"], 2) if confirmed["noise_std"] else None,
+        "clear_winner": confirmed["clear_winner"], "verdict": confirmed["verdict"],
+        "p_best": {str(c["trial"]): round(c["p_best"], 3) for c in confirmed["configs"]},
+        "confirm_runs": len(new_runs), "confirm_train_s": round(confirm_train_s, 1),
+        "search_train_s": round(search_train_s, 1),
+        "confirm_share_of_training": round(confirm_train_s / (confirm_train_s + search_train_s), 3),
+    }
+
+
 # ---------------------------------------------------------------- results
 def machine() -> dict:
     import importlib.metadata as md
@@ -258,14 +305,14 @@ def write_results(results_dir: Path, updates: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", metavar="BENCHMARK",
-                        help="overhead, throughput, pruning, quality, scaling, defaults "
+                        help="overhead, throughput, pruning, quality, scaling, defaults, trust "
                              "(default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
     parser.add_argument("--no-tuner", action="store_true", help="skip KerasTuner in benchmarks 1 and 4")
     args = parser.parse_args(argv)
-    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults")
+    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -291,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
             elif which == "defaults":
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = defaults(workdir, *(tiny if quick else ()))
+            elif which == "trust":
+                tiny = ("dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100")
+                full = ("dataset.train_limit=12000",)  # 9,600 training and 2,400 validation images
+                result = trust(workdir, 4 if quick else 16, 1 if quick else 5, 2 if quick else 3,
+                               1 if quick else 3, *(tiny if quick else full))
             else:
                 result = scaling(workdir, 2 if quick else 12, 1 if quick else 3)
             result["machine"] = machine()
