@@ -9,14 +9,13 @@ say how large the seed-to-seed noise is and whether the best configuration is
 distinguishable from the runner-up (:mod:`cnnsweep.repeats`). Every finished run
 is kept in the study, so a resume runs only what is missing; a time budget keeps
 back what the runs need, and a confirmation that does not fit is cut to what does.
-With ``n_jobs > 1`` the runs go to as many local processes at once.
+With ``n_jobs > 1`` the runs go to as many local processes at once, and with SLURM
+workers to SLURM jobs.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 from optuna.trial import FrozenTrial
 
 from cnnsweep import repeats, run_files
-from cnnsweep.sweep import budget, records
+from cnnsweep.sweep import budget, placement, records
 from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
-from cnnsweep.sweep.worker_env import local_workers
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cnnsweep")
 
 CONFIRM_DIR = "confirm"  # in the sweep dir: confirm/<trial>-seed<seed>/, one run dir each
-POLL_SECONDS = 0.5
 
 
 def original_seed(sweep: Sweep, trial: FrozenTrial) -> int:
@@ -75,8 +72,8 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
     if todo:
         log.info("confirm: %d run%s of the %d best configuration%s with new seeds", len(todo),
                  "s" * (len(todo) != 1), len(top), "s" * (len(top) != 1))
-        if settings.n_jobs > 1:
-            _run_as_processes(sweep, todo)
+        if settings.several_writers:
+            _run_elsewhere(sweep, todo)
         else:
             for trial, seed in todo:
                 _run_here(sweep, trial, seed)
@@ -132,45 +129,26 @@ def _run_here(sweep: Sweep, trial: FrozenTrial, seed: int) -> None:
     records.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
 
 
-def _run_as_processes(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
-    """The runs as single-run commands, ``n_jobs`` at a time, each with its share of the CPUs."""
+def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
+    """The runs as single-run commands where the sweep's workers run: ``n_jobs`` local
+    processes at a time, or SLURM jobs; each run's metrics.json says how it ended."""
     settings = sweep.settings
-    shares = [w.encode(os.environ) for w in local_workers(settings.n_jobs, os.cpu_count() or 1, 0, "", None)]
-    queue = list(todo)
-    running: dict[int, tuple[subprocess.Popen, FrozenTrial, int, Path]] = {}
-    try:
-        while queue or running:
-            free = [slot for slot in range(settings.n_jobs) if slot not in running]
-            while queue and free:
-                trial, seed = queue.pop(0)
-                slot = free.pop(0)
-                run_dir = settings.sweep_dir / _subdir(trial.number, seed)
-                command = [sys.executable, "-m", "cnnsweep", *seeded_overrides(settings, trial, seed),
-                           "trainer.quiet=true", f"hydra.run.dir={run_dir}"]
-                log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
-                running[slot] = (subprocess.Popen(command, env=shares[slot], stdout=subprocess.DEVNULL,
-                                                  stderr=subprocess.PIPE, text=True, start_new_session=True),
-                                 trial, seed, run_dir)
-            time.sleep(POLL_SECONDS)
-            sweep.ctrl_c.check()
-            for slot, (process, trial, seed, run_dir) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                del running[slot]
-                _, stderr = process.communicate()
-                metrics = _read_metrics(run_dir) or {
-                    "status": "failed", "error": (stderr.strip().splitlines() or ["no output"])[-1][:300]}
-                records.record_confirm_run(sweep.study, trial.number, seed, metrics,
-                                           _subdir(trial.number, seed))
-    except KeyboardInterrupt:
-        for process, *_ in running.values():
-            process.send_signal(2)  # SIGINT: each records its run's files and exits
-        for process, *_ in running.values():
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        raise
+    dirs = [settings.sweep_dir / _subdir(trial.number, seed) for trial, seed in todo]
+    commands = [[sys.executable, "-m", "cnnsweep", *seeded_overrides(settings, trial, seed),
+                 "trainer.quiet=true", f"hydra.run.dir={run_dir}"]
+                for (trial, seed), run_dir in zip(todo, dirs, strict=True)]
+
+    def ended(index: int, error: str) -> None:
+        trial, seed = todo[index]
+        metrics = _read_metrics(dirs[index]) or {"status": "failed", "error": error}
+        records.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
+
+    for trial, seed in todo:
+        log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
+    placement.run_commands(commands, n_jobs=settings.n_jobs, cluster=settings.cluster,
+                           folder=settings.sweep_dir / ".submitit" / "%j",
+                           name=f"cnnsweep-{sweep.study.study_name}-confirm", ctrl_c=sweep.ctrl_c,
+                           on_end=ended)
 
 
 def _read_metrics(run_dir: Path) -> dict[str, Any] | None:

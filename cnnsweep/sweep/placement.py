@@ -51,6 +51,25 @@ def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
     return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, ctrl_c, deadline)
 
 
+def run_commands(commands: Sequence[list[str]], *, n_jobs: int, cluster: Mapping[str, Any] | None,
+                 folder: Path, name: str, ctrl_c: CtrlC, on_end: Callable[[int, str], None]) -> None:
+    """Run whole commands (single runs) where the sweep's workers run: ``n_jobs`` local
+    processes at a time, each with its share of the CPUs, or SLURM jobs with the launcher's
+    settings. ``on_end(index, error)`` is called as each ends (``error``: its last stderr line).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the running commands were asked to stop first.
+    """
+    if cluster is not None:
+        from cnnsweep.sweep.slurm import run_commands_as_jobs
+
+        run_commands_as_jobs(commands, cluster, str(folder), name, ctrl_c, on_end)
+        return
+    from cnnsweep.sweep.workers import run_commands_here
+
+    run_commands_here(commands, n_jobs, ctrl_c, on_end)
+
+
 def check_placement(n_jobs: int, cluster: Mapping[str, Any] | None) -> None:
     """Refuse, before anything starts, workers that cannot run where :func:`placement` puts
     them: a cluster that is not there, or more local processes than the memory holds.

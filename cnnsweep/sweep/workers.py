@@ -142,3 +142,41 @@ def gpu_count() -> int:
         except (OSError, subprocess.SubprocessError):
             return 0
     return 0
+
+
+def run_commands_here(commands: Sequence[list[str]], n_jobs: int, ctrl_c: CtrlC,
+                      on_end: Callable[[int, str], None]) -> None:
+    """``commands`` as local processes, ``n_jobs`` at a time, each with its share of the CPU
+    threads; ``on_end(index, last stderr line)`` as each ends.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; each running command got a SIGINT (and a minute) first.
+    """
+    shares = [w.encode(os.environ) for w in local_workers(n_jobs, os.cpu_count() or 1, gpu_count(), "", None)]
+    waiting = list(enumerate(commands))
+    running: dict[int, tuple[int, subprocess.Popen]] = {}  # slot -> (command index, its process)
+    try:
+        while waiting or running:
+            for slot in range(n_jobs):
+                if slot not in running and waiting:
+                    index, command = waiting.pop(0)
+                    running[slot] = (index, subprocess.Popen(
+                        command, env=shares[slot], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                        text=True, start_new_session=True))
+            time.sleep(POLL_SECONDS / 2)
+            ctrl_c.check()
+            for slot, (index, process) in list(running.items()):
+                if process.poll() is not None:
+                    del running[slot]
+                    _, stderr = process.communicate()
+                    last = (stderr.strip().splitlines() or [f"exit status {process.returncode}"])[-1]
+                    on_end(index, last[:300])
+    except KeyboardInterrupt:
+        for _, process in running.values():
+            process.send_signal(signal.SIGINT)
+        for _, process in running.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        raise

@@ -180,3 +180,18 @@ def test_submitit_slurm_without_slurm_is_refused(tmp_path):
     assert needs in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "sweep" / "optuna.journal").exists()
+
+
+def test_the_confirmation_runs_are_slurm_jobs_too(cluster, tmp_path):
+    import pandas as pd
+
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*_slurm_sweep(sweep_dir, "trusted", 4, "hydra.sweeper.confirm.top_k=2",
+                                 "hydra.sweeper.confirm.seeds=1"), cwd=tmp_path, env=cluster.env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    table = pd.read_csv(sweep_dir / "confirm.csv")
+    assert len(table) == 2 * (1 + 1) and set(table["status"]) == {"complete"}, table
+    jobs = [job for job in cluster.ended_jobs() if job["Name"] == "cnnsweep-trusted-confirm"]
+    assert len(jobs) == 2 and all(job["JobState"] == "COMPLETED" for job in jobs), jobs
+    for run_dir in table["run_dir"][table["run_dir"].str.startswith("confirm/")]:
+        assert (sweep_dir / run_dir / "metrics.json").is_file()
