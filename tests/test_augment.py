@@ -65,3 +65,42 @@ def test_training_with_augmentation_on_tiny_data(tiny_config, tmp_path):
     tiny_config["trainer"]["augment"] = {"shift": 0.15, "flip": True}
     result = train(tiny_config, tmp_path)
     assert result.status == "complete" and result.metrics["epochs_run"] == 2
+
+
+def _shifts_and_flips(image, max_shift):
+    """Every image the augmentation may make of ``image``: mirrored or not, then translated."""
+    for mirrored in (image, image[:, ::-1]):
+        padded = np.pad(mirrored, ((max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+        for dy in range(-max_shift, max_shift + 1):
+            for dx in range(-max_shift, max_shift + 1):
+                yield np.roll(padded, (dy, dx), (0, 1))[max_shift:-max_shift, max_shift:-max_shift]
+
+
+def _epochs(seed, n_epochs=2, shift=0.34, flip=True):
+    from cnnsweep.augment import augmented_dataset
+
+    images, labels = _images(), np.eye(8, dtype=np.float32)
+    dataset = augmented_dataset(images, labels, 4, shift=shift, flip=flip, seed=seed)
+    return [[(x.numpy(), y.numpy()) for x, y in dataset] for _ in range(n_epochs)]
+
+
+def test_the_tf_data_pipeline_shifts_and_flips_each_image_and_keeps_its_label():
+    images = _images()
+    batches = _epochs(0, n_epochs=1)[0]
+    assert [x.shape for x, _ in batches] == [(4, 6, 6, 1), (4, 6, 6, 1)]
+    seen = []
+    for x, y in batches:
+        for image, label in zip(x, y, strict=True):
+            original = images[int(label.argmax())]  # the label still names the image it came from
+            assert any(np.array_equal(image, v) for v in _shifts_and_flips(original, 2))
+            seen.append(int(label.argmax()))
+    assert sorted(seen) == list(range(8))  # an epoch is every image once, shuffled
+
+
+def test_the_tf_data_pipeline_is_reproducible_and_draws_anew_every_epoch():
+    first, again, other = _epochs(0), _epochs(0), _epochs(1)
+    flat = lambda epochs: [x for epoch in epochs for batch in epoch for x in batch]  # noqa: E731
+    assert all(np.array_equal(a, b) for a, b in zip(flat(first), flat(again), strict=True))
+    epoch_1, epoch_2 = ([x for x, _ in epoch] for epoch in first)
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch_1, epoch_2, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(flat(first), flat(other), strict=True))
