@@ -103,6 +103,9 @@ def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: f
                 fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
         return images, labels
 
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    return dataset.map(augment).prefetch(tf.data.AUTOTUNE)
+    # Shuffled indices, gathered a batch at a time: the shuffle buffer holds numbers, not images.
+    every_image, every_label = tf.constant(x), tf.constant(y)
+    order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    batches = order.batch(batch_size).map(lambda index: (tf.gather(every_image, index),
+                                                         tf.gather(every_label, index)))
+    return batches.map(augment).prefetch(tf.data.AUTOTUNE)
