@@ -63,7 +63,7 @@ def main() -> None:
                    keras.layers.Dense(10, activation="softmax")]
         model = keras.Sequential(layers)
         steps = math.ceil(len(x_fit) / batch) * epochs
-        warmup = math.ceil(len(x_fit) / batch)  # one epoch
+        warmup = min(steps // 2, math.ceil(len(x_fit) / batch))  # one epoch, at most half the run
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, steps - warmup, warmup_target=trainer["learning_rate"], warmup_steps=warmup)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=trainer["weight_decay"]),

@@ -139,7 +139,12 @@ def _spy_on_fit(monkeypatch):
     real_fit = keras.Model.fit
 
     def fit(self, x=None, y=None, **kwargs):
-        images = len(x) if y is not None else sum(len(x[i][0]) for i in range(len(x)))
+        if y is not None:  # arrays
+            images = len(x)
+        elif hasattr(x, "element_spec"):  # the tf.data pipeline of the TensorFlow backend
+            images = sum(int(batch[0].shape[0]) for batch in x)
+        else:  # a PyDataset
+            images = sum(len(x[i][0]) for i in range(len(x)))
         calls.append((images, kwargs["initial_epoch"], kwargs["epochs"]))
         return real_fit(self, x, y, **kwargs)
 
