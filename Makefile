@@ -18,7 +18,7 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
 		trainer.epochs=3 hydra.sweeper.n_trials=6
 
-test: install  ## the suite (about 12 minutes on 2 cores)
+test: install  ## the suite (22-28 minutes measured on 2 cores on a slow day)
 	$(PY) -m pytest
 
 test-faults: install  ## the fault-injection suite: killed, interrupted, disk-full sweeps (root for tmpfs)
