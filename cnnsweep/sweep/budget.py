@@ -82,8 +82,10 @@ def confirm_reserve(sweep: Sweep) -> float:
 
 
 def refit_reserve(sweep: Sweep) -> float:
+    if not sweep.settings.refit:  # asked before every trial: no storage read when there is no refit
+        return 0.0
     best = records.chosen_best(sweep.study)
-    return refit_seconds(records.metrics_of(best)) if sweep.settings.refit and best is not None else 0.0
+    return refit_seconds(records.metrics_of(best)) if best is not None else 0.0
 
 
 def search_deadline(sweep: Sweep) -> float | None:
