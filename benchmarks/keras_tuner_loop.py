@@ -1,9 +1,12 @@
-"""The same search with KerasTuner's RandomSearch, for comparison.
+"""Benchmark 1's KerasTuner peer: the same configurations as the sweep, in KerasTuner.
 
-    python -m benchmarks.keras_tuner_loop DATASET EPOCHS N_TRIALS WORKDIR
+    python -m benchmarks.keras_tuner_loop CONFIGS.json DATASET EPOCHS WORKDIR
 
-Prints one JSON line: the search's wall seconds and its best validation accuracy.
-Needs ``keras-tuner`` and ``tensorboard`` (KerasTuner fails every trial without it).
+The configurations (the sweep's, in its order) are handed to KerasTuner's random-search
+oracle one per trial, so KerasTuner trains exactly what the sweep and the plain loop
+train, the lesson's way. Prints one JSON line: the search's wall seconds and its best
+validation accuracy. Needs ``keras-tuner`` and ``tensorboard`` (KerasTuner fails every
+trial without it).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import sys
 import time
 
 
-def run(dataset: str, epochs: int, n_trials: int, workdir: str) -> dict:
+def run(configs: list[dict], dataset: str, epochs: int, workdir: str) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import keras_tuner
+    from keras_tuner.src.engine import trial as trial_module
 
     from cnnsweep.data.loader import load_dataset
 
@@ -42,16 +46,32 @@ def run(dataset: str, epochs: int, n_trials: int, workdir: str) -> dict:
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32, 64, 128]), **kwargs)
 
-    tuner = keras_tuner.RandomSearch(SeedHyperModel(), objective="val_acc", max_trials=n_trials,
-                                     seed=0, directory=workdir, project_name="bench", overwrite=True)
+    names = {"model.filters": "filters", "model.kernel_size": "kernel_size", "model.strides": "strides",
+             "model.padding": "padding", "trainer.batch_size": "batch_size"}
+    queue = [{names[key]: value for key, value in config.items()} for config in configs]
+
+    class GivenConfigurations(keras_tuner.oracles.RandomSearchOracle):
+        """Each trial takes the next of the sweep's configurations; then the search stops."""
+
+        def populate_space(self, trial_id):
+            if not queue:
+                return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+            values = self.hyperparameters.values.copy()
+            values.update(queue.pop(0))
+            return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+
+    oracle = GivenConfigurations(objective="val_acc", max_trials=len(configs), seed=0)
+    tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=SeedHyperModel(), directory=workdir,
+                              project_name="bench", overwrite=True)
     started = time.perf_counter()
     tuner.search(data.x_train, y_train, validation_split=0.2, epochs=epochs, verbose=0,
                  callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", patience=3)])
     wall = time.perf_counter() - started
     best = tuner.oracle.get_best_trials(1)[0]
-    return {"wall_seconds": wall, "best_val_acc": float(best.score),
-            "trials": len(tuner.oracle.trials)}
+    return {"wall_seconds": wall, "best_val_acc": float(best.score), "trials": len(tuner.oracle.trials)}
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
+    with open(sys.argv[1]) as file:
+        given = json.load(file)
+    print(json.dumps(run(given, sys.argv[2], int(sys.argv[3]), sys.argv[4])))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 TARGETS = {
-    "overhead": ("at most 150 ms per trial over the plain Keras loop, and below KerasTuner's; the first "
-                 "target, under 5% of the plain loop, stays listed"),
+    "overhead": ("at most 150 ms per trial over the plain Keras loop, and below KerasTuner's, both "
+                 "measured on whole commands (start-up, data, report and exit included)"),
     "throughput": ("at least 0.97x the images per second of plain Keras fit given the same model, recipe "
                    "and augmentation (the default run: AdamW, cosine schedule with warm-up, label smoothing, "
                    "flips as a tf.data map), measured side by side"),
@@ -14,7 +14,8 @@ TARGETS = {
     "quality": ("best-by-validation test accuracy >= 0.93 within 20 minutes of measured wall time on "
                 "2 CPU cores, and at least 0.5 points above KerasTuner's Hyperband on the same space, "
                 "split and time box"),
-    "scaling": "trials per hour with n_jobs=1 and 2",
+    "scaling": ("at least 1.6x the trials per hour with n_jobs=2 as with n_jobs=1 on 2 cores, whole commands "
+                "of at least three minutes each"),
     "defaults": ("python -m cnnsweep dataset=fashion_mnist (default model and trainer) reaches >= 0.92 "
                  "test accuracy in <= 5 minutes on 2 CPU cores"),
     "trust": ("on real Fashion-MNIST, a sweep's top configurations confirmed with new seeds: how often "
@@ -38,14 +39,13 @@ def _machine(result: dict) -> str:
 
 def _verdict(which: str, r: dict) -> str:
     if which == "overhead":
-        tuner_ms = r.get("tuner_overhead_ms_per_trial")
-        ours = r["overhead_ms_per_trial"]
+        ours, tuner_ms = r["command_overhead_ms_per_trial"], r.get("tuner_command_overhead_ms_per_trial")
         met = ours <= 150 and (tuner_ms is None or ours < tuner_ms)
-        text = (f"{'met' if met else 'NOT met'}: {ours} ms per trial over the plain loop "
-                f"(trial phase {r['trial_phase_ratio']:.2f}x; the 5% target: "
-                f"{'met' if r['trial_phase_ratio'] <= 1.05 else 'NOT met'})")
+        phase_ms = r["trial_phase_overhead_ms_per_trial"]
+        text = (f"{'met' if met else 'NOT met'}: {ours} ms per trial over the plain loop, whole commands "
+                f"({r['command_ratio']:.2f}x; in the trial phase alone {phase_ms} ms)")
         if tuner_ms is not None:
-            text += f"; KerasTuner {tuner_ms} ms per trial ({r['tuner_search_ratio']:.2f}x)"
+            text += f"; KerasTuner {tuner_ms} ms per trial ({r['tuner_command_ratio']:.2f}x)"
         return text
     if which == "throughput":
         return (f"{'met' if r['ratio'] >= 0.97 else 'NOT met'}: {r['ratio']:.2f}x the images per second of "
@@ -78,7 +78,13 @@ def _verdict(which: str, r: dict) -> str:
                 f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
                 f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
                 f"{100 * r['confirm_share_of_training']:.0f}% of the training time")
-    return f"speed-up with n_jobs=2: {r['speedup']}x"
+    if which == "scaling":
+        one, two = r["n_jobs=1"], r["n_jobs=2"]
+        return (f"{'met' if r['command_speedup'] >= 1.6 else 'NOT met'}: {r['command_speedup']}x the trials "
+                f"per hour with n_jobs=2 ({two['complete']} trials in {two['wall_s']} s against "
+                f"{one['complete']} in {one['wall_s']} s, whole commands; in the trial phase alone "
+                f"{r['trial_phase_speedup']}x)")
+    raise ValueError(f"no verdict for benchmark {which!r}")
 
 
 def render(data: dict) -> str:

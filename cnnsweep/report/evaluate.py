@@ -53,21 +53,23 @@ def param_importance(sweep: CollectedSweep, resamples: int = IMPORTANCE_RESAMPLE
     table, keys = _searched_and_varied(sweep)
     if len(table) < 3 or not keys:
         return None
-    values = _importances(table, keys, sweep.maximize)
+    trials = _frozen_trials(table, keys)
+    values = _importances(trials, sweep.maximize)
     if not values:
         return None
     rng = np.random.default_rng(0)
     draws: dict[str, list[float]] = {key: [] for key in values}
     for _ in range(resamples):
-        resampled = _importances(table.iloc[rng.integers(0, len(table), len(table))], keys, sweep.maximize)
+        picked = rng.integers(0, len(trials), len(trials))
+        resampled = _importances([trials[i] for i in picked], sweep.maximize)
         for key in draws:
             draws[key].append(resampled.get(key, 0.0) if resampled else 0.0)
     spread = {key: (float(np.percentile(v, 5)), float(np.percentile(v, 95))) for key, v in draws.items() if v}
     return Importance(values, "PED-ANOVA", spread)
 
 
-def _importances(table: pd.DataFrame, keys: list[str], maximize: bool) -> dict[str, float]:
-    """PED-ANOVA importances of ``keys`` over ``table``'s trials ({} when it cannot say)."""
+def _frozen_trials(table: pd.DataFrame, keys: list[str]) -> list[Any]:
+    """``table``'s trials with every one of ``keys`` set, as Optuna trials over the values seen."""
     import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -78,19 +80,25 @@ def _importances(table: pd.DataFrame, keys: list[str], maximize: bool) -> dict[s
             distributions[key] = FloatDistribution(float(values.min()), float(values.max()))
         else:
             distributions[key] = CategoricalDistribution(sorted({str(v) for v in values}))
-    study = optuna.create_study(direction="maximize" if maximize else "minimize")
-    for _, row in table.iterrows():
-        params = {}
-        for key, dist in distributions.items():
-            value = row[key]
-            if value is None or pd.isna(value):
-                break
-            params[key] = float(value) if isinstance(dist, FloatDistribution) else str(value)
-        else:
-            study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
-                                                      value=float(row["objective"])))
-    if len(study.trials) < 3:
+    trials = []
+    for row in table.to_dict("records"):
+        if any(row[key] is None or pd.isna(row[key]) for key in distributions):
+            continue
+        params = {key: float(row[key]) if isinstance(dist, FloatDistribution) else str(row[key])
+                  for key, dist in distributions.items()}
+        trials.append(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                value=float(row["objective"])))
+    return trials
+
+
+def _importances(trials: list[Any], maximize: bool) -> dict[str, float]:
+    """PED-ANOVA importances over ``trials`` ({} when it cannot say)."""
+    import optuna
+
+    if len(trials) < 3:
         return {}
+    study = optuna.create_study(direction="maximize" if maximize else "minimize")
+    study.add_trials(trials)
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # Optuna's default, named here
     try:
         with warnings.catch_warnings():  # a resample of few distinct trials: equal importances, said once
