@@ -1,92 +1,100 @@
-"""Benchmark 4's peer: KerasTuner's Hyperband on deep_cnn's space, data split and time box.
+"""Benchmark 4's KerasTuner peer: Hyperband on deep_cnn's space, data split and time box.
 
-    python -m benchmarks.keras_tuner_quality DATASET MINUTES WORKDIR
+    python -m benchmarks.keras_tuner_quality DATASET MINUTES RECIPE [--workdir DIR] [--train-limit N]
 
-The same search space as ``sweeps/deep_cnn.yaml`` (conv blocks, convs per block,
-filters, batch norm, dense units, dropout, log learning rate, batch size), the
-same 80/20 split of the training images (the last 20% validate, as cnnsweep's),
-Hyperband up to the same 15 epochs with the same early stopping, and the same
-time box: at the deadline the running trial stops at its next epoch and the
-search ends. The best trial by validation accuracy is then scored on the test
-split. Prints one JSON line. Needs ``keras-tuner`` and ``tensorboard``.
+RECIPE is ``cnnsweep`` or ``plain`` (see :mod:`benchmarks.peers`); with ``cnnsweep`` the
+baseline is Hyperband's first candidate. Hyperband runs up to the same 15 epochs with
+the recipe's early stopping, and the same time box: at the deadline the running trial
+stops at its next epoch and the search ends. The best trial by validation accuracy is
+then scored on the test split. KerasTuner's oracle is seeded; its training is not (it
+sets no Keras seed), so two runs differ. Prints one JSON line. Needs ``keras-tuner``
+and ``tensorboard``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
+from benchmarks import peers
 
-def run(dataset: str, minutes: float, workdir: str) -> dict:
+
+def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import keras_tuner
 
-    from cnnsweep.data.loader import load_dataset
-    from cnnsweep.train import split_validation
-
+    recipe = args.recipe
     started = time.perf_counter()
-    deadline = started + minutes * 60
-    data = load_dataset(dataset)
-    classes = data.spec.num_classes
-    (x_fit, y_fit), (x_val, y_val) = split_validation(data.x_train, data.y_train, 0.2)
-    y_fit, y_val = keras.utils.to_categorical(y_fit, classes), keras.utils.to_categorical(y_val, classes)
+    deadline = started + args.minutes * 60
+    data, (x_fit, y_fit), validation, (x_test, y_test) = peers.load_split(args)
+
+    def sample(hp: keras_tuner.HyperParameters, name: str):
+        kind, *args = peers.SPACE[name]
+        if kind == "choice":
+            values = args[0]
+            return hp.Boolean(name) if values == [True, False] else hp.Choice(name, values)
+        low, high, log = args
+        return hp.Float(name, low, high, sampling="log" if log else "linear")
 
     class DeepCnn(keras_tuner.HyperModel):
         def build(self, hp):
-            blocks, convs = hp.Choice("conv_blocks", [2, 3]), hp.Choice("convs_per_block", [1, 2])
-            filters, batch_norm = hp.Choice("filters", [16, 32, 48]), hp.Boolean("batch_norm")
-            layers = [keras.Input(shape=data.spec.input_shape)]
-            for block in range(blocks):
-                for _ in range(convs):
-                    layers.append(keras.layers.Conv2D(filters * 2 ** block, 3, padding="same",
-                                                      activation=None if batch_norm else "relu"))
-                    if batch_norm:
-                        layers += [keras.layers.BatchNormalization(), keras.layers.Activation("relu")]
-                layers.append(keras.layers.MaxPooling2D(2))
-            layers += [keras.layers.Flatten(),
-                       keras.layers.Dense(hp.Choice("dense_units", [64, 128, 256]), activation="relu"),
-                       keras.layers.Dropout(hp.Float("dropout", 0.1, 0.5)),
-                       keras.layers.Dense(classes, activation="softmax")]
-            model = keras.Sequential(layers)
-            rate = hp.Float("learning_rate", 5e-4, 5e-3, sampling="log")
-            model.compile(optimizer=keras.optimizers.Adam(rate), loss="categorical_crossentropy",
-                          metrics=["acc"])
+            params = {name: sample(hp, name) for name in peers.SPACE}
+            model = peers.build_model(keras, params, data.spec.input_shape, data.spec.num_classes, recipe)
+            peers.compile_model(keras, model, params, len(x_fit), recipe)
             return model
 
         def fit(self, hp, model, *args, **kwargs):
-            return model.fit(*args, batch_size=hp.Choice("batch_size", [64, 128, 256]), **kwargs)
+            batch = hp.get("batch_size")
+            if recipe == "plain":
+                return model.fit(x_fit, y_fit, batch_size=batch, **kwargs)
+            train = peers.training_data(x_fit, y_fit, batch, recipe, data.spec.mirrors, seed=0)
+            return model.fit(train, **kwargs)
 
-    class Deadline(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if time.perf_counter() > deadline:
-                self.model.stop_training = True
+    class BaselineFirst(keras_tuner.oracles.HyperbandOracle):
+        """Hyperband whose first candidate is deep_cnn's baseline (cnnsweep's recipe)."""
+
+        baseline_given = recipe != "cnnsweep"
+
+        def _random_values(self):
+            if not self.baseline_given:
+                self.baseline_given = True
+                values = self.hyperparameters.values.copy()
+                values.update(peers.BASELINE)
+                return values
+            return super()._random_values()
 
     class TimeBoxedHyperband(keras_tuner.Hyperband):
+        """Hyperband's tuner (epochs per round, weights carried over) around the oracle above."""
+
+        def __init__(self, oracle, **kwargs):
+            keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
         def run_trial(self, trial, *args, **kwargs):
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline and len(self.oracle.trials) > 1:  # one trial at least
                 raise keras_tuner.errors.FatalError("the time box is over")
             return super().run_trial(trial, *args, **kwargs)
 
-    tuner = TimeBoxedHyperband(DeepCnn(), objective="val_acc", max_epochs=15, factor=3, seed=0,
-                               directory=workdir, project_name="quality", overwrite=True)
+    oracle = BaselineFirst(objective="val_acc", max_epochs=peers.MAX_EPOCHS, factor=3, seed=0)
+    tuner = TimeBoxedHyperband(oracle=oracle, hypermodel=DeepCnn(), directory=args.workdir,
+                               project_name=f"quality-{recipe}", overwrite=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_acc", patience=peers.patience(recipe),
+                                         restore_best_weights=True)
     try:
-        tuner.search(x_fit, y_fit, validation_data=(x_val, y_val), verbose=0,
-                     callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", patience=3,
-                                                              restore_best_weights=True), Deadline()])
+        tuner.search(x_fit, y_fit, validation_data=validation, verbose=0,
+                     callbacks=[stop, peers.deadline_callback(keras, deadline)])
     except keras_tuner.errors.FatalError:
         pass  # the time box ended the search
     search_s = time.perf_counter() - started
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]
-    _, test_acc = model.evaluate(data.x_test, keras.utils.to_categorical(data.y_test, classes),
-                                 batch_size=512, verbose=0)
-    return {"wall_s": round(time.perf_counter() - started, 1), "search_s": round(search_s, 1),
-            "trials": len(tuner.oracle.trials), "best_val_acc": round(float(best_trial.score), 4),
-            "best_test_acc": round(float(test_acc), 4), "best_params": best_trial.hyperparameters.values}
+    _, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
+    return {"recipe": recipe, "wall_s": round(time.perf_counter() - started, 1),
+            "search_s": round(search_s, 1), "trials": len(tuner.oracle.trials),
+            "best_val_acc": round(float(best_trial.score), 4), "best_test_acc": round(float(test_acc), 4),
+            "best_params": best_trial.hyperparameters.values}
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], float(sys.argv[2]), sys.argv[3])))
+    print(json.dumps(run(peers.arguments("benchmarks.keras_tuner_quality"))))

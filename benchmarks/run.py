@@ -1,10 +1,11 @@
 """cnnsweep's benchmarks: one command, results in benchmarks/RESULTS.md.
 
     python -m benchmarks.run                 # 1-3: overhead, throughput, pruning (~15 min, 2 cores)
-    python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep, then KerasTuner (~42 min)
+    python -m benchmarks.run quality         # 4: a 20-minute Fashion-MNIST sweep, then four peers (~105 min)
     python -m benchmarks.run scaling         # 5: trials per hour with n_jobs 1 and 2
     python -m benchmarks.run defaults        # 6: the default run on Fashion-MNIST, timed (~5 min)
     python -m benchmarks.run trust           # 7: the winner's curse: a sweep confirmed with new seeds
+    python -m benchmarks.run gpu             # 8: JAX on one NVIDIA GPU (scripts/pack-device.sh packs it)
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -30,7 +31,8 @@ from cnnsweep.sweep.records import metrics_of
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-ENV = {**os.environ, "CNNSWEEP_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+ENV = {**os.environ, "CNNSWEEP_OFFLINE": "1",
+       "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def _python(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
@@ -178,11 +180,24 @@ def pruning(workdir: Path, n_trials: int, epochs: int) -> dict:
 
 
 # ---------------------------------------------------------------- 4. quality
-def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str, with_tuner: bool = False) -> dict:
-    """Best-by-validation test accuracy of a time-boxed deep_cnn sweep on real Fashion-MNIST,
-    and of KerasTuner's Hyperband on the same space, split and time box (run right after).
+# Benchmark 4's peers, in the order they run: (name, module, recipe). The recipe-parity ones
+# (cnnsweep's recipe written in plain Keras) first: the lead over them is the search's.
+PEERS = (
+    ("keras_tuner_cnnsweep_recipe", "benchmarks.keras_tuner_quality", "cnnsweep"),
+    ("optuna_cnnsweep_recipe", "benchmarks.optuna_quality", "cnnsweep"),
+    ("keras_tuner_plain", "benchmarks.keras_tuner_quality", "plain"),
+    ("optuna_plain", "benchmarks.optuna_quality", "plain"),
+)
 
-    The time box is hydra.sweeper.timeout: the whole sweep, report included.
+
+def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str, peers: tuple[str, ...] = (),
+            peer_minutes: float | None = None) -> dict:
+    """Best-by-validation test accuracy of a time-boxed deep_cnn sweep on real Fashion-MNIST,
+    then of each peer on the same space, split and time box (run one after another, alone).
+
+    The time box is hydra.sweeper.timeout: the whole sweep, report included; each side's
+    ``wall_s`` is its whole command. ``peer_minutes`` (the quick check) gives the peers
+    another time box.
     """
     wall, sweep_dir = _sweep(
         workdir, "quality", "+sweep=deep_cnn", "dataset=fashion_mnist", "hydra.sweeper.n_trials=1000",
@@ -193,16 +208,31 @@ def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str, with_tuner:
         raise RuntimeError(f"the {minutes}-minute sweep finished no trial; see {sweep_dir}")
     best = max(complete, key=lambda t: t.value)
     refit = study.user_attrs.get("cnnsweep_refit") or {}
-    result = {"minutes": minutes, "n_jobs": n_jobs, "wall_s": round(wall, 1), "trials": len(study.trials),
-              "complete": len(complete), "best_trial": best.number,
-              "best_val_acc": round(best.value, 4), "best_test_acc": round(metrics_of(best)["test_acc"], 4),
-              "refit_test_acc": refit.get("test_acc") and round(refit["test_acc"], 4),
-              "best_params": best.params, "best_params_count": metrics_of(best).get("params_count")}
-    if with_tuner:
-        tuner_wall, proc = _python("-m", "benchmarks.keras_tuner_quality", "fashion_mnist", str(minutes),
-                                   str(workdir / "tuner-quality"), cwd=workdir)
-        result["tuner"] = json.loads(proc.stdout.strip().splitlines()[-1])
-        result["tuner"]["command_s"] = round(tuner_wall, 1)
+    result: dict = {
+        "minutes": minutes, "n_jobs": n_jobs, "wall_s": round(wall, 1), "trials": len(study.trials),
+        "complete": len(complete), "best_trial": best.number, "best_val_acc": round(best.value, 4),
+        "best_test_acc": round(metrics_of(best)["test_acc"], 4),
+        "refit_test_acc": refit.get("test_acc") and round(refit["test_acc"], 4),
+        "best_params": best.params, "best_params_count": metrics_of(best).get("params_count"), "peers": {}}
+    given = dict(o.split("=", 1) for o in extra)
+    limits = [f"--{key.split('.')[1].replace('_', '-')}={given[key]}"
+              for key in ("dataset.train_limit", "dataset.test_limit") if key in given]
+    for name, module, recipe in PEERS:
+        if name not in peers:
+            continue
+        args = [given.get("dataset", "fashion_mnist"), str(peer_minutes or minutes), recipe,
+                f"--workdir={workdir / name}", *limits]
+        try:
+            peer_wall, proc = _python("-m", module, *args, cwd=workdir)
+        except RuntimeError as exc:
+            result["peers"][name] = {"recipe": recipe, "error": str(exc).splitlines()[0]}
+            continue
+        peer = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["peers"][name] = {**peer, "wall_s": round(peer_wall, 1), "script_s": peer["wall_s"]}
+    parity = [p["best_test_acc"] for n, p in result["peers"].items()
+              if p.get("recipe") == "cnnsweep" and "best_test_acc" in p]
+    if parity:
+        result["lead_over_recipe_parity_points"] = round(100 * (result["best_test_acc"] - max(parity)), 2)
     return result
 
 
@@ -295,11 +325,77 @@ def trust(workdir: Path, n_trials: int, epochs: int, top_k: int, seeds: int, *ex
     }
 
 
+# ---------------------------------------------------------------- 8. gpu
+GPU_SCALING_BUDGET_S = 120  # each of benchmark 8's two sharing commands
+
+
+def _steady_epoch_s(sweep_dir: Path) -> float | None:
+    """The median epoch time after each trial's first (which JAX spends compiling)."""
+    times = []
+    for metrics_file in sweep_dir.glob("*/metrics.json"):
+        metrics = json.loads(metrics_file.read_text())
+        if metrics.get("status") == "complete" and int(metrics.get("epochs_run") or 0) > 1:
+            rest = float(metrics["train_seconds"]) - float(metrics["first_epoch_seconds"])
+            times.append(rest / (int(metrics["epochs_run"]) - 1))
+    return round(statistics.median(times), 3) if times else None
+
+
+def _first_epoch_s(sweep_dir: Path) -> float | None:
+    times = [json.loads(f.read_text()).get("first_epoch_seconds") for f in sweep_dir.glob("*/metrics.json")]
+    return round(statistics.median([t for t in times if t]), 3) if any(times) else None
+
+
+def gpu(workdir: Path, jobs: int, scaling_seconds: int | None, minutes: float, *extra: str,
+        scaling_trials: int = 100_000) -> dict:
+    """On one NVIDIA GPU with the JAX backend, three whole commands: seed_cnn's small models
+    on Fashion-MNIST with n_jobs=1 and with n_jobs=``jobs`` sharing the GPU (same budget,
+    trials per hour), then a deep_cnn sweep of ``minutes`` (best-by-validation test accuracy).
+    First epochs (JAX compiles) and steady-state epochs are reported apart."""
+    jax_backend = ("trainer.backend=jax", *extra)
+    budget = [f"hydra.sweeper.timeout={scaling_seconds}"] if scaling_seconds else []
+    result: dict = {"jobs": jobs, "scaling_budget_s": scaling_seconds, "device": _gpu_name()}
+    for n_jobs in (1, jobs):
+        wall, sweep_dir = _sweep(
+            workdir, f"gpu-jobs{n_jobs}", "+sweep=seed_cnn", "trainer.epochs=3", "hydra/sweeper/pruner=none",
+            f"hydra.sweeper.n_trials={scaling_trials}", *budget, f"hydra.sweeper.n_jobs={n_jobs}",
+            *jax_backend)
+        study = _study(sweep_dir)
+        complete = sum(metrics_of(t).get("state") == "complete" for t in study.trials)
+        result.setdefault("backends", sorted({json.loads(f.read_text()).get("backend")
+                                              for f in sweep_dir.glob("*/metrics.json")}))
+        result[f"n_jobs={n_jobs}"] = {"wall_s": round(wall, 1), "complete": complete,
+                                      "trials_per_hour": round(3600 * complete / wall),
+                                      "first_epoch_s": _first_epoch_s(sweep_dir),
+                                      "steady_epoch_s": _steady_epoch_s(sweep_dir)}
+    one, many = result["n_jobs=1"]["trials_per_hour"], result[f"n_jobs={jobs}"]["trials_per_hour"]
+    result["sharing_speedup"] = round(many / one, 2) if one else None
+    quality_run = quality(workdir, minutes, jobs, *jax_backend)
+    result["quality"] = {key: quality_run[key] for key in (
+        "minutes", "n_jobs", "wall_s", "trials", "complete", "best_trial", "best_val_acc", "best_test_acc",
+        "best_params")}
+    return result
+
+
+def _gpu_name() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
 # ---------------------------------------------------------------- results
 def machine() -> dict:
     import importlib.metadata as md
 
-    versions = {name: md.version(name) for name in ("tensorflow", "keras", "optuna", "hydra-core")}
+    def version(name: str) -> str | None:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:  # the GPU machine trains with JAX and has no TensorFlow
+            return None
+
+    versions = {name: version(name) for name in ("tensorflow", "jax", "keras", "optuna", "hydra-core")}
     return {"date": datetime.now().isoformat(timespec="minutes"), "cpu_cores": os.cpu_count(),
             "machine": platform.machine(), "python": platform.python_version(),
             "processor": _cpu_name(), **versions}
@@ -313,6 +409,19 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _quality_run(result: dict) -> dict:
+    """One run of benchmark 4 as its spread over runs keeps it: each side's best test accuracy."""
+    sides = {"cnnsweep": result["best_test_acc"]}
+    sides.update({name: peer["best_test_acc"] for name, peer in result["peers"].items()
+                  if "best_test_acc" in peer})
+    return {"date": result["machine"]["date"], "minutes": result["minutes"], "best_test_acc": sides}
+
+
+def _recorded_quality_runs(results_dir: Path) -> list[dict]:
+    store = results_dir / "results.json"
+    return json.loads(store.read_text()).get("quality_runs", []) if store.exists() else []
 
 
 def write_results(results_dir: Path, updates: dict) -> Path:
@@ -331,14 +440,20 @@ def write_results(results_dir: Path, updates: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", metavar="BENCHMARK",
-                        help="overhead, throughput, pruning, quality, scaling, defaults, trust "
+                        help="overhead, throughput, pruning, quality, scaling, defaults, trust, gpu "
                              "(default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
-    parser.add_argument("--no-tuner", action="store_true", help="skip KerasTuner in benchmarks 1 and 4")
+    parser.add_argument("--no-tuner", action="store_true",
+                        help="skip KerasTuner in benchmark 1 and every peer in benchmark 4")
+    parser.add_argument("--peers", nargs="*", default=[name for name, _, _ in PEERS], metavar="PEER",
+                        choices=[name for name, _, _ in PEERS],
+                        help="benchmark 4's peers to run (default: all four)")
+    parser.add_argument("--gpu-jobs", type=int, default=4, help="benchmark 8: workers sharing the GPU")
+    parser.add_argument("--gpu-minutes", type=float, default=15.0, help="benchmark 8's deep_cnn time box")
     args = parser.parse_args(argv)
-    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust")
+    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -360,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=2")
                 # The quick budget leaves time for a trial after the 5 s kept for the report.
                 result = quality(workdir, 0.5 if quick else args.minutes, 1, *(tiny if quick else ()),
-                                 with_tuner=not (quick or args.no_tuner))
+                                 peers=() if args.no_tuner else tuple(args.peers),
+                                 peer_minutes=0.1 if quick else None)
             elif which == "defaults":
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = defaults(workdir, *(tiny if quick else ()))
@@ -369,6 +485,12 @@ def main(argv: list[str] | None = None) -> int:
                 full = ("dataset.train_limit=12000",)  # 9,600 training and 2,400 validation images
                 result = trust(workdir, 4 if quick else 16, 1 if quick else 5, 2 if quick else 3,
                                1 if quick else 3, *(tiny if quick else full))
+            elif which == "gpu":
+                # --quick: the whole JAX path on this machine's CPU, tiny (the tests use it).
+                tiny = ("dataset.train_limit=400", "dataset.test_limit=100", "trainer.epochs=1")
+                result = (gpu(workdir, 2, None, 0.5, "dataset=digits", *tiny, scaling_trials=2) if quick
+                          else gpu(workdir, args.gpu_jobs, GPU_SCALING_BUDGET_S, args.gpu_minutes,
+                                   "dataset=fashion_mnist"))
             else:
                 result = (scaling(workdir, 1, n_trials=2) if quick
                           else scaling(workdir, 3, seconds=SCALING_BUDGET_S))
@@ -376,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             result["seconds"] = round(time.perf_counter() - started, 1)
             updates[which] = result
             print(json.dumps(result, indent=2), flush=True)
+    if "quality" in updates and not quick:
+        updates["quality_runs"] = _recorded_quality_runs(args.results) + [_quality_run(updates["quality"])]
     target = write_results(args.results, updates)
     print(f"results: {target}")
     return 0

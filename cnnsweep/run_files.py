@@ -26,6 +26,9 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 CURVES_FILE = "curves.png"
+# The kept epoch's predicted class of each test image, in the test split's order: the report
+# draws the best model's confusion matrix and examples from it without loading Keras.
+PREDICTIONS_FILE = "test_predictions.npy"
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"  # the resolved config Hydra saves per run
 HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
 
@@ -106,7 +109,8 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequence[float]], *,
-              title: str = "", model: Any = None, draw: DrawCurves | None = None) -> None:
+              title: str = "", model: Any = None, draw: DrawCurves | None = None,
+              predictions: Any = None) -> None:
     """Everything a run leaves: ``model.keras`` (if given), history, curves, then metrics.
 
     Args:
@@ -118,12 +122,18 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
         draw: draws ``curves.png`` as ``draw(history, target, best_epoch=..., title=...)``
             (:func:`cnnsweep.curves.plot_curves`, or its background helper in a sweep);
             None draws no plot.
+        predictions: the test images' predicted classes, saved as ``test_predictions.npy``.
 
     Raises:
         OSError: a file could not be written (:func:`write_error_message` words it).
     """
     if model is not None:
         save_atomically(run_dir / MODEL_FILE, model.save)
+    if predictions is not None:
+        import numpy as np
+
+        save_atomically(run_dir / PREDICTIONS_FILE,
+                        lambda tmp: np.save(tmp, np.asarray(predictions, dtype=np.int16), allow_pickle=False))
     if history:
         write_history(run_dir, history)
         if draw is not None:

@@ -302,11 +302,12 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
                        *, best_index: int, objective: float | None) -> RunResult:
     """Score the kept epoch on the test split, save the run's files, log the outcome."""
     trainer = cfg["trainer"]
-    num_classes = data.spec.num_classes
-    test_loss, test_acc = model.evaluate(
-        data.x_test, one_hot(data.y_test, num_classes),
-        batch_size=max(int(trainer["batch_size"]), 256), verbose=0,
-    )
+    # One pass over the test split gives the accuracy, the loss (the compiled one, as
+    # evaluate would report it) and each image's predicted class, which the report reads.
+    probabilities = model.predict(data.x_test, batch_size=max(int(trainer["batch_size"]), 256), verbose=0)
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    test_acc = float((predicted == data.y_test).mean())
+    test_loss = float(np.asarray(model.loss(one_hot(data.y_test, data.spec.num_classes), probabilities)))
     metrics.update(
         status="complete",
         objective=objective,
@@ -315,7 +316,7 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
         test_loss=float(test_loss),
     )
     _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number),
-              model=model if trainer["save_model"] else None)
+              model=model if trainer["save_model"] else None, predictions=predicted)
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     kept = (f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
             if objective is not None else f"{best_index + 1} epochs on every training image")
@@ -346,14 +347,14 @@ def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
 
 
 def _save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], *,
-              title: str = "", model: Any = None) -> None:
+              title: str = "", model: Any = None, predictions: Any = None) -> None:
     """The run's files; a failed write fails the run with its reason."""
     from cnnsweep.backend import resident_memory_mb
 
     metrics["memory_mb"] = resident_memory_mb()
     try:
         run_files.write_run(run_dir, metrics, history, title=title, model=model,
-                            draw=_curves_drawer(metrics))
+                            draw=_curves_drawer(metrics), predictions=predictions)
     except OSError as exc:
         _fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))
 

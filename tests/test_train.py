@@ -57,6 +57,24 @@ def test_saved_model_is_the_best_epoch(tiny_config, tmp_path):
     assert result.metrics["val_acc"] == pytest.approx(max(result.history["val_acc"]))
 
 
+def test_a_run_keeps_its_test_predictions_and_scores_them_as_evaluate_would(tiny_config, tmp_path):
+    """test_predictions.npy is the saved model's class for each test image; test_acc and
+    test_loss are what Keras's evaluate reports for that model (the compiled loss included)."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.data.loader import load_dataset
+    from cnnsweep.train import one_hot
+
+    result = train(tiny_config, tmp_path)
+    predicted = np.load(tmp_path / run_files.PREDICTIONS_FILE)
+    data = load_dataset("digits", train_limit=400, test_limit=100)
+    model = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert predicted.tolist() == model.predict(data.x_test, verbose=0).argmax(axis=1).tolist()
+    test_loss, test_acc = model.evaluate(data.x_test, one_hot(data.y_test, 10), verbose=0)
+    assert result.metrics["test_acc"] == pytest.approx(test_acc, abs=1e-6)
+    assert result.metrics["test_acc"] == pytest.approx(float((predicted == data.y_test).mean()))
+    assert result.metrics["test_loss"] == pytest.approx(test_loss, rel=1e-4)
+
+
 def test_same_seed_same_run(tiny_config, tmp_path):
     first = train(tiny_config, tmp_path / "a")
     second = train(tiny_config, tmp_path / "b")

@@ -161,25 +161,30 @@ class Predictions:
 
 
 def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
-    """The best trial's ``model.keras`` (loaded in Keras's safe mode) on its test split."""
-    from cnnsweep.backend import import_keras
+    """The best trial's predictions on its test split: those its run saved
+    (``test_predictions.npy``), else its ``model.keras`` (loaded in Keras's safe mode) run
+    again on the test split (a run saved before runs kept their predictions)."""
     from cnnsweep.data.loader import load_dataset
 
     best = sweep.best()
     if best is None:
         return None
     trial_dir = sweep.sweep_dir / str(int(best["trial_number"]))
-    model_path = trial_dir / run_files.MODEL_FILE
-    if not model_path.exists():
-        return None
+    saved, model_path = trial_dir / run_files.PREDICTIONS_FILE, trial_dir / run_files.MODEL_FILE
     config = run_files.read_run_config(trial_dir)
-    if not config:
+    if not config or not (saved.exists() or model_path.exists()):
         return None
     data_cfg = config["dataset"]
     data = load_dataset(data_cfg["name"], data_cfg["path"], test_limit=data_cfg["test_limit"])
-    # compile=False: only predictions are needed, not the optimizer (nor its schedule class)
-    model = import_keras().models.load_model(model_path, safe_mode=True, compile=False)
-    predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)
+    predicted = np.load(saved, allow_pickle=False) if saved.exists() else None
+    if predicted is None or len(predicted) != len(data.y_test):
+        if not model_path.exists():
+            return None
+        from cnnsweep.backend import import_keras
+
+        # compile=False: only predictions are needed, not the optimizer (nor its schedule class)
+        model = import_keras().models.load_model(model_path, safe_mode=True, compile=False)
+        predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)
     return Predictions(int(best["trial_number"]), data.spec.class_names, data.x_test, data.y_test,
                        predicted)
 

@@ -9,15 +9,24 @@ from benchmarks.run import main
 
 @pytest.mark.slow
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
+    # Two of benchmark 4's peers: each peer script once, each recipe once.
     assert main(["overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "--quick",
-                 "--results", str(tmp_path)]) == 0
+                 "--results", str(tmp_path), "--peers", "keras_tuner_cnnsweep_recipe", "optuna_plain"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) == {"overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust"}
     assert results["overhead"]["n_trials"] == 2 and results["overhead"]["plain_training_phase_s"] > 0
     assert results["throughput"]["cnnsweep_images_per_s"] > 0
     assert results["pruning"]["none"]["epochs_trained"] > 0
-    assert 0 <= results["quality"]["best_test_acc"] <= 1
-    assert results["scaling"]["n_jobs=2"]["trials_per_hour"] > 0
+    quality = results["quality"]
+    assert 0 <= quality["best_test_acc"] <= 1
+    assert set(quality["peers"]) == {"keras_tuner_cnnsweep_recipe", "optuna_plain"}
+    for name, peer in quality["peers"].items():
+        assert 0 <= peer["best_test_acc"] <= 1 and peer["trials"] >= 1 and peer["wall_s"] > 0, (name, peer)
+    assert quality["peers"]["optuna_plain"]["recipe"] == "plain"
+    assert "lead_over_recipe_parity_points" in quality
+    assert results["scaling"]["n_jobs=2"]["complete"] == 2 and results["scaling"]["command_speedup"] > 0
+    assert results["overhead"]["command_overhead_ms_per_trial"] == round(
+        1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2)
     assert 0 <= results["defaults"]["test_acc"] <= 1 and results["defaults"]["command_s"] > 0
     trust = results["trust"]
     assert trust["confirm_runs"] >= 1 and 0 <= trust["single_run_picks_confirmed_winner"] <= 1

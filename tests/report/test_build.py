@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,6 +57,27 @@ def test_a_model_with_code_in_it_is_never_run_by_the_report(handmade_sweep, tmp_
     assert not witness.exists()
     assert not (out / "report_confusion.png").exists()  # the best model was refused, not evaluated
     assert "Learning curves" in page  # the rest of the report is there
+
+
+def test_the_best_models_plots_come_from_its_saved_predictions_without_keras(handmade_sweep, tmp_path):
+    """A run's test_predictions.npy is all the report needs of the best model: a sweep's
+    coordinator (which never trains when n_jobs > 1) builds the report without Keras."""
+    import subprocess
+    import sys
+
+    from cnnsweep.data.loader import load_dataset
+
+    truth = load_dataset("digits").y_test
+    np.save(handmade_sweep / "1" / "test_predictions.npy", np.where(np.arange(len(truth)) % 4, truth, 0))
+    script = (f"import sys; from pathlib import Path; from cnnsweep.report.build import build_report; "
+              f"build_report([Path({str(handmade_sweep)!r})], Path({str(tmp_path / 'out')!r}), "
+              "with_model=True); "
+              "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / "report_confusion.png").exists()
+    assert (tmp_path / "out" / "report_examples.png").exists()
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_sweep", "empty"])

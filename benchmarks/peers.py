@@ -1,0 +1,128 @@
+"""What benchmark 4's peers share: deep_cnn's space and baseline, and the two recipes.
+
+A peer is a search a user would write without cnnsweep, on the same split, space and
+time box. It trains with one of two recipes:
+
+* ``cnnsweep``: the recipe cnnsweep's default trainer uses, written in plain Keras:
+  AdamW (weight decay 1e-4) on a cosine schedule with a one-epoch linear warm-up over the
+  run's 15 epochs, label smoothing 0.1, random horizontal flips in a ``tf.data``
+  pipeline, BatchNormalization momentum 0.9, early stopping with patience 5, and the
+  baseline (cnnsweep's default model) tried first. A lead over such a peer is the search's.
+* ``plain``: what a user first writes: Adam at the sampled rate, plain cross-entropy, no
+  augmentation, Keras's BatchNormalization, early stopping with patience 3, no baseline.
+
+The space is ``sweeps/deep_cnn.yaml``'s; :data:`SPACE` names it once for both peers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+RECIPES = ("cnnsweep", "plain")
+MAX_EPOCHS = 15
+VALIDATION_SPLIT = 0.2
+
+# deep_cnn's search space: name -> ("choice", values) or ("float", low, high, log)
+SPACE: dict[str, tuple] = {
+    "conv_blocks": ("choice", [2, 3]),
+    "convs_per_block": ("choice", [1, 2]),
+    "filters": ("choice", [16, 32, 48]),
+    "batch_norm": ("choice", [True, False]),
+    "dense_units": ("choice", [64, 128, 256]),
+    "dropout": ("float", 0.1, 0.5, False),
+    "learning_rate": ("float", 5e-4, 5e-3, True),
+    "batch_size": ("choice", [64, 128, 256]),
+}
+# deep_cnn's baseline: cnnsweep's default model and trainer.
+BASELINE = {"conv_blocks": 2, "convs_per_block": 1, "filters": 32, "batch_norm": True, "dense_units": 128,
+            "dropout": 0.25, "learning_rate": 0.002, "batch_size": 128}
+
+
+def arguments(prog: str, argv: list[str] | None = None) -> Any:
+    """A peer's command line: DATASET MINUTES RECIPE [--workdir DIR] [--train-limit N] [--test-limit N]."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("dataset")
+    parser.add_argument("minutes", type=float, help="the time box, from the start of the process")
+    parser.add_argument("recipe", choices=RECIPES)
+    parser.add_argument("--workdir", default="peer-search", help="where the peer keeps its files")
+    parser.add_argument("--train-limit", type=int, default=None, help="only the first N training images")
+    parser.add_argument("--test-limit", type=int, default=None, help="only the first N test images")
+    return parser.parse_args(argv)
+
+
+def build_model(keras: Any, params: dict, input_shape: tuple, classes: int, recipe: str) -> Any:
+    """deep_cnn's model family: blocks of [Conv2D (-> BN -> ReLU)] x convs, MaxPooling2D;
+    Flatten, Dense, Dropout, softmax."""
+    bn = {"momentum": 0.9} if recipe == "cnnsweep" else {}
+    layers: list[Any] = [keras.Input(shape=input_shape)]
+    for block in range(params["conv_blocks"]):
+        for _ in range(params["convs_per_block"]):
+            layers.append(keras.layers.Conv2D(params["filters"] * 2 ** block, 3, padding="same",
+                                              activation=None if params["batch_norm"] else "relu"))
+            if params["batch_norm"]:
+                layers += [keras.layers.BatchNormalization(**bn), keras.layers.Activation("relu")]
+        layers.append(keras.layers.MaxPooling2D(2))
+    layers += [keras.layers.Flatten(), keras.layers.Dense(params["dense_units"], activation="relu"),
+               keras.layers.Dropout(params["dropout"]), keras.layers.Dense(classes, activation="softmax")]
+    return keras.Sequential(layers)
+
+
+def compile_model(keras: Any, model: Any, params: dict, train_images: int, recipe: str) -> None:
+    rate = params["learning_rate"]
+    if recipe == "plain":
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss="categorical_crossentropy", metrics=["acc"])
+        return
+    steps = math.ceil(train_images / params["batch_size"])
+    total = steps * MAX_EPOCHS
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - steps, warmup_target=rate,
+                                                      warmup_steps=steps)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["acc"])
+
+
+def training_data(x: Any, y: Any, batch_size: int, recipe: str, mirrors: bool, seed: int) -> Any:
+    """The training images as fit takes them: shuffled batches, flipped at random per image
+    (cnnsweep's recipe, where the classes survive a mirror)."""
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    if recipe == "cnnsweep" and mirrors:
+        data = data.map(lambda images, labels: (tf.image.random_flip_left_right(images, seed=seed), labels),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def patience(recipe: str) -> int:
+    return 5 if recipe == "cnnsweep" else 3
+
+
+def deadline_callback(keras: Any, deadline: float) -> Any:
+    """Stops the running fit at its next epoch once the time box is over (as cnnsweep's
+    deadline stops a trial): the trial keeps its best epoch so far."""
+
+    class Deadline(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if time.perf_counter() > deadline:
+                self.model.stop_training = True
+
+    return Deadline()
+
+
+def load_split(args: Any) -> tuple[Any, tuple, tuple, tuple]:
+    """The dataset and cnnsweep's split of its training images (the last 20% validate),
+    labels one-hot."""
+    import keras
+
+    from cnnsweep.data.loader import load_dataset
+    from cnnsweep.train import split_validation
+
+    data = load_dataset(args.dataset, train_limit=args.train_limit, test_limit=args.test_limit)
+    classes = data.spec.num_classes
+    (x_fit, y_fit), (x_val, y_val) = split_validation(data.x_train, data.y_train, VALIDATION_SPLIT)
+    one_hot = keras.utils.to_categorical
+    return (data, (x_fit, one_hot(y_fit, classes)), (x_val, one_hot(y_val, classes)),
+            (data.x_test, one_hot(data.y_test, classes)))
