@@ -27,12 +27,10 @@ test-faults: install  ## the fault-injection suite: killed, interrupted, disk-fu
 test-fast: install  ## everything but the slow subprocess trainings and the fault suite
 	$(PY) -m pytest -m "not slow and not fault"
 
-bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/RESULTS.md, ~15 min
-	$(PY) -m pip install -q keras-tuner tensorboard
+bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/RESULTS.md, ~20 min
 	$(PY) -m benchmarks.run
 
-bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then KerasTuner's -> RESULTS.md
-	$(PY) -m pip install -q keras-tuner tensorboard
+bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then four peers' -> RESULTS.md
 	$(PY) -m benchmarks.run quality
 
 lint: install  ## ruff on the code, the tests and the benchmarks
