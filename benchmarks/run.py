@@ -6,6 +6,7 @@
     python -m benchmarks.run defaults        # 6: the default run on Fashion-MNIST, timed (~5 min)
     python -m benchmarks.run trust           # 7: the winner's curse: a sweep confirmed with new seeds
     python -m benchmarks.run gpu             # 8: JAX on one NVIDIA GPU (scripts/pack-device.sh packs it)
+    python -m benchmarks.run levers          # 9: the default run with each lever toward 0.94, 2 seeds
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -237,10 +238,10 @@ def quality(workdir: Path, minutes: float, n_jobs: int, *extra: str, peers: tupl
 
 
 # ---------------------------------------------------------------- 6. defaults
-def defaults(workdir: Path, *extra: str) -> dict:
+def defaults(workdir: Path, *extra: str, name: str = "defaults") -> dict:
     """One run with the default model and trainer on real Fashion-MNIST, timed end to end:
     ``python -m cnnsweep dataset=fashion_mnist``."""
-    run_dir = workdir / "defaults"
+    run_dir = workdir / name
     wall, proc = _python("-m", "cnnsweep", "dataset=fashion_mnist", "trainer.quiet=true",
                          f"hydra.run.dir={run_dir}", *extra, cwd=workdir)
     if proc.returncode != 0:
@@ -250,6 +251,39 @@ def defaults(workdir: Path, *extra: str) -> dict:
             "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"],
             "val_acc": round(metrics["val_acc"], 4), "test_acc": round(metrics["test_acc"], 4),
             "params_count": metrics["params_count"]}
+
+
+# ---------------------------------------------------------------- 9. levers
+# Benchmark 9's levers toward 0.94: each is benchmark 6's default run with these overrides.
+LEVERS = {
+    "baseline": (),
+    "cutout": ("trainer.augment.cutout=0.25",),
+    "flip_test": ("trainer.flip_test=true",),
+    "global_pool": ("model.global_pool=true",),
+    "all": ("trainer.augment.cutout=0.25", "trainer.flip_test=true"),
+}
+
+
+def levers(workdir: Path, names: list[str], seeds: int, *extra: str) -> dict:
+    """Benchmark 6's default run on real Fashion-MNIST with each lever, ``seeds`` seeds each,
+    the levers taking turns within each seed; each lever's mean test accuracy against the
+    baseline's, with the seed-to-seed spread beside it."""
+    names = ["baseline", *[n for n in names if n != "baseline"]]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for seed in range(seeds):
+        for name in names:
+            runs[name].append(defaults(workdir, f"trainer.seed={seed}", *LEVERS[name], *extra,
+                                       name=f"lever-{name}-{seed}"))
+    result: dict = {"seeds": seeds, "levers": {}}
+    base = statistics.mean(r["test_acc"] for r in runs["baseline"])
+    for name, lever_runs in runs.items():
+        accs = [r["test_acc"] for r in lever_runs]
+        result["levers"][name] = {
+            "overrides": list(LEVERS[name]), "test_acc": accs,
+            "mean_test_acc": round(statistics.mean(accs), 4),
+            "gain_points": round(100 * (statistics.mean(accs) - base), 2),
+            "command_s": [r["command_s"] for r in lever_runs], "params_count": lever_runs[0]["params_count"]}
+    return result
 
 
 # ---------------------------------------------------------------- 5. scaling
@@ -440,8 +474,8 @@ def write_results(results_dir: Path, updates: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", metavar="BENCHMARK",
-                        help="overhead, throughput, pruning, quality, scaling, defaults, trust, gpu "
-                             "(default: the first three)")
+                        help="overhead, throughput, pruning, quality, scaling, defaults, trust, gpu, "
+                             "levers (default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
@@ -451,9 +485,13 @@ def main(argv: list[str] | None = None) -> int:
                         choices=[name for name, _, _ in PEERS],
                         help="benchmark 4's peers to run (default: all four)")
     parser.add_argument("--gpu-jobs", type=int, default=4, help="benchmark 8: workers sharing the GPU")
+    parser.add_argument("--levers", nargs="*", default=[n for n in LEVERS if n != "baseline"],
+                        metavar="LEVER", choices=list(LEVERS),
+                        help="benchmark 9's levers (default: each on its own)")
+    parser.add_argument("--seeds", type=int, default=2, help="benchmark 9: seeds per lever")
     parser.add_argument("--gpu-minutes", type=float, default=15.0, help="benchmark 8's deep_cnn time box")
     args = parser.parse_args(argv)
-    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu")
+    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu", "levers")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -485,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
                 full = ("dataset.train_limit=12000",)  # 9,600 training and 2,400 validation images
                 result = trust(workdir, 4 if quick else 16, 1 if quick else 5, 2 if quick else 3,
                                1 if quick else 3, *(tiny if quick else full))
+            elif which == "levers":
+                tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
+                result = (levers(workdir, ["cutout"], 1, *tiny) if quick
+                          else levers(workdir, args.levers, args.seeds))
             elif which == "gpu":
                 # --quick: the whole JAX path on this machine's CPU, tiny (the tests use it).
                 tiny = ("dataset.train_limit=400", "dataset.test_limit=100", "trainer.epochs=1")

@@ -123,6 +123,12 @@ def check_model_values(model: Mapping[str, Any]) -> None:
             f"model.dropout={model['dropout']!r} must be in [0, 1). Use e.g. model.dropout=0.25.",
             key="model.dropout",
         )
+    if not isinstance(model["global_pool"], bool):
+        raise ConfigError(
+            f"model.global_pool={model['global_pool']!r} must be true or false: true averages each last "
+            "feature map to one value (GlobalAveragePooling2D), false flattens them (the lesson's Flatten).",
+            key="model.global_pool",
+        )
     if float(model["filter_growth"]) <= 0:
         raise ConfigError(
             f"model.filter_growth={model['filter_growth']!r} must be positive. "
@@ -210,8 +216,12 @@ def plan_architecture(
                           {"pool_size": pool})
             )
 
-    features = height * width * channels
-    layers.append(LayerPlan("flatten", "Flatten", (features,), 0))
+    if model["global_pool"]:
+        features = channels
+        layers.append(LayerPlan("global_pool", "GlobalAveragePooling2D", (features,), 0))
+    else:
+        features = height * width * channels
+        layers.append(LayerPlan("flatten", "Flatten", (features,), 0))
     if model["dense_units"] > 0:
         units = model["dense_units"]
         layers.append(

@@ -44,6 +44,7 @@ class ModelConfig:
     pool_size: int = MISSING
     dense_units: int = MISSING
     dropout: float = MISSING
+    global_pool: bool = MISSING
 
 
 @dataclass
@@ -58,6 +59,7 @@ class EarlyStoppingConfig:
 class AugmentConfig:
     shift: float = MISSING
     flip: bool = MISSING
+    cutout: float = MISSING
 
 
 @dataclass
@@ -72,6 +74,7 @@ class TrainerConfig:
     warmup_epochs: float = MISSING
     label_smoothing: float = MISSING
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    flip_test: bool = MISSING
     validation_split: float = MISSING
     seed: int = MISSING
     quiet: bool = MISSING

@@ -54,23 +54,24 @@ SEED_STEP_PER_FIT = 7919  # each fit of a run (a subset epoch, then the full one
 def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
                   y: np.ndarray, fit_index: int = 0) -> dict[str, Any]:
     """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks
-    (``fit_index``: which of the run's fits, so each draws its own shifts and flips).
+    (``fit_index``: which of the run's fits, so each draws its own shifts, flips and cutouts).
 
     Flips apply only to datasets whose classes survive mirroring (not digits).
     """
     augment = trainer["augment"]
-    shift = float(augment["shift"])
+    shift, cutout = float(augment["shift"]), float(augment["cutout"])
     flip = bool(augment["flip"]) and data.spec.mirrors
     batch_size = int(trainer["batch_size"])
-    if shift <= 0 and not flip:
+    if shift <= 0 and not flip and cutout <= 0:
         return {"x": x, "y": y, "batch_size": batch_size}
     from cnnsweep import augment
 
     seed = int(trainer["seed"]) + SEED_STEP_PER_FIT * fit_index
+    how = {"shift": shift, "flip": flip, "cutout": cutout, "seed": seed}
     if augment.keras.backend.backend() == "tensorflow":  # graph ops beside the training step
-        return {"x": augment.augmented_dataset(x, y, batch_size, shift=shift, flip=flip, seed=seed),
+        return {"x": augment.augmented_dataset(x, y, batch_size, **how),
                 "shuffle": False}  # the pipeline shuffles, seeded
-    return {"x": augment.AugmentedBatches(x, y, batch_size, shift=shift, flip=flip, seed=seed)}
+    return {"x": augment.AugmentedBatches(x, y, batch_size, **how)}
 
 
 def history_of(model: Any, fit: Any = None) -> dict[str, list[float]]:

@@ -302,10 +302,12 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
                        *, best_index: int, objective: float | None) -> RunResult:
     """Score the kept epoch on the test split, save the run's files, log the outcome."""
     trainer = cfg["trainer"]
-    # One pass over the test split gives the accuracy, the loss (the compiled one, as
-    # evaluate would report it) and each image's predicted class, which the report reads.
-    probabilities = model.predict(data.x_test, batch_size=max(int(trainer["batch_size"]), 256), verbose=0)
-    predicted = np.asarray(probabilities).argmax(axis=1)
+    # One pass over the test split (two with trainer.flip_test: the images and their mirrors,
+    # averaged) gives the accuracy, the loss (the compiled one, as evaluate would report it)
+    # and each image's predicted class, which the report reads.
+    probabilities = class_probabilities(model, data.x_test, max(int(trainer["batch_size"]), 256),
+                                       mirrored=bool(trainer["flip_test"]) and data.spec.mirrors)
+    predicted = probabilities.argmax(axis=1)
     test_acc = float((predicted == data.y_test).mean())
     test_loss = float(np.asarray(model.loss(one_hot(data.y_test, data.spec.num_classes), probabilities)))
     metrics.update(
@@ -323,6 +325,16 @@ def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_di
     log.info("%s%s, test_acc %.4f, %s parameters, %.1fs", prefix, kept, test_acc,
              f"{metrics['params_count']:,}", metrics["train_seconds"])
     return RunResult("complete", objective, metrics, history)
+
+
+def class_probabilities(model: Any, images: np.ndarray, batch_size: int, *, mirrored: bool) -> np.ndarray:
+    """The model's class probabilities for ``images``; with ``mirrored``, the mean of those of
+    each image and of its left-right mirror (which is as likely an image of its class)."""
+    probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    if mirrored:
+        flipped = np.asarray(model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0))
+        probabilities = (probabilities + flipped) / 2
+    return probabilities
 
 
 def _best_epoch_index(values: list[float], early_stopping: Any, direction: str) -> int:

@@ -93,6 +93,11 @@ def check_recipe(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "
                           "as a fraction of the image side. Use e.g. 0.1, or 0 for none.",
                           key="trainer.augment.shift")
+    cutout = float(trainer["augment"]["cutout"])
+    if not 0.0 <= cutout < 1.0:
+        raise ConfigError(f"trainer.augment.cutout={cutout:g} must be in [0, 1): the side of the square "
+                          "zeroed in each training image, as a fraction of the image side. Use e.g. 0.25, "
+                          "or 0 for none.", key="trainer.augment.cutout")
 
 
 def check_dataset(dataset: Mapping[str, Any]) -> None:

@@ -78,7 +78,8 @@ def test_pool_larger_than_map():
      ("dense_units", -4, "model.dense_units=-4 must be an integer >= 0"),
      ("padding", "full", "model.padding='full' is not a padding mode"),
      ("dropout", 1.0, "model.dropout=1.0 must be in [0, 1)"),
-     ("activation", "relux", "model.activation='relux' is not supported")],
+     ("activation", "relux", "model.activation='relux' is not supported"),
+     ("global_pool", "yes", "model.global_pool='yes' must be true or false")],
 )
 def test_bad_model_values(key, value, fragment):
     with pytest.raises(ConfigError) as err:
@@ -98,6 +99,7 @@ model_configs = st.fixed_dictionaries({
     "pool_size": st.integers(1, 3),
     "dense_units": st.sampled_from([0, 5]),
     "dropout": st.sampled_from([0.0, 0.5]),
+    "global_pool": st.booleans(),
 })
 input_shapes = st.sampled_from([(8, 8, 1), (28, 28, 1), (32, 32, 3), (13, 9, 2)])
 
@@ -134,6 +136,15 @@ def test_keras_also_rejects_kernels_the_plan_rejects(kernel, size):
     with pytest.raises(ValueError):
         keras.Sequential([keras.Input((size, size, 1)),
                           keras.layers.Conv2D(2, kernel, padding="valid")])
+
+
+def test_global_pooling_feeds_the_dense_layer_one_value_per_filter():
+    plan = plan_architecture(model_config(conv_blocks=2, filters=8, dense_units=16, global_pool=True),
+                             (28, 28, 1), 10)
+    pooled = next(layer for layer in plan.layers if layer.kind == "GlobalAveragePooling2D")
+    assert pooled.output_shape == (16,)  # the second block's 16 filters
+    flat = plan_architecture(model_config(conv_blocks=2, filters=8, dense_units=16), (28, 28, 1), 10)
+    assert flat.params_count - plan.params_count == (7 * 7 * 16 - 16) * 16
 
 
 def test_batch_norm_statistics_follow_recent_batches():

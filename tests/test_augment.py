@@ -62,7 +62,7 @@ def test_digits_are_never_flipped_and_fashion_is(tiny_config):
 def test_training_with_augmentation_on_tiny_data(tiny_config, tmp_path):
     from cnnsweep.train import train
 
-    tiny_config["trainer"]["augment"] = {"shift": 0.15, "flip": True}
+    tiny_config["trainer"]["augment"] = {"shift": 0.15, "flip": True, "cutout": 0.25}
     result = train(tiny_config, tmp_path)
     assert result.status == "complete" and result.metrics["epochs_run"] == 2
 
@@ -76,11 +76,12 @@ def _shifts_and_flips(image, max_shift):
                 yield np.roll(padded, (dy, dx), (0, 1))[max_shift:-max_shift, max_shift:-max_shift]
 
 
-def _epochs(seed, n_epochs=2, shift=0.34, flip=True):
+def _epochs(seed, n_epochs=2, shift=0.34, flip=True, cutout=0.0, images=None):
     from cnnsweep.augment import augmented_dataset
 
-    images, labels = _images(), np.eye(8, dtype=np.float32)
-    dataset = augmented_dataset(images, labels, 4, shift=shift, flip=flip, seed=seed)
+    images = _images() if images is None else images
+    labels = np.eye(len(images), dtype=np.float32)
+    dataset = augmented_dataset(images, labels, 4, shift=shift, flip=flip, seed=seed, cutout=cutout)
     return [[(x.numpy(), y.numpy()) for x, y in dataset] for _ in range(n_epochs)]
 
 
@@ -104,3 +105,41 @@ def test_the_tf_data_pipeline_is_reproducible_and_draws_anew_every_epoch():
     epoch_1, epoch_2 = ([x for x, _ in epoch] for epoch in first)
     assert not all(np.array_equal(a, b) for a, b in zip(epoch_1, epoch_2, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(flat(first), flat(other), strict=True))
+
+
+def _assert_one_square_cut(image, size):
+    """``image`` (of ones) has exactly one zeroed rectangle: a size x size square, clipped
+    at the borders to no less than half of it each way."""
+    rows, cols = np.nonzero(image[..., 0] == 0)
+    assert len(rows), "every image has its cut"
+    height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    assert len(rows) == height * width, "the zeros form one rectangle"
+    assert size // 2 <= height <= size and size // 2 <= width <= size
+
+
+def test_cutout_zeroes_one_square_of_each_image_anywhere_in_it():
+    from cnnsweep.augment import augment_batch
+
+    images = np.ones((200, 12, 12, 1), dtype=np.float32)
+    cut = augment_batch(images, np.random.default_rng(0), max_shift=0, flip=False, cutout=4)
+    assert cut.shape == images.shape and cut.dtype == images.dtype
+    for image in cut:
+        _assert_one_square_cut(image, 4)
+    whole = sum(int((image == 0).sum()) == 16 for image in cut)
+    assert 50 < whole < 200  # most squares fall inside, some are clipped at a border
+    corners = {tuple(int(axis.min()) for axis in np.nonzero(image[..., 0] == 0)) for image in cut}
+    assert len(corners) > 40  # centred anywhere, not in one place
+
+
+def test_the_tf_data_pipeline_cuts_a_square_of_each_image_reproducibly():
+    images = np.ones((8, 12, 12, 1), dtype=np.float32)
+    first = _epochs(0, shift=0.0, flip=False, cutout=0.34, images=images)  # 4 of 12 pixels
+    for epoch in first:
+        for x, _ in epoch:
+            for image in x:
+                _assert_one_square_cut(image, 4)
+    again = _epochs(0, shift=0.0, flip=False, cutout=0.34, images=images)
+    flat = lambda epochs: [x for epoch in epochs for x, _ in epoch]  # noqa: E731
+    assert all(np.array_equal(a, b) for a, b in zip(flat(first), flat(again), strict=True))
+    epoch_1, epoch_2 = ([x for x, _ in epoch] for epoch in first)
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch_1, epoch_2, strict=True))  # new cuts

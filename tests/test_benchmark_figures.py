@@ -19,7 +19,7 @@ FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=%))(?![\w.]\d)")
 NAMES_A_BENCHMARK = re.compile(r"\bbenchmarks? (\d)\b", re.IGNORECASE)
 # benchmarks.run's name of each numbered benchmark (and what else it keeps in results.json)
 ENTRIES = {"1": ["overhead"], "2": ["throughput"], "3": ["pruning"], "4": ["quality", "quality_runs"],
-           "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"]}
+           "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"], "9": ["levers"]}
 
 
 def _numbers(node) -> list[float]:

@@ -74,6 +74,7 @@ def test_unknown_group_option_lists_the_valid_ones():
      ("trainer.weight_decay=-1", "trainer.weight_decay=-1 must be >= 0"),
      ("trainer.label_smoothing=1", "trainer.label_smoothing=1 must be in [0, 1)"),
      ("trainer.augment.shift=0.5", "trainer.augment.shift=0.5 must be in [0, 0.5)"),
+     ("trainer.augment.cutout=1", "trainer.augment.cutout=1 must be in [0, 1)"),
      ("trainer.warmup_epochs=-1", "trainer.warmup_epochs=-1 must be >= 0")],
 )
 def test_bad_trainer_and_dataset_values(override, fragment):
@@ -151,7 +152,7 @@ def test_the_seed_trainer_is_the_lessons_training_whole():
         "refit_epochs", "early_stopping")} == {
         "epochs": 10, "batch_size": 10, "learning_rate": 0.001, "optimizer": "adam", "weight_decay": 0.0,
         "lr_schedule": "constant", "warmup_epochs": 0.0, "label_smoothing": 0.0,
-        "augment": {"shift": 0.0, "flip": False}, "validation_split": 0.2, "subset_epochs": [],
+        "augment": {"shift": 0.0, "flip": False, "cutout": 0.0}, "validation_split": 0.2, "subset_epochs": [],
         "refit_epochs": None,
         "early_stopping": {"monitor": "val_loss", "patience": 3, "min_delta": 0.0,
                            "restore_best_weights": True}}

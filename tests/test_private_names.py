@@ -1,6 +1,7 @@
 """Other libraries' private names: each used in one module only, where no public API exists.
 
-The tests beside each of those modules (tests/test_backend.py, tests/sweep/test_storage.py)
+The tests beside each of those modules (tests/test_backend.py, tests/sweep/test_storage.py,
+tests/test_recipe.py)
 fail if a library release removes the name; this one keeps new uses from spreading.
 """
 
@@ -20,6 +21,9 @@ PRIVATE_NAMES = {
     r"\._thread_local\b": "sweep/study.py",
     r"\._stop_flag\b": "sweep/study.py",
     r"_gradient_registry\b": "backend.py",
+    r"\._apply_weight_decay\b": "recipe.py",
+    r"\._use_weight_decay\b": "recipe.py",
+    r"\._get_current_learning_rate\b": "recipe.py",
     r"\._return_value\b": None,  # Hydra's JobReturn has a public return_value
 }
 

@@ -92,3 +92,33 @@ def test_the_warm_up_counts_the_runs_own_epochs_short_subset_epochs_too():
     assert learning_rate_at(trainer, STEPS, 2, subset_run) == pytest.approx(0.01)  # the peak, judged after
     assert warmup_steps(_trainer(warmup_epochs=1.5), subset_run) == 4  # 2 + half of 4
     assert warmup_steps(_trainer(warmup_epochs=1.0), [STEPS] * 5) == STEPS  # full epochs: as before
+
+
+def test_adamw_on_a_schedule_decays_at_one_rate_per_step_and_trains_as_keras_own():
+    """cnnsweep's AdamW (the schedule evaluated once per step for the weight decay) trains to
+    the same weights as Keras's own, and saves as Keras's own AdamW."""
+    import numpy as np
+
+    from cnnsweep import recipe
+
+    keras = recipe.keras
+    trainer = _trainer(optimizer="adamw", weight_decay=0.05, lr_schedule="cosine", warmup_epochs=1.0)
+    ours = recipe.optimizer(trainer, STEPS)
+    assert "_apply_weight_decay" in vars(ours)  # the private names it needs are still Keras's
+    assert type(ours) is keras.optimizers.AdamW
+    rng = np.random.default_rng(0)
+    x, y = rng.random((80, 4)).astype("float32"), np.eye(3, dtype="float32")[rng.integers(0, 3, 80)]
+
+    def trained(optimizer):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=optimizer, loss="categorical_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        return [np.asarray(w) for w in model.get_weights()]
+
+    keras_own = keras.optimizers.AdamW(learning_rate=recipe.learning_rate(trainer, STEPS), weight_decay=0.05)
+    for mine, theirs in zip(trained(ours), trained(keras_own), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    plain = recipe.optimizer(_trainer(optimizer="adamw", weight_decay=0.05, lr_schedule="constant"), STEPS)
+    assert "_apply_weight_decay" not in vars(plain)  # a constant rate is computed once anyway

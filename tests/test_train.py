@@ -75,6 +75,43 @@ def test_a_run_keeps_its_test_predictions_and_scores_them_as_evaluate_would(tiny
     assert result.metrics["test_loss"] == pytest.approx(test_loss, rel=1e-4)
 
 
+def test_mirrored_test_probabilities_average_each_image_and_its_mirror():
+    from cnnsweep.train import class_probabilities
+
+    class EdgeModel:  # says which edge of an image is brighter: a mirror swaps the answer
+        def predict(self, x, batch_size=None, verbose=0):
+            left, right = x[:, :, 0, 0].mean(axis=1), x[:, :, -1, 0].mean(axis=1)
+            return np.stack([left, right], axis=1) / (left + right)[:, None]
+
+    rng = np.random.default_rng(0)
+    images = rng.random((20, 6, 6, 1)).astype("float32")
+    plain = class_probabilities(EdgeModel(), images, 8, mirrored=False)
+    both = class_probabilities(EdgeModel(), images, 8, mirrored=True)
+    assert len(set(plain.argmax(axis=1).tolist())) == 2  # either edge wins somewhere
+    np.testing.assert_allclose(both, 0.5, rtol=1e-6)  # each image and its mirror: one of each edge
+
+
+def test_flip_test_scores_each_test_image_with_its_mirror(tmp_path):
+    """trainer.flip_test: the test score averages the prediction of each image and of its
+    mirror (for datasets whose classes survive a mirror); validation is untouched."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.data.loader import load_dataset
+    from tests.datafiles import write_mnist_idx
+    from tests.helpers import compose_config
+
+    files = write_mnist_idx(tmp_path / "fashion", n_train=120, n_test=40)
+    cfg = compose_config("dataset=fashion_mnist", f"dataset.path={files}", "model.filters=4",
+                         "model.dense_units=8", "trainer.epochs=1", "trainer.quiet=true",
+                         "trainer.flip_test=true")
+    result = train(cfg, tmp_path / "run")
+    data = load_dataset("fashion_mnist", str(files))
+    model = keras.models.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
+    both = model.predict(data.x_test, verbose=0) + model.predict(data.x_test[:, :, ::-1], verbose=0)
+    predicted = np.load(tmp_path / "run" / run_files.PREDICTIONS_FILE)
+    assert predicted.tolist() == both.argmax(axis=1).tolist()
+    assert result.metrics["test_acc"] == pytest.approx(float((predicted == data.y_test).mean()))
+
+
 def test_same_seed_same_run(tiny_config, tmp_path):
     first = train(tiny_config, tmp_path / "a")
     second = train(tiny_config, tmp_path / "b")
