@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import threading
 import time
 import weakref
@@ -92,6 +93,19 @@ class EpochReporter(keras.callbacks.Callback):
         if self.hooks.report_epoch(epoch + 1, float(value), seen):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class EpochLogs(keras.callbacks.Callback):
+    """Hands every epoch's logs (loss, acc, val_loss, val_acc, learning_rate, ...) to the
+    run's hooks: an experiment tracker's metric history."""
+
+    def __init__(self, hooks: TrialHooks):
+        super().__init__()
+        self.hooks = hooks
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.hooks.epoch_logged(epoch + 1, {k: float(v) for k, v in (logs or {}).items()
+                                            if isinstance(v, numbers.Real)})
 
 
 class StopAtDeadline(keras.callbacks.Callback):

@@ -90,10 +90,18 @@ class TrainerConfig:
 
 
 @dataclass
+class TrackingConfig:
+    name: str = MISSING
+    uri: str | None = MISSING
+    experiment: str | None = MISSING
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def register_configs() -> None:

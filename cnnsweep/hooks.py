@@ -8,6 +8,8 @@ learns which kind it has, so the core knows nothing of Optuna or Hydra.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class TrialHooks:
     """The quiet default: a run that nobody prunes or stops."""
@@ -32,6 +34,14 @@ class TrialHooks:
     def searched_values(self) -> dict[str, object]:
         """The values a sweep chose for this run (TensorBoard's HParams); empty for a single run."""
         return {}
+
+    @property
+    def wants_epoch_logs(self) -> bool:
+        """Whether :meth:`epoch_logged` is worth calling (an experiment tracker listens)."""
+        return False
+
+    def epoch_logged(self, epoch: int, logs: Mapping[str, float]) -> None:
+        """Hand over every metric Keras logged for ``epoch`` (1-based), the learning rate included."""
 
     def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
         """Hand over the monitored value after ``epoch`` (1-based) and the training images

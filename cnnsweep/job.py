@@ -52,9 +52,17 @@ def run(config: DictConfig, hooks: TrialHooks | None = None) -> float | dict[str
     hydra_config = HydraConfig.get()
     if hydra_config.mode != RunMode.RUN:
         return run_trial(plain_config(config), run_dir(), int(hydra_config.job.num), hooks or TrialHooks())
+    from cnnsweep.tracking import tracking_settings
     from cnnsweep.train import train
 
-    result = train(plain_config(config), run_dir())
+    tracking = tracking_settings(OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
+                                 if "tracking" in config else None)
+    if tracking is None:
+        result = train(plain_config(config), run_dir())
+    else:
+        from cnnsweep.tracking.single_run import tracked_run
+
+        result = tracked_run(tracking, plain_config(config), run_dir(), train)
     log.info("outputs: %s", run_dir())
     return result.objective
 

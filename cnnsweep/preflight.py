@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.exits import exit_with
 
-GROUPS = ("dataset", "model", "trainer", "sweep", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
+GROUPS = ("dataset", "model", "trainer", "tracking", "sweep", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
 
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
@@ -117,12 +117,17 @@ class CheckConfigCallback(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
         from cnnsweep.errors import Infeasible
         from cnnsweep.job import plain_config
+        from cnnsweep.tracking import tracking_settings
         from cnnsweep.validation import validate_config
 
         try:
             validate_config(plain_config(config))
+            if "tracking" in config:
+                tracking_settings(OmegaConf.to_container(config.tracking, resolve=True))  # type: ignore[arg-type]
             check_output_dir(str(config.hydra.run.dir), "hydra.run.dir")
         except (UserError, Infeasible) as exc:
             exit_with(exc)

@@ -244,6 +244,10 @@ def _watchers(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, dire
 
         watchers.callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
                                                     hooks.searched_values, monitor, direction)
+    if hooks.wants_epoch_logs:  # after LogLearningRate, which adds the rate to the logs
+        from cnnsweep.callbacks import EpochLogs
+
+        watchers.callbacks.append(EpochLogs(hooks))
     if hooks.reports_epochs and not refit:
         watchers.reporter = EpochReporter(monitor, hooks, epoch_shares)
         watchers.callbacks.append(watchers.reporter)

@@ -266,7 +266,7 @@ def _add_study(study: Any, trials: _TrialDirs, found: _Searched) -> None:
     found.directions = [d.name.lower() for d in study.directions]
     found.param_keys = list(study.user_attrs.get("cnnsweep_params", []))
     found.objectives = list(study.user_attrs.get("cnnsweep_objectives", found.objectives))
-    for trial in study.get_trials(deepcopy=False):
+    for trial in records.own_trials(study):
         if trial.state.name == "WAITING":
             continue
         row = trials.rows.setdefault(trial.number, {"trial_number": trial.number})

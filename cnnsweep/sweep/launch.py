@@ -15,6 +15,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
@@ -72,8 +73,10 @@ class SweepTrialHooks(TrialHooks):
 
     def __init__(self, trial: optuna.trial.Trial, stop: threading.Event,
                  deadline: float | None = None, fidelity: tuple[float, ...] = (), *,
-                 memory_share: int = 1) -> None:
+                 memory_share: int = 1,
+                 epoch_logs: Callable[[int, Mapping[str, float]], None] | None = None) -> None:
         self.trial = trial
+        self.epoch_logs = epoch_logs  # tracking=mlflow: the trial's run hears every epoch
         self.stop = stop
         self.deadline = deadline  # time.time() by which training must end; None: no budget
         self._memory_share = memory_share  # worker processes on this machine
@@ -102,6 +105,14 @@ class SweepTrialHooks(TrialHooks):
         self.trial.report(value, step=pruner_step(epoch, seen, by_images=bool(self.fidelity)))
         return self.trial.should_prune()
 
+    @property
+    def wants_epoch_logs(self) -> bool:
+        return self.epoch_logs is not None
+
+    def epoch_logged(self, epoch: int, logs: Mapping[str, float]) -> None:
+        if self.epoch_logs is not None:
+            self.epoch_logs(epoch, logs)
+
     def should_stop(self) -> bool:
         return self.stop.is_set()
 
@@ -128,8 +139,12 @@ def hide_storage_password(job_config: DictConfig) -> None:
     storage = OmegaConf.select(job_config, "hydra.sweeper.storage", throw_on_resolution_failure=False)
     if isinstance(storage, str):
         job_config.hydra.sweeper.storage = mask_password(storage)
+    uri = OmegaConf.select(job_config, "tracking.uri", throw_on_resolution_failure=False)
+    if isinstance(uri, str):  # the sweep's tracker has it; the trial's saved config needs no password
+        job_config.tracking.uri = mask_password(uri)
     overrides = job_config.hydra.overrides
     overrides.hydra = [mask_password(str(o)) for o in overrides.hydra]
+    overrides.task = [mask_password(str(o)) for o in overrides.task]
 
 
 class TrialLauncher:

@@ -62,6 +62,8 @@ class Progress:
         if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
             write_records(self.sweep)
             self.records_written = time.monotonic()
+        if self.sweep.tracker is not None:
+            self.sweep.tracker.progress()
 
 
 def write_records(sweep: Sweep) -> None:

@@ -25,6 +25,8 @@ RECORDED = RECORDED_METRICS
 RETRY_ATTR = "cnnsweep_retry_of"  # a queued retry: the number of the trial it repeats
 WORKER_ATTR = "cnnsweep_worker_pid"  # who runs the trial: a worker's pid, or "slurm-<job id>"
 BASELINE_ATTR = "cnnsweep_baseline"  # a configuration the sweep file asked to try first
+WARM_START_ATTR = "cnnsweep_warm_start"  # a configuration of an earlier study, tried first
+TOLD_ATTR = "cnnsweep_told_from"  # an earlier study's finished trial, told as a past trial
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
@@ -64,13 +66,24 @@ def trial_state(trial: FrozenTrial) -> str:
     return {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
 
 
+def told(trial: FrozenTrial) -> bool:
+    """A finished trial of an earlier study, added so the sampler starts informed
+    (``warm_start.tell``): it trained elsewhere, so it is no row, count or best of this sweep."""
+    return TOLD_ATTR in trial.user_attrs
+
+
+def own_trials(study: optuna.Study, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+    """The study's trials that this sweep ran or runs (told trials of an earlier study aside)."""
+    return [t for t in study.get_trials(deepcopy=False, states=states) if not told(t)]
+
+
 def counts_toward_budget(trial: FrozenTrial) -> bool:
-    return trial.state.is_finished() and not interrupted(trial)
+    return trial.state.is_finished() and not interrupted(trial) and not told(trial)
 
 
 def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
-    for trial in study.get_trials(deepcopy=False):
+    for trial in own_trials(study):
         if trial.state == TrialState.WAITING:
             continue
         attrs = {**trial.user_attrs, **metrics_of(trial)}
@@ -118,7 +131,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     """How many trials are in each state (``complete``, ``pruned``, ..., ``running``), queued
     ones aside, in the order of their first trial."""
     states: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in own_trials(study):
         if trial.state != TrialState.WAITING:
             states[trial_state(trial)] = states.get(trial_state(trial), 0) + 1
     return states
@@ -126,7 +139,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
 
 def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The trials that trained to their end with an objective (never infeasible ones)."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [t for t in own_trials(study, states=(TrialState.COMPLETE,))
             if metrics_of(t).get("state", "complete") == "complete"]
 
 
@@ -155,6 +168,26 @@ def chosen_best(study: optuna.Study) -> FrozenTrial | None:
         return study.get_trials(deepcopy=False)[int(confirmed["best_trial"])]
     best = best_trials(study)
     return best[0] if best and len(study.directions) == 1 else None
+
+
+def stalled_for(study: optuna.Study, min_delta: float) -> int:
+    """How many trials finished (complete or pruned, in the order they ended) since the last
+    one that beat the best before it by more than ``min_delta``; 0 while no trial is complete.
+
+    Failed and infeasible trials do not count: they say nothing about the space's best.
+    """
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    finished = [t for t in own_trials(study, states=(TrialState.COMPLETE, TrialState.PRUNED))
+                if trial_state(t) in ("complete", "pruned") and t.datetime_complete is not None]
+    best: float | None = None
+    since = 0
+    for trial in sorted(finished, key=lambda t: (t.datetime_complete, t.number)):
+        value = trial.value if trial_state(trial) == "complete" else None
+        if value is not None and math.isfinite(value) and (best is None or sign * (value - best) > min_delta):
+            best, since = value, 0
+        else:
+            since += 1
+    return since if best is not None else 0
 
 
 # ---------------------------------------------------------------- confirmation runs

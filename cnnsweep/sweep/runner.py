@@ -76,6 +76,10 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         told=told,
         deadline=training_deadline(checked, told, started),
     )
+    if checked.tracking is not None:
+        from cnnsweep.sweep.tracked import SweepTracker
+
+        sweep.tracker = SweepTracker(checked, sweep.study)
     if checked.is_worker:
         try:  # a SLURM job's worker has no coordinator process to watch
             work(sweep, parent_pid=os.getppid() if told.watches_its_parent else None, marks_trials=True)
@@ -136,6 +140,8 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             break
         if _stop_for_failures(sweep):
             break
+        if studies.stalled(study, settings) is not None:  # the coordinator says why, once
+            break
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the sweep's main process is gone: this worker stops")
             break
@@ -150,10 +156,12 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
 
 def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
+    tracked = sweep.tracker.trial_started(trial) if sweep.tracker is not None else None
     try:
         with heartbeat(sweep.study, trial):
             hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity,
-                                    memory_share=sweep.told.workers_here)
+                                    memory_share=sweep.told.workers_here,
+                                    epoch_logs=tracked.log_epoch if tracked is not None else None)
             metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
@@ -164,9 +172,13 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
         metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     except KeyboardInterrupt:
         studies.abandon(sweep.study, trial.number, "interrupted (Ctrl-C) before it finished")
+        if sweep.tracker is not None:
+            sweep.tracker.trial_interrupted(tracked)
         raise
     faults.point("tell")
     studies.tell(sweep.study, trial, metrics, sweep.settings.objectives, sweep.constrained)
+    if sweep.tracker is not None:  # after the study: the tracker is never the truth
+        sweep.tracker.trial_ended(tracked, trial.number, metrics)
 
 
 def _stop_for_failures(sweep: Sweep) -> bool:
@@ -193,6 +205,8 @@ def coordinate(sweep: Sweep) -> None:
         alive = job_alive
     studies.recover_interrupted(study, sweep.storage.shared, alive)
     progress = outputs.Progress(sweep, done_at_start=studies.budget_of(study).done)
+    if sweep.tracker is not None:
+        sweep.tracker.open_parent()
     log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
              study.study_name, settings.n_trials, settings.sweep_dir, progress.done_at_start,
              settings.n_jobs, mask_password(sweep.storage.url))
@@ -210,11 +224,15 @@ def coordinate(sweep: Sweep) -> None:
         log.warning("interrupted: finished trials are kept; run the same command again "
                     "(same hydra.sweep.dir) to resume")
     else:
+        if (stalled := studies.stalled(study, settings)) is not None:
+            log.info("the study stopped improving: %s", stalled)
         _after_the_search(sweep)
     finally:
         curves.wait_for_plots()
         outputs.write_records(sweep)
         outputs.write_report(sweep)
+        if sweep.tracker is not None:
+            sweep.tracker.finish(interrupted=bool(sweep.stopped_by))
     outputs.summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])

@@ -112,6 +112,18 @@ class ConfirmConf:
     seeds: int = 3  # new seeds per configuration (each run beside the original trial's)
 
 
+# hydra.sweeper.warm_start: an earlier study whose best configurations a new study tries
+# first. A plain mapping, not a dataclass: its key "from" is a Python keyword (Hydra still refuses
+# an unknown key under it).
+WARM_START_DEFAULTS: dict[str, Any] = {
+    "from": None,  # an earlier sweep dir (its own optuna.db / optuna.journal)
+    "storage": None,  # or an Optuna storage URL ...
+    "study_name": None,  # ... and the study's name there (null: its only study)
+    "top_k": 5,  # its N best configurations that fit this space are tried first
+    "tell": False,  # true (same dataset and recipe): its finished trials inform the sampler too
+}
+
+
 @dataclass
 class CnnsweepSweeperConf:
     _target_: str = "hydra_plugins.cnnsweep_sweeper.cnnsweep_sweeper.CnnsweepSweeper"
@@ -142,6 +154,11 @@ class CnnsweepSweeperConf:
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
     confirm: ConfirmConf = field(default_factory=ConfirmConf)
+    warm_start: dict[str, Any] = field(default_factory=lambda: dict(WARM_START_DEFAULTS))
+    # Stop the study after this many finished trials (complete or pruned) without improving
+    # the best objective by more than min_delta; null: spend the whole budget.
+    patience: int | None = None
+    min_delta: float = 0.0
     # With hydra/launcher=submitit_slurm: false submits the worker jobs and returns at once.
     wait: bool = True
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)

@@ -18,6 +18,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from cnnsweep.errors import ConfigError, Infeasible
 from cnnsweep.sweep.space import SearchSpace, parse_search_space
+from cnnsweep.tracking import TrackingSettings, tracking_settings
 from cnnsweep.validation import objective_direction, validate_config
 
 DIRECTIONS = ("maximize", "minimize")
@@ -34,6 +35,26 @@ class ConfirmSettings:
     @property
     def runs(self) -> int:
         return self.top_k * self.seeds
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """``hydra.sweeper.warm_start``: an earlier study this (new) study starts from."""
+
+    sweep_dir: Path | None  # the earlier sweep dir (its own storage file) ...
+    storage: str | None  # ... or a storage URL with the study's name
+    study_name: str | None  # None: the only study in that storage
+    top_k: int  # its best configurations that fit this space, tried first
+    tell: bool  # its finished trials are added as past trials, to inform the sampler
+
+    @property
+    def source(self) -> str:
+        """How lines name it: the sweep dir, or the study in its (masked) storage."""
+        from cnnsweep.sweep.storage import mask_password
+
+        if self.sweep_dir is not None:
+            return str(self.sweep_dir)
+        return f"study {self.study_name or '(its only one)'} in {mask_password(str(self.storage))}"
 
 
 MAX_CONFIRM_SEEDS = 1000  # each configuration's new seeds are drawn from a block of this size
@@ -59,6 +80,10 @@ class SweepSettings:
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
     confirm: ConfirmSettings  # retrain the best configurations with new seeds after the search
+    warm_start: WarmStart | None  # an earlier study whose best configurations go first
+    patience: int | None  # stop after this many finished trials without a better best
+    tracking: TrackingSettings | None  # tracking=mlflow: where the sweep's runs also go
+    min_delta: float  # what counts as better for patience
     fidelity: tuple[float, ...]  # shares of the training images of every trial's first epochs
     is_worker: bool  # a worker process started by a coordinator (here, or as a SLURM job)
     cluster: Mapping[str, Any] | None  # hydra.launcher's settings when it is submitit_slurm
@@ -145,6 +170,11 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         baselines=_baselines(settings["baselines"], space),
         refit=bool(settings["refit"]),
         confirm=_confirm(settings["confirm"]),
+        warm_start=_warm_start(settings["warm_start"]),
+        patience=_patience(settings, len(directions)),
+        min_delta=_min_delta(settings["min_delta"]),
+        tracking=tracking_settings(OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
+                                   if "tracking" in config else None),
         fidelity=_fidelity(settings["fidelity"]),
         is_worker=settings["role"] == "worker",
         cluster=_cluster(config),
@@ -175,7 +205,7 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
             if distribution is None:
                 raise ConfigError(f"{where}: {key} is not searched, so a baseline cannot set it. Set "
                                   "it with a plain override instead.", key="hydra.sweeper.baselines")
-            if not _contains(distribution, value):
+            if not in_range(distribution, value):
                 raise ConfigError(f"{where}={value!r} is outside the searched range of {key}. Use a "
                                   "value the search could pick.", key="hydra.sweeper.baselines")
         checked.append(values)
@@ -195,6 +225,62 @@ def _confirm(raw: Any) -> ConfirmSettings:
                           "configuration trains with, e.g. hydra.sweeper.confirm.seeds=3.",
                           key="hydra.sweeper.confirm.seeds")
     return ConfirmSettings(top_k=top_k, seeds=seeds if top_k else 0)
+
+
+def _warm_start(raw: Any) -> WarmStart | None:
+    if isinstance(raw, DictConfig):
+        raw = OmegaConf.to_container(raw, resolve=True)
+    raw = dict(raw or {})
+    source, storage, study_name = raw.get("from"), raw.get("storage"), raw.get("study_name")
+    if source is None and storage is None:
+        if study_name is not None:
+            raise ConfigError("hydra.sweeper.warm_start.study_name needs the storage it is in: set "
+                              "hydra.sweeper.warm_start.storage=URL (or warm_start.from=SWEEP_DIR).",
+                              key="hydra.sweeper.warm_start.storage")
+        return None
+    if source is not None and storage is not None:
+        raise ConfigError("hydra.sweeper.warm_start.from and warm_start.storage both name the earlier "
+                          "study: set one of them.", key="hydra.sweeper.warm_start.from")
+    top_k, tell = raw.get("top_k", 5), raw.get("tell", False)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        raise ConfigError(f"hydra.sweeper.warm_start.top_k={top_k!r} must be an integer >= 0: how many "
+                          "of the earlier study's best configurations to try first.",
+                          key="hydra.sweeper.warm_start.top_k")
+    if not isinstance(tell, bool):
+        raise ConfigError(f"hydra.sweeper.warm_start.tell={tell!r} must be true or false.",
+                          key="hydra.sweeper.warm_start.tell")
+    sweep_dir = None
+    if source is not None:
+        sweep_dir = Path(str(source)).expanduser().absolute()
+        if not sweep_dir.is_dir():
+            raise ConfigError(f"hydra.sweeper.warm_start.from={source}: no such folder. Give the "
+                              "sweep dir of an earlier sweep (the folder with its trials.csv).",
+                              key="hydra.sweeper.warm_start.from")
+    return WarmStart(sweep_dir=sweep_dir, storage=None if storage is None else str(storage),
+                     study_name=None if study_name is None else str(study_name), top_k=top_k, tell=tell)
+
+
+def _patience(settings: Mapping[str, Any], n_objectives: int) -> int | None:
+    patience = settings["patience"]
+    if patience is None:
+        return None
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ConfigError(f"hydra.sweeper.patience={patience!r} must be an integer >= 1 (finished "
+                          "trials without a better best before the study stops), or null for none.",
+                          key="hydra.sweeper.patience")
+    if n_objectives > 1:
+        raise ConfigError("hydra.sweeper.patience needs a single objective: a study of several "
+                          "objectives has a Pareto front, not one best to improve. Remove "
+                          "hydra.sweeper.patience.", key="hydra.sweeper.patience")
+    return patience
+
+
+def _min_delta(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw >= 0:
+        raise ConfigError(f"hydra.sweeper.min_delta={raw!r} must be a number >= 0: the least "
+                          "improvement of the best objective that resets hydra.sweeper.patience.",
+                          key="hydra.sweeper.min_delta")
+    return float(raw)
 
 
 def _cluster(config: DictConfig) -> Mapping[str, Any] | None:
@@ -243,7 +329,8 @@ def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _contains(distribution: BaseDistribution, value: Any) -> bool:
+def in_range(distribution: BaseDistribution, value: Any) -> bool:
+    """Whether the search could pick ``value`` from ``distribution``."""
     if isinstance(distribution, CategoricalDistribution):
         return value in distribution.choices
     low, high = distribution.low, distribution.high  # type: ignore[attr-defined]

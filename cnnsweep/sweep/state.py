@@ -9,6 +9,7 @@ runner calls (outputs, refit) read it without importing the runner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import optuna
 
@@ -17,6 +18,9 @@ from cnnsweep.sweep.launch import TrialLauncher
 from cnnsweep.sweep.settings import SweepSettings
 from cnnsweep.sweep.storage import OpenStorage
 from cnnsweep.sweep.worker_env import WorkerEnv
+
+if TYPE_CHECKING:
+    from cnnsweep.sweep.tracked import SweepTracker
 
 REPORT_RESERVE_SHARE = 0.03  # of hydra.sweeper.timeout, kept back for the records and the report
 REPORT_RESERVE_S = (5.0, 60.0)  # at least, at most
@@ -35,6 +39,7 @@ class Sweep:
     told: WorkerEnv = field(default_factory=WorkerEnv)  # what this process was told as a worker
     deadline: float | None = None  # time.time() by which training must end (hydra.sweeper.timeout)
     stopped_by: list[str] = field(default_factory=list)  # why the sweep ended early
+    tracker: SweepTracker | None = None  # tracking=mlflow: this process's line to the tracker
 
 
 def training_deadline(settings: SweepSettings, told: WorkerEnv, started: float) -> float | None:

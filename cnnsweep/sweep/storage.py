@@ -15,7 +15,6 @@ no public API for it; ``tests/sweep/test_storage.py`` fails if one disappears.
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,17 +39,13 @@ from tenacity import (
 )
 
 from cnnsweep.errors import UserError
+from cnnsweep.masking import mask_password
 
 log = logging.getLogger("cnnsweep")
 
 SQLITE_FILE = "optuna.db"
 JOURNAL_FILE = "optuna.journal"
 GIVE_UP_AFTER_S = 300.0  # how long calls are retried while a database server is unreachable
-
-
-def mask_password(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
 
 
 @dataclass(frozen=True)

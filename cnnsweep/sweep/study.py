@@ -80,8 +80,13 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         UserError: the study cannot be created, or it optimises other directions.
     """
     name = settings.study_name
+    warm_source = None
     if not settings.is_worker:  # its coordinator checked it already
         check_space_unchanged(settings, opened.storage)
+        if settings.warm_start is not None and _is_new(opened.storage, name):
+            from cnnsweep.sweep.warm_start import load_source
+
+            warm_source = load_source(settings.warm_start)  # a bad source stops before the study exists
     # Several machines may create the same study (and its tables) at once; the
     # loser of that race sees an integrity error and simply loads it next time.
     create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),
@@ -99,13 +104,41 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
                           f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
                           "hydra.sweep.dir.", key="hydra.sweeper.study_name")
     if not settings.is_worker and not study.get_trials(deepcopy=False):
-        for index, baseline in enumerate(settings.baselines[:settings.n_trials]):
+        queued = list(settings.baselines[:settings.n_trials])
+        for index, baseline in enumerate(queued):
             study.enqueue_trial(baseline, user_attrs={records.BASELINE_ATTR: index})
+        if warm_source is not None:
+            from cnnsweep.sweep.warm_start import queue_and_tell
+
+            queue_and_tell(study, settings, warm_source, queued)
+    elif not settings.is_worker and settings.warm_start is not None:
+        log.info("hydra.sweeper.warm_start is used by a new study only: %r resumes with its own trials",
+                 name)
     if not settings.is_worker:
         study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
         study.set_user_attr("cnnsweep_params", settings.param_keys)
         study.set_user_attr("cnnsweep_dataset", settings.dataset)
     return study
+
+
+def _is_new(storage: Any, name: str) -> bool:
+    """No study of that name yet, or one without a trial (a start that stopped early)."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return True
+    return not storage.get_all_trials(study_id, deepcopy=False)
+
+
+def stalled(study: optuna.Study, settings: SweepSettings) -> str | None:
+    """Why the study stops for ``hydra.sweeper.patience`` (one line), or None."""
+    if settings.patience is None:
+        return None
+    since = records.stalled_for(study, settings.min_delta)
+    if since < settings.patience:
+        return None
+    return (f"hydra.sweeper.patience={settings.patience}: the last {since} finished trials did not "
+            f"improve the {best_value_text(study)} by more than min_delta={settings.min_delta:g}")
 
 
 def enter_optimize_loop(study: optuna.Study) -> None:

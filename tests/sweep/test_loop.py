@@ -289,3 +289,49 @@ def test_the_search_keeps_back_the_confirmations_time(tmp_path):
     work(sweep)
     per_run = budget.confirm_run_seconds(records.metrics_of(sweep.study.trials[0]))
     assert budget.search_deadline(sweep) == pytest.approx(deadline - 6 * per_run)
+
+
+# ---------------------------------------------------------------- patience
+def test_patience_stops_the_study_after_n_finished_trials_without_a_better_best(tmp_path):
+    # trial 1 is the best; 2..4 are no better (3 is pruned, which counts; 5 would be infeasible,
+    # which does not): patience 3 stops after trial 4.
+    values = {0: 0.70, 1: 0.80, 2: 0.805, 3: None, 4: 0.79}
+
+    def outcome(trial):
+        value = values.get(trial.number, 0.99)
+        if value is None:
+            return {"status": "pruned", "objective": 0.4}
+        return {"status": "complete", "objective": value}
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=20", "hydra.sweeper.patience=3",
+                       "hydra.sweeper.min_delta=0.01", outcome=outcome)
+    work(sweep)
+    assert states(sweep) == ["complete", "complete", "complete", "pruned", "complete"]
+    reason = studies.stalled(sweep.study, sweep.settings)
+    assert reason is not None and "last 3 finished trials" in reason and "trial 2" in reason
+
+
+def test_failed_and_infeasible_trials_do_not_use_up_patience(tmp_path):
+    def outcome(trial):
+        if trial.number == 0:
+            return {"status": "complete", "objective": 0.9}
+        return {"status": "infeasible" if trial.number % 2 else "failed", "objective": None, "error": "x"}
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=6", "hydra.sweeper.patience=2",
+                       "hydra.sweeper.max_failure_rate=1.0", outcome=outcome)
+    work(sweep)
+    assert len(sweep.study.trials) == 6 and studies.stalled(sweep.study, sweep.settings) is None
+
+
+def test_a_stalled_sweep_ends_as_a_finished_one_and_says_why(tmp_path, caplog):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=30", "hydra.sweeper.patience=2",
+                       "hydra.sweeper.refit=true", "hydra.sweeper.report=false",
+                       outcome=lambda trial: {"status": "complete", "objective": 0.5, "test_acc": 0.4,
+                                              "best_epoch": 1, "epochs_run": 1})
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        coordinate(sweep)  # no SweepStopped: a converged study is a finished sweep
+    assert len(sweep.study.trials) == 3 and sweep.stopped_by == []
+    assert sweep.launcher.refits, "the refit still runs after an early stop"
+    assert any("stopped improving" in r.getMessage() and "patience=2" in r.getMessage()
+               for r in caplog.records)
+    assert yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["best_trial"] == 0

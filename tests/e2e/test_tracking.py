@@ -1,0 +1,233 @@
+"""tracking=mlflow, warm starts and patience in real sweeps on digits, against a real
+``mlflow server`` (SQLite backend, a local artifacts folder), read back through MlflowClient."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers import REPO, cli_env, load_study, requires, run_cli, sweep_args
+
+pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SEED = ["+sweep=seed_cnn", "trainer.epochs=2", "hydra.sweeper.sampler.seed=3"]
+
+
+class MlflowServer:
+    """``mlflow server`` on a free port of 127.0.0.1, its store under ``root``; restartable."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> MlflowServer:
+        mlflow = Path(sys.executable).with_name("mlflow")
+        self.process = subprocess.Popen(
+            [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+             "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "server.log", "ab"), start_new_session=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.root / "server.log").read_text()[-2000:])
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    import urllib.request
+
+                    if urllib.request.urlopen(f"{self.url}/health", timeout=2).status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("mlflow server did not start in 180 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield running
+    running.kill()
+
+
+def runs_of(client: MlflowClient, experiment: str) -> tuple[list, list]:
+    """The experiment's sweep runs and trial runs."""
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment}"
+    runs = client.search_runs([found.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("cnnsweep.kind") == "sweep"]
+    children = [r for r in runs if "cnnsweep.trial" in r.data.tags]
+    return parents, children
+
+
+@pytest.mark.slow
+def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continues_it(server, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    tracking = ["tracking=mlflow", f"tracking.uri={server.url}", "tracking.experiment=digits-e2e"]
+    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=3", *tracking), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{server.url}/#/experiments/" in proc.stderr  # the sweep says where to look
+    assert "View run" not in proc.stdout + proc.stderr  # MLflow's own line per run stays quiet
+    client = MlflowClient(server.url)
+    parents, children = runs_of(client, "digits-e2e")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    assert parent.data.params["n_trials"] == "3" and "space.model.filters" in parent.data.params
+    assert {"report.html", "trials.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert sorted(int(c.data.tags["cnnsweep.trial"]) for c in children) == sorted(table["trial_number"])
+    for child in children:
+        row = table[table.trial_number == int(child.data.tags["cnnsweep.trial"])].iloc[0]
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["cnnsweep.state"] == row.state and child.data.tags["cnnsweep.sent"] == "true"
+        assert child.data.params["model.filters"] == str(row["model.filters"])
+        assert child.data.params["dataset.name"] == "digits"  # the resolved config as well
+        history = client.get_metric_history(child.info.run_id, "val_acc")
+        assert [m.step for m in history] == list(range(1, int(row.epochs_run) + 1))
+        assert len(client.get_metric_history(child.info.run_id, "learning_rate")) == row.epochs_run
+        files = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"curves.png", "history.csv", "metrics.json"} <= files
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["best_trial"]
+    best_run = next(c for c in children if c.data.tags["cnnsweep.trial"] == str(best))
+    assert best_run.data.tags.get("cnnsweep.model") == "true"
+    assert best_run.data.metrics["test_acc"] == pytest.approx(table.set_index("trial_number").test_acc[best])
+
+    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=4", *tracking), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parents, children = runs_of(client, "digits-e2e")
+    assert [p.info.run_id for p in parents] == [parent.info.run_id]  # the same parent run
+    assert len(children) == 4 and parents[0].info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_a_tracking_server_killed_mid_sweep_loses_no_trial(tmp_path):
+    server = MlflowServer(tmp_path).start()
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=4", "tracking=mlflow",
+                      f"tracking.uri={server.url}", "tracking.experiment=killed")
+    sweep = subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path, env=cli_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = MlflowClient(server.url)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and sweep.poll() is None:
+            experiment = client.get_experiment_by_name("killed")
+            if experiment and any("cnnsweep.trial" in r.data.tags for r in client.search_runs([experiment.experiment_id])):
+                break
+            time.sleep(0.2)
+        server.kill()  # mid-sweep: the first trial's run exists, the others do not yet
+        _, stderr = sweep.communicate(timeout=400)
+    finally:
+        sweep.kill()
+        server.kill()
+    assert sweep.returncode == 0, stderr[-3000:]
+    assert "MLflow" in stderr and "could not" in stderr and "Nothing is lost" in stderr
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert len(table) == 4 and set(table.state) <= {"complete", "pruned"}  # no trial lost
+
+    server.start()  # back up: the same command sends what the tracker missed
+    proc = run_cli(*args, cwd=tmp_path)
+    try:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        parents, children = runs_of(MlflowClient(server.url), "killed")
+    finally:
+        server.kill()
+    assert len(parents) == 1
+    sent = sorted(int(c.data.tags["cnnsweep.trial"]) for c in children if c.data.tags.get("cnnsweep.sent"))
+    assert sent == [0, 1, 2, 3]
+    assert len(children) == 4  # half-sent runs were replaced, not duplicated
+
+
+@pytest.mark.slow
+def test_a_single_run_is_one_mlflow_run_with_its_model(server, tmp_path):
+    proc = run_cli("dataset=digits", "dataset.train_limit=300", "dataset.test_limit=100", "trainer.epochs=2",
+                   "trainer.quiet=true", f"hydra.run.dir={tmp_path / 'run'}", "tracking=mlflow",
+                   f"tracking.uri={server.url}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(server.url)
+    experiment = client.get_experiment_by_name("cnnsweep")
+    [run] = [r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == "run"]
+    assert run.info.status == "FINISHED" and run.data.tags["cnnsweep.model"] == "true"
+    assert run.data.params["trainer.epochs"] == "2" and "test_acc" in run.data.metrics
+    assert len(client.get_metric_history(run.info.run_id, "loss")) == 2
+
+
+@pytest.mark.slow
+def test_warm_start_and_patience_in_real_sweeps(tmp_path):
+    first = tmp_path / "first"
+    proc = run_cli(*sweep_args(first, *SEED, "hydra.sweeper.n_trials=3"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    earlier = load_study(first, "seed_cnn")
+    best = max((t for t in earlier.trials if t.value is not None and t.state.name == "COMPLETE"),
+               key=lambda t: t.value)
+
+    second = tmp_path / "second"
+    # min_delta 1.0: no accuracy improves by a whole point, so patience 2 stops after 3 trials
+    proc = run_cli(*sweep_args(second, *SEED, "hydra.sweeper.n_trials=8", f"hydra.sweeper.warm_start.from={first}",
+                               "hydra.sweeper.warm_start.tell=true", "hydra.sweeper.warm_start.top_k=1",
+                               "hydra.sweeper.patience=2", "hydra.sweeper.min_delta=1.0",
+                               "hydra.sweeper.pruner=none"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 of its best configurations queued first" in proc.stderr
+    assert "finished trials of seed_cnn told to the sampler" in proc.stderr
+    assert "the study stopped improving: hydra.sweeper.patience=2" in proc.stderr
+    table = pd.read_csv(second / "trials.csv")
+    assert len(table) == 3  # its own trials only: the told ones are not rows
+    first_own = table.sort_values("trial_number").iloc[0]
+    assert int(first_own.trial_number) == len(earlier.trials)  # told trials came first in the study
+    for key, value in best.params.items():
+        assert str(first_own[key]) == str(value)
+    results = yaml.safe_load((second / "optimization_results.yaml").read_text())
+    assert sum(results["trials"].values()) == 3
+
+
+@pytest.mark.slow
+@requires(CHROMIUM is not None, "apt-get install chromium")
+def test_the_mlflow_ui_shows_the_sweep_with_its_trials_nested(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=2", "tracking=mlflow",
+                               f"tracking.uri={server.url}", "tracking.experiment=ui"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    experiment = MlflowClient(server.url).get_experiment_by_name("ui")
+    shot = REPO / ".pytest-screenshots" if os.environ.get("CNNSWEEP_KEEP_SCREENSHOTS") else tmp_path
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{server.url}/#/experiments/{experiment.experiment_id}", wait_until="networkidle")
+        page.get_by_text("seed_cnn").first.wait_for(timeout=60_000)  # the sweep's parent run
+        expander = page.locator("[data-testid*='expand'], button[aria-label*='xpand']")
+        if expander.count():
+            expander.first.click()
+        page.get_by_text("trial 1").first.wait_for(timeout=30_000)  # nested under it
+        shot.mkdir(exist_ok=True)
+        page.screenshot(path=str(shot / "mlflow-ui.png"), full_page=True)
+        text = page.inner_text("body")
+        browser.close()
+    assert "seed_cnn" in text and "trial 0" in text and "trial 1" in text
