@@ -89,7 +89,7 @@ def run(args) -> dict:
     search_s = time.perf_counter() - started
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]
-    _, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
+    test_acc = peers.test_accuracy(model, x_test, y_test, recipe, data.spec.mirrors)
     return {"recipe": recipe, "wall_s": round(time.perf_counter() - started, 1),
             "search_s": round(search_s, 1), "trials": len(tuner.oracle.trials),
             "best_val_acc": round(float(best_trial.score), 4), "best_test_acc": round(float(test_acc), 4),

@@ -83,7 +83,7 @@ def run(args) -> dict:
     search_s = time.perf_counter() - started
     if best["model"] is None:
         raise SystemExit("the time box ended before any trial completed")
-    _, test_acc = best["model"].evaluate(x_test, y_test, batch_size=512, verbose=0)
+    test_acc = peers.test_accuracy(best["model"], x_test, y_test, recipe, data.spec.mirrors)
     states = [t.state.name for t in study.trials]
     return {"recipe": recipe, "wall_s": round(time.perf_counter() - started, 1),
             "search_s": round(search_s, 1), "trials": len(study.trials), "complete": states.count("COMPLETE"),

@@ -7,6 +7,7 @@
     python -m benchmarks.run trust           # 7: the winner's curse: a sweep confirmed with new seeds
     python -m benchmarks.run gpu             # 8: JAX on one NVIDIA GPU (scripts/pack-device.sh packs it)
     python -m benchmarks.run levers          # 9: the default run with each lever toward 0.94, 2 seeds
+    python -m benchmarks.run tracking        # 10: what tracking=mlflow costs a deep_cnn trial (~15 min)
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -286,6 +288,57 @@ def levers(workdir: Path, names: list[str], seeds: int, *extra: str) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- 10. tracking
+TRACKING_SWEEP = ("+sweep=deep_cnn", "dataset=fashion_mnist", "dataset.train_limit=6000",
+                  "dataset.test_limit=2000", "trainer.epochs=3", "hydra.sweeper.sampler.seed=0")
+
+
+def tracking(workdir: Path, n_trials: int, rounds: int, *extra: str) -> dict:
+    """What ``tracking=mlflow`` costs a trial: the same seeded deep_cnn sweep with and without it,
+    whole commands taking turns, the tracked one sending to an ``mlflow server`` on this machine
+    (so the server's own work counts against the sweep too)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
+         f"sqlite:///{workdir / 'mlflow.db'}", "--artifacts-destination", str(workdir / "mlflow-artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(360):
+            try:
+                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        sides: dict[str, list[float]] = {"plain": [], "tracked": []}
+        trials: dict[str, list[int]] = {"plain": [], "tracked": []}
+        for round_ in range(rounds):
+            for side in ("plain", "tracked"):
+                overrides = [*TRACKING_SWEEP, f"hydra.sweeper.n_trials={n_trials}", *extra]
+                if side == "tracked":
+                    overrides += ["tracking=mlflow", f"tracking.uri={url}",
+                                  f"tracking.experiment=bench{round_}"]
+                wall, sweep_dir = _sweep(workdir, f"tracking-{side}-{round_}", *overrides)
+                sides[side].append(round(wall, 1))
+                trials[side].append(len([t for t in _study(sweep_dir).trials if t.state.is_finished()]))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its web workers
+        server.wait()
+    plain, tracked = statistics.median(sides["plain"]), statistics.median(sides["tracked"])
+    per_trial_s = plain / n_trials
+    cost_ms = 1000 * (tracked - plain) / n_trials
+    return {"n_trials": n_trials, "rounds": rounds, "plain_command_s": sides["plain"],
+            "tracked_command_s": sides["tracked"], "finished_trials": trials,
+            "trial_s": round(per_trial_s, 2), "tracking_ms_per_trial": round(cost_ms),
+            "tracking_share_pct": round(100 * cost_ms / 1000 / per_trial_s, 2)}
+
+
 # ---------------------------------------------------------------- 5. scaling
 SCALING_BUDGET_S = 200  # each whole command runs at least three minutes
 def scaling(workdir: Path, epochs: int, *, seconds: int | None = None, n_trials: int = 100_000) -> dict:
@@ -475,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", metavar="BENCHMARK",
                         help="overhead, throughput, pruning, quality, scaling, defaults, trust, gpu, "
-                             "levers (default: the first three)")
+                             "levers, tracking (default: the first three)")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks that each runs")
     parser.add_argument("--results", type=Path, default=HERE, help="where results.json/RESULTS.md go")
     parser.add_argument("--minutes", type=float, default=20.0, help="benchmark 4's time box")
@@ -491,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="benchmark 9: seeds per lever")
     parser.add_argument("--gpu-minutes", type=float, default=15.0, help="benchmark 8's deep_cnn time box")
     args = parser.parse_args(argv)
-    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu", "levers")
+    known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu", "levers",
+             "tracking")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -527,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = (levers(workdir, ["cutout"], 1, *tiny) if quick
                           else levers(workdir, args.levers, args.seeds))
+            elif which == "tracking":
+                tiny = ("dataset.train_limit=600", "dataset.test_limit=200", "trainer.epochs=1")
+                result = tracking(workdir, 2, 1, *tiny) if quick else tracking(workdir, 8, 2)
             elif which == "gpu":
                 # --quick: the whole JAX path on this machine's CPU, tiny (the tests use it).
                 tiny = ("dataset.train_limit=400", "dataset.test_limit=100", "trainer.epochs=1")

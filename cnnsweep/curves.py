@@ -43,6 +43,10 @@ class _QuietFontWeights(logging.Filter):
         return not record.getMessage().startswith("findfont: Failed to find font weight")
 
 
+# Words in the file names of the fallback fonts' files (fonts-wqy-zenhei, fonts-noto-cjk, ...).
+CJK_FILE_WORDS = ("wqy", "cjk", "sourcehan", "nanum", "undotum", "unfonts")
+
+
 def wide_fonts(fig: Any) -> None:
     """Give every text of ``fig`` the installed fonts of :data:`FONT_FALLBACKS`, in order."""
     from matplotlib import font_manager
@@ -52,9 +56,36 @@ def wide_fonts(fig: Any) -> None:
     if not any(isinstance(f, _QuietFontWeights) for f in font_log.filters):
         font_log.addFilter(_QuietFontWeights())
     installed = {font.name for font in font_manager.fontManager.ttflist}
+    if not installed.intersection(FONT_FALLBACKS[1:]):
+        installed |= _fonts_installed_since_the_cache(font_manager)
     families = [name for name in FONT_FALLBACKS if name in installed] or ["sans-serif"]
     for text in fig.findobj(Text):
         text.set_fontfamily(families)
+
+
+_looked_on_disk = False
+
+
+def _fonts_installed_since_the_cache(font_manager: Any) -> set[str]:
+    """The CJK fonts on disk that matplotlib's font cache does not know (installed after it was
+    built, e.g. ``apt-get install fonts-wqy-zenhei`` after a first plot): added to this process's
+    font manager, so nobody has to delete ``~/.cache/matplotlib``. Looked for once per process."""
+    global _looked_on_disk
+    if _looked_on_disk:
+        return set()
+    _looked_on_disk = True
+    known = {font.fname for font in font_manager.fontManager.ttflist}
+    added: set[str] = set()
+    for path in font_manager.findSystemFonts():
+        if path in known or not any(word in Path(path).name.lower() for word in CJK_FILE_WORDS):
+            continue
+        before = len(font_manager.fontManager.ttflist)
+        try:
+            font_manager.fontManager.addfont(path)  # every face of a collection (.ttc)
+        except (OSError, RuntimeError, ValueError):
+            continue  # unreadable font file: matplotlib would skip it too
+        added |= {font.name for font in font_manager.fontManager.ttflist[before:]}
+    return added
 
 
 def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
@@ -219,14 +250,17 @@ atexit.register(_drawer.close)
 def _serve_curves() -> None:
     """The helper's loop: one request per stdin line, one answer per stdout line."""
     os.nice(19)
-    for line in sys.stdin:
-        request = json.loads(line)
-        answer: dict[str, Any] = {"id": request.pop("id")}
-        try:
-            plot_curves(request.pop("history"), Path(request.pop("target")), **request)
-        except Exception as exc:
-            answer["error"] = f"{type(exc).__name__}: {exc}"
-        print(json.dumps(answer), flush=True)
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            answer: dict[str, Any] = {"id": request.pop("id")}
+            try:
+                plot_curves(request.pop("history"), Path(request.pop("target")), **request)
+            except Exception as exc:
+                answer["error"] = f"{type(exc).__name__}: {exc}"
+            print(json.dumps(answer), flush=True)
+    except (BrokenPipeError, KeyboardInterrupt):
+        os._exit(0)  # the sweep's process is gone or stopping: nobody reads the answers any more
 
 
 if __name__ == "__main__":

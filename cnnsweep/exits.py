@@ -18,6 +18,7 @@ TRAINING_FAILED = 1  # a single run whose training failed (NaN loss, out of memo
 USER_ERROR = 2  # bad input: nothing ran (also a single run's infeasible architecture)
 TOO_MANY_FAILURES = 3  # a sweep stopped by hydra.sweeper.max_failure_rate
 INTERRUPTED = 130  # Ctrl-C, as a shell reports it
+TERMINATED = 143  # SIGTERM (kill, docker stop, scancel), as a shell reports it
 
 # Error class -> exit status; the first row that matches wins.
 ERROR_STATUSES: tuple[tuple[type[CnnsweepError], int], ...] = (
@@ -25,7 +26,7 @@ ERROR_STATUSES: tuple[tuple[type[CnnsweepError], int], ...] = (
     (Infeasible, USER_ERROR),  # in a single run, the architecture is the user's input
     (TrialError, TRAINING_FAILED),
 )
-SWEEP_STOPS = {"too_many_failures": TOO_MANY_FAILURES, "interrupted": INTERRUPTED}
+SWEEP_STOPS = {"too_many_failures": TOO_MANY_FAILURES, "interrupted": INTERRUPTED, "terminated": TERMINATED}
 
 
 def exit_status(error: CnnsweepError) -> int:

@@ -27,3 +27,36 @@ def tiny_config():
         "model.filters=8", "model.dense_units=16", "trainer.epochs=2",
         "trainer.batch_size=32", "trainer.quiet=true",
     )
+
+
+# ---------------------------------------------------------------- no silent skips in CI
+# In CI (CI=true, which .ci/run exports) every package the suite needs is installed, so a
+# skipped test means a guarantee went unchecked: the run fails, unless the test is here,
+# with the reason it may skip.
+SKIP_ALLOWED = {
+    "tests/e2e/test_samplers.py::test_gp_runs_a_sweep":
+        "the GP sampler needs PyTorch, which CI does not install (a large download; the "
+        "test without it, test_gp_without_pytorch_says_how_to_install_it, runs)",
+}
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and report.when in ("setup", "call"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") != "true":
+        return
+    unexpected = sorted(node for node in _skipped if node.split("[")[0] not in SKIP_ALLOWED)
+    if unexpected:
+        session.exitstatus = 1
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    reporter.write_sep("-", "skips allowed in CI (tests/conftest.py SKIP_ALLOWED)")
+    for node, reason in SKIP_ALLOWED.items():
+        reporter.write_line(f"{node}: {reason}")
+    for node in unexpected:
+        reporter.write_line(f"NOT ALLOWED, skipped in CI: {node}", red=True)

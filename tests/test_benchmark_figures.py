@@ -16,10 +16,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=%))(?![\w.]\d)")
-NAMES_A_BENCHMARK = re.compile(r"\bbenchmarks? (\d)\b", re.IGNORECASE)
+NAMES_A_BENCHMARK = re.compile(r"\bbenchmarks? (\d+)\b", re.IGNORECASE)
 # benchmarks.run's name of each numbered benchmark (and what else it keeps in results.json)
 ENTRIES = {"1": ["overhead"], "2": ["throughput"], "3": ["pruning"], "4": ["quality", "quality_runs"],
-           "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"], "9": ["levers"]}
+           "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"], "9": ["levers"],
+           "10": ["tracking"]}
 
 
 def _numbers(node) -> list[float]:
@@ -38,7 +39,9 @@ def _recorded(figure: str, values: list[float]) -> bool:
     digits = len(figure.split(".")[1]) if "." in figure else 0
     quoted = float(figure)
     readings = (1.0, 100.0, 1 / 60)
-    return any(abs(round(value * scale, digits) - quoted) < 1e-9 for value in values for scale in readings)
+    # the figure's sign is text before it ("-3.90 points"): magnitudes are compared
+    return any(abs(abs(round(value * scale, digits)) - quoted) < 1e-9
+               for value in values for scale in readings)
 
 
 def _paragraphs(path: Path) -> list[str]:

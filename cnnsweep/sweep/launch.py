@@ -135,7 +135,7 @@ class RefitHooks(TrialHooks):
 
 
 def hide_storage_password(job_config: DictConfig) -> None:
-    """Mask the storage password in what Hydra saves to each trial's .hydra/ folder."""
+    """Mask the storage's and the tracker's passwords in what Hydra saves to each trial's .hydra/ folder."""
     storage = OmegaConf.select(job_config, "hydra.sweeper.storage", throw_on_resolution_failure=False)
     if isinstance(storage, str):
         job_config.hydra.sweeper.storage = mask_password(storage)
@@ -145,6 +145,9 @@ def hide_storage_password(job_config: DictConfig) -> None:
     overrides = job_config.hydra.overrides
     overrides.hydra = [mask_password(str(o)) for o in overrides.hydra]
     overrides.task = [mask_password(str(o)) for o in overrides.task]
+    dirname = OmegaConf.select(job_config, "hydra.job.override_dirname", throw_on_resolution_failure=False)
+    if isinstance(dirname, str):  # the task's overrides in one string (tracking.uri among them)
+        job_config.hydra.job.override_dirname = mask_password(dirname)
 
 
 class TrialLauncher:
@@ -219,7 +222,7 @@ class TrialLauncher:
         if not self._logging_ready:  # afterwards, each job's end puts the sweep's logging back
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
             self._logging_ready = True
-        log.info("trial %d: %s", trial.number, " ".join(filter_overrides(overrides)))
+        log.info("trial %d: %s", trial.number, mask_password(" ".join(filter_overrides(overrides))))
         varying = {**trial.params, **extra}
         seed = f"trainer.seed={self.settings.base_seed + trial.number}"
         if "trainer.seed" not in varying and seed in overrides:  # not when a fixed override pins it

@@ -28,11 +28,14 @@ RECORDS_EVERY_S = 2.0  # the records lag the storage by at most this much while 
 
 
 class Progress:
-    """One line per finished trial, each count printed once and in order."""
+    """One line per trial that ends in this command, each count printed once and in order,
+    counting on from the trials already done (whatever ran them, with whatever ``n_jobs``)."""
 
     def __init__(self, sweep: Sweep, done_at_start: int) -> None:
         self.sweep = sweep
         self.done_at_start = done_at_start
+        self.done_before = {t.number for t in sweep.study.get_trials(deepcopy=False)
+                            if records.counts_toward_budget(t)}  # ended before this command
         self.started = time.monotonic()
         self.reported: set[int] = set()  # each count is done_at_start + how many are in here
         self.records_written = float("-inf")  # time.monotonic() of the last write_records
@@ -44,7 +47,7 @@ class Progress:
                 self.report(trial.number)
 
     def report(self, number: int) -> None:
-        if number in self.reported:
+        if number in self.reported or number in self.done_before:
             return
         self.reported.add(number)
         settings, study = self.sweep.settings, self.sweep.study
@@ -89,7 +92,7 @@ def best_command(sweep: Sweep) -> str | None:
     if len(sweep.settings.directions) != 1 or best is None:
         return None
     overrides = sweep.launcher.overrides(best)
-    return " ".join(["python -m cnnsweep", *(shlex.quote(o) for o in overrides)])
+    return " ".join(["python -m cnnsweep", *(shlex.quote(mask_password(o)) for o in overrides)])
 
 
 def write_report(sweep: Sweep) -> None:

@@ -32,6 +32,7 @@ from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.budget import search_deadline
 from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
+from cnnsweep.sweep.lock import hold_sweep_dir
 from cnnsweep.sweep.refit import refit
 from cnnsweep.sweep.settings import SweepSettings, check_settings
 from cnnsweep.sweep.state import Sweep, training_deadline
@@ -57,6 +58,18 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     ctrl_c = CtrlC()
     ctrl_c.install()
     checked = check_settings(settings, config, arguments)
+    # One live command per sweep dir (its own workers aside): a second one stops here.
+    held = None if checked.is_worker else hold_sweep_dir(checked.sweep_dir)
+    try:
+        _open_and_run(checked, ctrl_c, started, hydra_context=hydra_context, task_function=task_function,
+                      config=config)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _open_and_run(checked: SweepSettings, ctrl_c: CtrlC, started: float, *, hydra_context: HydraContext,
+                  task_function: TaskFunction, config: DictConfig) -> None:
     told = WorkerEnv.decode(os.environ) if checked.is_worker else WorkerEnv()
     sampler = algorithms.make_sampler(checked, worker_index=told.index)
     pruner = algorithms.make_pruner(checked)
@@ -171,7 +184,8 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
         log.exception("trial %d could not run", trial.number)
         metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     except KeyboardInterrupt:
-        studies.abandon(sweep.study, trial.number, "interrupted (Ctrl-C) before it finished")
+        signal_name = "SIGTERM" if sweep.ctrl_c.reason == "terminated" else "Ctrl-C"
+        studies.abandon(sweep.study, trial.number, f"interrupted ({signal_name}) before it finished")
         if sweep.tracker is not None:
             sweep.tracker.trial_interrupted(tracked)
         raise
@@ -220,9 +234,9 @@ def coordinate(sweep: Sweep) -> None:
     try:
         _run_worker_loops(sweep, progress)
     except KeyboardInterrupt:
-        sweep.stopped_by.append("interrupted")
-        log.warning("interrupted: finished trials are kept; run the same command again "
-                    "(same hydra.sweep.dir) to resume")
+        sweep.stopped_by.append(sweep.ctrl_c.reason)
+        log.warning("%s: finished trials are kept; run the same command again "
+                    "(same hydra.sweep.dir) to resume", sweep.ctrl_c.reason)
     else:
         if (stalled := studies.stalled(study, settings)) is not None:
             log.info("the study stopped improving: %s", stalled)
@@ -247,7 +261,7 @@ def _after_the_search(sweep: Sweep) -> None:
         try:
             step(sweep)
         except KeyboardInterrupt:
-            sweep.stopped_by.append("interrupted")
+            sweep.stopped_by.append(sweep.ctrl_c.reason)
             log.warning("interrupted during %s: the results so far are kept; the same command "
                         "finishes it", name)
 

@@ -40,9 +40,11 @@ class TrialRun:
 
     exporter: MlflowExporter
     run_id: str
+    epochs_sent: int = 0  # none: another Hydra launcher ran the trial without hooks
 
     def log_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
         self.exporter.log_metrics(self.run_id, logs, step=epoch)
+        self.epochs_sent += 1
 
 
 class SweepTracker:
@@ -105,7 +107,7 @@ class SweepTracker:
     def trial_ended(self, run: TrialRun | None, number: int, metrics: Mapping[str, Any]) -> None:
         if run is not None:
             self.exporter.send_run_end(run.run_id, self.settings.sweep_dir / str(number), metrics,
-                                       str(metrics.get("status", "failed")))
+                                       str(metrics.get("status", "failed")), with_history=not run.epochs_sent)
 
     def trial_interrupted(self, run: TrialRun | None) -> None:
         if run is not None:

@@ -78,7 +78,10 @@ class MlflowExporter:
             self.unsent += 1
             return None
         try:
-            return call(*args, **kwargs)
+            # MLflow prints two "View run" lines per ended run to stdout (one sweep would print
+            # two per trial, the URI's password included): cnnsweep names the sweep's run once.
+            with contextlib.redirect_stdout(io.StringIO()):
+                return call(*args, **kwargs)
         except Exception as exc:
             self.unsent += 1
             reason = mask_password(str(exc).splitlines()[0][:200]) if str(exc) else type(exc).__name__
@@ -153,10 +156,7 @@ class MlflowExporter:
         return self.unsent == before
 
     def end_run(self, run_id: str, status: str) -> None:
-        # MLflow prints two "View run" lines per ended run to stdout: one sweep would print
-        # two per trial. cnnsweep names the sweep's run once instead (run_url).
-        with contextlib.redirect_stdout(io.StringIO()):
-            self._call("end the run", self.client.set_terminated, run_id, status)
+        self._call("end the run", self.client.set_terminated, run_id, status)
 
     def run_url(self, run_id: str) -> str:
         """Where a person opens the run: the server's page, or the run's id in a local store."""

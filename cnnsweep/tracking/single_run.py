@@ -68,7 +68,8 @@ def _mask_saved_uri(run_dir: Path, uri: str | None) -> None:
     """Hydra saved the command line and the config before the run: keep a password out of them."""
     if not uri or mask_password(uri) == uri:
         return
-    for name in (run_files.HYDRA_CONFIG, run_files.HYDRA_OVERRIDES):
+    hydra_yaml = run_files.HYDRA_CONFIG.with_name("hydra.yaml")  # its override_dirname
+    for name in (run_files.HYDRA_CONFIG, run_files.HYDRA_OVERRIDES, hydra_yaml):
         path = run_dir / name
         if path.is_file():
             path.write_text(path.read_text().replace(uri, mask_password(uri)))

@@ -148,3 +148,4 @@ def test_help_names_the_program_and_its_three_commands(tmp_path):
                     "python -m cnnsweep.report SWEEP_DIR"):
         assert command in result.stdout
     assert "trainer: default, seed" in result.stdout  # Hydra's list of groups is still there
+    assert "tracking: mlflow, none" in result.stdout and "tracking=mlflow" in result.stdout

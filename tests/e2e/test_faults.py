@@ -230,31 +230,75 @@ def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path
             subprocess.run(["umount", "-l", str(sweep_dir)], capture_output=True)
 
 
-def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path):
+@pytest.mark.parametrize(("sent", "status", "name", "n_jobs"), [
+    (signal.SIGINT, 130, "Ctrl-C", 1),
+    (signal.SIGTERM, 143, "SIGTERM", 1),  # kill, docker stop, systemd, scancel
+    (signal.SIGTERM, 143, "Ctrl-C", 2),  # the coordinator passes it on to its workers as Ctrl-C
+], ids=["sigint", "sigterm", "sigterm-two-workers"])
+def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path, sent, status, name, n_jobs):
     sweep_dir = tmp_path / "sweep"
     args = sweep_args(sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6",
-                      "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=ctrlc")
+                      "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=ctrlc",
+                      f"hydra.sweeper.n_jobs={n_jobs}")
     proc = popen_sweep(tmp_path, *args)
     try:
-        wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=1), timeout=180)
-        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=n_jobs), timeout=180)
+        proc.send_signal(sent)
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err[-3000:]
-    assert "Traceback" not in err and "interrupted" in out + err
+    assert proc.returncode == status, err[-3000:]
+    assert "Traceback" not in out + err and "interrupted" in out + err
     assert (sweep_dir / "report.html").is_file()
     table = pd.read_csv(sweep_dir / "trials.csv").set_index("trial_number")
-    assert table.loc[1, "state"] == "failed"
-    assert table.loc[1, "error"].startswith("interrupted: interrupted (Ctrl-C)")
-    assert table.loc[0, "state"] == "complete"
+    stopped = table[table.error.fillna("").str.startswith(f"interrupted: interrupted ({name})")]
+    assert len(stopped) >= 1 and set(stopped.state) == {"failed"}
+    assert set(table.state) <= {"complete", "failed"}  # nothing left running
+    if n_jobs == 1:
+        assert list(stopped.index) == [1] and table.loc[0, "state"] == "complete"
 
     resumed = run_cli(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     study = load_study(sweep_dir, "ctrlc")
     assert len(finished(study)) == 4
-    retry = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == 1]
-    assert len(retry) == 1 and records.trial_state(retry[0]) == "complete"
+    for number in stopped.index:  # each interrupted trial was queued again once, and ran
+        retry = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == number]
+        assert len(retry) == 1 and records.trial_state(retry[0]) == "complete"
+    assert_finished_trials_intact(sweep_dir, study)
+
+
+def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead_one(tmp_path):
+    """Two terminals, or a scheduler's retry: the second command never fails the first one's trial."""
+    sweep_dir = tmp_path / "sweep"
+    args = sweep_args(sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6",
+                      "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=twice")
+    first = popen_sweep(tmp_path, *args)
+    try:
+        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=0), timeout=180)
+        second = run_cli(*args, cwd=tmp_path, timeout=180)
+        out, err = first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"is in use by a running sweep (process {first.pid} on " in second.stderr
+    assert "Traceback" not in second.stderr + err
+    assert first.returncode == 0, err[-3000:]
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert len(table) == 3 and set(table.state) <= {"complete", "pruned"}  # nothing failed by the second
+
+    # The owner dies (SIGKILL, mid-trial): its lock dies with it, and the same command resumes.
+    more = [a if a != "hydra.sweeper.n_trials=3" else "hydra.sweeper.n_trials=5" for a in args]
+    owner = popen_sweep(tmp_path, *more)
+    try:
+        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=3), timeout=180)
+        owner.kill()
+        owner.wait()
+    finally:
+        owner.kill()
+    resumed = run_cli(*more, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    study = load_study(sweep_dir, "twice")
+    assert len(finished(study)) == 5
     assert_finished_trials_intact(sweep_dir, study)
 
 

@@ -103,3 +103,21 @@ def test_names_in_any_script_render_without_missing_glyphs(sweep, tmp_path, name
         plot_curves({"loss": [1.0, 0.5], "acc": [0.5, 0.8]}, tmp_path / "c.png", title=name)
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing, missing
+
+
+@requires(any("wqy" in path for path in matplotlib.font_manager.findSystemFonts()),
+          "apt-get install fonts-wqy-zenhei")
+def test_a_cjk_font_installed_after_matplotlibs_cache_is_used(tmp_path, monkeypatch):
+    """The font cache was built before the font was installed: wide_fonts finds it on disk."""
+    from matplotlib import font_manager
+
+    from cnnsweep import curves
+
+    stale = [f for f in font_manager.fontManager.ttflist if "wqy" not in f.fname]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)  # what a stale cache holds
+    monkeypatch.setattr(curves, "_looked_on_disk", False)
+    fig = matplotlib.figure.Figure()
+    fig.suptitle("패션 실험")
+    curves.wide_fonts(fig)
+    assert "WenQuanYi Zen Hei" in fig.texts[0].get_fontfamily()
+    assert any("wqy" in f.fname for f in font_manager.fontManager.ttflist)

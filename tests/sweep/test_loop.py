@@ -159,15 +159,34 @@ def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_b
 
 
 def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=4")
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
     work(sweep)
-    sweep.study.enqueue_trial(dict(sweep.study.trials[0].params))
     progress = outputs.Progress(sweep, done_at_start=3)
+    sweep.study.enqueue_trial(dict(sweep.study.trials[0].params))
+    sweep.settings = make_sweep(tmp_path, "hydra.sweeper.n_trials=4").settings
+    work(sweep)
     with caplog.at_level("INFO", logger="cnnsweep"):
         progress.report(3)
         progress.report(3)  # each count once
     lines = [r.getMessage() for r in caplog.records if "done" in r.getMessage()]
     assert len(lines) == 1 and "4/4 done, 0 left" in lines[0]
+
+
+def test_a_resume_counts_only_the_trials_that_end_in_it(tmp_path, caplog):
+    # 3 trials done by an earlier command; this one (say n_jobs=2: it watches every trial of the
+    # study as its workers tell them) must not count the old ones again.
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
+    work(sweep)
+    progress = outputs.Progress(sweep, done_at_start=studies.budget_of(sweep.study).done)
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5")
+    sweep.study = progress.sweep.study
+    progress.sweep = sweep
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        progress.report_new()  # the old trials: nothing to say
+        work(sweep)
+        progress.report_new()
+    lines = [r.getMessage() for r in caplog.records if " done, " in r.getMessage()]
+    assert [line.split("  ")[-1].split(",")[0] for line in lines] == ["4/5 done", "5/5 done"]
 
 
 # ---------------------------------------------------------------- the refit's decisions
