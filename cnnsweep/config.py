@@ -9,7 +9,9 @@ types cannot express (positive sizes, a kernel that fits the feature map) live i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -102,6 +104,19 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def dotted_keys(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"filters": 32}}`` -> ``{"model.filters": 32}``: each value under the key a
+    command line would override it with (``{"model.filters": 32}`` stays as it is)."""
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(dotted_keys(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def register_configs() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
+from cnnsweep.config import dotted_keys
 from cnnsweep.errors import ConfigError, Infeasible
 from cnnsweep.sweep.space import SearchSpace, parse_search_space
 from cnnsweep.tracking import TrackingSettings, tracking_settings
@@ -198,7 +199,7 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
                           "keys, e.g. [{model.filters: 32}].", key="hydra.sweeper.baselines")
     checked = []
     for index, baseline in enumerate(raw):
-        values = _flatten(baseline)
+        values = dotted_keys(baseline)
         for key, value in values.items():
             where = f"hydra.sweeper.baselines[{index}].{key}"
             distribution = space.distributions.get(key)
@@ -315,18 +316,6 @@ def _fidelity(raw: Any) -> tuple[float, ...]:
                           "images, each above 0 and below 1 (the epochs after them train on all), "
                           f"{example}.", key="hydra.sweeper.fidelity")
     return tuple(float(share) for share in raw)
-
-
-def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{model: {filters: 32}}`` and ``{model.filters: 32}`` both become ``{"model.filters": 32}``."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def in_range(distribution: BaseDistribution, value: Any) -> bool:

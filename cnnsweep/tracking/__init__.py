@@ -51,15 +51,3 @@ def tracking_settings(node: Mapping[str, Any] | None) -> TrackingSettings | None
     uri, experiment = node.get("uri"), node.get("experiment")
     return TrackingSettings(uri=None if uri is None else str(uri),
                             experiment=None if experiment is None else str(experiment))
-
-
-def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"filters": 32}}`` -> ``{"model.filters": 32}``: params named by the config key."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flat_params(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat

@@ -202,9 +202,9 @@ class MlflowExporter:
         before = self.unsent
         config = run_files.read_run_config(run_dir)
         if config:
-            from cnnsweep.tracking import flat_params
+            from cnnsweep.config import dotted_keys  # params named by the config key
 
-            self.log_params(run_id, flat_params({k: config[k] for k in ("dataset", "model", "trainer")
+            self.log_params(run_id, dotted_keys({k: config[k] for k in ("dataset", "model", "trainer")
                                                  if k in config}))
         if with_history:
             self.log_metric_rows(run_id, history_rows(run_dir / run_files.HISTORY_FILE))

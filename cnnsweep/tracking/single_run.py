@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cnnsweep import run_files
+from cnnsweep.config import dotted_keys
 from cnnsweep.errors import CnnsweepError
 from cnnsweep.hooks import TrialHooks
 from cnnsweep.masking import mask_password
-from cnnsweep.tracking import TrackingSettings, flat_params
+from cnnsweep.tracking import TrackingSettings
 
 log = logging.getLogger("cnnsweep")
 
@@ -44,7 +45,7 @@ def tracked_run(settings: TrackingSettings, config: dict[str, Any], run_dir: Pat
 
     exporter = MlflowExporter(settings, experiment=DEFAULT_EXPERIMENT)
     _mask_saved_uri(run_dir, settings.uri)
-    run_id = exporter.start_run(run_dir.name, flat_params(config), {"cnnsweep.kind": "run",
+    run_id = exporter.start_run(run_dir.name, dotted_keys(config), {"cnnsweep.kind": "run",
                                                                      "cnnsweep.run_dir": run_dir})
     if run_id is None:
         return train(config, run_dir)

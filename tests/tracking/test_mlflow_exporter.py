@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from cnnsweep.config import dotted_keys
 from cnnsweep.errors import ConfigError
-from cnnsweep.tracking import TrackingSettings, flat_params, tracking_settings
+from cnnsweep.tracking import TrackingSettings, tracking_settings
 
 pytest.importorskip("mlflow")
 from cnnsweep.tracking import mlflow_exporter as mx  # noqa: E402
@@ -67,5 +68,5 @@ def test_tracking_settings_are_checked():
 
 
 def test_params_are_named_by_the_config_key():
-    assert flat_params({"model": {"filters": 8, "augment": {"flip": True}}, "x": 1}) == \
+    assert dotted_keys({"model": {"filters": 8, "augment": {"flip": True}}, "x": 1}) == \
         {"model.filters": 8, "model.augment.flip": True, "x": 1}
