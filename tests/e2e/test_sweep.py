@@ -232,26 +232,31 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     assert metrics["stopped_by"] == "deadline" and 1 <= metrics["epochs_run"] < 100000
     assert metrics["best_epoch"] <= metrics["epochs_run"] and metrics["test_acc"] is not None
     assert (sweep_dir / "report.html").exists()
-    assert elapsed < budget + 10, elapsed  # the budget, plus Hydra's start-up before the sweep starts
+    assert elapsed < budget + max(10, 0.3 * budget), (elapsed, budget)  # and Hydra's start-up before it
 
 
 @pytest.mark.slow
 def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     """With refit=true, the search stops early enough for the refit to run inside the budget."""
-    sweep_dir = tmp_path / "sweep"
-    budget = 30
+    settings = ("model=seed", "model.filters=choice(4,8,16)", "trainer.epochs=3",
+                "hydra/sweeper/pruner=none", "hydra.sweeper.refit=true", "hydra.sweeper.study_name=reserve")
+    # The budget comes from this machine's speed today: a two-trial sweep with its refit, timed
+    # whole (start-up, data, trials, refit, report), then three times that for the budgeted one.
     started = time.monotonic()
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.filters=choice(4,8,16)", "trainer.epochs=3",
-        "hydra.sweeper.n_trials=100000", "hydra/sweeper/pruner=none", f"hydra.sweeper.timeout={budget}",
-        "hydra.sweeper.refit=true", "hydra.sweeper.study_name=reserve"), cwd=tmp_path)
+    probe = run_cli(*sweep_args(tmp_path / "probe", *settings, "hydra.sweeper.n_trials=2"), cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    budget = max(30, round(3 * (time.monotonic() - started)))
+    sweep_dir = tmp_path / "sweep"
+    started = time.monotonic()
+    proc = run_cli(*sweep_args(sweep_dir, *settings, "hydra.sweeper.n_trials=100000",
+                               f"hydra.sweeper.timeout={budget}"), cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "no time left for another trial and the refit" in proc.stderr + proc.stdout
     refit = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["refit"]
     assert refit["status"] == "complete" and refit["test_acc"] is not None
     assert (sweep_dir / "report.html").exists()
-    assert elapsed < budget + 10, elapsed  # the budget, plus Hydra's start-up before the sweep starts
+    assert elapsed < budget + max(10, 0.3 * budget), (elapsed, budget)  # and Hydra's start-up before it
 
 
 @pytest.mark.slow
