@@ -18,7 +18,7 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
 		trainer.epochs=3 hydra.sweeper.n_trials=6
 
-test: install  ## the suite (22-28 minutes measured on 2 cores on a slow day)
+test: install  ## the suite (22 minutes measured on 2 cores on a slow day, 2026-12-04)
 	$(PY) -m pytest
 
 test-faults: install  ## the fault-injection suite: killed, interrupted, disk-full sweeps (root for tmpfs)
