@@ -31,11 +31,11 @@ class Progress:
     """One line per trial that ends in this command, each count printed once and in order,
     counting on from the trials already done (whatever ran them, with whatever ``n_jobs``)."""
 
-    def __init__(self, sweep: Sweep, done_at_start: int) -> None:
+    def __init__(self, sweep: Sweep) -> None:
         self.sweep = sweep
-        self.done_at_start = done_at_start
         self.done_before = {t.number for t in sweep.study.get_trials(deepcopy=False)
                             if records.counts_toward_budget(t)}  # ended before this command
+        self.done_at_start = len(self.done_before)
         self.started = time.monotonic()
         self.reported: set[int] = set()  # each count is done_at_start + how many are in here
         self.records_written = float("-inf")  # time.monotonic() of the last write_records

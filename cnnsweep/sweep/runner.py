@@ -218,7 +218,7 @@ def coordinate(sweep: Sweep) -> None:
 
         alive = job_alive
     studies.recover_interrupted(study, sweep.storage.shared, alive)
-    progress = outputs.Progress(sweep, done_at_start=studies.budget_of(study).done)
+    progress = outputs.Progress(sweep)
     if sweep.tracker is not None:
         sweep.tracker.open_parent()
     log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",

@@ -51,7 +51,7 @@ class WarmStart:
     @property
     def source(self) -> str:
         """How lines name it: the sweep dir, or the study in its (masked) storage."""
-        from cnnsweep.sweep.storage import mask_password
+        from cnnsweep.masking import mask_password
 
         if self.sweep_dir is not None:
             return str(self.sweep_dir)

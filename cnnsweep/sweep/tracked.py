@@ -129,9 +129,10 @@ class SweepTracker:
         for run in children:
             if mx.TRIAL_TAG in run.data.tags:
                 by_trial.setdefault(int(run.data.tags[mx.TRIAL_TAG]), []).append(run)
-        for trial in records.own_trials(self.study):
-            if records.counts_toward_budget(trial):
-                self._complete_trial(parent, trial, by_trial.get(trial.number, []))
+        resent = [self._complete_trial(parent, trial, by_trial.get(trial.number, []))
+                  for trial in records.own_trials(self.study) if records.counts_toward_budget(trial)]
+        if any(resent):  # the best trial's run may be one of them
+            children = self.exporter.children(parent) or children
         self._send_models_and_refit(parent, children)
         self.progress()
         self.exporter.log_files(parent, [self.settings.sweep_dir / name for name in SWEEP_FILES])
@@ -141,7 +142,8 @@ class SweepTracker:
             log.warning("MLflow: %d calls could not be sent (%s); the same command sends what is missing",
                         missed, self.exporter.where)
 
-    def _complete_trial(self, parent: str, trial: optuna.trial.FrozenTrial, runs: list[Any]) -> None:
+    def _complete_trial(self, parent: str, trial: optuna.trial.FrozenTrial, runs: list[Any]) -> bool:
+        """Send a trial whose run is missing or half-sent (True), or its late curves.png."""
         sent = [r for r in runs if r.data.tags.get(mx.SENT_TAG) == "true"]
         trial_dir = self.settings.sweep_dir / str(trial.number)
         if not sent:
@@ -153,18 +155,18 @@ class SweepTracker:
             if run_id is not None:
                 self.exporter.send_run_end(run_id, trial_dir, metrics, records.trial_state(trial),
                                            with_history=True)
-            return
+            return True
         run = sent[0]
         curves = trial_dir / run_files.CURVES_FILE
         if mx.CURVES_TAG not in run.data.tags and curves.is_file():
             if self.exporter.log_files(run.info.run_id, [curves]):
                 self.exporter.set_tags(run.info.run_id, {mx.CURVES_TAG: "true"})
+        return False
 
     def _send_models_and_refit(self, parent: str, children: list[Any]) -> None:
         best = records.chosen_best(self.study)
         if best is not None:
-            found = self.exporter.children(parent) or []  # the runs just sent included
-            runs = [r for r in found if r.data.tags.get(mx.TRIAL_TAG) == str(best.number)
+            runs = [r for r in children if r.data.tags.get(mx.TRIAL_TAG) == str(best.number)
                     and r.data.tags.get(mx.SENT_TAG) == "true"]
             model_file = self.settings.sweep_dir / str(best.number) / run_files.MODEL_FILE
             if runs and mx.MODEL_TAG not in runs[0].data.tags:

@@ -21,9 +21,10 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnsweep.errors import ConfigError
+from cnnsweep.masking import mask_password
 from cnnsweep.sweep import records
 from cnnsweep.sweep.settings import SweepSettings, WarmStart, in_range
-from cnnsweep.sweep.storage import mask_password, open_local_study
+from cnnsweep.sweep.storage import open_local_study
 
 log = logging.getLogger("cnnsweep")
 

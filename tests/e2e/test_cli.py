@@ -46,6 +46,8 @@ BAD_INPUTS = [
     (["dataset=imagenet"], "dataset=imagenet is not a known dataset. Use dataset= one of: "
                            "cifar10, digits, fashion_mnist, mnist."),
     (["model=resnet"], "model=resnet is not a known model. Use model= one of: cnn, seed."),
+    (["tracking=mlflow", "tracking.uri=ftp://u:pw@host/runs"],
+     "tracking.uri=ftp://u:***@host/runs is not a URI MLflow can track to (ftp://)"),
     (["dataset=mnist", "dataset.path=/no/such/place"], "dataset.path=/no/such/place does not exist"),
     (["model.padding=full"], "model.padding='full' is not a padding mode"),
     (["model.filters=0"], "model.filters=0 must be a positive integer"),

@@ -161,7 +161,7 @@ def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_b
 def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog):
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
     work(sweep)
-    progress = outputs.Progress(sweep, done_at_start=3)
+    progress = outputs.Progress(sweep)
     sweep.study.enqueue_trial(dict(sweep.study.trials[0].params))
     sweep.settings = make_sweep(tmp_path, "hydra.sweeper.n_trials=4").settings
     work(sweep)
@@ -177,7 +177,7 @@ def test_a_resume_counts_only_the_trials_that_end_in_it(tmp_path, caplog):
     # study as its workers tell them) must not count the old ones again.
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
     work(sweep)
-    progress = outputs.Progress(sweep, done_at_start=studies.budget_of(sweep.study).done)
+    progress = outputs.Progress(sweep)
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5")
     sweep.study = progress.sweep.study
     progress.sweep = sweep

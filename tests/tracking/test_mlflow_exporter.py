@@ -65,6 +65,9 @@ def test_tracking_settings_are_checked():
         TrackingSettings(uri="sqlite:///x.db", experiment=None)
     with pytest.raises(ConfigError, match="tracking.experiment is empty"):
         tracking_settings({"name": "mlflow", "uri": None, "experiment": " "})
+    with pytest.raises(ConfigError, match="not a URI MLflow can track to"):
+        tracking_settings({"name": "mlflow", "uri": "s3://bucket/runs", "experiment": None})
+    assert tracking_settings({"name": "mlflow", "uri": "postgresql+psycopg://db/x", "experiment": None})
 
 
 def test_params_are_named_by_the_config_key():
