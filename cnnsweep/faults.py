@@ -11,7 +11,9 @@ Points: ``data`` (a dataset is being loaded), ``batch`` (a training batch
 ended, mid-epoch), ``artifact`` (a run file is about to replace its old
 version), ``tell`` (a trial's result is about to be stored), ``between``
 (a trial was stored, the next not yet asked). Actions: ``kill``, ``enospc``
-(OSError "No space left on device"), ``oom`` (MemoryError).
+(OSError "No space left on device"), ``oom`` (MemoryError), ``hold`` (wait,
+alive, until the file ``CNNSWEEP_FAULT_RELEASE`` names exists: a stalled
+process, or one a test keeps out of the way while others work).
 
 Without the variable every point costs one dictionary lookup.
 """
@@ -21,9 +23,12 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
+from pathlib import Path
 
 POINTS = ("data", "batch", "artifact", "tell", "between")
-ACTIONS = ("kill", "enospc", "oom")
+ACTIONS = ("kill", "enospc", "oom", "hold")
+HOLD_AT_MOST_S = 900.0  # a held process goes on by itself after this, so no test hangs for good
 _hits: dict[str, int] = {}
 
 
@@ -52,6 +57,12 @@ def point(name: str) -> None:
     action = fault[2]
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if action == "hold":
+        release = os.environ.get("CNNSWEEP_FAULT_RELEASE")
+        until = time.monotonic() + HOLD_AT_MOST_S
+        while time.monotonic() < until and not (release and Path(release).exists()):
+            time.sleep(0.1)
+        return
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     raise MemoryError(f"injected out-of-memory at {name} #{fault[1]}")

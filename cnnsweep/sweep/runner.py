@@ -36,7 +36,7 @@ from cnnsweep.sweep.lock import hold_sweep_dir
 from cnnsweep.sweep.refit import refit
 from cnnsweep.sweep.settings import SweepSettings, check_settings
 from cnnsweep.sweep.state import Sweep, training_deadline
-from cnnsweep.sweep.storage import fail_stale_trials, heartbeat, mask_password, open_storage
+from cnnsweep.sweep.storage import heartbeat, mask_password, open_storage
 from cnnsweep.sweep.worker_env import WorkerEnv
 
 log = logging.getLogger("cnnsweep")
@@ -75,7 +75,9 @@ def _open_and_run(checked: SweepSettings, ctrl_c: CtrlC, started: float, *, hydr
     pruner = algorithms.make_pruner(checked)
     if not checked.is_worker:
         placement.check_placement(checked.n_jobs, checked.cluster)
-    opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers)
+    opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers,
+                          heartbeat_interval=checked.heartbeat.interval,
+                          grace_period=checked.heartbeat.grace_period)
     _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
     # Only now, with the config and the data checked, is the study touched.
     sweep = Sweep(
@@ -136,6 +138,7 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
     """
     settings, study = sweep.settings, sweep.study
     studies.enter_optimize_loop(study)
+    waiting_for_others = False
     while True:
         sweep.ctrl_c.check()
         if studies.sampler_stopped(study):
@@ -146,17 +149,27 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             log.info("hydra.sweeper.timeout=%s: no time left for another trial%s", settings.timeout,
                      " and the refit" if deadline != sweep.deadline else "")
             break
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("the sweep's main process is gone: this worker stops")
+            break
         if sweep.storage.shared:
-            fail_stale_trials(study)
+            studies.recover_stale(study, sweep.storage)
         budget = studies.budget_of(study)
         if budget.done + budget.running >= settings.n_trials and budget.waiting == 0:
-            break
+            if not (sweep.storage.shared and budget.running and budget.done < settings.n_trials):
+                break
+            # The rest of the budget runs on other machines. One that dies leaves its trial
+            # to whoever is still here once its heartbeat lapses: stay until they end.
+            if not waiting_for_others:
+                log.info("waiting for %d trial(s) running elsewhere: one whose machine stops sending "
+                         "heartbeats is run again here", budget.running)
+            waiting_for_others = True
+            time.sleep(min(5.0, float(settings.heartbeat.interval)))
+            continue
+        waiting_for_others = False
         if _stop_for_failures(sweep):
             break
         if studies.stalled(study, settings) is not None:  # the coordinator says why, once
-            break
-        if parent_pid is not None and os.getppid() != parent_pid:
-            log.warning("the sweep's main process is gone: this worker stops")
             break
         trial = study.ask(settings.space.distributions)
         if marks_trials:  # lets the coordinator recover the trial if this worker dies
@@ -190,7 +203,16 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
             sweep.tracker.trial_interrupted(tracked)
         raise
     faults.point("tell")
-    studies.tell(sweep.study, trial, metrics, sweep.settings.objectives, sweep.constrained)
+    try:
+        studies.tell(sweep.study, trial, metrics, sweep.settings.objectives, sweep.constrained)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Another machine found no heartbeat of this one for the grace period (a stalled
+        # network or host) and failed the trial; its retry is queued there.
+        log.warning("trial %d was failed by another machine while it ran here: its heartbeat lapsed "
+                    "(raise hydra.sweeper.heartbeat.grace_period if this machine is only slow). Its "
+                    "result stays in %s only; the trial runs again.", trial.number,
+                    sweep.settings.sweep_dir / str(trial.number))
+        return
     if sweep.tracker is not None:  # after the study: the tracker is never the truth
         sweep.tracker.trial_ended(tracked, trial.number, metrics)
 
@@ -217,7 +239,7 @@ def coordinate(sweep: Sweep) -> None:
         from cnnsweep.sweep.slurm import job_alive
 
         alive = job_alive
-    studies.recover_interrupted(study, sweep.storage.shared, alive)
+    studies.recover_interrupted(study, sweep.storage, alive)
     progress = outputs.Progress(sweep)
     if sweep.tracker is not None:
         sweep.tracker.open_parent()

@@ -112,6 +112,15 @@ class ConfirmConf:
     seeds: int = 3  # new seeds per configuration (each run beside the original trial's)
 
 
+@dataclass
+class HeartbeatConf:
+    # With a database server (hydra.sweeper.storage=postgresql://...): each running trial
+    # writes a heartbeat every `interval` seconds; a trial with none for `grace_period`
+    # seconds belongs to a machine that died, and another machine fails it and runs it again.
+    interval: int = 10
+    grace_period: int = 40
+
+
 # hydra.sweeper.warm_start: an earlier study whose best configurations a new study tries
 # first. A plain mapping, not a dataclass: its key "from" is a Python keyword (Hydra still refuses
 # an unknown key under it).
@@ -154,6 +163,7 @@ class CnnsweepSweeperConf:
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
     confirm: ConfirmConf = field(default_factory=ConfirmConf)
+    heartbeat: HeartbeatConf = field(default_factory=HeartbeatConf)
     warm_start: dict[str, Any] = field(default_factory=lambda: dict(WARM_START_DEFAULTS))
     # Stop the study after this many finished trials (complete or pruned) without improving
     # the best objective by more than min_delta; null: spend the whole budget.

@@ -39,6 +39,14 @@ class ConfirmSettings:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """``hydra.sweeper.heartbeat``: how a database-backed sweep finds a dead machine's trial."""
+
+    interval: int = 10  # seconds between a running trial's heartbeats
+    grace_period: int = 40  # seconds without one after which the trial is failed and run again
+
+
+@dataclass(frozen=True)
 class WarmStart:
     """``hydra.sweeper.warm_start``: an earlier study this (new) study starts from."""
 
@@ -81,6 +89,7 @@ class SweepSettings:
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
     confirm: ConfirmSettings  # retrain the best configurations with new seeds after the search
+    heartbeat: Heartbeat  # with a database server: when a silent machine's trial is run again
     warm_start: WarmStart | None  # an earlier study whose best configurations go first
     patience: int | None  # stop after this many finished trials without a better best
     tracking: TrackingSettings | None  # tracking=mlflow: where the sweep's runs also go
@@ -171,6 +180,7 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         baselines=_baselines(settings["baselines"], space),
         refit=bool(settings["refit"]),
         confirm=_confirm(settings["confirm"]),
+        heartbeat=_heartbeat(settings["heartbeat"]),
         warm_start=_warm_start(settings["warm_start"]),
         patience=_patience(settings, len(directions)),
         min_delta=_min_delta(settings["min_delta"]),
@@ -226,6 +236,20 @@ def _confirm(raw: Any) -> ConfirmSettings:
                           "configuration trains with, e.g. hydra.sweeper.confirm.seeds=3.",
                           key="hydra.sweeper.confirm.seeds")
     return ConfirmSettings(top_k=top_k, seeds=seeds if top_k else 0)
+
+
+def _heartbeat(raw: Any) -> Heartbeat:
+    interval, grace = raw["interval"], raw["grace_period"]
+    for key, value in (("interval", interval), ("grace_period", grace)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"hydra.sweeper.heartbeat.{key}={value!r} must be a whole number of "
+                              "seconds >= 1.", key=f"hydra.sweeper.heartbeat.{key}")
+    if grace < 2 * interval:
+        raise ConfigError(f"hydra.sweeper.heartbeat.grace_period={grace} must be at least twice "
+                          f"hydra.sweeper.heartbeat.interval={interval}: with less, one late heartbeat "
+                          "of a live machine gets its trial failed. E.g. grace_period="
+                          f"{4 * interval}.", key="hydra.sweeper.heartbeat.grace_period")
+    return Heartbeat(interval=interval, grace_period=grace)
 
 
 def _warm_start(raw: Any) -> WarmStart | None:

@@ -53,6 +53,7 @@ class OpenStorage:
     url: str  # the URL or journal path, unmasked: pass it on only by environment
     storage: Any  # an Optuna storage
     shared: bool  # a server other machines write to (heartbeats find dead workers)
+    grace_period: int | None = None  # with heartbeats: seconds of silence before a trial is lost
 
 
 def local_url(sweep_dir: Path, several_writers: bool) -> str:
@@ -62,8 +63,13 @@ def local_url(sweep_dir: Path, several_writers: bool) -> str:
     return str(journal) if use_journal else f"sqlite:///{sqlite}"
 
 
-def open_storage(url: str | None, sweep_dir: Path, several_writers: bool) -> OpenStorage:
+def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
+                 heartbeat_interval: int = 10, grace_period: int = 40) -> OpenStorage:
     """Open ``url`` (None: the sweep dir's own file) for a sweep.
+
+    A database server gets heartbeats: each running trial writes one every
+    ``heartbeat_interval`` seconds, and :func:`stale_trials` finds the trials
+    with none for ``grace_period`` seconds (their machine died).
 
     Raises:
         UserError: no driver for the URL, or the server cannot be reached (password masked).
@@ -80,11 +86,10 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool) -> Ope
         kwargs: dict[str, Any] = {}
         if shared:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            kwargs = dict(
-                heartbeat_interval=10, grace_period=40,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
-                engine_kwargs={"pool_pre_ping": True},
-            )
+            # No stale-trial callback: cnnsweep fails and queues a lost trial itself
+            # (cnnsweep.sweep.study.recover_stale), with the reason and its retry recorded.
+            kwargs = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                          engine_kwargs={"pool_pre_ping": True})
         elif not given:
             sweep_dir.mkdir(parents=True, exist_ok=True)
         # A server that is down at start-up is an error to report now; once the
@@ -92,7 +97,7 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool) -> Ope
         open_rdb = retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8),
                          retry=retry_if_not_exception_type(ImportError), reraise=True)(
             retrying_storage if shared else optuna.storages.RDBStorage)
-        return OpenStorage(url, open_rdb(url, **kwargs), shared)
+        return OpenStorage(url, open_rdb(url, **kwargs), shared, grace_period if shared else None)
     except ImportError:
         raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
                         "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'.",
@@ -120,11 +125,16 @@ def open_local_study(sweep_dir: Path) -> optuna.Study | None:
     return optuna.load_study(study_name=names[0], storage=storage)
 
 
-def fail_stale_trials(study: optuna.Study) -> None:
-    """Fail (and retry once) the trials whose machine stopped beating (shared storage only)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The running trials whose machine stopped beating for the grace period (shared storage only)."""
+    storage = study._storage
+    if not isinstance(storage, BaseHeartbeat) or storage.get_heartbeat_interval() is None:
+        return []
+    ids = set(storage._get_stale_trial_ids(study._study_id))
+    if not ids:
+        return []
+    return [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            if t._trial_id in ids]
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from tenacity import retry, stop_after_attempt, wait_exponential
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.sweep import records
 from cnnsweep.sweep.settings import SweepSettings
-from cnnsweep.sweep.storage import OpenStorage, fail_trial, mask_password
+from cnnsweep.sweep.storage import OpenStorage, fail_trial, mask_password, stale_trials
 
 log = logging.getLogger("cnnsweep")
 
@@ -221,24 +221,32 @@ def abandon(study: optuna.Study, number: int, reason: str) -> None:
     log.warning("trial %d %s", number, reason)
 
 
-def recover_interrupted(study: optuna.Study, shared: bool,
+def recover_interrupted(study: optuna.Study, storage: OpenStorage,
                         alive: Callable[[Any], bool] | None = None) -> None:
     """Fail the trials a dead sweep left running, and queue each again once.
 
     With the default file storage in the sweep dir only this command writes
     the study, so a trial still running now was orphaned, unless ``alive`` says
     its worker (a SLURM job submitted earlier) still runs. A shared storage
-    (PostgreSQL) relies on heartbeats instead: stale trials are failed and
-    retried by Optuna's RetryFailedTrialCallback.
+    (PostgreSQL) is written by other live machines too: only trials whose
+    heartbeat lapsed are recovered (:func:`recover_stale`).
     """
-    from cnnsweep.sweep.storage import fail_stale_trials
-
-    if shared:
-        fail_stale_trials(study)
+    if storage.shared:
+        recover_stale(study, storage)
         return
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if alive is None or not alive(trial.user_attrs.get(records.WORKER_ATTR)):
             abandon(study, trial.number, "was running when the sweep was killed")
+
+
+def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
+    """Fail and queue again the trials of machines that stopped sending heartbeats.
+
+    Several machines may find the same trial at once; the storage lets one of
+    them fail it, and only that one queues its retry.
+    """
+    for trial in stale_trials(study):
+        abandon(study, trial.number, f"lost: its machine sent no heartbeat for over {storage.grace_period} s")
 
 
 def abandon_trials_of_worker(study: optuna.Study, worker: int | str, how: str) -> None:

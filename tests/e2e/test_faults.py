@@ -186,6 +186,67 @@ def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_p
     assert password not in out + err
 
 
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
+def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_path):
+    """Two sweeps on one PostgreSQL study as two machines. Machine A stalls in its trial
+    (alive, beating) while B finishes the rest: B must leave A's trial alone. Then A is
+    SIGKILLed: once its heartbeat is older than the grace period, B fails the trial and runs
+    it again, and ends with the whole budget."""
+    from tests.postgres import throwaway_server
+
+    grace = 4
+    with throwaway_server() as server:
+        def machine(name: str, env: dict | None = None) -> subprocess.Popen:
+            return popen_sweep(tmp_path, *sweep_args(
+                tmp_path / name, *TINY, "dataset.train_limit=400", "hydra.sweeper.n_trials=3",
+                f"hydra.sweeper.storage={server.url}", "hydra.sweeper.study_name=beat",
+                "hydra.sweeper.heartbeat.interval=1", f"hydra.sweeper.heartbeat.grace_period={grace}",
+                "hydra.sweeper.report=false"), env=env)
+
+        def trials():
+            return optuna.load_study(study_name="beat", storage=server.url).get_trials()
+
+        def a_stalls_while_b_finishes_the_rest():
+            done = [t for t in trials() if t.state == TrialState.COMPLETE]
+            running = [t for t in trials() if t.state == TrialState.RUNNING]
+            return len(done) == 2 and len(running) == 1 and running[0]
+
+        # A holds in its first trial's third batch, its heartbeat thread still beating.
+        a = machine("a", env={"CNNSWEEP_FAULT": "batch:3:hold"})
+        b = machine("b")
+        try:
+            held = wait_for(lambda: _quietly(a_stalls_while_b_finishes_the_rest), timeout=300, every=0.5)
+            assert (tmp_path / "a" / str(held.number)).is_dir()  # it is A's trial
+            # B has been told to wait, not to take over: A's trial runs on while A lives.
+            time.sleep(2 * grace)
+            assert trials()[held.number].state == TrialState.RUNNING
+            assert b.poll() is None
+            a.kill()
+            killed_at = time.time()
+            a.communicate(timeout=60)
+            out, err = b.communicate(timeout=300)
+        finally:
+            a.kill()
+            b.kill()
+        assert b.returncode == 0, err[-3000:]
+        study = optuna.load_study(study_name="beat", storage=server.url)
+        every = study.get_trials()
+    assert "waiting for 1 trial(s) running elsewhere" in out + err
+    lost = every[held.number]
+    assert lost.state == TrialState.FAIL and records.interrupted(lost)
+    assert "no heartbeat" in lost.user_attrs[records.ABANDONED_ATTR]
+    assert lost.datetime_complete.timestamp() >= killed_at + grace - 1.5  # not before the grace period
+    retries = [t for t in every if t.user_attrs.get(records.RETRY_ATTR) == held.number]
+    assert len(retries) == 1 and retries[0].params == lost.params
+    assert retries[0].state == TrialState.COMPLETE
+    assert (tmp_path / "b" / str(retries[0].number) / "metrics.json").is_file()  # B ran it
+    assert len([t for t in every if records.counts_toward_budget(t)]) == 3
+    table = pd.read_csv(tmp_path / "b" / "trials.csv").set_index("trial_number")
+    assert table["state"].value_counts().to_dict() == {"complete": 3, "failed": 1}
+    assert "no heartbeat" in table.loc[held.number, "error"]
+    assert table.loc[retries[0].number, "retry_of"] == held.number
+
+
 def _quietly(check):
     try:
         return check()

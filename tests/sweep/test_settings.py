@@ -81,3 +81,14 @@ def test_the_confirmation_is_off_by_default_and_checked_when_on():
     on = _check("hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=2").confirm
     assert (on.top_k, on.seeds, on.runs) == (3, 2, 6)
     assert _check("hydra.sweeper.confirm.seeds=0").confirm.top_k == 0  # seeds do not matter when off
+
+
+def test_heartbeats_default_to_10_s_with_40_s_of_grace_and_a_live_machine_is_never_too_close():
+    assert (_check().heartbeat.interval, _check().heartbeat.grace_period) == (10, 40)
+    fast = _check("hydra.sweeper.heartbeat.interval=1", "hydra.sweeper.heartbeat.grace_period=4").heartbeat
+    assert (fast.interval, fast.grace_period) == (1, 4)
+    with pytest.raises(ConfigError, match=r"grace_period=15 must be at least twice .*interval=10") as raised:
+        _check("hydra.sweeper.heartbeat.grace_period=15")
+    assert raised.value.key == "hydra.sweeper.heartbeat.grace_period"
+    with pytest.raises(ConfigError, match=r"heartbeat.interval=0 must be a whole number of seconds >= 1"):
+        _check("hydra.sweeper.heartbeat.interval=0")
