@@ -102,7 +102,10 @@ class SweepTrialHooks(TrialHooks):
 
     def report_epoch(self, epoch: int, value: float, epochs_seen: float | None = None) -> bool:
         seen = float(epoch) if epochs_seen is None else epochs_seen
-        self.trial.report(value, step=pruner_step(epoch, seen, by_images=bool(self.fidelity)))
+        try:
+            self.trial.report(value, step=pruner_step(epoch, seen, by_images=bool(self.fidelity)))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return True  # another machine failed it (its heartbeat lapsed) and runs it again: stop
         return self.trial.should_prune()
 
     @property

@@ -247,6 +247,53 @@ def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_p
     assert table.loc[retries[0].number, "retry_of"] == held.number
 
 
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
+def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_on(tmp_path):
+    """A machine frozen (SIGSTOP: a paused VM, a stalled host) for longer than the grace
+    period has its trial failed by another; when it wakes up it says so in one line, stops
+    that trial, and goes on with the study, without a traceback."""
+    from cnnsweep.sweep import study as studies
+    from cnnsweep.sweep.storage import open_storage
+    from tests.postgres import throwaway_server
+
+    with throwaway_server() as server:
+        sweep_dir = tmp_path / "sweep"
+        proc = popen_sweep(tmp_path, *sweep_args(
+            sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6", "hydra.sweeper.n_trials=2",
+            f"hydra.sweeper.storage={server.url}", "hydra.sweeper.study_name=paused",
+            "hydra.sweeper.heartbeat.interval=1", "hydra.sweeper.heartbeat.grace_period=2",
+            "hydra.sweeper.report=false"), env={"CNNSWEEP_FAULT": "batch:2:hold",
+                                                "CNNSWEEP_FAULT_RELEASE": str(tmp_path / "go")})
+        try:
+            def first_trial_held():
+                trials = optuna.load_study(study_name="paused", storage=server.url).get_trials()
+                return trials and trials[0].state == TrialState.RUNNING and trials[0].intermediate_values == {}
+
+            wait_for(lambda: _quietly(first_trial_held), timeout=180, every=0.5)
+            time.sleep(1.0)  # in its second batch: at least one heartbeat written
+            os.kill(proc.pid, signal.SIGSTOP)
+            (tmp_path / "go").touch()
+            time.sleep(4.0)
+            other = open_storage(server.url, tmp_path / "other", several_writers=True,
+                                 heartbeat_interval=1, grace_period=2)
+            study = optuna.load_study(study_name="paused", storage=other.storage)
+            studies.recover_stale(study, other)  # another machine's look at the study
+            assert study.get_trials()[0].state == TrialState.FAIL
+            os.kill(proc.pid, signal.SIGCONT)
+            out, err = proc.communicate(timeout=300)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT) if proc.poll() is None else None
+            proc.kill()
+        every = optuna.load_study(study_name="paused", storage=server.url).get_trials()
+    assert proc.returncode == 0, err[-3000:]
+    assert "trial 0 was failed by another machine while it ran here" in out + err
+    assert "Traceback" not in out + err
+    assert "no heartbeat" in every[0].user_attrs[records.ABANDONED_ATTR]
+    retries = [t for t in every if t.user_attrs.get(records.RETRY_ATTR) == 0]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert len([t for t in every if records.counts_toward_budget(t)]) == 2
+
+
 def _quietly(check):
     try:
         return check()
