@@ -39,11 +39,12 @@ def task(config: DictConfig, hooks: Any = None) -> Any:
 def main() -> None:
     from cnnsweep.errors import UserError
     from cnnsweep.exits import exit_with
-    from cnnsweep.preflight import check_group_choices, check_known_keys
+    from cnnsweep.preflight import check_group_choices, check_known_keys, check_value_types
 
     try:
         check_group_choices(sys.argv[1:], config_dir())
         check_known_keys(sys.argv[1:])
+        check_value_types(sys.argv[1:])
     except UserError as exc:
         exit_with(exc)
     task()

@@ -9,6 +9,7 @@ output folder before Hydra writes anything. (The sweeper checks its own
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,56 @@ def check_known_keys(argv: Sequence[str]) -> None:
         close = difflib.get_close_matches(key, known, n=1)
         fix = f"Did you mean {close[0]}?" if close else f"The {section} keys are: {', '.join(known)}."
         raise ConfigError(f"{key} is not a key of the {section} config. {fix}", key=key)
+
+
+KINDS = {"Integer": "a whole number", "Float": "a number", "bool": "true or false"}
+
+
+def check_value_types(argv: Sequence[str]) -> None:
+    """Raise ConfigError for ``model.filters=abc``: a value the key's type cannot take.
+
+    Hydra would report it in six lines with its own type names; this names the key,
+    the value and what the key takes, in one line. A sweep's ``a,b`` lists are checked
+    value by value; ranges, intervals and interpolations are left to Hydra and the sweeper.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ChoiceSweep
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ValidationError
+
+    from cnnsweep.config import Config
+
+    schema = OmegaConf.structured(Config)
+    parser = OverridesParser.create()
+    for arg in argv:
+        if arg.startswith(("-", "+", "~")) or "=" not in arg:
+            continue
+        key = arg.split("=", 1)[0]
+        if key.partition(".")[0] not in schema or "." not in key:
+            continue
+        try:
+            override = parser.parse_override(arg)
+        except Exception:  # noqa: BLE001 - a syntax error is Hydra's to report
+            continue
+        value = override.value()
+        values: list[Any] = []
+        if isinstance(value, ChoiceSweep):
+            values = list(value.list)
+        elif not override.is_sweep_override():
+            values = [value]
+        for one in values:
+            if isinstance(one, str) and "${" in one:
+                continue
+            try:
+                OmegaConf.update(schema, key, one, merge=True)
+            except ValidationError as exc:
+                said = str(exc.msg).splitlines()[0]
+                wanted = re.search(r"(?:converted to|not a valid) (\w+)", said)
+                takes = KINDS.get(wanted.group(1) if wanted else "", f"other values ({said})")
+                raise ConfigError(f"{key}={one} cannot be used: {key} takes {takes}. Fix the value "
+                                  "on the command line.", key=key) from None
+            except Exception:  # noqa: BLE001 - anything else is Hydra's to report
+                continue
 
 
 def check_output_dir(directory: str, key: str) -> None:

@@ -122,10 +122,20 @@ def test_dataset_not_found_offline(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_type_errors_name_the_key(tmp_path):
-    proc = run_cli("model.filters=abc", cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "model.filters" in proc.stderr and "Traceback" not in proc.stderr
+@pytest.mark.parametrize(("arg", "line"), [
+    ("model.filters=abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
+    ("trainer.learning_rate=fast", "trainer.learning_rate=fast cannot be used: trainer.learning_rate "
+                                   "takes a number."),
+    ("trainer.flip_test=maybe",
+     "trainer.flip_test=maybe cannot be used: trainer.flip_test takes true or false."),
+    ("model.filters=8,abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
+])
+def test_type_errors_are_one_line_naming_the_key_and_what_it_takes(tmp_path, arg, line):
+    """cnnsweep's own line, before Hydra composes (Hydra's is six lines with its type names)."""
+    proc = run_cli(arg, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr == f"cnnsweep: error: {line} Fix the value on the command line.\n"
+    assert not any(tmp_path.iterdir())  # stopped before Hydra made an output folder
 
 
 @pytest.mark.slow

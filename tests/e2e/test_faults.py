@@ -119,34 +119,44 @@ def test_sigkill_at_a_random_point_then_resume_completes_the_study(tmp_path, see
 
 
 def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp_path):
+    """One of two workers is SIGKILLed mid-trial. Every worker holds after its first trial
+    until the test lets it go, so the retry can only be taken by the replacement worker
+    the coordinator starts in the dead one's place."""
     sweep_dir = tmp_path / "sweep"
+    release = tmp_path / "go"
     proc = popen_sweep(tmp_path, *sweep_args(
         sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=4", "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=pair"))
+        "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=pair"),
+        env={"CNNSWEEP_FAULT": "between:1:hold", "CNNSWEEP_FAULT_RELEASE": str(release)})
     try:
-        victim = wait_for(lambda: running_trial(sweep_dir, "pair", at_least=1), timeout=180)
+        victim = wait_for(lambda: running_trial(sweep_dir, "pair"), timeout=180)
         pid = victim.user_attrs[records.WORKER_ATTR]
         os.kill(pid, signal.SIGKILL)
+
+        def retry_done():
+            study = _quietly(lambda: load_study(sweep_dir, "pair"))
+            return study and [t for t in study.get_trials() if t.state == TrialState.COMPLETE
+                              and t.user_attrs.get(records.RETRY_ATTR) == victim.number]
+
+        retry = wait_for(retry_done, timeout=240, every=0.5)[0]
+        release.touch()
         out, err = proc.communicate(timeout=300)
     finally:
+        release.touch()  # held workers go on, find their coordinator gone, and stop
         proc.kill()
     assert proc.returncode == 0, err[-3000:]
     assert f"worker process {pid} died (signal 9)" in out
+    restarted = re.search(r"worker \d+ restarted \(pid (\d+)\)", out)
+    assert restarted and int(restarted.group(1)) != pid, out[-3000:]
+    # The survivor was held after its first trial: the replacement ran the retry.
+    assert retry.user_attrs[records.WORKER_ATTR] == int(restarted.group(1))
     study = load_study(sweep_dir, "pair")
     lost = study.get_trials()[victim.number]
     assert lost.state == TrialState.FAIL and records.interrupted(lost)
     assert "died" in lost.user_attrs[records.ABANDONED_ATTR]
-    retries = [t for t in study.get_trials() if t.user_attrs.get(records.RETRY_ATTR) == victim.number]
-    assert len(retries) == 1 and retries[0].params == lost.params
-    assert retries[0].state == TrialState.COMPLETE
+    assert retry.params == lost.params
     assert len(finished(study)) == 6
-    # A replacement is started in the dead worker's place. Whether it gets a trial depends on
-    # how soon the other worker takes what is left, so the test asks only that it was started
-    # and that the other worker went on training after the kill.
-    restarted = re.search(r"worker \d+ restarted \(pid (\d+)\)", out)
-    assert restarted and int(restarted.group(1)) != pid, out[-3000:]
-    after_kill = [t for t in finished(study) if t.number > victim.number]
-    assert after_kill and {t.user_attrs[records.WORKER_ATTR] for t in after_kill} - {pid}
+    assert len({t.user_attrs[records.WORKER_ATTR] for t in finished(study)}) >= 2  # the survivor went on
     assert_finished_trials_intact(sweep_dir, study)
 
 
@@ -267,7 +277,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
         try:
             def first_trial_held():
                 trials = optuna.load_study(study_name="paused", storage=server.url).get_trials()
-                return trials and trials[0].state == TrialState.RUNNING and trials[0].intermediate_values == {}
+                return trials and trials[0].state == TrialState.RUNNING and not trials[0].intermediate_values
 
             wait_for(lambda: _quietly(first_trial_held), timeout=180, every=0.5)
             time.sleep(1.0)  # in its second batch: at least one heartbeat written

@@ -95,9 +95,20 @@ def test_report_renders_in_headless_chromium(real_sweeps):
         sizes = page.eval_on_selector_all(
             "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
         text = page.inner_text("body")
-        page.click("#trials-report_ th:nth-child(1)")  # the sort script runs without errors
+        sorted_by = {}
+        for click in ("asc", "desc"):  # each header click sorts the rows, then reverses them
+            page.click("#trials-report_ th:text-is('objective')")
+            sorted_by[click] = page.eval_on_selector("#trials-report_", """table => {
+                const header = Array.from(table.tHead.rows[0].cells);
+                const i = header.findIndex(c => c.textContent.trim() === "objective");
+                return Array.from(table.tBodies[0].rows).map(r => r.cells[i].textContent.trim());
+            }""")
         browser.close()
     assert failed == [] and errors == []
+    for order, cells in sorted_by.items():
+        values = [float(c) for c in cells if c]
+        assert len(values) >= 3 and values == sorted(values, reverse=order == "desc"), (order, cells)
+        assert cells[:len(values)] == [c for c in cells if c]  # empty cells (failed trials) go last
     assert all(url.startswith(("file://", "data:")) for url in requests), requests
     assert len(sizes) >= 8
     assert all(done and natural > 0 and shown > 0 for done, natural, shown in sizes), sizes
