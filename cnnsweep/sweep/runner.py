@@ -172,9 +172,12 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
         if studies.stalled(study, settings) is not None:  # the coordinator says why, once
             break
         trial = study.ask(settings.space.distributions)
-        if marks_trials:  # lets the coordinator recover the trial if this worker dies
-            trial.set_user_attr(records.WORKER_ATTR, sweep.told.marks_trials_as)
-        _run_trial(sweep, trial, deadline)
+        # Beating from the trial's first moment: another machine waits for a running trial
+        # until its heartbeat lapses, and one that never beat would never lapse.
+        with heartbeat(study, trial):
+            if marks_trials:  # lets the coordinator recover the trial if this worker dies
+                trial.set_user_attr(records.WORKER_ATTR, sweep.told.marks_trials_as)
+            _run_trial(sweep, trial, deadline)
         faults.point("between")
         if on_trial_done is not None:
             on_trial_done(trial.number)
@@ -184,11 +187,10 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     tracked = sweep.tracker.trial_started(trial) if sweep.tracker is not None else None
     try:
-        with heartbeat(sweep.study, trial):
-            hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity,
-                                    memory_share=sweep.told.workers_here,
-                                    epoch_logs=tracked.log_epoch if tracked is not None else None)
-            metrics = sweep.launcher.run(trial, hooks)
+        hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity,
+                                memory_share=sweep.told.workers_here,
+                                epoch_logs=tracked.log_epoch if tracked is not None else None)
+        metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
         log.error("trial %d could not start: %s", trial.number, reason)
