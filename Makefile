@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-faults test-fast bench bench-quality lint check clean
+.PHONY: install demo test test-heavy test-faults test-fast bench bench-quality lint check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
 		trainer.epochs=3 hydra.sweeper.n_trials=6
 
-test: install  ## the suite (22 minutes measured on 2 cores on a slow day, 2026-12-04)
-	$(PY) -m pytest
+test: install  ## the suite, two test files at a time (MINUTES_PLACEHOLDER)
+	$(PY) -m pytest -n 2 --dist loadfile
+
+test-heavy: install  ## the longest end-to-end cases (benchmarks, SLURM, MLflow server, real data), a CI step
+	$(PY) -m pytest -m heavy
 
 test-faults: install  ## the fault-injection suite: killed, interrupted, disk-full sweeps (root for tmpfs)
 	$(PY) -m pytest -m fault

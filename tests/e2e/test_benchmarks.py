@@ -8,6 +8,7 @@ from benchmarks.run import main
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     # Two of benchmark 4's peers: each peer script once, each recipe once.
     assert main(["overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "levers",

@@ -139,6 +139,7 @@ def test_type_errors_are_one_line_naming_the_key_and_what_it_takes(tmp_path, arg
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @requires(FASHION_DIR.is_dir(), "apt-get install dataset-fashion-mnist")
 def test_fashion_mnist_two_epochs_reaches_085(tmp_path):
     """The issue's bar: real Fashion-MNIST, two epochs, test accuracy >= 0.85."""

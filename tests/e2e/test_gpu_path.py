@@ -24,6 +24,7 @@ def _without_tensorflow(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_the_gpu_benchmark_runs_on_jax_without_tensorflow(tmp_path):
     command = [sys.executable, "-m", "benchmarks.run", "gpu", "--quick", "--results", str(tmp_path)]
     proc = subprocess.run(command, cwd=REPO, env=_without_tensorflow(tmp_path), capture_output=True,

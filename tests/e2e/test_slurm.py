@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from tests.helpers import assert_consistent, cli_env, load_study, requires, run_cli, sweep_args
 from tests.slurm import slurm_available
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 pytestmark.append(requires(slurm_available(), "needs root and apt-get install slurm-wlm munge"))
 
 ON_SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.cpus_per_task=1",

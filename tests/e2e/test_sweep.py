@@ -196,6 +196,7 @@ def test_sweep_stops_past_max_failure_rate(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_worker_memory_stays_flat_over_fifty_trials(tmp_path):
     """A worker's memory after 50 trials is within 10% of its memory after 5."""
     sweep_dir = tmp_path / "sweep"
@@ -218,7 +219,7 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     runs out, and counts with its best epoch so far; the report is written within the budget."""
     sweep_dir = tmp_path / "sweep"
     budget = 30
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time()
     proc = run_cli(*sweep_args(
         sweep_dir, "model=seed", "model.filters=choice(4,8)", "trainer.epochs=100000",
         "trainer.early_stopping.patience=100000", "hydra.sweeper.n_trials=5",
@@ -232,10 +233,15 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     assert metrics["stopped_by"] == "deadline" and 1 <= metrics["epochs_run"] < 100000
     assert metrics["best_epoch"] <= metrics["epochs_run"] and metrics["test_acc"] is not None
     assert (sweep_dir / "report.html").exists()
-    assert elapsed < budget + max(10, 0.3 * budget), (elapsed, budget)  # and Hydra's start-up before it
+    # The budget counts from the sweeper's start; Hydra's start-up before it is this machine's
+    # speed, measured here as far as the first trial (an over-estimate: data loading is in both).
+    first_trial = load_study(sweep_dir, "budget").trials[0].datetime_start.timestamp()
+    start_up = first_trial - wall_started
+    assert elapsed < budget + start_up + 5, (elapsed, budget, start_up)
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     """With refit=true, the search stops early enough for the refit to run inside the budget."""
     settings = ("model=seed", "model.filters=choice(4,8,16)", "trainer.epochs=3",
@@ -256,7 +262,11 @@ def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     refit = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["refit"]
     assert refit["status"] == "complete" and refit["test_acc"] is not None
     assert (sweep_dir / "report.html").exists()
-    assert elapsed < budget + max(10, 0.3 * budget), (elapsed, budget)  # and Hydra's start-up before it
+    # The budget counts from the sweeper's start; Hydra's start-up before it is this machine's
+    # speed, measured here as far as the first trial (an over-estimate: data loading is in both).
+    first_trial = load_study(sweep_dir, "budget").trials[0].datetime_start.timestamp()
+    start_up = first_trial - wall_started
+    assert elapsed < budget + start_up + 5, (elapsed, budget, start_up)
 
 
 @pytest.mark.slow

@@ -135,6 +135,7 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_tracking_server_killed_mid_sweep_loses_no_trial(tmp_path):
     server = MlflowServer(tmp_path).start()
     sweep_dir = tmp_path / "sweep"
@@ -193,6 +194,7 @@ def test_a_single_run_is_one_mlflow_run_with_its_model(server, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_warm_start_and_patience_in_real_sweeps(tmp_path):
     first = tmp_path / "first"
     proc = run_cli(*sweep_args(first, *SEED, "hydra.sweeper.n_trials=3"), cwd=tmp_path)
@@ -225,6 +227,7 @@ def test_warm_start_and_patience_in_real_sweeps(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @requires(CHROMIUM is not None, "apt-get install chromium")
 def test_the_mlflow_ui_shows_the_sweep_with_its_trials_nested(server, tmp_path):
     from playwright.sync_api import sync_playwright
