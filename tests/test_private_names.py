@@ -18,6 +18,8 @@ PRIVATE_NAMES = {
     r"optuna\.storages\._": "sweep/storage.py",
     r"\._storage\b": "sweep/storage.py",
     r"\._trial_id\b": "sweep/storage.py",
+    r"\._study_id\b": "sweep/storage.py",
+    r"\._get_stale_trial_ids\b": "sweep/storage.py",
     r"\._thread_local\b": "sweep/study.py",
     r"\._stop_flag\b": "sweep/study.py",
     r"_gradient_registry\b": "backend.py",

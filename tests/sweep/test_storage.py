@@ -62,6 +62,8 @@ def test_optunas_private_names_are_still_there(tmp_path):
     frozen = study.get_trials(deepcopy=False)[0]
     assert isinstance(frozen._trial_id, int) and hasattr(study._storage, "set_trial_state_values")
     assert hasattr(study, "_thread_local") and hasattr(study, "_stop_flag")
+    assert isinstance(study._study_id, int) and hasattr(BaseHeartbeat, "_get_stale_trial_ids")
+    assert storage.stale_trials(study) == []  # SQLite has no heartbeats: nothing is ever stale
     storage.fail_trial(study, frozen, {"why": "test"})
     assert study.get_trials()[0].state == optuna.trial.TrialState.FAIL
     assert study.get_trials()[0].user_attrs == {"why": "test"}
