@@ -76,8 +76,7 @@ def _open_and_run(checked: SweepSettings, ctrl_c: CtrlC, started: float, *, hydr
     if not checked.is_worker:
         placement.check_placement(checked.n_jobs, checked.cluster)
     opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers,
-                          heartbeat_interval=checked.heartbeat.interval,
-                          grace_period=checked.heartbeat.grace_period)
+                          heartbeat=checked.heartbeat)
     _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
     # Only now, with the config and the data checked, is the study touched.
     sweep = Sweep(

@@ -19,6 +19,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from cnnsweep.config import dotted_keys
 from cnnsweep.errors import ConfigError, Infeasible
 from cnnsweep.sweep.space import SearchSpace, parse_search_space
+from cnnsweep.sweep.storage import Heartbeat
 from cnnsweep.tracking import TrackingSettings, tracking_settings
 from cnnsweep.validation import objective_direction, validate_config
 
@@ -36,14 +37,6 @@ class ConfirmSettings:
     @property
     def runs(self) -> int:
         return self.top_k * self.seeds
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """``hydra.sweeper.heartbeat``: how a database-backed sweep finds a dead machine's trial."""
-
-    interval: int = 10  # seconds between a running trial's heartbeats
-    grace_period: int = 40  # seconds without one after which the trial is failed and run again
 
 
 @dataclass(frozen=True)

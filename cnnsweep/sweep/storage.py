@@ -49,11 +49,21 @@ GIVE_UP_AFTER_S = 300.0  # how long calls are retried while a database server is
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """``hydra.sweeper.heartbeat`` (defaults in the sweeper's schema): with a database server,
+    each running trial beats every ``interval`` seconds, and a trial silent for
+    ``grace_period`` seconds belongs to a machine that died."""
+
+    interval: int
+    grace_period: int
+
+
+@dataclass(frozen=True)
 class OpenStorage:
     url: str  # the URL or journal path, unmasked: pass it on only by environment
     storage: Any  # an Optuna storage
     shared: bool  # a server other machines write to (heartbeats find dead workers)
-    grace_period: int | None = None  # with heartbeats: seconds of silence before a trial is lost
+    heartbeat: Heartbeat | None = None  # a shared server's: when a silent machine's trial is lost
 
 
 def local_url(sweep_dir: Path, several_writers: bool) -> str:
@@ -64,12 +74,13 @@ def local_url(sweep_dir: Path, several_writers: bool) -> str:
 
 
 def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
-                 heartbeat_interval: int = 10, grace_period: int = 40) -> OpenStorage:
+                 heartbeat: Heartbeat) -> OpenStorage:
     """Open ``url`` (None: the sweep dir's own file) for a sweep.
 
-    A database server gets heartbeats: each running trial writes one every
-    ``heartbeat_interval`` seconds, and :func:`stale_trials` finds the trials
-    with none for ``grace_period`` seconds (their machine died).
+    A database server gets ``heartbeat``: each running trial writes one every
+    interval, and :func:`stale_trials` finds the trials silent for the grace
+    period (their machine died). A file of the sweep dir has no other writer to
+    watch, and no heartbeats.
 
     Raises:
         UserError: no driver for the URL, or the server cannot be reached (password masked).
@@ -88,7 +99,7 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # No stale-trial callback: cnnsweep fails and queues a lost trial itself
             # (cnnsweep.sweep.study.recover_stale), with the reason and its retry recorded.
-            kwargs = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            kwargs = dict(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace_period,
                           engine_kwargs={"pool_pre_ping": True})
         elif not given:
             sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +108,7 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
         open_rdb = retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8),
                          retry=retry_if_not_exception_type(ImportError), reraise=True)(
             retrying_storage if shared else optuna.storages.RDBStorage)
-        return OpenStorage(url, open_rdb(url, **kwargs), shared, grace_period if shared else None)
+        return OpenStorage(url, open_rdb(url, **kwargs), shared, heartbeat if shared else None)
     except ImportError:
         raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
                         "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'.",

@@ -245,8 +245,11 @@ def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
     Several machines may find the same trial at once; the storage lets one of
     them fail it, and only that one queues its retry.
     """
+    if storage.heartbeat is None:  # a file of the sweep dir: no heartbeats to lapse
+        return
     for trial in stale_trials(study):
-        abandon(study, trial.number, f"lost: its machine sent no heartbeat for over {storage.grace_period} s")
+        abandon(study, trial.number,
+                f"lost: its machine sent no heartbeat for over {storage.heartbeat.grace_period} s")
 
 
 def abandon_trials_of_worker(study: optuna.Study, worker: int | str, how: str) -> None:

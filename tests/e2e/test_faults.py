@@ -263,7 +263,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
     period has its trial failed by another; when it wakes up it says so in one line, stops
     that trial, and goes on with the study, without a traceback."""
     from cnnsweep.sweep import study as studies
-    from cnnsweep.sweep.storage import open_storage
+    from cnnsweep.sweep.storage import Heartbeat, open_storage
     from tests.postgres import throwaway_server
 
     with throwaway_server() as server:
@@ -285,7 +285,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
             (tmp_path / "go").touch()
             time.sleep(4.0)
             other = open_storage(server.url, tmp_path / "other", several_writers=True,
-                                 heartbeat_interval=1, grace_period=2)
+                                 heartbeat=Heartbeat(interval=1, grace_period=2))
             study = optuna.load_study(study_name="paused", storage=other.storage)
             studies.recover_stale(study, other)  # another machine's look at the study
             assert study.get_trials()[0].state == TrialState.FAIL

@@ -35,7 +35,7 @@ def earlier_sweep(sweep_dir, trials):
 
 def new_study(tmp_path, *overrides):
     settings = sweep_settings("hydra.sweeper.n_trials=10", *overrides, sweep_dir=str(tmp_path / "new"))
-    opened = open_storage(None, settings.sweep_dir, several_writers=False)
+    opened = open_storage(None, settings.sweep_dir, several_writers=False, heartbeat=settings.heartbeat)
     return settings, studies.open_study(settings, opened, optuna.samplers.RandomSampler(seed=0),
                                         optuna.pruners.NopPruner())
 
