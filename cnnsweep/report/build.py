@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from cnnsweep.analysis import effects
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
-from cnnsweep.report import effects, evaluate, html, tables
+from cnnsweep.report import evaluate, html, tables
 from cnnsweep.report.collect import CollectedSweep, collect_sweep
 from cnnsweep.report.figures import best_model, parameters, trials
 from cnnsweep.run_files import ensure_writable_dir
@@ -38,13 +39,13 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
-             found: list[effects.Effect]) -> list[dict[str, str]]:
+             analysis: effects.Analysis) -> list[dict[str, str]]:
     """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
     plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
         ("Confirmed configurations: every run, and each mean's 95% interval",
          lambda t: trials.confirmed_runs(sweep, t), "confirmed"),
-        ("Effect of each searched value (95% bootstrap intervals)",
-         lambda t: parameters.effects_forest(sweep, found, t), "effects"),
+        ("Effect of each searched value, the others held fixed (95% intervals)",
+         lambda t: parameters.effects_forest(sweep, analysis, t), "effects"),
         ("Learning curves of every trial", lambda t: trials.learning_curves(sweep, t), "learning_curves"),
         ("Best trial: loss and accuracy per epoch", lambda t: trials.best_trial_curves(sweep, t),
          "best_curves"),
@@ -82,9 +83,9 @@ def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
 
 
 def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
-                   found: list[effects.Effect]) -> dict[str, Any]:
-    figure_entries = _figures(sweep, out, prefix, with_model, found)
-    best = sweep.best()
+                   analysis: effects.Analysis) -> dict[str, Any]:
+    figure_entries = _figures(sweep, out, prefix, with_model, analysis)
+    best = tables.best_summary(sweep)
     all_trials = tables.trials_table([sweep])
     failed = all_trials["state"].isin(["failed", "infeasible"])
     problems = all_trials[failed][["trial_number", "state", "error"]]
@@ -99,11 +100,14 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
         "states": sweep.state_counts(),
         "train_time": format_seconds(float(train_seconds)),
         "best": None if best is None else {
-            "trial_number": int(best["trial_number"]),
+            "trial_number": best["trial_number"],
             "objective": _fmt(best["objective"]),
+            "basis": best["basis"],
+            "in_words": tables.best_in_words(sweep, best),
+            "single_run": tables.single_run_in_words(sweep, best),
             "test_acc": _fmt(best["test_acc"]),
-            "params": ", ".join(f"{k}={best[k]}" for k in sweep.param_keys),
-            "command": sweep.best_command,
+            "params": best["params"],
+            "command": best["command"],
         },
         "figures": figure_entries,
         "top_table": html.trusted(tables.html_table(tables.top_k(sweep), f"top-{prefix}")),
@@ -118,17 +122,16 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
         "confirmed": None if not sweep.confirmed else {
             "verdict": sweep.confirmed.get("verdict"),
             "table": html.trusted(tables.html_table(tables.confirmed_table(sweep), f"confirmed-{prefix}"))},
-        "clear_effects": effects.clear_effects_in_words(found, points=tables.in_points(sweep)),
+        "effects": tables.effects_summary(sweep, analysis),
         "skipped": sweep.problems,
     }
 
 
-def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[list[effects.Effect]],
-                   out: Path) -> Path:
-    """``effects.csv``: one row per searched key and value (a ``sweep`` column for several)."""
+def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[effects.Analysis], out: Path) -> Path:
+    """``effects.csv``: one row per searched key, value and view (a ``sweep`` column for several)."""
     frames = []
-    for sweep, sweep_effects in zip(sweeps, found, strict=True):
-        frame = effects.effects_frame(sweep_effects)
+    for sweep, analysis in zip(sweeps, found, strict=True):
+        frame = effects.effects_frame(analysis.effects)
         if len(sweeps) > 1:
             frame.insert(0, "sweep", sweep.name)
         frames.append(frame)
@@ -166,7 +169,7 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
         out.resolve() == sweeps[0].sweep_dir.resolve()
     if not own_table:  # a sweep's own trials.csv (written from its storage) is kept as it is
         write_trials_table(tables.trials_table(sweeps), out)
-    found = [effects.sweep_effects(sweep) for sweep in sweeps]
+    found = [evaluate.sweep_analysis(sweep) for sweep in sweeps]
     _write_effects(sweeps, found, out)
     tables.write_markdown(sweeps, out, found)
     several = len(sweeps) > 1

@@ -45,6 +45,7 @@ class CollectedSweep:
     # statistics (optimization_results.yaml's confirmed), when the sweep confirmed any
     confirm_runs: pd.DataFrame | None = None
     confirmed: dict[str, Any] | None = None
+    answer: dict[str, Any] = field(default_factory=dict)  # optimization_results.yaml's best_* keys
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -75,9 +76,28 @@ class CollectedSweep:
         return self.complete().sort_values("objective", ascending=not self.maximize, kind="stable")
 
     def best(self) -> pd.Series | None:
-        """The best complete trial by the (first) objective, or None."""
+        """The sweep's one best trial: the confirmation's winner where it ran, else the best
+        single run (the complete trial with the best first objective); None without either."""
+        number = self.confirmed_best
+        if number is not None:
+            rows = self.trials[self.trials["trial_number"] == number]
+            if not rows.empty:
+                return rows.iloc[0]
+        return self.best_single_run()
+
+    def best_single_run(self) -> pd.Series | None:
+        """The complete trial with the best (first) objective in one run, or None."""
         ranked = self.ranked()
         return None if ranked.empty else ranked.iloc[0]
+
+    @property
+    def confirmed_best(self) -> int | None:
+        trial = (self.confirmed or {}).get("best_trial")
+        return int(trial) if isinstance(trial, int) else None
+
+    def confirmed_config(self, trial: int) -> dict[str, Any] | None:
+        """The confirmation's statistics of one configuration (new-seed runs), or None."""
+        return next((c for c in (self.confirmed or {}).get("configs") or [] if c.get("trial") == trial), None)
 
     def state_counts(self) -> dict[str, int]:
         counts = self.trials["state"].value_counts()
@@ -189,6 +209,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                           best_command=best_command if isinstance(best_command, str) else None,
                           confirm_runs=_read_confirm_runs(sweep_dir / records.CONFIRM_FILE, problems),
                           confirmed=confirmed if isinstance(confirmed, dict) else None,
+                          answer={k: v for k, v in results.items() if k.startswith("best_")},
                           problems=problems)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cnnsweep import run_files
+from cnnsweep.analysis import effects
 from cnnsweep.report.collect import CollectedSweep
 
 
@@ -203,3 +204,11 @@ def layer_table(sweep: CollectedSweep) -> str | None:
         return plan_architecture(config["model"], spec.input_shape, spec.num_classes).summary()
     except Exception:  # a missing or old config: the section is skipped
         return None
+
+
+def sweep_analysis(sweep: CollectedSweep) -> effects.Analysis:
+    """Which settings matter in a collected sweep: its complete trials, or (a pruned sweep with
+    too few of them) every trial at the latest epoch enough trials reached."""
+    table, scored_at = effects.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories,
+                                               sweep.objective_name)
+    return effects.analyse(table, sweep.param_keys, scored_at=scored_at)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from cnnsweep.analysis.effects import AT_THE_END, Analysis, mattering_in_words
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.report.collect import CollectedSweep
-from cnnsweep.report.effects import Effect, clear_effects_in_words
 from cnnsweep.run_files import RECORDED_METRICS
 
 CONTRACT_COLUMNS = ["trial_number", "state"]
@@ -43,28 +44,87 @@ def in_points(sweep: CollectedSweep) -> bool:
 
 
 def confirmed_table(sweep: CollectedSweep) -> pd.DataFrame:
-    """One row per confirmed configuration: its runs, mean, spread, interval and P(best)."""
+    """One row per confirmed configuration: its new runs' count, mean, spread, interval and
+    P(best), and the search's selecting run with how far it overstated the configuration."""
     rows = []
     for config in (sweep.confirmed or {}).get("configs") or []:
         low, high = config.get("ci95") or (None, None)
         rows.append({"trial": config["trial"], "runs": config["runs"], "mean": config["mean"],
-                     "std": config.get("std"), "ci95_lo": low, "ci95_hi": high, "p_best": config["p_best"]})
-    return pd.DataFrame(rows, columns=["trial", "runs", "mean", "std", "ci95_lo", "ci95_hi", "p_best"])
+                     "std": config.get("std"), "ci95_lo": low, "ci95_hi": high, "p_best": config["p_best"],
+                     "selecting_run": config.get("selecting_run"),
+                     "overstated_by": config.get("overstated_by")})
+    return pd.DataFrame(rows, columns=["trial", "runs", "mean", "std", "ci95_lo", "ci95_hi", "p_best",
+                                       "selecting_run", "overstated_by"])
+
+
+def best_summary(sweep: CollectedSweep) -> dict[str, Any] | None:
+    """The sweep's one best in words and numbers: the confirmed mean of its new-seed runs with
+    its interval where the confirmation ran, else its single run (and it says so); beside it the
+    best single run when that is another trial."""
+    best = sweep.best()
+    if best is None:
+        return None
+    number = int(best["trial_number"])
+    config = sweep.confirmed_config(number)
+    params = ", ".join(f"{k}={best[k]}" for k in sweep.param_keys)
+    summary: dict[str, Any] = {"trial_number": number, "params": params, "command": sweep.best_command}
+    if config is not None:
+        answer_is_this = sweep.answer.get("best_trial") == number
+        summary.update(objective=float(config["mean"]), basis=f"mean of {config['runs']} new-seed runs",
+                       ci95=config.get("ci95"),
+                       test_acc=sweep.answer.get("best_test_acc") if answer_is_this else None)
+        single = sweep.best_single_run()
+        if single is not None:
+            summary["single_run"] = {"trial_number": int(single["trial_number"]),
+                                     "objective": float(single["objective"]),
+                                     "same": int(single["trial_number"]) == number}
+    else:
+        summary.update(objective=float(best["objective"]), basis="one run", ci95=None,
+                       test_acc=best["test_acc"])
+    return summary
+
+
+def best_in_words(sweep: CollectedSweep, summary: dict[str, Any]) -> str:
+    """``trial 4, val_acc 0.9012 (mean of 3 new-seed runs, 95% [0.8950, 0.9074])``."""
+    interval = (f", 95% [{summary['ci95'][0]:.4f}, {summary['ci95'][1]:.4f}]" if summary.get("ci95") else "")
+    text = (f"trial {summary['trial_number']}, {sweep.objective_name} {summary['objective']:.4f} "
+            f"({summary['basis']}{interval})")
+    if summary["basis"] == "one run":
+        text += "; one run, not confirmed with new seeds (hydra.sweeper.confirm.top_k / .seeds)"
+    return text
+
+
+def single_run_in_words(sweep: CollectedSweep, summary: dict[str, Any]) -> str | None:
+    single = summary.get("single_run")
+    if not single:
+        return None
+    if single["same"]:
+        return f"the best single run of the search was this trial too ({single['objective']:.4f})"
+    return (f"the best single run of the search was trial {single['trial_number']} "
+            f"({single['objective']:.4f}), which did not hold up with new seeds")
+
+
+def effects_summary(sweep: CollectedSweep, analysis: Analysis) -> dict[str, Any]:
+    """What the report says of the settings: the ones named, on which trials, or why none."""
+    where = ("complete trials" if analysis.scored_at == AT_THE_END
+             else f"every trial that reached {analysis.scored_at}, scored there (too few trained to the end)")
+    return {"named": mattering_in_words(analysis, points=in_points(sweep)), "trials": analysis.trials,
+            "where": where, "reason": analysis.reason}
 
 
 def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
-                     found: Sequence[Sequence[Effect]] | None = None) -> str:
+                     found: Sequence[Analysis] | None = None) -> str:
     parts = []
     for index, sweep in enumerate(sweeps):
-        best = sweep.best()
+        best = best_summary(sweep)
         counts = ", ".join(f"{n} {s}" for s, n in sweep.state_counts().items())
         parts.append(f"# Sweep {sweep.name}\n")
         parts.append(f"- dataset: {sweep.dataset}\n- trials: {len(sweep.trials)} ({counts})")
         if best is not None:
-            params = ", ".join(f"{k}={best[k]}" for k in sweep.param_keys)
-            parts.append(f"- best: trial {int(best['trial_number'])}, {sweep.objective_name} "
-                         f"{best['objective']:.4f}, test_acc {_four(best['test_acc'])}\n"
-                         f"- best params: {params}")
+            parts.append(f"- best: {best_in_words(sweep, best)}, test_acc {_four(best['test_acc'])}\n"
+                         f"- best params: {best['params']}")
+            if single := single_run_in_words(sweep, best):
+                parts.append(f"- {single}")
             if sweep.best_command:
                 parts.append(f"- train it again:\n\n```\n{sweep.best_command}\n```")
         if sweep.confirmed:
@@ -73,10 +133,14 @@ def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
         parts.append(f"\n## Top {k}\n")
         parts.append(top_k(sweep, k).to_markdown(index=False, floatfmt=".4g"))
         if found is not None:
-            clear = clear_effects_in_words(found[index], points=in_points(sweep))
-            parts.append("\n## Settings whose effect excludes zero (95%)\n")
-            parts.append("\n".join(f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in clear)
-                         if clear else "None: no searched value's interval excludes zero.")
+            said = effects_summary(sweep, found[index])
+            parts.append(f"\n## Settings that matter ({said['trials']} {said['where']})\n")
+            if said["reason"]:
+                parts.append(f"Not judged: {said['reason']}.")
+            else:
+                parts.append("\n".join(f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}"
+                                       for line in said["named"])
+                             if said["named"] else "None: no searched setting passes the test (Holm, 5%).")
         parts.append("")
     return "\n".join(parts) + "\n"
 
@@ -86,7 +150,7 @@ def _four(value: object) -> str:
 
 
 def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path,
-                   found: Sequence[Sequence[Effect]] | None = None) -> Path:
+                   found: Sequence[Analysis] | None = None) -> Path:
     target = out_dir / "summary.md"
     atomic_write_text(target, markdown_summary(sweeps, found=found))
     return target

@@ -4,9 +4,11 @@
 
 After the search, the ``top_k`` complete trials with the best objective are each
 trained ``seeds`` more times, with seeds no trial of the sweep uses, each run a
-normal run dir under ``confirm/``. Their objectives, with the original trial's,
-say how large the seed-to-seed noise is and whether the best configuration is
-distinguishable from the runner-up (:mod:`cnnsweep.repeats`). Every finished run
+normal run dir under ``confirm/``. Their objectives say how large the seed-to-seed
+noise is and whether the best configuration is distinguishable from the runner-up
+(:mod:`cnnsweep.analysis.repeats`); the trial that selected each configuration is
+recorded beside them (``confirm.csv``'s ``original``) but never counted, since it
+is the run that won the selection. Every finished run
 is kept in the study, so a resume runs only what is missing; a time budget keeps
 back what the runs need, and a confirmation that does not fit is cut to what does.
 With ``n_jobs > 1`` the runs go to as many local processes at once, and with SLURM
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial
 
-from cnnsweep import repeats, run_files
+from cnnsweep import run_files
+from cnnsweep.analysis import repeats
 from cnnsweep.sweep import budget, placement, records
+from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
 from cnnsweep.timing import format_seconds
 
@@ -64,7 +68,7 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
         log.info("confirm: only %d complete trial%s, so %d configuration%s instead of "
                  "hydra.sweeper.confirm.top_k=%d", len(top), "s" * (len(top) != 1), len(top),
                  "s" * (len(top) != 1), settings.confirm.top_k)
-    for trial in top:  # the original trial's run is one of each configuration's runs
+    for trial in top:  # the selecting run, shown beside the new ones (never counted)
         records.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
             "status": "complete", "objective": trial.value,
             "test_acc": records.metrics_of(trial).get("test_acc")}, str(trial.number), original=True)
@@ -84,14 +88,30 @@ def summarise(sweep: Sweep) -> repeats.Confirmation | None:
     """The statistics of the runs stored so far; kept in the study for the records."""
     study = sweep.study
     runs: dict[int, list[float]] = {}
+    selecting: dict[int, float] = {}
     for run in records.confirm_runs(study).values():
-        if budget.finished(run):
+        if not budget.finished(run):
+            continue
+        if run.get("original"):
+            selecting[int(run["trial"])] = float(run["objective"])
+        else:
             runs.setdefault(int(run["trial"]), []).append(float(run["objective"]))
-    summary = repeats.summarise(runs, maximize=sweep.settings.directions[0] == "maximize")
+    summary = repeats.summarise(runs, maximize=sweep.settings.directions[0] == "maximize",
+                                selecting=selecting, resolution=_resolution(sweep, runs))
     if summary is not None:
         study.set_user_attr(records.CONFIRMED_ATTR, records.confirmation_record(
             summary, summary.verdict(sweep.settings.objective_label)))
     return summary
+
+
+def _resolution(sweep: Sweep, runs: dict[int, list[float]]) -> float | None:
+    """One validation image's share of an accuracy (the smallest step it can move), or None
+    for another objective or when the runs did not say how many images they validated on."""
+    if not sweep.settings.objective_label.endswith("acc") or not runs:
+        return None
+    images = [records.metrics_of(studies.frozen(sweep.study, trial)).get("val_images") for trial in runs]
+    counts = [int(n) for n in images if isinstance(n, int | float) and n > 0]
+    return 1.0 / max(counts) if counts else None
 
 
 def _what_fits(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> list[tuple[FrozenTrial, int]]:

@@ -114,16 +114,21 @@ def write_report(sweep: Sweep) -> None:
 
 
 def summarise(sweep: Sweep) -> None:
-    """The closing lines: the best trial, how many trials ended in each state, and (where the
-    best configurations were confirmed) whether the winner is clear."""
+    """The closing lines: the sweep's one best (the confirmed one where the confirmation ran),
+    how many trials ended in each state, and whether the winner is clear."""
     settings, study = sweep.settings, sweep.study
-    best = records.best_trials(study)
+    best = records.the_best(study)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(records.state_counts(study).items()))
-    if best and len(settings.directions) == 1:
-        test_acc = records.metrics_of(best[0]).get("test_acc")
-        log.info("best trial %d: %s %.4f, test_acc %s, %s", best[0].number, settings.objective_label,
-                 best[0].value, f"{test_acc:.4f}" if isinstance(test_acc, float) else "-",
-                 " ".join(f"{key}={value}" for key, value in best[0].params.items()))
+    if best is not None:
+        value = f"{best.value:.4f}" if best.value is not None else "-"
+        test_acc = f"{best.test_acc:.4f}" if isinstance(best.test_acc, float) else "-"
+        log.info("best trial %d: %s %s (%s), test_acc %s, %s", best.trial.number, settings.objective_label,
+                 value, best.basis, test_acc,
+                 " ".join(f"{key}={value}" for key, value in best.trial.params.items()))
+        single = records.best_trials(study)
+        if best.confirmed and single and single[0].number != best.trial.number:
+            log.info("(the best single run, trial %d at %.4f, did not hold up with new seeds)",
+                     single[0].number, single[0].value)
         log.info("train it again: %s", best_command(sweep))
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
     if confirmed := sweep.study.user_attrs.get(records.CONFIRMED_ATTR):

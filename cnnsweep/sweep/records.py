@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's s
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 CONFIRM_FILE = "confirm.csv"
-CONFIRM_COLUMNS = ("trial", "seed", "objective", "test_acc", "status", "run_dir")
+CONFIRM_COLUMNS = ("trial", "seed", "objective", "test_acc", "status", "run_dir", "original")
 
 
 def metrics_of(trial: FrozenTrial) -> dict[str, Any]:
@@ -161,13 +162,48 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 def chosen_best(study: optuna.Study) -> FrozenTrial | None:
     """The configuration a single-objective sweep recommends: the best confirmed mean where
-    ``hydra.sweeper.confirm`` ran, else the best single run. The refit and the best
-    trial's command use this one."""
-    confirmed = study.user_attrs.get(CONFIRMED_ATTR)
-    if confirmed and confirmed.get("best_trial") is not None:
-        return study.get_trials(deepcopy=False)[int(confirmed["best_trial"])]
+    ``hydra.sweeper.confirm`` ran, else the best single run. Every "best" a sweep names (its
+    records, log, report, command, refit and tracker) is this one."""
+    best = the_best(study)
+    return best.trial if best is not None else None
+
+
+@dataclass(frozen=True)
+class Best:
+    """The sweep's one answer, and what its value stands on."""
+
+    trial: FrozenTrial
+    value: float | None  # the confirmed mean of its new-seed runs, or its single run's objective
+    test_acc: float | None  # likewise: the mean over the new runs, or the single run's
+    runs: int  # how many runs the value averages (1: the search's single run)
+    confirmed: bool
+
+    @property
+    def basis(self) -> str:
+        return f"mean of {self.runs} new-seed runs" if self.confirmed else "one run"
+
+
+def the_best(study: optuna.Study) -> Best | None:
+    """The best of a single-objective sweep: the confirmation's winner where it ran (its value
+    the mean of its new-seed runs), else the best single run; None without a complete trial."""
+    if len(study.directions) != 1:
+        return None
+    confirmed = study.user_attrs.get(CONFIRMED_ATTR) or {}
+    if confirmed.get("best_trial") is not None:
+        number = int(confirmed["best_trial"])
+        configs = confirmed.get("configs") or []
+        config: dict[str, Any] = next((c for c in configs if c.get("trial") == number), {})
+        new_runs = [r for r in confirm_runs(study).values()
+                    if r.get("trial") == number and not r.get("original") and r.get("status") == "complete"]
+        accs = [float(r["test_acc"]) for r in new_runs if isinstance(r.get("test_acc"), int | float)]
+        return Best(trial=study.get_trials(deepcopy=False)[number], value=_plain(config.get("mean")),
+                    test_acc=sum(accs) / len(accs) if accs else None, runs=int(config.get("runs") or 0),
+                    confirmed=True)
     best = best_trials(study)
-    return best[0] if best and len(study.directions) == 1 else None
+    if not best:
+        return None
+    return Best(trial=best[0], value=_plain(best[0].value), test_acc=metrics_of(best[0]).get("test_acc"),
+                runs=1, confirmed=False)
 
 
 def stalled_for(study: optuna.Study, min_delta: float) -> int:
@@ -212,12 +248,18 @@ def record_confirm_run(study: optuna.Study, trial: int, seed: int, metrics: Mapp
 
 
 def confirmation_record(summary: Any, verdict: str) -> dict[str, Any]:
-    """``optimization_results.yaml``'s ``confirmed``, from :class:`cnnsweep.repeats.Confirmation`."""
+    """``optimization_results.yaml``'s ``confirmed``, from
+    :class:`cnnsweep.analysis.repeats.Confirmation`: statistics of the new-seed runs only."""
     return {
+        "runs_counted": "new seeds only: each configuration's selecting run is shown, not counted",
         "configs": [{"trial": c.trial, "runs": c.runs, "mean": c.mean, "std": c.std,
-                     "ci95": list(c.ci95) if c.ci95 else None, "p_best": c.p_best} for c in summary.configs],
+                     "ci95": list(c.ci95) if c.ci95 else None, "p_best": c.p_best,
+                     "selecting_run": c.selecting_run, "overstated_by": c.overstated_by}
+                    for c in summary.configs],
         "best_trial": summary.best_trial,
         "noise_std": summary.noise_std,
+        "runs_agree": bool(summary.runs_agree),
+        "noise_floor": summary.noise_floor,
         "lead": summary.lead,
         "lead_ci95": list(summary.lead_ci95) if summary.lead_ci95 else None,
         "clear_winner": bool(summary.clear_winner),
@@ -232,6 +274,7 @@ def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
     runs = sorted(confirm_runs(study).values(), key=lambda r: (r["trial"], not r.get("original"), r["seed"]))
     if not runs:
         return None
+    runs = [{**run, "original": bool(run.get("original"))} for run in runs]
     target = sweep_dir / CONFIRM_FILE
     with atomic_path(target) as tmp:
         pd.DataFrame(runs, columns=list(CONFIRM_COLUMNS)).to_csv(tmp, index=False)
@@ -244,7 +287,6 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
     """``optimization_results.yaml``: the study's states, its best trial (or Pareto front),
     the command that reproduces the best trial, and the refit."""
     states = state_counts(study)
-    best = best_trials(study)
     directions = [d.name.lower() for d in study.directions]
     results: dict[str, Any] = {
         "name": study.study_name,
@@ -255,11 +297,18 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         "trials": states,
     }
     if len(directions) == 1:
-        results["best_trial"] = best[0].number if best else None
-        results["best_value"] = _plain(best[0].value) if best else None
-        results["best_params"] = dict(best[0].params) if best else {}
-        results["best_test_acc"] = metrics_of(best[0]).get("test_acc") if best else None
+        best = the_best(study)
+        results["best_trial"] = best.trial.number if best else None
+        results["best_value"] = best.value if best else None
+        results["best_value_is"] = best.basis if best else None
+        results["best_params"] = dict(best.trial.params) if best else {}
+        results["best_test_acc"] = best.test_acc if best else None
         results["best_command"] = best_command if best else None
+        single = best_trials(study)
+        if best is not None and best.confirmed and single:  # what the search alone would have said
+            results["best_single_run"] = {
+                "trial": single[0].number, "value": _plain(single[0].value),
+                "test_acc": metrics_of(single[0]).get("test_acc"), "params": dict(single[0].params)}
         if confirmed := study.user_attrs.get(CONFIRMED_ATTR):
             results["confirmed"] = confirmed  # the best configurations again, with new seeds
         if refit := study.user_attrs.get(REFIT_ATTR):
@@ -270,7 +319,7 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
     else:
         results["pareto_front"] = [
             {"trial": t.number, "values": [_plain(v) for v in t.values], "params": dict(t.params)}
-            for t in best
+            for t in best_trials(study)
         ]
     target = sweep_dir / RESULTS_FILE
     atomic_write_text(target, OmegaConf.to_yaml(OmegaConf.create(results)))

@@ -86,12 +86,14 @@ class SweepTracker:
             return
         counts = records.state_counts(self.study)
         finished = sum(n for state, n in counts.items() if state not in ("running", "waiting"))
-        best = records.best_trials(self.study)
+        best = records.the_best(self.study)  # the confirmed best, once the confirmation ran
         values: dict[str, Any] = {"finished_trials": finished}
-        tags = {f"cnnsweep.trials.{state}": n for state, n in counts.items()}
-        if best and len(self.settings.directions) == 1:
-            values["best_objective"] = best[0].value
-            tags["cnnsweep.best_trial"] = best[0].number
+        tags: dict[str, Any] = {f"cnnsweep.trials.{state}": n for state, n in counts.items()}
+        if best is not None:
+            if best.value is not None:
+                values["best_objective"] = best.value
+            tags["cnnsweep.best_trial"] = best.trial.number
+            tags["cnnsweep.best_is"] = best.basis
         self.exporter.log_metrics(parent, values, step=finished)
         self.exporter.set_tags(parent, tags)
 

@@ -26,7 +26,7 @@ def real_sweeps(tmp_path_factory):
     """Two real small sweeps on different datasets: digits, and tiny MNIST files."""
     root = tmp_path_factory.mktemp("real")
     mnist = write_mnist_idx(root / "mnist", n_train=300, n_test=60)
-    sweeps = {}
+    sweeps, logs = {}, {}
     confirm = ["hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=2"]  # the trust sections
     for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500", *confirm]),
                        ("mnist", ["dataset=mnist", f"dataset.path={mnist}"])):
@@ -35,6 +35,8 @@ def real_sweeps(tmp_path_factory):
                        f"hydra.sweeper.study_name={name}", cwd=root)
         assert proc.returncode == 0, proc.stderr[-3000:]
         sweeps[name] = sweep_dir
+        logs[name] = proc.stdout + proc.stderr
+    sweeps["logs"] = logs
     return sweeps
 
 
@@ -50,14 +52,40 @@ def test_sweep_writes_its_report(real_sweeps):
     assert "Best model: layers and output shapes" in page and "block1_conv1" in page
     assert "infeasible" in page
     effects = pd.read_csv(sweep / "effects.csv")
-    assert list(effects.columns) == ["key", "value", "trials", "mean_objective", "effect", "ci95_lo",
-                                     "ci95_hi"]
-    assert set(effects["key"]) <= set(collected.param_keys) and len(effects) >= 2
+    assert list(effects.columns) == ["key", "value", "versus", "view", "trials", "others", "mean_objective",
+                                     "effect", "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at"]
+    assert set(effects["key"]) <= set(collected.param_keys) and set(effects["view"]) <= {"conditional",
+                                                                                           "marginal"}
+    assert not effects[effects["view"] == "marginal"]["matters"].any()  # the marginal view names nothing
     configs = collected.confirmed["configs"]
-    assert 1 <= len(configs) <= 2 and all(c["runs"] == 3 for c in configs)  # its own run and 2 new seeds
-    assert len(pd.read_csv(sweep / "confirm.csv")) == 3 * len(configs)
+    assert 1 <= len(configs) <= 2 and all(c["runs"] == 2 for c in configs)  # the 2 new seeds alone
+    confirm = pd.read_csv(sweep / "confirm.csv")
+    assert len(confirm) == 3 * len(configs) and confirm["original"].sum() == len(configs)
     summary = (sweep / "summary.md").read_text()
-    assert "## Confirmed with new seeds" in summary and "## Settings whose effect excludes zero" in summary
+    assert "## Confirmed with new seeds" in summary and "## Settings that matter" in summary
+
+
+@pytest.mark.slow
+def test_a_confirmed_sweep_names_one_best_everywhere(real_sweeps):
+    """The report's header, summary.md, the log's last lines, optimization_results.yaml and its
+    command all name the confirmation's winner, whatever the best single run was."""
+    sweep = real_sweeps["digits"]
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    best = results["confirmed"]["best_trial"]
+    assert results["best_trial"] == best and results["best_value_is"].startswith("mean of 2 new-seed runs")
+    config = next(c for c in results["confirmed"]["configs"] if c["trial"] == best)
+    assert results["best_value"] == pytest.approx(config["mean"])
+    trials = pd.read_csv(sweep / "trials.csv").set_index("trial_number")
+    for key, value in results["best_params"].items():
+        assert str(trials.loc[best, key]) == str(value)
+        assert f"{key}={value}" in results["best_command"]
+    assert f"trainer.seed={best}" in results["best_command"]  # the trial's own seed: base 0 + its number
+    assert f'class="best-trial">{best}<' in (sweep / "report.html").read_text()
+    summary = (sweep / "summary.md").read_text()
+    assert f"- best: trial {best}, " in summary and results["best_command"] in summary
+    log = real_sweeps["logs"]["digits"]
+    assert f"best trial {best}: " in log and f"train it again: {results['best_command']}" in log
+    assert int(collect_sweep(sweep).best()["trial_number"]) == best
 
 
 @pytest.mark.slow
@@ -115,6 +143,7 @@ def test_report_renders_in_headless_chromium(real_sweeps):
     assert f"Best trial {best}:" in text
     verdict = yaml.safe_load((real_sweeps["digits"] / "optimization_results.yaml").read_text())["confirmed"]
     assert "Confirmed with new seeds" in text and verdict["verdict"] in text
-    assert "Settings whose effect excludes zero (95%)" in text
-    assert "Effect of each searched value (95% bootstrap intervals)" in text
+    assert "Settings that matter" in text and "Holm" in text
+    # six trials cannot carry a model of every searched setting: the page says so instead of guessing
+    assert "Not judged:" in text and "the conditional view needs at least" in text
     assert "Confirmed configurations: every run, and each mean's 95% interval" in text

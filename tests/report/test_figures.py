@@ -48,6 +48,22 @@ def test_figures_with_nothing_to_show_return_none(sweep, tmp_path):
     assert not list(tmp_path.glob("*.png"))
 
 
+def test_the_effects_forest_draws_the_conditional_rows_and_nothing_without_them(sweep, tmp_path):
+    import pandas as pd
+
+    from cnnsweep.analysis import effects
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"model.padding": rng.choice(["valid", "same"], 40),
+                          "model.kernel_size": rng.choice([2, 3, 5], 40)})
+    table["objective"] = 0.9 + 0.02 * (table["model.padding"] == "same") + rng.normal(0, 0.005, 40)
+    analysis = effects.analyse(table, ["model.padding", "model.kernel_size"])
+    assert [k.key for k in analysis.mattering_keys] == ["model.padding"]
+    assert _is_png(parameters.effects_forest(sweep, analysis, tmp_path / "forest.png"))
+    too_few = effects.analyse(table.head(5), ["model.padding", "model.kernel_size"])
+    assert too_few.reason and parameters.effects_forest(sweep, too_few, tmp_path / "none.png") is None
+
+
 def test_best_model_figures_from_predictions(tmp_path):
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, 40)

@@ -40,8 +40,9 @@ class FakeLauncher:
         self.refits = []
         self.confirms = []
         # a new seed's run: the trial's own objective, a little lower (its single run was lucky)
-        self.confirm_outcome = lambda trial, seed: {"status": "complete", "objective": trial.value - 0.001,
-                                                    "test_acc": 0.4}
+        # new seeds score about as the trial did, with a seed-to-seed noise of about 0.0005
+        self.confirm_outcome = lambda trial, seed: {
+            "status": "complete", "objective": trial.value - 0.001 + 0.0005 * (seed % 3 - 1), "test_acc": 0.4}
 
     def overrides(self, trial):
         return trial_overrides(self.settings, trial)
@@ -246,11 +247,12 @@ def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
     assert all(subdir == f"{confirm.CONFIRM_DIR}/{trial}-seed{seed}" for trial, seed, subdir in runs)
     table = pd.read_csv(tmp_path / records.CONFIRM_FILE)
     assert list(table.columns) == list(records.CONFIRM_COLUMNS) and len(table) == 2 * (3 + 1)
-    originals = table[table["run_dir"].isin(["3", "4"])]  # each configuration's own trial is a run
+    originals = table[table["original"]]  # each configuration's selecting run: shown, marked
+    assert sorted(originals["run_dir"].astype(str)) == ["3", "4"]
     assert sorted(originals["seed"]) == [3, 4] and set(originals["status"]) == {"complete"}
     confirmed = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())["confirmed"]
     assert [c["trial"] for c in confirmed["configs"]] == [4, 3] and confirmed["best_trial"] == 4
-    assert [c["runs"] for c in confirmed["configs"]] == [4, 4]
+    assert [c["runs"] for c in confirmed["configs"]] == [3, 3]  # new seeds only
     assert confirmed["clear_winner"] is True  # 0.01 apart with 0.0005 of noise
 
 
@@ -273,9 +275,16 @@ def test_the_refit_and_the_command_use_the_confirmed_best(tmp_path):
         "status": "complete", "objective": 0.6 if trial.number == 1 else 0.4, "test_acc": 0.5}
     coordinate(sweep)
     results = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())
-    assert results["best_trial"] == 2 and results["confirmed"]["best_trial"] == 1
+    # one best everywhere: the confirmed one, its value the mean of its new runs
+    assert results["best_trial"] == results["confirmed"]["best_trial"] == 1
+    assert results["best_value"] == pytest.approx(0.6)
+    assert results["best_value_is"] == "mean of 3 new-seed runs"
+    assert results["best_params"] == dict(sweep.study.trials[1].params)
+    assert results["best_test_acc"] == pytest.approx(0.5)
     assert [trial for trial, _, _ in sweep.launcher.refits] == [1]
     assert "trainer.seed=1" in results["best_command"]
+    assert results["best_single_run"]["trial"] == 2  # still there, under a name that says what it is
+    assert results["best_single_run"]["params"] == dict(sweep.study.trials[2].params)
 
 
 def test_fewer_complete_trials_than_top_k_confirms_those_there_are(tmp_path, caplog):

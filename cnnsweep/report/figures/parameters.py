@@ -4,7 +4,6 @@ and the Pareto front of a multi-objective sweep."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +11,8 @@ import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
+from cnnsweep.analysis.effects import AT_THE_END, MIN_TRIALS, Analysis
 from cnnsweep.report.collect import CollectedSweep
-from cnnsweep.report.effects import Effect
 from cnnsweep.report.evaluate import Importance, ParetoFront, is_numeric
 from cnnsweep.report.figures import BEST_COLOUR, OKABE_ITO, new_figure, save
 
@@ -136,27 +135,27 @@ def pareto_front(sweep: CollectedSweep, front: ParetoFront | None, target: Path)
     return save(fig, target)
 
 
-def effects_forest(sweep: CollectedSweep, found: Sequence[Effect], target: Path) -> Path | None:
-    """Each searched value's effect on the objective with its 95% bootstrap interval (a forest
-    plot); where the confirmation measured it, the seed-to-seed noise as a band around zero."""
-    if not found:
+def effects_forest(sweep: CollectedSweep, analysis: Analysis, target: Path) -> Path | None:
+    """Each searched value's conditional effect on the objective with its 95% interval (a
+    forest plot), the values the multiplicity-controlled procedure names in colour."""
+    rows = [e for e in analysis.conditional if not np.isnan(e.effect)][::-1]  # the first key on top
+    if not rows:
         return None
-    rows = list(found)[::-1]  # the first key at the top
-    fig, ax = new_figure((8, 0.34 * len(rows) + 1.8))
+    fig, ax = new_figure((8, 0.34 * len(rows) + 1.9))
     y = np.arange(len(rows))
     effect = np.array([e.effect for e in rows])
-    lower = effect - np.array([e.ci95_lo for e in rows])
-    upper = np.array([e.ci95_hi for e in rows]) - effect
-    colours = [OKABE_ITO[0] if e.clear else "0.55" for e in rows]
-    ax.hlines(y, effect - lower, effect + upper, colors=colours, linewidth=2)
+    colours = [OKABE_ITO[0] if e.matters else "0.55" for e in rows]
+    with_interval = [i for i, e in enumerate(rows) if not np.isnan(e.ci95_lo)]
+    ax.hlines(y[with_interval], [rows[i].ci95_lo for i in with_interval],
+              [rows[i].ci95_hi for i in with_interval], colors=[colours[i] for i in with_interval],
+              linewidth=2)
     ax.scatter(effect, y, color=colours, zorder=3, s=28)
     ax.axvline(0, color=BEST_COLOUR, linewidth=0.9)
-    if (noise := sweep.noise_std) is not None:
-        ax.axvspan(-noise, noise, color=OKABE_ITO[1], alpha=0.25,
-                   label=f"seed-to-seed noise (sd {noise:.4f}, confirmation)")
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_yticks(y, [f"{e.key}={e.value}  ({e.trials} vs {e.others})" for e in rows], fontsize=8)
-    ax.set_xlabel(f"effect on {sweep.objective_name}: mean with the value minus mean without\n"
-                  "(bars: 95% bootstrap interval, blue where it excludes 0; none under 3 trials a side)")
-    ax.set_title(f"effect of each searched value ({sweep.name}, complete trials)")
+    ax.set_yticks(y, [f"{e.key}={e.value} vs {e.versus}  ({e.trials} vs {e.others})" for e in rows],
+                  fontsize=8)
+    ax.set_xlabel(f"effect on {sweep.objective_name}, the other searched settings held fixed\n"
+                  "(bars: 95% interval; blue: named after Holm's correction over the keys; "
+                  f"no bar under {MIN_TRIALS} trials)")
+    where = "complete trials" if analysis.scored_at == AT_THE_END else f"every trial at {analysis.scored_at}"
+    ax.set_title(f"effect of each searched value ({sweep.name}, {analysis.trials} trials: {where})")
     return save(fig, target)

@@ -134,8 +134,8 @@ def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | Non
 
 
 def confirmed_runs(sweep: CollectedSweep, target: Path) -> Path | None:
-    """Every run of each confirmed configuration (its original trial's run hollow), with the
-    mean and its 95% interval: how far apart the best configurations really are."""
+    """Every run of each confirmed configuration (the search's selecting run hollow: shown, not
+    counted), with the new runs' mean and its 95% interval: how far apart the best really are."""
     runs, confirmed = sweep.confirm_runs, sweep.confirmed
     if runs is None or runs.empty or not confirmed or not confirmed.get("configs"):
         return None
@@ -144,16 +144,19 @@ def confirmed_runs(sweep: CollectedSweep, target: Path) -> Path | None:
     rng = np.random.default_rng(0)
     for x, config in enumerate(configs):
         mine = runs[(runs["trial"] == config["trial"]) & (runs["status"] == "complete")]
-        original = mine["run_dir"].astype(str) == str(config["trial"])
+        original = (mine["original"].astype(str).str.lower() == "true" if "original" in mine
+                    else mine["run_dir"].astype(str) == str(config["trial"]))
         jitter = rng.uniform(-0.08, 0.08, len(mine))
         ax.scatter(x + jitter[~original.to_numpy()], mine.loc[~original, "objective"], color=OKABE_ITO[0],
                    s=26, zorder=3, label="new seed" if x == 0 else None)
         ax.scatter(x + jitter[original.to_numpy()], mine.loc[original, "objective"], facecolors="none",
-                   edgecolors=OKABE_ITO[3], s=40, zorder=3, label="the trial's own run" if x == 0 else None)
+                   edgecolors=OKABE_ITO[3], s=40, zorder=3,
+                   label="the selecting run (not counted)" if x == 0 else None)
         if config.get("ci95"):
             low, high = config["ci95"]
             ax.errorbar(x + 0.22, config["mean"], yerr=[[config["mean"] - low], [high - config["mean"]]],
-                        fmt="s", color=BEST_COLOUR, capsize=4, label="mean, 95% interval" if x == 0 else None)
+                        fmt="s", color=BEST_COLOUR, capsize=4,
+                        label="new runs' mean, 95% interval" if x == 0 else None)
     ax.set_xticks(range(len(configs)),
                   [f"trial {c['trial']}\nP(best) {c['p_best']:.2f}" for c in configs])
     ax.set_ylabel(sweep.objective_name)
