@@ -71,9 +71,10 @@ def _verdict(which: str, r: dict) -> str:
         same = "is" if r["single_run_winner_is_confirmed"] else "is not"
         return (f"measured: the single-run winner (trial {r['single_run_winner']}) {same} the confirmed "
                 f"winner (trial {r['confirmed_winner']}); one run per configuration picks the confirmed "
-                f"winner {100 * r['single_run_picks_confirmed_winner']:.0f}% of the time; the winner's "
-                f"single run overstates its confirmed mean by {r['winner_overstatement_points']:+.2f} "
-                "points; "
+                f"winner {100 * r['single_run_picks_confirmed_winner']:.0f}% of the time; the single-run "
+                f"winner's run overstates the mean of its own {r['seeds']} new-seed runs by "
+                f"{r['winner_overstatement_points']:+.2f} points; the confirmed winner's mean "
+                f"{r['confirmed_winner_mean']} (95% {r['confirmed_winner_ci95']}, new seeds only); "
                 f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
                 f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
                 f"{100 * r['confirm_share_of_training']:.0f}% of the training time")
