@@ -23,6 +23,9 @@ TARGETS = {
     "trust": ("on real Fashion-MNIST, a sweep's top configurations confirmed with new seeds: how often "
               "the single-run winner is the confirmed winner, how much its single run overstates it, "
               "the seed-to-seed noise, and what the confirmation cost"),
+    "why": ("on real Fashion-MNIST, a seed_cnn sweep's ablation path from the lesson's model to the best "
+            "configuration: which changes explain the gain, with their intervals, what the path cost, and "
+            "how far the pruner's early epochs could be trusted"),
     "levers": ("each lever toward 0.94 (cutout, flip averaging at test time, global average pooling) "
                "on benchmark 6's default run, kept where it pays more than the seed-to-seed spread"),
     "tracking": ("tracking=mlflow costs under 5% of a deep_cnn trial's time, whole sweep commands with "
@@ -78,6 +81,14 @@ def _verdict(which: str, r: dict) -> str:
                 f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
                 f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
                 f"{100 * r['confirm_share_of_training']:.0f}% of the training time")
+    if which == "why":
+        early = r.get("early_epochs")
+        trusted = (f"; epoch-{early['epoch']} scores against the final ones: rho {early['spearman']} "
+                   f"{early['ci95']}, {early['might_have_made_top_k']} of {early['pruned']} pruned trials "
+                   "might have made the top 3" if early else "")
+        return (f"measured: {r['in_words'] or 'no gain measured'}; the path's {r['path_runs']} runs took "
+                f"{100 * r['path_share_of_training']:.0f}% of the training time ({r['path_train_s']} s)"
+                f"{trusted}")
     if which == "scaling":
         one, two = r["n_jobs=1"], r["n_jobs=2"]
         return (f"{'met' if r['command_speedup'] >= 1.6 else 'NOT met'}: {r['command_speedup']}x the trials "
@@ -162,7 +173,8 @@ def render(data: dict) -> str:
               "pruning": "3. Pruning and early stopping", "quality": "4. Time to quality on Fashion-MNIST",
               "scaling": "5. Parallel scaling", "defaults": "6. A good single run by default",
               "trust": "7. Trust: the winner's curse", "gpu": "8. On a GPU",
-              "levers": "9. Levers toward 0.94", "tracking": "10. The cost of MLflow tracking"}
+              "levers": "9. Levers toward 0.94", "tracking": "10. The cost of MLflow tracking",
+              "why": "11. Why is the best configuration best?"}
     for which, title in titles.items():
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)

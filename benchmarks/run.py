@@ -8,6 +8,7 @@
     python -m benchmarks.run gpu             # 8: JAX on one NVIDIA GPU (scripts/pack-device.sh packs it)
     python -m benchmarks.run levers          # 9: the default run with each lever toward 0.94, 2 seeds
     python -m benchmarks.run tracking        # 10: what tracking=mlflow costs a deep_cnn trial (~15 min)
+    python -m benchmarks.run why             # 11: a seed_cnn sweep's ablation path: why is the best best?
     python -m benchmarks.run --quick         # every benchmark on a tiny setting (the tests use it)
 
 Every figure is measured in this run on this machine; ratios compare runs made
@@ -420,6 +421,62 @@ def trust(workdir: Path, n_trials: int, epochs: int, top_k: int, seeds: int, *ex
     }
 
 
+# ---------------------------------------------------------------- 11. why
+def why(workdir: Path, n_trials: int, epochs: int, seeds: int, *extra: str) -> dict:
+    """Why is the best configuration best, on real Fashion-MNIST: a seed_cnn sweep (pruned by
+    successive halving) with its ablation path from the lesson's model to the best. Which
+    changes explain the gain, with their intervals, what the path cost, and how far the
+    pruner's early epochs could be trusted."""
+    import pandas as pd
+    import yaml
+
+    wall, sweep_dir = _sweep(workdir, "why", "+sweep=seed_cnn", "dataset=fashion_mnist",
+                             f"trainer.epochs={epochs}", f"hydra.sweeper.n_trials={n_trials}",
+                             f"hydra.sweeper.ablation.seeds={seeds}", *extra)
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    path = results.get("ablation") or {"baseline": None, "in_words": None, "total_gain": None,
+                                       "total_ci95": None, "noise_std": None}  # the best was the baseline
+    table = sweep_dir / "ablation.csv"
+    runs = pd.read_csv(table) if table.exists() else pd.DataFrame(columns=["step"])
+    study = _study(sweep_dir)
+    run_dirs = sorted((sweep_dir / "ablation").iterdir()) if (sweep_dir / "ablation").exists() else []
+    path_train_s = sum(json.loads((d / "metrics.json").read_text()).get("train_seconds") or 0
+                       for d in run_dirs if (d / "metrics.json").exists())
+    search_train_s = sum(float(metrics_of(t).get("train_seconds") or 0) for t in study.trials)
+    fidelity = pd.read_csv(sweep_dir / "fidelity.csv") if (sweep_dir / "fidelity.csv").exists() else None
+    judged = None
+    if fidelity is not None and fidelity["spearman"].notna().any():
+        row = fidelity.dropna(subset=["spearman"]).sort_values(["pruned_here", "epoch"],
+                                                               ascending=[False, True]).iloc[0]
+        judged = {"epoch": int(row["epoch"]), "spearman": round(float(row["spearman"]), 2),
+                  "ci95": [round(float(row["ci95_lo"]), 2), round(float(row["ci95_hi"]), 2)],
+                  "pruned": int(fidelity["pruned_here"].sum()),
+                  "might_have_made_top_k": int(fidelity["might_have_made_top_k"].sum())}
+
+    def points(value):
+        return None if value is None or pd.isna(value) else round(100 * float(value), 2)
+
+    return {
+        "n_trials": n_trials, "epochs": epochs, "seeds": seeds, "wall_s": round(wall, 1),
+        "best_trial": results["best_trial"], "best_params": results["best_params"],
+        "baseline": path["baseline"], "in_words": path["in_words"],
+        "total_gain_points": points(path["total_gain"]),
+        "total_gain_ci95_points": [points(v) for v in path["total_ci95"]] if path["total_ci95"] else None,
+        "noise_std_points": points(path["noise_std"]),
+        "steps": [{"setting": r["setting"], "from": r["from"], "to": r["to"], "runs": int(r["runs"]),
+                   "mean": round(float(r["mean"]), 4), "gain_points": points(r["gain"]),
+                   "gain_ci95_points": [points(r["gain_ci95_lo"]), points(r["gain_ci95_hi"])],
+                   "share": None if pd.isna(r["share"]) else round(float(r["share"]), 2),
+                   "share_ci95": [None if pd.isna(v) else round(float(v), 2)
+                                  for v in (r["share_ci95_lo"], r["share_ci95_hi"])]}
+                  for r in runs[runs["step"] > 0].to_dict("records")],
+        "path_runs": len(run_dirs), "path_train_s": round(path_train_s, 1),
+        "search_train_s": round(search_train_s, 1),
+        "path_share_of_training": round(path_train_s / (path_train_s + search_train_s), 3),
+        "early_epochs": judged,
+    }
+
+
 # ---------------------------------------------------------------- 8. gpu
 GPU_SCALING_BUDGET_S = 120  # each of benchmark 8's two sharing commands
 
@@ -553,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu-minutes", type=float, default=15.0, help="benchmark 8's deep_cnn time box")
     args = parser.parse_args(argv)
     known = ("overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "gpu", "levers",
-             "tracking")
+             "tracking", "why")
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
@@ -585,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
                 full = ("dataset.train_limit=12000",)  # 9,600 training and 2,400 validation images
                 result = trust(workdir, 4 if quick else 16, 1 if quick else 5, 2 if quick else 3,
                                1 if quick else 3, *(tiny if quick else full))
+            elif which == "why":
+                tiny = ("dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100")
+                full = ("dataset.train_limit=12000",)  # 9,600 training and 2,400 validation images
+                result = why(workdir, 4 if quick else 16, 1 if quick else 5, 1 if quick else 2,
+                             *(tiny if quick else full))
             elif which == "levers":
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = (levers(workdir, ["cutout"], 1, *tiny) if quick

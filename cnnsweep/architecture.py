@@ -58,6 +58,75 @@ class ArchitecturePlan:
     def output_shape(self) -> Shape:
         return self.layers[-1].output_shape
 
+    # ------------------------------------------------------------ the lesson's quantities
+    @property
+    def flatten_shape(self) -> Shape:
+        """The feature maps that reach Flatten (or the global pooling): ``(height, width, filters)``."""
+        shape = self.input_shape
+        for layer in self.layers:
+            if layer.kind in ("Flatten", "GlobalAveragePooling2D"):
+                return shape
+            shape = layer.output_shape
+        return shape
+
+    @property
+    def flatten_values(self) -> int:
+        """How many numbers the Dense head reads per image: height x width x filters at Flatten
+        (filters alone after global pooling)."""
+        for layer in self.layers:
+            if layer.kind in ("Flatten", "GlobalAveragePooling2D"):
+                return layer.output_shape[0]
+        return math.prod(self.output_shape)
+
+    @property
+    def block_sides(self) -> tuple[int, ...]:
+        """The feature map's side (its height) at the end of each conv block."""
+        sides: list[int] = []
+        for index, layer in enumerate(self.layers):
+            following = self.layers[index + 1].name if index + 1 < len(self.layers) else ""
+            if layer.name.startswith("block") and not following.startswith(layer.name.split("_")[0] + "_"):
+                sides.append(layer.output_shape[0])
+        return tuple(sides)
+
+    @property
+    def receptive_field(self) -> int:
+        """The side of the input window one unit of the last convolution sees: each kernel widens
+        it by (kernel - 1) input steps, each stride and pooling multiplies the step."""
+        field_, step, last = 1, 1, 1
+        for layer in self.layers:
+            if layer.kind == "Conv2D":
+                kernel, stride = int(layer.options["kernel_size"]), int(layer.options["strides"])
+            elif layer.kind == "MaxPooling2D":
+                kernel = stride = int(layer.options["pool_size"])
+            else:
+                continue
+            field_ += (kernel - 1) * step
+            step *= stride
+            if layer.kind == "Conv2D":
+                last = field_
+        return last
+
+    @property
+    def macs_per_image(self) -> int:
+        """Multiply-adds of one image's forward pass through the convolutions and Dense layers
+        (each output value of a Conv2D costs kernel x kernel x input channels)."""
+        total, channels = 0, self.input_shape[-1]
+        inputs = math.prod(self.input_shape)
+        for layer in self.layers:
+            if layer.kind == "Conv2D":
+                kernel = int(layer.options["kernel_size"])
+                total += math.prod(layer.output_shape) * kernel * kernel * channels
+            elif layer.kind == "Dense":
+                total += inputs * layer.output_shape[0]
+            inputs = math.prod(layer.output_shape)
+            channels = layer.output_shape[-1]
+        return total
+
+    def lesson_quantities(self) -> dict[str, int]:
+        """What ``metrics.json`` and ``trials.csv`` record of the plan, in the lesson's terms."""
+        return {"flatten_side": int(self.flatten_shape[0]), "flatten_values": self.flatten_values,
+                "receptive_field": self.receptive_field, "macs_per_image": self.macs_per_image}
+
     def summary(self) -> str:
         """A layer table like Keras's ``model.summary()``."""
         rows = [f"{'layer':<22}{'type':<20}{'output shape':<18}{'params':>10}"]

@@ -36,7 +36,8 @@ STATUSES = ("complete", "pruned", "failed", "infeasible")  # metrics.json "statu
 # The metrics a sweep records for every trial, in trials.csv's column order.
 # (The image counts let a sweep with hydra.sweeper.refit estimate the refit's time.)
 RECORDED_METRICS = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc",
-                    "test_loss", "params_count", "train_seconds", "images_per_second", "memory_mb",
+                    "test_loss", "params_count", "flatten_side", "flatten_values", "receptive_field",
+                    "macs_per_image", "train_seconds", "images_per_second", "memory_mb",
                     "first_epoch_seconds", "train_images", "val_images", "stopped_by", "error")
 TENSORBOARD_DIR = "tensorboard"  # trainer.tensorboard=true: event files (train/, validation/)
 HISTORY_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc")  # first columns of history.csv
@@ -94,6 +95,17 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False)
     return target
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ``metrics.json`` as a dict, or None when it is missing or unreadable."""
+    import json
+
+    try:
+        metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

@@ -114,6 +114,7 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
         "test_acc": None,
         "test_loss": None,
         "params_count": plan.params_count,
+        **plan.lesson_quantities(),  # flatten_side, flatten_values, receptive_field, macs_per_image
         "train_seconds": 0.0,
         "images_per_second": None,
         "dataset": data.spec.name,

@@ -1,3 +1,4 @@
+import math
 import time
 
 import pytest
@@ -122,6 +123,29 @@ def test_plan_matches_what_keras_builds(overrides, input_shape):
         assert tuple(built.output.shape[1:]) == planned.output_shape, planned.name
         assert built.count_params() == planned.params, planned.name
     assert model.count_params() == plan.params_count
+    # the lesson's quantities (trials.csv's columns), each recomputed from what Keras built
+    (head,) = [layer for layer in model.layers
+               if type(layer).__name__ in ("Flatten", "GlobalAveragePooling2D")]
+    assert tuple(head.input.shape[1:]) == plan.flatten_shape
+    assert head.output.shape[-1] == plan.flatten_values
+    macs, field_, step, last = 0, 1, 1, 1
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            kernel_h, kernel_w, channels_in, _ = layer.kernel.shape
+            macs += math.prod(layer.output.shape[1:]) * kernel_h * kernel_w * channels_in
+            window, stride = layer.kernel_size[0], layer.strides[0]
+        elif kind == "Dense":
+            macs += layer.kernel.shape[0] * layer.kernel.shape[1]
+            continue
+        elif kind == "MaxPooling2D":
+            window, stride = layer.pool_size[0], layer.strides[0]
+        else:
+            continue
+        field_ += (window - 1) * step
+        step *= stride
+        last = field_ if kind == "Conv2D" else last
+    assert plan.macs_per_image == macs and plan.receptive_field == last
 
 
 @settings(max_examples=15, deadline=None)

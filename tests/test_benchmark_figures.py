@@ -20,7 +20,7 @@ NAMES_A_BENCHMARK = re.compile(r"\bbenchmarks? (\d+)\b", re.IGNORECASE)
 # benchmarks.run's name of each numbered benchmark (and what else it keeps in results.json)
 ENTRIES = {"1": ["overhead"], "2": ["throughput"], "3": ["pruning"], "4": ["quality", "quality_runs"],
            "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"], "9": ["levers"],
-           "10": ["tracking"]}
+           "10": ["tracking"], "11": ["why"]}
 
 
 def _numbers(node) -> list[float]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from cnnsweep.analysis import effects
+from cnnsweep.analysis import effects, fidelity, shapes
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
 from cnnsweep.report import evaluate, html, tables
@@ -42,6 +42,8 @@ def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
              analysis: effects.Analysis) -> list[dict[str, str]]:
     """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
     plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
+        ("From the baseline to the best, one change at a time (new-seed runs, 95% intervals)",
+         lambda t: trials.ablation_waterfall(sweep, t), "ablation"),
         ("Confirmed configurations: every run, and each mean's 95% interval",
          lambda t: trials.confirmed_runs(sweep, t), "confirmed"),
         ("Effect of each searched value, the others held fixed (95% intervals)",
@@ -82,8 +84,27 @@ def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
     return entries
 
 
+def _why_section(sweep: CollectedSweep, why: evaluate.Why, prefix: str) -> dict[str, Any]:
+    """The "why" section's words and tables: the ablation path, the shapes, the early epochs."""
+    points = tables.in_points(sweep)
+    ablation = sweep.ablation or {}
+    grids = []
+    for name in dict.fromkeys(cell.table for cell in why.cells):
+        grid = shapes.pivot(why.cells, name, points=points)
+        if not grid.empty:
+            grids.append({"title": name, "table": html.trusted(grid.to_html(escape=True, border=0))})
+    return {
+        "ablation": ablation.get("in_words"),
+        "ablation_table": html.trusted(tables.html_table(
+            pd.DataFrame(ablation["steps"]), f"ablation-{prefix}")) if ablation.get("steps") else None,
+        "plans": why.plans,
+        "grids": grids,
+        "fidelity": why.fidelity_words,
+    }
+
+
 def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
-                   analysis: effects.Analysis) -> dict[str, Any]:
+                   analysis: effects.Analysis, why: evaluate.Why) -> dict[str, Any]:
     figure_entries = _figures(sweep, out, prefix, with_model, analysis)
     best = tables.best_summary(sweep)
     all_trials = tables.trials_table([sweep])
@@ -123,20 +144,34 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
             "verdict": sweep.confirmed.get("verdict"),
             "table": html.trusted(tables.html_table(tables.confirmed_table(sweep), f"confirmed-{prefix}"))},
         "effects": tables.effects_summary(sweep, analysis),
+        "why": _why_section(sweep, why, prefix),
         "skipped": sweep.problems,
     }
 
 
-def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[effects.Analysis], out: Path) -> Path:
-    """``effects.csv``: one row per searched key, value and view (a ``sweep`` column for several)."""
-    frames = []
-    for sweep, analysis in zip(sweeps, found, strict=True):
-        frame = effects.effects_frame(analysis.effects)
+def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[effects.Analysis],
+                   whys: Sequence[evaluate.Why], out: Path) -> Path:
+    """``effects.csv``: one row per searched key, value and view (a ``sweep`` column for several),
+    the shape quantities' slopes (view ``shape``) after them; ``shape_tables.csv`` and
+    ``fidelity.csv`` where there is something to put in them."""
+    frames, cells, rungs = [], [], []
+    for sweep, analysis, why in zip(sweeps, found, whys, strict=True):
+        frame = effects.effects_frame([*analysis.effects, *why.shape_effects])
+        cell_frame, rung_frame = shapes.cells_frame(why.cells), fidelity.rungs_frame(why.rungs)
+        if len(sweeps) > 1:
+            cell_frame.insert(0, "sweep", sweep.name)
+            rung_frame.insert(0, "sweep", sweep.name)
+        cells.append(cell_frame)
+        rungs.append(rung_frame)
         if len(sweeps) > 1:
             frame.insert(0, "sweep", sweep.name)
         frames.append(frame)
     target = out / effects.EFFECTS_FILE
     atomic_write_text(target, pd.concat(frames, ignore_index=True).to_csv(index=False))
+    for name, parts in ((shapes.SHAPE_TABLES_FILE, cells), (fidelity.FIDELITY_FILE, rungs)):
+        table = pd.concat(parts, ignore_index=True)
+        if not table.empty:
+            atomic_write_text(out / name, table.to_csv(index=False))
     return target
 
 
@@ -170,11 +205,12 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
     if not own_table:  # a sweep's own trials.csv (written from its storage) is kept as it is
         write_trials_table(tables.trials_table(sweeps), out)
     found = [evaluate.sweep_analysis(sweep) for sweep in sweeps]
-    _write_effects(sweeps, found, out)
+    whys = [evaluate.why(sweep, analysis) for sweep, analysis in zip(sweeps, found, strict=True)]
+    _write_effects(sweeps, found, whys, out)
     tables.write_markdown(sweeps, out, found)
     several = len(sweeps) > 1
-    sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model, found[i])
-                for i, r in enumerate(sweeps)]
+    sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model, found[i],
+                               whys[i]) for i, r in enumerate(sweeps)]
     comparison = trials.compare_sweeps(sweeps, out / "report_comparison.png") if several else None
     title = " vs ".join(r.name for r in sweeps)
     page = html.render({

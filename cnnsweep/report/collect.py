@@ -46,6 +46,7 @@ class CollectedSweep:
     confirm_runs: pd.DataFrame | None = None
     confirmed: dict[str, Any] | None = None
     answer: dict[str, Any] = field(default_factory=dict)  # optimization_results.yaml's best_* keys
+    ablation: dict[str, Any] | None = None  # hydra.sweeper.ablation: the measured path to the best
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -210,6 +211,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                           confirm_runs=_read_confirm_runs(sweep_dir / records.CONFIRM_FILE, problems),
                           confirmed=confirmed if isinstance(confirmed, dict) else None,
                           answer={k: v for k, v in results.items() if k.startswith("best_")},
+                          ablation=results["ablation"] if isinstance(results.get("ablation"), dict) else None,
                           problems=problems)
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cnnsweep import run_files
-from cnnsweep.analysis import effects
+from cnnsweep.analysis import effects, fidelity, shapes
 from cnnsweep.report.collect import CollectedSweep
 
 
@@ -212,3 +213,62 @@ def sweep_analysis(sweep: CollectedSweep) -> effects.Analysis:
     table, scored_at = effects.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories,
                                                sweep.objective_name)
     return effects.analyse(table, sweep.param_keys, scored_at=scored_at)
+
+
+@dataclass
+class Why:
+    """The report's "why" section: what changed, what it bought, what it did to the shapes, and
+    how far the early epochs could be trusted."""
+
+    plans: list[dict[str, Any]]  # best, baseline, worst complete trial: role, trial, words, layer table
+    cells: list[shapes.Cell]
+    shape_effects: list[effects.Effect]
+    rungs: list[fidelity.Rung]
+    fidelity_words: str | None
+
+
+def _plan_of(run_dir: Path) -> tuple[Any, dict[str, Any]] | None:
+    """The architecture plan a run trained (from its saved config), or None."""
+    from cnnsweep.architecture import plan_architecture
+    from cnnsweep.data.catalog import get_spec
+
+    try:
+        config = run_files.read_run_config(run_dir)
+        spec = get_spec(config["dataset"]["name"])
+        return plan_architecture(config["model"], spec.input_shape, spec.num_classes), dict(config["model"])
+    except Exception:  # a missing or old config, or one that cannot be built: no plan to show
+        return None
+
+
+def why(sweep: CollectedSweep, analysis: effects.Analysis) -> Why:
+    """Everything the "why" section shows that can be computed from the sweep's files."""
+    table, _ = effects.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories, sweep.objective_name)
+    roles: list[tuple[str, int | None, Path | None]] = []
+    best = sweep.best()
+    if best is not None:
+        number = int(best["trial_number"])
+        roles.append(("the best", number, sweep.sweep_dir / str(number)))
+    baseline_runs = sorted((sweep.sweep_dir / "ablation").glob("0-seed*")) if sweep.ablation else []
+    if baseline_runs:
+        roles.append(("the ablation's baseline", None, baseline_runs[0]))
+    elif len(sweep.trials) and (best is None or int(best["trial_number"]) != 0):
+        roles.append(("the first trial (a baseline where the sweep file names one)", 0,
+                      sweep.sweep_dir / "0"))
+    ranked = sweep.ranked()
+    if len(ranked) > 1:
+        worst = int(ranked.iloc[-1]["trial_number"])
+        roles.append(("the worst complete trial", worst, sweep.sweep_dir / str(worst)))
+    plans = []
+    for role, trial, run_dir in roles:
+        planned = _plan_of(run_dir) if run_dir is not None else None
+        if planned is None:
+            continue
+        plan, model = planned
+        row = sweep.trials[sweep.trials["trial_number"] == trial] if trial is not None else None
+        objective = float(row["objective"].iloc[0]) if row is not None and len(row) else None
+        plans.append({"role": role, "trial": trial, "objective": objective,
+                      "words": shapes.describe_plan(plan, model), "summary": plan.summary()})
+    rungs = fidelity.rungs(sweep.trials, sweep.histories, sweep.objective_name, maximize=sweep.maximize)
+    return Why(plans=plans, cells=shapes.two_way_tables(sweep.trials, table, sweep.param_keys),
+               shape_effects=shapes.quantity_effects(table, scored_at=analysis.scored_at),
+               rungs=rungs, fidelity_words=fidelity.in_words(rungs))

@@ -89,8 +89,25 @@ def refit_reserve(sweep: Sweep) -> float:
 
 
 def search_deadline(sweep: Sweep) -> float | None:
-    """When the search's training must end: the sweep's deadline, less what the confirmation
-    and the refit of the best trials so far will take."""
+    """When the search's training must end: the sweep's deadline, less what the confirmation,
+    the ablation path and the refit of the best trials so far will take."""
     if sweep.deadline is None or len(sweep.settings.directions) != 1:
         return sweep.deadline
-    return sweep.deadline - refit_reserve(sweep) - confirm_reserve(sweep)
+    return sweep.deadline - refit_reserve(sweep) - confirm_reserve(sweep) - ablation_reserve(sweep)
+
+
+def ablation_reserve(sweep: Sweep) -> float:
+    """The time the ablation path of the best configuration so far will take: a run per step
+    and seed (the baseline and one step per setting the best changes), each about as long as a
+    run of the best trial, less the runs already stored, spread over the workers."""
+    settings = sweep.settings
+    if not settings.ablation.seeds:
+        return 0.0
+    best = records.chosen_best(sweep.study)
+    if best is None:
+        return 0.0
+    changes = sum(1 for key, value in best.params.items()
+                  if str(settings.ablation.baseline.get(key, value)) != str(value))
+    runs = (changes + 1) * settings.ablation.seeds if changes else 0
+    stored = sum(1 for run in records.ablation_runs(sweep.study).values() if finished(run))
+    return max(0, runs - stored) * confirm_run_seconds(records.metrics_of(best)) / max(1, settings.n_jobs)

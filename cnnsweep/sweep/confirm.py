@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from optuna.trial import FrozenTrial
 
@@ -160,7 +159,7 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
 
     def ended(index: int, error: str) -> None:
         trial, seed = todo[index]
-        metrics = _read_metrics(dirs[index]) or {"status": "failed", "error": error}
+        metrics = run_files.read_metrics(dirs[index]) or {"status": "failed", "error": error}
         records.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
 
     for trial, seed in todo:
@@ -169,13 +168,3 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
                            folder=settings.sweep_dir / ".submitit" / "%j",
                            name=f"cnnsweep-{sweep.study.study_name}-confirm", ctrl_c=sweep.ctrl_c,
                            on_end=ended)
-
-
-def _read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        metrics = json.loads((run_dir / run_files.METRICS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -61,6 +62,27 @@ def seeded_overrides(settings: SweepSettings, trial: optuna.trial.Trial | optuna
     """The trial's overrides with ``seed`` in place of its own (a confirmation run)."""
     return [*(o for o in trial_overrides(settings, trial) if not o.startswith("trainer.seed=")),
             f"trainer.seed={seed}"]
+
+
+def config_overrides(settings: SweepSettings, params: Mapping[str, Any], seed: int) -> list[str]:
+    """The overrides of a configuration that no trial ran (a step of the ablation path): the
+    fixed ones, ``params`` for the searched keys, ``seed``, and the sweep's fidelity, so it
+    trains exactly as a trial with those values would."""
+    overrides = [o for o in settings.space.fixed if not o.startswith("trainer.seed=")]
+    overrides += [override_for(key, value) for key, value in params.items()]
+    overrides.append(f"trainer.seed={seed}")
+    if settings.fidelity:
+        overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
+        overrides.append(subset_epochs_override(settings.fidelity))
+    return overrides
+
+
+@dataclass(frozen=True)
+class PathJob:
+    """A job of a configuration no trial ran: the number its job is logged under, its values."""
+
+    number: int
+    params: Mapping[str, Any]
 
 
 def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
@@ -202,6 +224,17 @@ class TrialLauncher:
         """
         overrides = [*seeded_overrides(self.settings, trial, seed), f"hydra.sweep.subdir={subdir}"]
         return self._launch(trial, overrides, hooks,
+                            extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir})
+
+    def ablate(self, number: int, params: Mapping[str, Any], seed: int, subdir: str,
+               hooks: TrialHooks) -> dict[str, Any]:
+        """Train one configuration of the ablation path with ``seed`` in ``sweep_dir/subdir``.
+
+        Raises:
+            OSError: Hydra could not create the folder (a full disk).
+        """
+        overrides = [*config_overrides(self.settings, params, seed), f"hydra.sweep.subdir={subdir}"]
+        return self._launch(PathJob(number, dict(params)), overrides, hooks,  # type: ignore[arg-type]
                             extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir})
 
     def _launch(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],

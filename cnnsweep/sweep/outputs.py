@@ -76,6 +76,7 @@ def write_records(sweep: Sweep) -> None:
         settings.sweep_dir.mkdir(parents=True, exist_ok=True)
         records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
         records.write_confirm_csv(settings.sweep_dir, sweep.study)
+        records.write_ablation_csv(settings.sweep_dir, sweep.study)
         records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
                                            mask_password(sweep.storage.url), settings.n_trials,
                                            best_command(sweep))

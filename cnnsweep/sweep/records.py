@@ -33,6 +33,8 @@ REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on 
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
 CONFIRM_RUNS_ATTR = "cnnsweep_confirm_runs"  # a study attribute: every confirmation run, by trial:seed
 CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's statistics
+ABLATION_RUNS_ATTR = "cnnsweep_ablation_runs"  # a study attribute: every run of the ablation path
+ABLATION_ATTR = "cnnsweep_ablation"  # a study attribute: the ablation path's statistics
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 CONFIRM_FILE = "confirm.csv"
@@ -281,6 +283,39 @@ def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
     return target
 
 
+# ---------------------------------------------------------------- the ablation path
+def ablation_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
+    """Every run of the ablation path stored so far, by configuration and seed."""
+    return dict(study.user_attrs.get(ABLATION_RUNS_ATTR) or {})
+
+
+def record_ablation_run(study: optuna.Study, key: str, step: int, seed: int, metrics: Mapping[str, Any],
+                        run_dir: str) -> None:
+    """Store one run's outcome; the whole table is one study attribute (one transaction)."""
+    runs = ablation_runs(study)
+    runs[key] = {"step": step, "seed": seed, "objective": _plain(metrics.get("objective")),
+                 "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"),
+                 "run_dir": run_dir}
+    if metrics.get("error"):
+        runs[key]["error"] = str(metrics["error"])[:300]
+    study.set_user_attr(ABLATION_RUNS_ATTR, runs)
+
+
+def write_ablation_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
+    """``ablation.csv``: one row per step of the path (None: no ablation ran)."""
+    import pandas as pd
+
+    from cnnsweep.analysis.ablation import ABLATION_COLUMNS, ABLATION_FILE
+
+    record = study.user_attrs.get(ABLATION_ATTR)
+    if not record or not record.get("steps"):
+        return None
+    target = sweep_dir / ABLATION_FILE
+    with atomic_path(target) as tmp:
+        pd.DataFrame(record["steps"], columns=list(ABLATION_COLUMNS)).to_csv(tmp, index=False)
+    return target
+
+
 def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
                                storage_url: str, n_trials: int | None = None,
                                best_command: str | None = None) -> Path:
@@ -311,6 +346,8 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
                 "test_acc": metrics_of(single[0]).get("test_acc"), "params": dict(single[0].params)}
         if confirmed := study.user_attrs.get(CONFIRMED_ATTR):
             results["confirmed"] = confirmed  # the best configurations again, with new seeds
+        if ablation := study.user_attrs.get(ABLATION_ATTR):
+            results["ablation"] = ablation  # the measured path from the baseline to the best
         if refit := study.user_attrs.get(REFIT_ATTR):
             results["refit"] = {  # the best configuration trained on train + validation images
                 "trial": refit.get("trial"), "epochs": refit.get("epochs"), "dir": refit.get("dir"),

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import algorithms, confirm, outputs, placement, records
+from cnnsweep.sweep import ablation, algorithms, confirm, outputs, placement, records
 from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.budget import search_deadline
 from cnnsweep.sweep.interrupts import CtrlC
@@ -276,8 +276,10 @@ def coordinate(sweep: Sweep) -> None:
 
 
 def _after_the_search(sweep: Sweep) -> None:
-    """The confirmation of the best configurations, then the refit of the chosen one."""
+    """The confirmation of the best configurations, the ablation path to the chosen one, then
+    its refit."""
     for step, name, asked in ((confirm.confirm, "the confirmation", sweep.settings.confirm.top_k > 0),
+                              (ablation.run, "the ablation", sweep.settings.ablation.seeds > 0),
                               (refit, "the refit", sweep.settings.refit)):
         if not asked or sweep.stopped_by:
             continue

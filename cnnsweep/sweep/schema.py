@@ -105,6 +105,14 @@ PRUNERS = {"none": NopPrunerConf, "median": MedianPrunerConf, "hyperband": Hyper
 
 
 @dataclass
+class AblationConf:
+    # The path from the baseline (the first of baselines, else the composed defaults) to the
+    # best configuration, one changed setting at a time, each step trained with S new seeds:
+    # what each change bought, measured. 0: off.
+    seeds: int = 0
+
+
+@dataclass
 class ConfirmConf:
     # The K best configurations by objective, each trained again with S new seeds after the
     # search, so the winner is judged on several runs, not one lucky seed. 0: off.
@@ -163,6 +171,7 @@ class CnnsweepSweeperConf:
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
     confirm: ConfirmConf = field(default_factory=ConfirmConf)
+    ablation: AblationConf = field(default_factory=AblationConf)
     heartbeat: HeartbeatConf = field(default_factory=HeartbeatConf)
     warm_start: dict[str, Any] = field(default_factory=lambda: dict(WARM_START_DEFAULTS))
     # Stop the study after this many finished trials (complete or pruned) without improving

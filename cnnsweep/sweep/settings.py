@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,14 @@ class ConfirmSettings:
     @property
     def runs(self) -> int:
         return self.top_k * self.seeds
+
+
+@dataclass(frozen=True)
+class AblationSettings:
+    """``hydra.sweeper.ablation``: the path from ``baseline`` to the best, ``seeds`` runs a step."""
+
+    seeds: int = 0  # 0: no ablation
+    baseline: Mapping[str, Any] = field(default_factory=dict)  # searched key -> its value at the start
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class SweepSettings:
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
     confirm: ConfirmSettings  # retrain the best configurations with new seeds after the search
+    ablation: AblationSettings  # the measured path from the baseline to the best
     heartbeat: Heartbeat  # with a database server: when a silent machine's trial is run again
     warm_start: WarmStart | None  # an earlier study whose best configurations go first
     patience: int | None  # stop after this many finished trials without a better best
@@ -156,6 +165,7 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
     monitor = str(config.trainer.early_stopping.monitor)
     objectives, directions = _objectives(settings, monitor)
     study_name = settings["study_name"] or config.hydra.runtime.choices.get("sweep") or "cnnsweep"
+    baselines = _baselines(settings["baselines"], space)
     return SweepSettings(
         sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),
         n_trials=n_trials,
@@ -170,9 +180,10 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         storage=settings["storage"],
         study_name=str(study_name),
         report=bool(settings["report"]),
-        baselines=_baselines(settings["baselines"], space),
+        baselines=baselines,
         refit=bool(settings["refit"]),
         confirm=_confirm(settings["confirm"]),
+        ablation=_ablation(settings["ablation"], baselines, space, config),
         heartbeat=_heartbeat(settings["heartbeat"]),
         warm_start=_warm_start(settings["warm_start"]),
         patience=_patience(settings, len(directions)),
@@ -214,6 +225,28 @@ def _baselines(raw: Any, space: SearchSpace) -> tuple[dict[str, Any], ...]:
                                   "value the search could pick.", key="hydra.sweeper.baselines")
         checked.append(values)
     return tuple(checked)
+
+
+def _ablation(raw: Any, baselines: tuple[dict[str, Any], ...], space: SearchSpace,
+              config: DictConfig) -> AblationSettings:
+    """The ablation's seeds, and where its path starts: the first baseline, else the value each
+    searched key has in the composed config (the defaults the sweep searches around)."""
+    seeds = raw["seeds"]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 0 <= seeds <= MAX_CONFIRM_SEEDS:
+        raise ConfigError(f"hydra.sweeper.ablation.seeds={seeds!r} must be an integer from 0 to "
+                          f"{MAX_CONFIRM_SEEDS}: the new seeds each step of the path from the baseline to "
+                          "the best trains with (0: no ablation), e.g. hydra.sweeper.ablation.seeds=2.",
+                          key="hydra.sweeper.ablation.seeds")
+    if not seeds:
+        return AblationSettings()
+    if baselines:
+        return AblationSettings(seeds=seeds, baseline=dict(baselines[0]))
+    defaults = {}
+    for key in space.distributions:
+        value = OmegaConf.select(config, key, default=None)
+        if value is not None and not isinstance(value, DictConfig | ListConfig):
+            defaults[key] = value
+    return AblationSettings(seeds=seeds, baseline=defaults)
 
 
 def _confirm(raw: Any) -> ConfirmSettings:

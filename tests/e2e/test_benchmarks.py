@@ -12,11 +12,12 @@ from benchmarks.run import main
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     # Two of benchmark 4's peers: each peer script once, each recipe once.
     assert main(["overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "levers",
-                 "tracking", "--quick", "--results", str(tmp_path),
+                 "tracking", "why", "--quick", "--results", str(tmp_path),
                  "--peers", "keras_tuner_cnnsweep_recipe", "optuna_plain"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) == {"overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust",
-                            "levers", "tracking"}
+                            "levers", "tracking", "why"}
+    assert results["why"]["path_runs"] >= 1 and 0 < results["why"]["path_share_of_training"] < 1
     assert results["tracking"]["finished_trials"] == {"plain": [2], "tracked": [2]}
     levers = results["levers"]["levers"]
     assert set(levers) == {"baseline", "cutout"} and levers["baseline"]["gain_points"] == 0.0
@@ -41,6 +42,6 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     for title in ("1. Framework overhead per trial", "2. Training throughput",
                   "3. Pruning and early stopping", "4. Time to quality", "5. Parallel scaling",
                   "6. A good single run by default", "7. Trust: the winner's curse", "9. Levers toward 0.94",
-                  "10. The cost of MLflow tracking"):
+                  "10. The cost of MLflow tracking", "11. Why is the best configuration best?"):
         assert title in page
     assert "No completed run recorded" not in page

@@ -27,7 +27,8 @@ def real_sweeps(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     mnist = write_mnist_idx(root / "mnist", n_train=300, n_test=60)
     sweeps, logs = {}, {}
-    confirm = ["hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=2"]  # the trust sections
+    confirm = ["hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=2",  # the trust sections
+               "hydra.sweeper.ablation.seeds=1"]  # and the "why" section's measured path
     for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500", *confirm]),
                        ("mnist", ["dataset=mnist", f"dataset.path={mnist}"])):
         sweep_dir = root / name
@@ -54,8 +55,12 @@ def test_sweep_writes_its_report(real_sweeps):
     effects = pd.read_csv(sweep / "effects.csv")
     assert list(effects.columns) == ["key", "value", "versus", "view", "trials", "others", "mean_objective",
                                      "effect", "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at"]
-    assert set(effects["key"]) <= set(collected.param_keys) and set(effects["view"]) <= {"conditional",
-                                                                                           "marginal"}
+    settings = effects[effects["view"] != "shape"]
+    assert set(settings["key"]) <= set(collected.param_keys)
+    assert set(effects["view"]) <= {"conditional", "marginal", "shape"}
+    shapes = effects[effects["view"] == "shape"]  # the lesson's quantities, per doubling
+    assert set(shapes["key"]) <= {"flatten_side", "flatten_values", "receptive_field", "macs_per_image",
+                                  "params_count"} and not shapes["matters"].any()
     assert not effects[effects["view"] == "marginal"]["matters"].any()  # the marginal view names nothing
     configs = collected.confirmed["configs"]
     assert 1 <= len(configs) <= 2 and all(c["runs"] == 2 for c in configs)  # the 2 new seeds alone
@@ -63,6 +68,16 @@ def test_sweep_writes_its_report(real_sweeps):
     assert len(confirm) == 3 * len(configs) and confirm["original"].sum() == len(configs)
     summary = (sweep / "summary.md").read_text()
     assert "## Confirmed with new seeds" in summary and "## Settings that matter" in summary
+    table = pd.read_csv(sweep / "trials.csv")
+    assert {"flatten_side", "flatten_values", "receptive_field", "macs_per_image"} <= set(table.columns)
+    assert table.loc[table["state"] == "complete", "macs_per_image"].gt(0).all()
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    path = pd.read_csv(sweep / "ablation.csv")
+    assert path["step"].tolist() == list(range(len(path))) and (path["runs"] == 1).all()
+    assert len(results["ablation"]["steps"]) == len(path)
+    best, baseline = results["best_params"], results["ablation"]["baseline"]  # the path: one to the other
+    changed = {k for k, v in best.items() if str(v) != str(baseline[k])}
+    assert {k for step in path["setting"].dropna() for k in step.split(" + ")} == changed
 
 
 @pytest.mark.slow
@@ -146,4 +161,7 @@ def test_report_renders_in_headless_chromium(real_sweeps):
     assert "Settings that matter" in text and "Holm" in text
     # six trials cannot carry a model of every searched setting: the page says so instead of guessing
     assert "Not judged:" in text and "the conditional view needs at least" in text
+    assert "Why is the best configuration best?" in text and "What each change bought" in text
+    assert "What the settings did to the feature maps" in text and "Flatten sees" in text
+    assert "From the baseline to the best, one change at a time" in text
     assert "Confirmed configurations: every run, and each mean's 95% interval" in text

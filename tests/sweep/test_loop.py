@@ -39,6 +39,8 @@ class FakeLauncher:
         self.hooks = []
         self.refits = []
         self.confirms = []
+        self.ablations = []
+        self.ablate_outcome = lambda params, seed: {"status": "complete", "objective": 0.5, "test_acc": 0.4}
         # a new seed's run: the trial's own objective, a little lower (its single run was lucky)
         # new seeds score about as the trial did, with a seed-to-seed noise of about 0.0005
         self.confirm_outcome = lambda trial, seed: {
@@ -58,6 +60,10 @@ class FakeLauncher:
     def confirm(self, trial, seed, subdir, hooks):
         self.confirms.append((trial.number, seed, subdir))
         return self.confirm_outcome(trial, seed)
+
+    def ablate(self, number, params, seed, subdir, hooks):
+        self.ablations.append((dict(params), seed, subdir))
+        return self.ablate_outcome(params, seed)
 
 
 def make_sweep(tmp_path, *overrides, outcome=None, told=None, deadline=None):

@@ -36,6 +36,7 @@ def test_a_plain_override_pins_a_searched_key():
     (["trainer.epochs=-1"], [], "trainer.epochs"),
     (["hydra.sweeper.confirm.top_k=-1"], [], "hydra.sweeper.confirm.top_k"),
     (["hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=0"], [], "hydra.sweeper.confirm.seeds"),
+    (["hydra.sweeper.ablation.seeds=-2"], [], "hydra.sweeper.ablation.seeds"),
     ([], ["model.filtres=choice(1,2)"], "hydra.sweeper.params.model.filtres"),
 ])
 def test_each_bad_setting_names_its_key(overrides, arguments, key):

@@ -163,3 +163,29 @@ def confirmed_runs(sweep: CollectedSweep, target: Path) -> Path | None:
     ax.set_title(f"confirmed configurations ({sweep.name})")
     ax.legend(fontsize=8)
     return save(fig, target)
+
+
+def ablation_waterfall(sweep: CollectedSweep, target: Path) -> Path | None:
+    """The ablation path as a waterfall: the baseline's mean, then each step's gain as a bar from
+    the mean before it, each configuration's 95% interval as a whisker."""
+    steps = (sweep.ablation or {}).get("steps") or []
+    if len(steps) < 2 or any(s.get("mean") is None for s in steps):
+        return None
+    fig, ax = new_figure((max(6.0, 1.2 * len(steps) + 2.5), 4.6))
+    means = [float(s["mean"]) for s in steps]
+    for x, step in enumerate(steps):
+        low = means[x - 1] if x else min(means) - 0.02 * (max(means) - min(means) + 1e-9)
+        colour = "0.6" if not x else (OKABE_ITO[2] if means[x] >= means[x - 1] else OKABE_ITO[5])
+        ax.bar(x, means[x] - low, bottom=low, color=colour, width=0.6)
+        if step.get("ci95_lo") is not None and step.get("ci95_hi") is not None:
+            ax.errorbar(x, means[x], yerr=[[means[x] - step["ci95_lo"]], [step["ci95_hi"] - means[x]]],
+                        fmt="none", ecolor="0.2", capsize=4)
+        share = step.get("share")
+        if x and share is not None:
+            ax.annotate(f"{100 * share:.0f}%", (x, max(means[x], means[x - 1])), ha="center", va="bottom",
+                        fontsize=8, xytext=(0, 3), textcoords="offset points")
+    labels = ["baseline", *(f"{s['setting']}\n{s['from']} -> {s['to']}" for s in steps[1:])]
+    ax.set_xticks(range(len(steps)), labels, fontsize=7, rotation=20, ha="right")
+    ax.set_ylabel(f"{sweep.objective_name} (mean of new-seed runs)")
+    ax.set_title(f"from the baseline to the best, one change at a time ({sweep.name})")
+    return save(fig, target)
