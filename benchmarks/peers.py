@@ -131,7 +131,7 @@ def load_split(args: Any) -> tuple[Any, tuple, tuple, tuple]:
     import keras
 
     from cnnsweep.data.loader import load_dataset
-    from cnnsweep.train import split_validation
+    from cnnsweep.training import split_validation
 
     data = load_dataset(args.dataset, train_limit=args.train_limit, test_limit=args.test_limit)
     classes = data.spec.num_classes

@@ -33,7 +33,7 @@ def main() -> None:
     from cnnsweep.backend import import_keras
     from cnnsweep.config import compose
     from cnnsweep.data.loader import load_dataset
-    from cnnsweep.train import split_validation, train
+    from cnnsweep.training import split_validation, train
 
     dataset = "fashion_mnist" if Path("/usr/share/datasets/fashion-mnist").is_dir() else "digits"
     keras = import_keras()

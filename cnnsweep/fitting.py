@@ -1,5 +1,5 @@
 """The Keras side of one run's training: which images each epoch trains on, the fit
-calls, and their logs as one history. :mod:`cnnsweep.train` decides what to fit and
+calls, and their logs as one history. :mod:`cnnsweep.training` decides what to fit and
 keeps the books; this module only fits. Imports Keras only through the model it gets.
 """
 

@@ -53,7 +53,7 @@ def run(config: DictConfig, hooks: TrialHooks | None = None) -> float | dict[str
     if hydra_config.mode != RunMode.RUN:
         return run_trial(plain_config(config), run_dir(), int(hydra_config.job.num), hooks or TrialHooks())
     from cnnsweep.tracking import tracking_settings
-    from cnnsweep.train import train
+    from cnnsweep.training import train
 
     tracking = tracking_settings(OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
                                  if "tracking" in config else None)
@@ -70,7 +70,7 @@ def run(config: DictConfig, hooks: TrialHooks | None = None) -> float | dict[str
 def run_trial(config: dict[str, Any], trial_dir: Path, trial_number: int,
               hooks: TrialHooks) -> dict[str, Any]:
     """One trial of a sweep: whatever goes wrong is recorded, not raised."""
-    from cnnsweep.train import train
+    from cnnsweep.training import train
 
     try:
         # The sweep checked every value no trial changes before its first trial, so

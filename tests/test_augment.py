@@ -60,7 +60,7 @@ def test_digits_are_never_flipped_and_fashion_is(tiny_config):
 
 
 def test_training_with_augmentation_on_tiny_data(tiny_config, tmp_path):
-    from cnnsweep.train import train
+    from cnnsweep.training import train
 
     tiny_config["trainer"]["augment"] = {"shift": 0.15, "flip": True, "cutout": 0.25}
     result = train(tiny_config, tmp_path)

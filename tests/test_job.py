@@ -23,9 +23,9 @@ def test_a_complete_trial_returns_what_metrics_json_holds(tiny_config, tmp_path,
 ])
 def test_a_config_no_model_can_have_is_infeasible_without_training(tiny_config, tmp_path, monkeypatch,
                                                                    key, value, fragment):
-    import cnnsweep.train
+    import cnnsweep.training
 
-    monkeypatch.setattr(cnnsweep.train, "train", lambda *a, **k: pytest.fail("must not train"))
+    monkeypatch.setattr(cnnsweep.training, "train", lambda *a, **k: pytest.fail("must not train"))
     tiny_config[key].update(value)
     metrics = job.run_trial(tiny_config, tmp_path, 3, TrialHooks())
     assert metrics["status"] == "infeasible" and fragment in metrics["error"]
@@ -33,12 +33,12 @@ def test_a_config_no_model_can_have_is_infeasible_without_training(tiny_config, 
 
 
 def test_data_that_cannot_be_read_fails_the_trial(tiny_config, tmp_path, monkeypatch):
-    import cnnsweep.train
+    import cnnsweep.training
 
     def missing(*args, **kwargs):
         raise DataError("dataset mnist was not found")
 
-    monkeypatch.setattr(cnnsweep.train, "train", missing)
+    monkeypatch.setattr(cnnsweep.training, "train", missing)
     metrics = job.run_trial(tiny_config, tmp_path, 1, TrialHooks())
     assert metrics == {"status": "failed", "objective": None, "error": "dataset mnist was not found",
                        "trial_number": 1}

@@ -72,7 +72,7 @@ def test_label_smoothing_reaches_the_loss():
 
 def test_a_model_trained_with_one_cycle_saves_and_loads(tiny_config, tmp_path):
     from cnnsweep.backend import import_keras
-    from cnnsweep.train import train
+    from cnnsweep.training import train
 
     tiny_config["trainer"].update(optimizer="adamw", lr_schedule="one_cycle", weight_decay=1e-4,
                                   label_smoothing=0.1)

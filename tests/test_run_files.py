@@ -70,7 +70,7 @@ def test_write_run_saves_the_model_first_and_metrics_last(tmp_path):
 
 
 def test_every_recorded_metric_is_a_metrics_json_key_of_a_run(tiny_config, tmp_path):
-    from cnnsweep.train import train
+    from cnnsweep.training import train
 
     metrics = train(tiny_config, tmp_path).metrics
     assert set(run_files.RECORDED_METRICS) - {"error", "stopped_by"} <= set(metrics)

@@ -370,12 +370,13 @@ def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched
 
 
 @pytest.mark.slow
-def test_the_confirmation_runs_on_two_processes_and_a_resume_keeps_its_runs(tmp_path):
+def test_the_confirmation_and_the_ablation_run_on_two_processes_and_a_resume_keeps_their_runs(tmp_path):
     sweep_dir = tmp_path / "sweep"
     args = sweep_args(sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(4,8)",
                       "model.kernel_size=choice(2,3)", "hydra/sweeper/pruner=none",
                       "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra.sweeper.confirm.top_k=2",
-                      "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.study_name=confirmed")
+                      "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.ablation.seeds=1",
+                      "hydra.sweeper.study_name=confirmed")
     proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(sweep_dir / "confirm.csv")
@@ -391,11 +392,17 @@ def test_the_confirmation_runs_on_two_processes_and_a_resume_keeps_its_runs(tmp_
         assert metrics["val_acc"] == pytest.approx(row.objective)
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     confirmed = results["confirmed"]
-    assert [c["runs"] for c in confirmed["configs"]] == [3, 3] and isinstance(confirmed["clear_winner"], bool)
+    assert [c["runs"] for c in confirmed["configs"]] == [2, 2] and isinstance(confirmed["clear_winner"], bool)
+    path = pd.read_csv(sweep_dir / "ablation.csv")  # from the seed model (filters 128, kernel 2) to the best
+    assert len(path) >= 2 and (path["runs"] == 1).all()
+    for step in path["step"]:  # each step a run dir of its own, trained by a worker process
+        (run_dir,) = (sweep_dir / "ablation").glob(f"{step}-seed*")
+        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete"
     output = [line for line in proc.stdout.splitlines() if line.strip()]  # Hydra logs to stdout
     assert output[-1].endswith(confirmed["verdict"])  # the progress output ends with the verdict
     before = (sweep_dir / "confirm.csv").read_text()
     again = run_cli(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "with new seeds" not in again.stdout + again.stderr  # nothing left to run
+    assert "ablation: step" not in again.stdout + again.stderr
     assert (sweep_dir / "confirm.csv").read_text() == before
