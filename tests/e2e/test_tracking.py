@@ -118,7 +118,12 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
         assert len(client.get_metric_history(child.info.run_id, "learning_rate")) == row.epochs_run
         files = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"curves.png", "history.csv", "metrics.json"} <= files
-    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())["best_trial"]
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    best = results["best_trial"]
+    parent = client.get_run(parent.info.run_id)  # the parent names the sweep's one best and its basis
+    assert parent.data.tags["cnnsweep.best_trial"] == str(best)
+    assert parent.data.tags["cnnsweep.best_is"] == "one run"
+    assert parent.data.metrics["best_objective"] == pytest.approx(results["best_value"])
     best_run = next(c for c in children if c.data.tags["cnnsweep.trial"] == str(best))
     assert best_run.data.tags.get("cnnsweep.model") == "true"
     assert best_run.data.metrics["test_acc"] == pytest.approx(table.set_index("trial_number").test_acc[best])
