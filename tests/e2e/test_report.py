@@ -163,5 +163,6 @@ def test_report_renders_in_headless_chromium(real_sweeps):
     assert "Not judged:" in text and "the conditional view needs at least" in text
     assert "Why is the best configuration best?" in text and "What each change bought" in text
     assert "What the settings did to the feature maps" in text and "Flatten sees" in text
+    assert "the best: layers and output shapes" in text  # each plan's layer table, one click away
     assert "From the baseline to the best, one change at a time" in text
     assert "Confirmed configurations: every run, and each mean's 95% interval" in text
