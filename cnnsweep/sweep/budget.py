@@ -50,8 +50,18 @@ def confirm_seed(base_seed: int, trial: int, index: int) -> int:
 
 
 def confirm_top(sweep: Sweep) -> list[FrozenTrial]:
-    """The ``confirm.top_k`` complete trials with the best objective, best first."""
-    return records.ranked_trials(sweep.study)[:sweep.settings.confirm.top_k]
+    """The ``confirm.top_k`` best distinct configurations, each as its best complete trial, best
+    first (a sampler may try one configuration twice: confirming it against itself says nothing)."""
+    chosen: list[FrozenTrial] = []
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for trial in records.ranked_trials(sweep.study):
+        values = tuple(sorted((key, repr(value)) for key, value in trial.params.items()))
+        if values not in seen:
+            seen.add(values)
+            chosen.append(trial)
+        if len(chosen) == sweep.settings.confirm.top_k:
+            break
+    return chosen
 
 
 def confirm_plan(sweep: Sweep, top: list[FrozenTrial]) -> list[tuple[FrozenTrial, int]]:

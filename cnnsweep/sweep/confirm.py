@@ -64,9 +64,9 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
         log.info("confirm skipped: no complete trial")
         return None
     if len(top) < settings.confirm.top_k:
-        log.info("confirm: only %d complete trial%s, so %d configuration%s instead of "
+        log.info("confirm: only %d distinct configuration%s completed, so %d instead of "
                  "hydra.sweeper.confirm.top_k=%d", len(top), "s" * (len(top) != 1), len(top),
-                 "s" * (len(top) != 1), settings.confirm.top_k)
+                 settings.confirm.top_k)
     for trial in top:  # the selecting run, shown beside the new ones (never counted)
         records.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
             "status": "complete", "objective": trial.value,

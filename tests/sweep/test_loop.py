@@ -7,6 +7,7 @@ The end-to-end sweeps in tests/e2e/ train real models through the same code.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from optuna.storages import InMemoryStorage
 
-from cnnsweep.sweep import budget, outputs, records, refit
+from cnnsweep.sweep import budget, confirm, outputs, records, refit
 from cnnsweep.sweep import study as studies
 from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
@@ -299,7 +300,32 @@ def test_fewer_complete_trials_than_top_k_confirms_those_there_are(tmp_path, cap
     with caplog.at_level("INFO", logger="cnnsweep"):
         coordinate(sweep)
     assert len(sweep.launcher.confirms) == 2
-    assert any("only 2 complete trials, so 2 configurations" in r.getMessage() for r in caplog.records)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("only 2 distinct configurations completed, so 2 instead" in line for line in said)
+
+
+def test_a_configuration_the_sampler_tried_twice_is_confirmed_once(tmp_path):
+    first: dict = {}
+
+    def outcome(trial):  # the twice-tried configuration scores best both times
+        score = 0.9 if dict(trial.params) == first else 0.5 + trial.number / 100
+        return {"status": "complete", "objective": score}
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=1", "hydra.sweeper.confirm.top_k=2",
+                       "hydra.sweeper.confirm.seeds=1", "hydra.sweeper.report=false", outcome=outcome)
+    work(sweep)
+    params = dict(sweep.study.trials[0].params)
+    first.update(params)
+    for _ in range(2):  # the same values again, as TPE does on a small space
+        sweep.study.enqueue_trial(params)
+    sweep.settings = dataclasses.replace(sweep.settings, n_trials=4)
+    work(sweep)
+    assert len({tuple(sorted(t.params.items())) for t in sweep.study.trials}) == 2
+    confirm.confirm(sweep)
+    confirmed = {trial for trial, _, _ in sweep.launcher.confirms}
+    assert len(confirmed) == 2  # the two distinct configurations, not one of them twice
+    assert {tuple(sorted(sweep.study.trials[t].params.items())) for t in confirmed} == {
+        tuple(sorted(t.params.items())) for t in sweep.study.trials}
 
 
 def test_a_confirmation_that_does_not_fit_the_budget_is_cut_and_says_so(tmp_path, caplog):
