@@ -403,6 +403,6 @@ def test_the_confirmation_and_the_ablation_run_on_two_processes_and_a_resume_kee
     before = (sweep_dir / "confirm.csv").read_text()
     again = run_cli(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "with new seeds" not in again.stdout + again.stderr  # nothing left to run
+    assert "configuration with seed" not in again.stdout + again.stderr  # nothing left to run
     assert "ablation: step" not in again.stdout + again.stderr
     assert (sweep_dir / "confirm.csv").read_text() == before
