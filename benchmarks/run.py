@@ -31,7 +31,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from cnnsweep.sweep.records import metrics_of
+from cnnsweep.sweep.study.records import metrics_of
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from cnnsweep.config import register_configs
 from cnnsweep.paths import config_dir
-from cnnsweep.sweep.files import register_sweep_files
+from cnnsweep.sweep.settings.presets import register_sweep_files
 
 register_configs()
 register_sweep_files()  # +sweep=NAME

@@ -184,7 +184,7 @@ class SweepResult:
         """The Optuna study (for ``optuna.visualization`` and the dashboard)."""
         import optuna
 
-        from cnnsweep.sweep.storage import open_local_study
+        from cnnsweep.sweep.study.storage import open_local_study
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         return open_local_study(self.sweep_dir)

@@ -15,6 +15,7 @@ from typing import Any
 
 from cnnsweep.config import ACTIVATIONS, PADDINGS
 from cnnsweep.errors import ConfigError, Infeasible
+from cnnsweep.numbers import is_whole
 
 Shape = tuple[int, ...]
 
@@ -161,7 +162,7 @@ def pool_output_size(size: int, pool: int) -> int:
 
 def _require_int(model: Mapping[str, Any], key: str, minimum: int, hint: str) -> int:
     value = model[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_whole(value, minimum):
         rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigError(f"model.{key}={value!r} must be {rule}. {hint}", key=f"model.{key}")
     return value

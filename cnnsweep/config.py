@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
+SECTIONS = ("dataset", "model", "trainer")  # the run config's groups, in this order
 PADDINGS = ("valid", "same")
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "swish", "silu", "tanh", "sigmoid", "leaky_relu")
 
@@ -137,7 +138,6 @@ def compose(*overrides: str) -> dict:
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-    from omegaconf import OmegaConf
 
     from cnnsweep.paths import config_dir
 
@@ -145,4 +145,11 @@ def compose(*overrides: str) -> dict:
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    return {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("dataset", "model", "trainer")}
+    return plain_config(cfg)
+
+
+def plain_config(config: Any) -> dict[str, Any]:
+    """The run's own sections of a composed config as plain containers (no ``hydra`` node)."""
+    from omegaconf import OmegaConf
+
+    return {key: OmegaConf.to_container(config[key], resolve=True) for key in SECTIONS}

@@ -14,6 +14,8 @@ Which exit status each ends a command with is decided in one table,
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class CnnsweepError(Exception):
     """Base class of every error cnnsweep raises on purpose.
@@ -67,12 +69,20 @@ class TrainingFailed(TrialError):
     status = "failed"
 
 
+class StopReason(StrEnum):
+    """Why a sweep ended before its budget; each has its exit status (:mod:`cnnsweep.exits`)."""
+
+    INTERRUPTED = "interrupted"  # Ctrl-C, or SLURM's warning before a time limit
+    TERMINATED = "terminated"  # SIGTERM
+    TOO_MANY_FAILURES = "too_many_failures"  # hydra.sweeper.max_failure_rate
+
+
 class SweepStopped(CnnsweepError):
     """A sweep ended before its budget, for ``reason`` (``interrupted``, ``too_many_failures``).
 
     Its results so far are written; the entry point turns the reason into an exit status.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: StopReason) -> None:
         super().__init__(f"the sweep stopped early: {reason}")
         self.reason = reason

@@ -20,18 +20,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from cnnsweep import run_files
+from cnnsweep.config import plain_config
 from cnnsweep.errors import ConfigError, Infeasible, TrialError, UserError
 from cnnsweep.hooks import TrialHooks
 from cnnsweep.validation import validate_config
 
 log = logging.getLogger("cnnsweep")
 
-SECTIONS = ("dataset", "model", "trainer")
-
-
-def plain_config(config: DictConfig) -> dict[str, Any]:
-    """The run's own keys as plain containers (no ``hydra`` node)."""
-    return {key: OmegaConf.to_container(config[key], resolve=True) for key in SECTIONS}
 
 
 def run_dir() -> Path:

@@ -4,7 +4,7 @@ Hydra reports an unknown group option (``dataset=foo``) as a multi-line listing
 of its search path; cnnsweep answers in one line with the valid choices. Once
 Hydra has composed the config, :class:`CheckConfigCallback` validates it and the
 output folder before Hydra writes anything. (The sweeper checks its own
-``hydra.sweeper.*`` settings: :mod:`cnnsweep.sweep.settings`.)
+``hydra.sweeper.*`` settings: :mod:`cnnsweep.sweep.settings.check`.)
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ GROUPS = ("dataset", "model", "trainer", "tracking", "sweep", "hydra/sweeper/sam
 
 def group_options(conf_dir: Path, group: str) -> list[str]:
     if group == "sweep":
-        from cnnsweep.sweep.files import sweep_files
+        from cnnsweep.sweep.settings.presets import sweep_files
 
         return sorted(sweep_files())
     if group.startswith("hydra/sweeper/"):
-        from cnnsweep.sweep.schema import PRUNERS, SAMPLERS
+        from cnnsweep.sweep.settings.schema import PRUNERS, SAMPLERS
 
         return sorted(SAMPLERS if group.endswith("sampler") else PRUNERS)
     return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
@@ -170,8 +170,8 @@ class CheckConfigCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
+        from cnnsweep.config import plain_config
         from cnnsweep.errors import Infeasible
-        from cnnsweep.job import plain_config
         from cnnsweep.tracking import tracking_settings
         from cnnsweep.validation import validate_config
 

@@ -97,15 +97,29 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     return target
 
 
-def read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """A run's ``metrics.json`` as a dict, or None when it is missing or unreadable."""
+def failed_metrics(error: str) -> dict[str, Any]:
+    """What a run that never produced metrics is recorded as: failed, and why."""
+    return {"status": "failed", "error": error}
+
+
+def read_metrics(run_dir: Path, problems: list[str] | None = None) -> dict[str, Any] | None:
+    """A run's ``metrics.json`` as a dict, or None when it is missing or unreadable (and
+    then, when ``problems`` is given, a line saying which and why is added to it)."""
     import json
 
+    path = run_dir / METRICS_FILE
     try:
-        metrics = json.loads((run_dir / METRICS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None
+        metrics = json.loads(path.read_text())
+        if not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+        return metrics
+    except FileNotFoundError:
+        why = "missing"
+    except (OSError, ValueError) as exc:
+        why = f"unreadable ({type(exc).__name__}: {exc})"
+    if problems is not None:
+        problems.append(f"{path}: {why}")
+    return None
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

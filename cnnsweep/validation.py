@@ -14,6 +14,7 @@ from typing import Any
 from cnnsweep.architecture import ArchitecturePlan, plan_architecture
 from cnnsweep.data.catalog import get_spec
 from cnnsweep.errors import ConfigError, Infeasible
+from cnnsweep.numbers import is_whole
 
 MONITORS = ("val_acc", "val_loss")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -24,7 +25,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 def _positive_int(section: str, node: Mapping[str, Any], key: str, hint: str) -> None:
     value = node[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_whole(value, 1):
         raise ConfigError(f"{section}.{key}={value!r} must be a positive integer. {hint}",
                           key=f"{section}.{key}")
 
@@ -146,7 +147,7 @@ def memory_limit_mb(trainer: Mapping[str, Any], memory_share: int = 1) -> int:
     limit = trainer["memory_limit_mb"]
     if limit is None:
         return machine_memory_mb() // 2 // max(1, memory_share)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if not is_whole(limit, 1):
         raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
                           "or null for half of this machine's RAM.", key="trainer.memory_limit_mb")
     return limit

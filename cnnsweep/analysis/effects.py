@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from cnnsweep.numbers import is_number
+
 EFFECTS_FILE = "effects.csv"
 EFFECT_COLUMNS = ("key", "value", "versus", "view", "trials", "others", "mean_objective", "effect",
                   "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at")
@@ -110,7 +112,7 @@ def value_labels(values: pd.Series, max_bins: int = MAX_BINS) -> pd.Series:
     than ``max_bins`` distinct values) its quantile bin. Bin edges are values the trials took:
     the first bin ``[lo, hi]`` holds its lowest value, later ones ``(lo, hi]``."""
     clean = values.dropna()
-    numeric = bool(len(clean)) and all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
+    numeric = bool(len(clean)) and all(is_number(v)
                                        for v in clean)
     if not numeric or clean.nunique() <= max_bins:
         return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))

@@ -17,7 +17,7 @@ from cnnsweep.report import evaluate, html, tables
 from cnnsweep.report.collect import CollectedSweep, collect_sweep
 from cnnsweep.report.figures import best_model, parameters, trials
 from cnnsweep.run_files import ensure_writable_dir
-from cnnsweep.sweep.records import write_trials_table
+from cnnsweep.sweep.study.records import write_trials_table
 from cnnsweep.timing import format_seconds
 
 log = logging.getLogger("cnnsweep")

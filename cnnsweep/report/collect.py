@@ -9,7 +9,6 @@ known.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 
 from cnnsweep import run_files
 from cnnsweep.errors import UserError
-from cnnsweep.sweep import records, storage
+from cnnsweep.sweep.study import records, storage
 
 STATES = (*run_files.STATUSES, "running")
 METRIC_COLUMNS = ("objective_name", *run_files.RECORDED_METRICS)
@@ -103,19 +102,6 @@ class CollectedSweep:
     def state_counts(self) -> dict[str, int]:
         counts = self.trials["state"].value_counts()
         return {state: int(counts.get(state, 0)) for state in STATES if counts.get(state, 0)}
-
-
-def _read_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return data
-    except FileNotFoundError:
-        problems.append(f"{path}: missing")
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path}: unreadable ({type(exc).__name__}: {exc})")
-    return None
 
 
 def _read_history(path: Path, problems: list[str]) -> pd.DataFrame | None:
@@ -270,7 +256,7 @@ def _read_trial_dirs(sweep_dir: Path, *, has_study: bool, problems: list[str]) -
         number = int(trial_dir.name)
         found.overrides[number] = _read_overrides(trial_dir)
         found.config = found.config or run_files.read_run_config(trial_dir)
-        metrics = _read_json(trial_dir / run_files.METRICS_FILE, problems) or {}
+        metrics = run_files.read_metrics(trial_dir, problems) or {}
         row: dict[str, Any] = {"trial_number": number,
                                "state": metrics.get("status", "running" if has_study else "failed")}
         if not metrics and not has_study:

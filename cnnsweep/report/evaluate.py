@@ -22,13 +22,14 @@ import pandas as pd
 
 from cnnsweep import run_files
 from cnnsweep.analysis import effects, fidelity, shapes
+from cnnsweep.numbers import is_number
 from cnnsweep.report.collect import CollectedSweep
 
 
 def is_numeric(values: pd.Series) -> bool:
     """True when every value is a number (not a bool): such a parameter gets a numeric axis."""
     clean = values.dropna()
-    return bool(len(clean)) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in clean)
+    return bool(len(clean)) and all(is_number(v) for v in clean)
 
 
 def _searched_and_varied(sweep: CollectedSweep) -> tuple[pd.DataFrame, list[str]]:

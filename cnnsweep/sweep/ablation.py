@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from cnnsweep import run_files
 from cnnsweep.analysis import ablation
-from cnnsweep.sweep import budget, placement, records
+from cnnsweep.sweep import budget
 from cnnsweep.sweep.launch import RefitHooks, config_overrides
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -56,7 +58,8 @@ class Configuration:
 
 def path_seeds(sweep: Sweep) -> list[int]:
     """The path's seeds: the same for every step, and no trial's or confirmation's."""
-    return [sweep.settings.base_seed + SEED_BLOCK + index for index in range(sweep.settings.ablation.seeds)]
+    first = sweep.settings.run.base_seed + SEED_BLOCK
+    return [first + index for index in range(sweep.settings.ablation.seeds)]
 
 
 def predicted_gains(sweep: Sweep, baseline: Mapping[str, Any], best: Mapping[str, Any]) -> dict[str, float]:
@@ -76,7 +79,7 @@ def predicted_gains(sweep: Sweep, baseline: Mapping[str, Any], best: Mapping[str
 def plan(sweep: Sweep) -> list[Configuration]:
     """The configurations of the path, the baseline first and the best last (empty: nothing to do)."""
     settings = sweep.settings
-    if not settings.ablation.seeds or len(settings.directions) != 1:
+    if not settings.ablation.seeds or not settings.single_objective:
         return []
     best = records.chosen_best(sweep.study)
     if best is None:
@@ -113,7 +116,7 @@ def run(sweep: Sweep) -> ablation.Path | None:
     if not path:
         if sweep.settings.ablation.seeds:
             log.info("ablation skipped: %s", "a multi-objective sweep has no single best"
-                     if len(sweep.settings.directions) != 1 else "no complete trial")
+                     if not sweep.settings.single_objective else "no complete trial")
         return None
     if len(path) == 1:
         log.info("ablation skipped: the best configuration is the baseline")
@@ -209,10 +212,10 @@ def _run_here(sweep: Sweep, config: Configuration, seed: int) -> None:
     best = records.chosen_best(sweep.study)
     try:
         metrics = sweep.launcher.ablate(best.number if best else 0, config.params, seed, subdir,
-                                        RefitHooks(sweep.ctrl_c.requested))
+                                        RefitHooks(sweep.stop_request.requested))
     except OSError as exc:
-        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
-    sweep.ctrl_c.check()  # an interrupted run is not recorded: a resume runs it again
+        metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
+    sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
     records.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics, subdir)
 
 
@@ -227,7 +230,7 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
 
     def ended(index: int, error: str) -> None:
         config, seed = todo[index]
-        metrics = run_files.read_metrics(dirs[index]) or {"status": "failed", "error": error}
+        metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
         records.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics,
                                     _subdir(config, seed))
 
@@ -235,5 +238,5 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
         log.info("ablation: step %d (%s) with seed %d", config.step, config.changed or "the baseline", seed)
     placement.run_commands(commands, n_jobs=settings.n_jobs, cluster=settings.cluster,
                            folder=settings.sweep_dir / ".submitit" / "%j",
-                           name=f"cnnsweep-{sweep.study.study_name}-ablation", ctrl_c=sweep.ctrl_c,
-                           on_end=ended)
+                           name=f"cnnsweep-{sweep.study.study_name}-ablation",
+                           stop_request=sweep.stop_request, on_end=ended)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial
 
-from cnnsweep.sweep import records
-from cnnsweep.sweep.settings import MAX_CONFIRM_SEEDS
+from cnnsweep.sweep.settings.frozen import MAX_CONFIRM_SEEDS
+from cnnsweep.sweep.study import records
 
 if TYPE_CHECKING:
     from cnnsweep.sweep.state import Sweep
@@ -67,7 +67,7 @@ def confirm_top(sweep: Sweep) -> list[FrozenTrial]:
 def confirm_plan(sweep: Sweep, top: list[FrozenTrial]) -> list[tuple[FrozenTrial, int]]:
     """Every confirmation run of ``top`` as (trial, seed): first each configuration's first new
     seed, then each one's second, and so on, so a cut plan keeps every configuration in play."""
-    return [(trial, confirm_seed(sweep.settings.base_seed, trial.number, index))
+    return [(trial, confirm_seed(sweep.settings.run.base_seed, trial.number, index))
             for index in range(sweep.settings.confirm.seeds) for trial in top]
 
 
@@ -78,7 +78,7 @@ def finished(run: Mapping[str, Any] | None) -> bool:
 
 def confirm_left(sweep: Sweep) -> list[tuple[FrozenTrial, int]]:
     """The runs of the confirmation of the best trials so far that are not done yet."""
-    if not sweep.settings.confirm.top_k or len(sweep.settings.directions) != 1:
+    if not sweep.settings.confirm.top_k or not sweep.settings.single_objective:
         return []
     done = records.confirm_runs(sweep.study)
     return [(trial, seed) for trial, seed in confirm_plan(sweep, confirm_top(sweep))
@@ -101,7 +101,7 @@ def refit_reserve(sweep: Sweep) -> float:
 def search_deadline(sweep: Sweep) -> float | None:
     """When the search's training must end: the sweep's deadline, less what the confirmation,
     the ablation path and the refit of the best trials so far will take."""
-    if sweep.deadline is None or len(sweep.settings.directions) != 1:
+    if sweep.deadline is None or not sweep.settings.single_objective:
         return sweep.deadline
     return sweep.deadline - refit_reserve(sweep) - confirm_reserve(sweep) - ablation_reserve(sweep)
 

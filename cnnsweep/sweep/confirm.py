@@ -26,9 +26,11 @@ from optuna.trial import FrozenTrial
 
 from cnnsweep import run_files
 from cnnsweep.analysis import repeats
-from cnnsweep.sweep import budget, placement, records
-from cnnsweep.sweep import study as studies
+from cnnsweep.sweep import budget
 from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def original_seed(sweep: Sweep, trial: FrozenTrial) -> int:
     if "trainer.seed" in trial.params:
         return int(trial.params["trainer.seed"])
     fixed = [o for o in trial_overrides(sweep.settings, trial) if o.startswith("trainer.seed=")]
-    return int(fixed[-1].split("=", 1)[1]) if fixed else sweep.settings.base_seed + trial.number
+    return int(fixed[-1].split("=", 1)[1]) if fixed else sweep.settings.run.trial_seed(trial.number)
 
 
 def confirm(sweep: Sweep) -> repeats.Confirmation | None:
@@ -56,7 +58,7 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
     settings, study = sweep.settings, sweep.study
     if not settings.confirm.top_k:
         return None
-    if len(settings.directions) != 1:
+    if not settings.single_objective:
         log.info("confirm skipped: a multi-objective sweep has no single best configuration")
         return None
     top = budget.confirm_top(sweep)
@@ -141,10 +143,10 @@ def _run_here(sweep: Sweep, trial: FrozenTrial, seed: int) -> None:
     subdir = _subdir(trial.number, seed)
     log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
     try:
-        metrics = sweep.launcher.confirm(trial, seed, subdir, RefitHooks(sweep.ctrl_c.requested))
+        metrics = sweep.launcher.confirm(trial, seed, subdir, RefitHooks(sweep.stop_request.requested))
     except OSError as exc:
-        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
-    sweep.ctrl_c.check()  # an interrupted run is not recorded: a resume runs it again
+        metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
+    sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
     records.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
 
 
@@ -159,12 +161,12 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
 
     def ended(index: int, error: str) -> None:
         trial, seed = todo[index]
-        metrics = run_files.read_metrics(dirs[index]) or {"status": "failed", "error": error}
+        metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
         records.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
 
     for trial, seed in todo:
         log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
     placement.run_commands(commands, n_jobs=settings.n_jobs, cluster=settings.cluster,
                            folder=settings.sweep_dir / ".submitit" / "%j",
-                           name=f"cnnsweep-{sweep.study.study_name}-confirm", ctrl_c=sweep.ctrl_c,
+                           name=f"cnnsweep-{sweep.study.study_name}-confirm", stop_request=sweep.stop_request,
                            on_end=ended)

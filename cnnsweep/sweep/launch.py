@@ -28,10 +28,11 @@ from hydra.core.utils import JobStatus, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from cnnsweep import run_files
 from cnnsweep.hooks import TrialHooks
-from cnnsweep.sweep.settings import SweepSettings
-from cnnsweep.sweep.space import override_for
-from cnnsweep.sweep.storage import mask_password
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.settings.space import override_for
+from cnnsweep.sweep.study.storage import mask_password
 
 log = logging.getLogger("cnnsweep")
 
@@ -50,7 +51,7 @@ def trial_overrides(settings: SweepSettings,
     overrides = list(settings.space.fixed)
     overrides += [override_for(key, value) for key, value in trial.params.items()]
     if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=") for o in overrides):
-        overrides.append(f"trainer.seed={settings.base_seed + trial.number}")
+        overrides.append(f"trainer.seed={settings.run.trial_seed(trial.number)}")
     if settings.fidelity:
         overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
         overrides.append(subset_epochs_override(settings.fidelity))
@@ -248,8 +249,8 @@ class TrialLauncher:
         try:
             job.return_value  # noqa: B018 - raises the job's exception
         except Exception as exc:
-            return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        return {"status": "failed", "error": f"the job returned {job.return_value!r}, not metrics"}
+            return run_files.failed_metrics(f"{type(exc).__name__}: {exc}")
+        return run_files.failed_metrics(f"the job returned {job.return_value!r}, not metrics")
 
     def _run_here(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
                   hooks: TrialHooks, extra: dict[str, Any]):
@@ -260,9 +261,9 @@ class TrialLauncher:
             self._logging_ready = True
         log.info("trial %d: %s", trial.number, mask_password(" ".join(filter_overrides(overrides))))
         varying = {**trial.params, **extra}
-        seed = f"trainer.seed={self.settings.base_seed + trial.number}"
+        seed = f"trainer.seed={self.settings.run.trial_seed(trial.number)}"
         if "trainer.seed" not in varying and seed in overrides:  # not when a fixed override pins it
-            varying["trainer.seed"] = self.settings.base_seed + trial.number
+            varying["trainer.seed"] = self.settings.run.trial_seed(trial.number)
         job_config = self._job_config(overrides, varying, template=not extra)
         with open_dict(job_config):
             job_config.hydra.job.id = trial.number

@@ -9,9 +9,9 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnsweep import run_files
-from cnnsweep.sweep import records
 from cnnsweep.sweep.budget import refit_seconds
 from cnnsweep.sweep.launch import RefitHooks
+from cnnsweep.sweep.study import records
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def refit(sweep: Sweep) -> None:
     """
     study = sweep.study
     trial = records.chosen_best(study)
-    if len(sweep.settings.directions) != 1 or trial is None:
-        log.info("refit skipped: %s", "a multi-objective sweep" if len(sweep.settings.directions) != 1
+    if not sweep.settings.single_objective or trial is None:
+        log.info("refit skipped: %s", "a multi-objective sweep" if not sweep.settings.single_objective
                  else "no complete trial")
         return
     done = study.user_attrs.get(records.REFIT_ATTR) or {}
@@ -47,9 +47,9 @@ def refit(sweep: Sweep) -> None:
     log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
     subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
     try:
-        metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.ctrl_c.requested))
+        metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.stop_request.requested))
     except OSError as exc:
-        metrics = {"status": "failed", "error": run_files.write_error_message(exc, sweep.settings.sweep_dir)}
+        metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
     study.set_user_attr(records.REFIT_ATTR, {
         "trial": trial.number, "epochs": epochs, "dir": subdir, "status": metrics.get("status"),
         "test_acc": metrics.get("test_acc"), "error": metrics.get("error")})

@@ -5,7 +5,7 @@
 A worker loops: ask the study for a trial, run its job (which reports every
 epoch to the pruner), tell the study how it ended (:func:`work`). The
 coordinator (:func:`coordinate`) recovers what a killed sweep left running, runs
-the worker loops where :mod:`cnnsweep.sweep.placement` says (here, or as worker
+the worker loops where :mod:`cnnsweep.sweep.workers.placement` says (here, or as worker
 processes), prints one line per finished trial, writes ``trials.csv``,
 ``optimization_results.yaml`` and the report, and raises :class:`SweepStopped`
 when it ended early. Several machines pointed at one PostgreSQL URL cooperate
@@ -16,35 +16,41 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 from cnnsweep import curves, faults, run_files
-from cnnsweep.errors import SweepStopped
-from cnnsweep.sweep import ablation, algorithms, confirm, outputs, placement, records
-from cnnsweep.sweep import study as studies
+from cnnsweep.errors import StopReason, SweepStopped
+from cnnsweep.sweep import ablation, confirm, progress
 from cnnsweep.sweep.budget import search_deadline
-from cnnsweep.sweep.interrupts import CtrlC
 from cnnsweep.sweep.launch import SweepTrialHooks, TrialLauncher
 from cnnsweep.sweep.lock import hold_sweep_dir
 from cnnsweep.sweep.refit import refit
-from cnnsweep.sweep.settings import SweepSettings, check_settings
-from cnnsweep.sweep.state import Sweep, training_deadline
-from cnnsweep.sweep.storage import heartbeat, mask_password, open_storage
-from cnnsweep.sweep.worker_env import WorkerEnv
+from cnnsweep.sweep.settings.check import check_settings
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.state import NoTracker, Sweep, training_deadline
+from cnnsweep.sweep.study import algorithms, records
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study.storage import heartbeat, mask_password, open_storage
+from cnnsweep.sweep.workers import placement
+from cnnsweep.sweep.workers.env import WorkerEnv
+from cnnsweep.sweep.workers.interrupts import StopRequest
+
+if TYPE_CHECKING:
+    from cnnsweep.sweep.tracked import SweepTracker
 
 log = logging.getLogger("cnnsweep")
 
 
 def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_context: HydraContext,
               task_function: TaskFunction, config: DictConfig) -> None:
-    """The sweep of ``python -m cnnsweep --multirun``: check, open, then coordinate or work.
+    """The sweep of ``python -m cnnsweep --multirun``: check, then coordinate it, or be one of
+    its workers when this process's environment says so (:class:`WorkerEnv`).
 
     Raises:
         UserError: a bad setting, data that cannot be loaded, a storage that cannot be
@@ -55,54 +61,68 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
     started = time.time()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.raiseExceptions = False  # a full disk must not print a traceback per log line
-    ctrl_c = CtrlC()
-    ctrl_c.install()
+    stop_request = StopRequest()
+    stop_request.install()
     checked = check_settings(settings, config, arguments)
-    # One live command per sweep dir (its own workers aside): a second one stops here.
-    held = None if checked.is_worker else hold_sweep_dir(checked.sweep_dir)
+    launcher = TrialLauncher(checked, hydra_context=hydra_context, task_function=task_function, config=config)
+    told = WorkerEnv.decode(os.environ)
+    if told.is_worker:
+        run_worker(checked, told, launcher, stop_request)
+    else:
+        run_coordinator(checked, launcher, stop_request, started)
+
+
+def run_coordinator(checked: SweepSettings, launcher: TrialLauncher, stop_request: StopRequest,
+                    started: float) -> None:
+    """The sweep's own process: one per sweep dir (a second command stops at the lock)."""
+    held = hold_sweep_dir(checked.sweep_dir)
     try:
-        _open_and_run(checked, ctrl_c, started, hydra_context=hydra_context, task_function=task_function,
-                      config=config)
+        placement.check_placement(checked.n_jobs, checked.cluster)
+        sampler = algorithms.make_sampler(checked, worker_index=None)
+        pruner = algorithms.make_pruner(checked)
+        opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers,
+                              heartbeat=checked.heartbeat)
+        _warm_up(checked, trains_here=not checked.several_writers)
+        # Only now, with the config and the data checked, is the study touched.
+        sweep = Sweep(settings=checked, study=studies.open_study(checked, opened, sampler, pruner),
+                      storage=opened, launcher=launcher, stop_request=stop_request,
+                      constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
+                      deadline=training_deadline(checked, started))
+        sweep.tracker = open_tracker(checked, sweep.study)
+        coordinate(sweep)
     finally:
-        if held is not None:
-            held.release()
+        held.release()
 
 
-def _open_and_run(checked: SweepSettings, ctrl_c: CtrlC, started: float, *, hydra_context: HydraContext,
-                  task_function: TaskFunction, config: DictConfig) -> None:
-    told = WorkerEnv.decode(os.environ) if checked.is_worker else WorkerEnv()
+def run_worker(checked: SweepSettings, told: WorkerEnv, launcher: TrialLauncher,
+               stop_request: StopRequest) -> None:
+    """A worker process of a coordinator (here, or as a SLURM job): trials until the budget is
+    spent; the coordinator writes the records."""
     sampler = algorithms.make_sampler(checked, worker_index=told.index)
     pruner = algorithms.make_pruner(checked)
-    if not checked.is_worker:
-        placement.check_placement(checked.n_jobs, checked.cluster)
-    opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers,
+    opened = open_storage(told.storage_url, checked.sweep_dir, several_writers=True,
                           heartbeat=checked.heartbeat)
-    _warm_up(checked, trains_here=checked.is_worker or not checked.several_writers)
-    # Only now, with the config and the data checked, is the study touched.
-    sweep = Sweep(
-        settings=checked,
-        study=studies.open_study(checked, opened, sampler, pruner),
-        storage=opened,
-        launcher=TrialLauncher(checked, hydra_context=hydra_context, task_function=task_function,
-                               config=config),
-        ctrl_c=ctrl_c,
-        constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
-        told=told,
-        deadline=training_deadline(checked, told, started),
-    )
-    if checked.tracking is not None:
-        from cnnsweep.sweep.tracked import SweepTracker
+    _warm_up(checked, trains_here=True)
+    sweep = Sweep(settings=checked, study=studies.load_study(checked, opened, sampler, pruner),
+                  storage=opened, launcher=launcher, stop_request=stop_request,
+                  constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS, told=told,
+                  deadline=told.deadline)
+    sweep.tracker = open_tracker(checked, sweep.study)
+    try:  # a SLURM job's worker has no coordinator process to watch
+        work(sweep, parent_pid=os.getppid() if told.watches_its_parent else None, marks_trials=True)
+    except KeyboardInterrupt:
+        raise SweepStopped(StopReason.INTERRUPTED) from None
+    finally:
+        curves.wait_for_plots()
 
-        sweep.tracker = SweepTracker(checked, sweep.study)
-    if checked.is_worker:
-        try:  # a SLURM job's worker has no coordinator process to watch
-            work(sweep, parent_pid=os.getppid() if told.watches_its_parent else None, marks_trials=True)
-        except KeyboardInterrupt:
-            raise SweepStopped("interrupted") from None
-        finally:
-            curves.wait_for_plots()
-        return
-    coordinate(sweep)
+
+def open_tracker(settings: SweepSettings, study: optuna.Study) -> SweepTracker | NoTracker:
+    """``tracking=mlflow``: this process's line to the tracker; else one that does nothing."""
+    if settings.tracking is None:
+        return NoTracker()
+    from cnnsweep.sweep.tracked import SweepTracker
+
+    return SweepTracker(settings, study)
 
 
 def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
@@ -115,11 +135,11 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
     from cnnsweep.data.loader import load_dataset
 
     if not settings.searches_dataset:
-        data = settings.data
+        data = settings.run.data
         load_dataset(str(data["name"]), data["path"], train_limit=data["train_limit"],
                      test_limit=data["test_limit"])
     if trains_here:  # a coordinator of worker processes only watches
-        select_backend(settings.backend)
+        select_backend(settings.run.backend)
         import_keras()
 
 
@@ -139,7 +159,7 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
     studies.enter_optimize_loop(study)
     waiting_for_others = False
     while True:
-        sweep.ctrl_c.check()
+        sweep.stop_request.check()
         if studies.sampler_stopped(study):
             log.info("the sampler has no new points to try (the grid is exhausted)")
             break
@@ -184,24 +204,23 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
 
 def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) -> None:
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
-    tracked = sweep.tracker.trial_started(trial) if sweep.tracker is not None else None
+    tracked = sweep.tracker.trial_started(trial)
     try:
-        hooks = SweepTrialHooks(trial, sweep.ctrl_c.requested, deadline, sweep.settings.fidelity,
+        hooks = SweepTrialHooks(trial, sweep.stop_request.requested, deadline, sweep.settings.fidelity,
                                 memory_share=sweep.told.workers_here,
                                 epoch_logs=tracked.log_epoch if tracked is not None else None)
         metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
         log.error("trial %d could not start: %s", trial.number, reason)
-        metrics = {"status": "failed", "error": reason}
+        metrics = run_files.failed_metrics(reason)
     except Exception as exc:  # the job could not even start: record it, keep sweeping
         log.exception("trial %d could not run", trial.number)
-        metrics = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        metrics = run_files.failed_metrics(f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
-        signal_name = "SIGTERM" if sweep.ctrl_c.reason == "terminated" else "Ctrl-C"
+        signal_name = "SIGTERM" if sweep.stop_request.reason is StopReason.TERMINATED else "Ctrl-C"
         studies.abandon(sweep.study, trial.number, f"interrupted ({signal_name}) before it finished")
-        if sweep.tracker is not None:
-            sweep.tracker.trial_interrupted(tracked)
+        sweep.tracker.trial_interrupted(tracked)
         raise
     faults.point("tell")
     try:
@@ -214,8 +233,8 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
                     "result stays in %s only; the trial runs again.", trial.number,
                     sweep.settings.sweep_dir / str(trial.number))
         return
-    if sweep.tracker is not None:  # after the study: the tracker is never the truth
-        sweep.tracker.trial_ended(tracked, trial.number, metrics)
+    # After the study: the tracker is never the truth.
+    sweep.tracker.trial_ended(tracked, trial.number, metrics)
 
 
 def _stop_for_failures(sweep: Sweep) -> bool:
@@ -223,7 +242,7 @@ def _stop_for_failures(sweep: Sweep) -> bool:
     if reason is None:
         return False
     log.error("stopping: %s", reason)
-    sweep.stopped_by.append("too_many_failures")
+    sweep.stopped_by.append(StopReason.TOO_MANY_FAILURES)
     return True
 
 
@@ -237,40 +256,38 @@ def coordinate(sweep: Sweep) -> None:
     settings, study = sweep.settings, sweep.study
     alive: Callable[[Any], bool] | None = None
     if settings.cluster is not None:
-        from cnnsweep.sweep.slurm import job_alive
+        from cnnsweep.sweep.workers.slurm import job_alive
 
         alive = job_alive
     studies.recover_interrupted(study, sweep.storage, alive)
-    progress = outputs.Progress(sweep)
-    if sweep.tracker is not None:
-        sweep.tracker.open_parent()
+    shown = progress.Progress(sweep)
+    sweep.tracker.open_parent()
     log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
-             study.study_name, settings.n_trials, settings.sweep_dir, progress.done_at_start,
+             study.study_name, settings.n_trials, settings.sweep_dir, shown.done_at_start,
              settings.n_jobs, mask_password(sweep.storage.url))
     if settings.cluster is not None and not settings.wait:
-        _run_worker_loops(sweep, progress)  # submits the jobs and returns
+        _run_worker_loops(sweep, shown)  # submits the jobs and returns
         log.info("the jobs run on without this command. Follow them with squeue --me and %s/.submitit/; "
                  "when they have ended, run the same command without hydra.sweeper.wait=false to "
                  "write trials.csv and report.html (or python -m cnnsweep.report %s)",
                  settings.sweep_dir, settings.sweep_dir)
         return
     try:
-        _run_worker_loops(sweep, progress)
+        _run_worker_loops(sweep, shown)
     except KeyboardInterrupt:
-        sweep.stopped_by.append(sweep.ctrl_c.reason)
+        sweep.stopped_by.append(sweep.stop_request.reason)
         log.warning("%s: finished trials are kept; run the same command again "
-                    "(same hydra.sweep.dir) to resume", sweep.ctrl_c.reason)
+                    "(same hydra.sweep.dir) to resume", sweep.stop_request.reason)
     else:
         if (stalled := studies.stalled(study, settings)) is not None:
             log.info("the study stopped improving: %s", stalled)
         _after_the_search(sweep)
     finally:
         curves.wait_for_plots()
-        outputs.write_records(sweep)
-        outputs.write_report(sweep)
-        if sweep.tracker is not None:
-            sweep.tracker.finish(interrupted=bool(sweep.stopped_by))
-    outputs.summarise(sweep)
+        progress.write_records(sweep)
+        progress.write_report(sweep)
+        sweep.tracker.finish(interrupted=bool(sweep.stopped_by))
+    progress.summarise(sweep)
     if sweep.stopped_by:
         raise SweepStopped(sweep.stopped_by[0])
 
@@ -286,19 +303,19 @@ def _after_the_search(sweep: Sweep) -> None:
         try:
             step(sweep)
         except KeyboardInterrupt:
-            sweep.stopped_by.append(sweep.ctrl_c.reason)
+            sweep.stopped_by.append(sweep.stop_request.reason)
             log.warning("interrupted during %s: the results so far are kept; the same command "
                         "finishes it", name)
 
 
-def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
+def _run_worker_loops(sweep: Sweep, shown: progress.Progress) -> None:
     """The worker loops, where :func:`placement.placement` puts them; progress as trials end."""
     settings, study = sweep.settings, sweep.study
     budget = studies.budget_of(study)
     if budget.done >= settings.n_trials and budget.waiting == 0 and settings.several_writers:
         return  # nothing left to do: no worker processes or jobs to start
-    place = placement.placement(settings.n_jobs, sys.argv[1:], str(settings.sweep_dir),
-                              study.study_name, sweep.storage.url, sweep.ctrl_c, sweep.deadline,
+    place = placement.placement(settings.n_jobs, settings.command, str(settings.sweep_dir),
+                              study.study_name, sweep.storage.url, sweep.stop_request, sweep.deadline,
                               cluster=settings.cluster, wait=settings.wait)
 
     def on_death(worker: int | str, how: str) -> bool:
@@ -307,9 +324,9 @@ def _run_worker_loops(sweep: Sweep, progress: outputs.Progress) -> None:
         return budget.done + budget.running < settings.n_trials + budget.waiting
 
     def on_tick() -> bool:
-        progress.report_new()
+        shown.report_new()
         return _stop_for_failures(sweep)
 
-    place.run(work=lambda: work(sweep, on_trial_done=progress.report), on_death=on_death,
+    place.run(work=lambda: work(sweep, on_trial_done=shown.report), on_death=on_death,
               on_tick=on_tick)
-    progress.report_new()
+    shown.report_new()

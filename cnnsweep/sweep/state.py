@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import optuna
 
-from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.errors import StopReason
 from cnnsweep.sweep.launch import TrialLauncher
-from cnnsweep.sweep.settings import SweepSettings
-from cnnsweep.sweep.storage import OpenStorage
-from cnnsweep.sweep.worker_env import WorkerEnv
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.study.storage import OpenStorage
+from cnnsweep.sweep.workers.env import WorkerEnv
+from cnnsweep.sweep.workers.interrupts import StopRequest
 
 if TYPE_CHECKING:
     from cnnsweep.sweep.tracked import SweepTracker
@@ -34,22 +35,40 @@ class Sweep:
     study: optuna.Study
     storage: OpenStorage
     launcher: TrialLauncher
-    ctrl_c: CtrlC
+    stop_request: StopRequest
     constrained: bool  # the sampler learns from infeasible trials through a constraint
     told: WorkerEnv = field(default_factory=WorkerEnv)  # what this process was told as a worker
     deadline: float | None = None  # time.time() by which training must end (hydra.sweeper.timeout)
-    stopped_by: list[str] = field(default_factory=list)  # why the sweep ended early
-    tracker: SweepTracker | None = None  # tracking=mlflow: this process's line to the tracker
+    stopped_by: list[StopReason] = field(default_factory=list)  # why the sweep ended early
+    tracker: SweepTracker | NoTracker = field(default_factory=lambda: NoTracker())  # tracking=mlflow's line
 
 
-def training_deadline(settings: SweepSettings, told: WorkerEnv, started: float) -> float | None:
-    """When training must end for the sweep to finish, report included, within its timeout.
+class NoTracker:
+    """The tracker of a sweep without ``tracking=``: told everything, does nothing."""
 
-    A worker process gets its coordinator's deadline; a coordinator keeps a reserve
-    for writing the records and the report (3% of the budget, 5 s to 60 s).
-    """
-    if settings.is_worker and told.deadline is not None:
-        return told.deadline
+    def open_parent(self) -> None:
+        return None
+
+    def progress(self) -> None:
+        return None
+
+    def trial_started(self, trial: optuna.trial.Trial) -> None:
+        return None
+
+    def trial_ended(self, run: object, number: int, metrics: object) -> None:
+        return None
+
+    def trial_interrupted(self, run: object) -> None:
+        return None
+
+    def finish(self, interrupted: bool) -> None:
+        return None
+
+
+def training_deadline(settings: SweepSettings, started: float) -> float | None:
+    """When training must end for the sweep to finish, report included, within its timeout:
+    the coordinator keeps a reserve for writing the records and the report (3% of the
+    budget, 5 s to 60 s). Its workers are told this deadline (:class:`WorkerEnv`)."""
     if settings.timeout is None:
         return None
     low, high = REPORT_RESERVE_S

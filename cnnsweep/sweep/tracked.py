@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from cnnsweep import run_files
-from cnnsweep.sweep import records
-from cnnsweep.sweep.settings import SweepSettings
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.study import records
 from cnnsweep.tracking import mlflow_exporter as mx
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class SweepTracker:
         refit_dir = Path(str(refit["dir"]))
         if not refit_dir.is_absolute():
             refit_dir = self.settings.sweep_dir / refit_dir
-        metrics = _read_metrics(refit_dir)
+        metrics = run_files.read_metrics(refit_dir) or {}
         run_id = self.exporter.start_run(f"refit of trial {refit.get('trial')}", {},
                                          {mx.REFIT_TAG: refit.get("trial")}, parent)
         if run_id is not None:
@@ -193,7 +193,7 @@ def sweep_params(settings: SweepSettings) -> dict[str, Any]:
     from cnnsweep.masking import mask_password
 
     params: dict[str, Any] = {
-        "study_name": settings.study_name, "dataset": settings.dataset, "n_trials": settings.n_trials,
+        "study_name": settings.study_name, "dataset": settings.run.dataset, "n_trials": settings.n_trials,
         "n_jobs": settings.n_jobs, "timeout": settings.timeout, "objectives": list(settings.objectives),
         "directions": list(settings.directions), "sampler": settings.sampler.get("_target_"),
         "pruner": settings.pruner.get("_target_"), "fidelity": list(settings.fidelity),
@@ -204,15 +204,7 @@ def sweep_params(settings: SweepSettings) -> dict[str, Any]:
     return params
 
 
-def _read_metrics(run_dir: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        return dict(json.loads((run_dir / run_files.METRICS_FILE).read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
 def _trial_metrics(trial: optuna.trial.FrozenTrial, trial_dir: Path) -> dict[str, Any]:
     """A trial's metrics: its metrics.json, else what the study recorded."""
-    return _read_metrics(trial_dir) or {**records.metrics_of(trial), "status": records.trial_state(trial)}
+    recorded = {**records.metrics_of(trial), "status": records.trial_state(trial)}
+    return run_files.read_metrics(trial_dir) or recorded

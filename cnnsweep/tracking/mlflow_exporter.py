@@ -22,6 +22,7 @@ from typing import Any
 
 from cnnsweep import run_files
 from cnnsweep.masking import mask_password
+from cnnsweep.numbers import is_number
 from cnnsweep.tracking import TrackingSettings
 
 log = logging.getLogger("cnnsweep")
@@ -202,9 +203,9 @@ class MlflowExporter:
         before = self.unsent
         config = run_files.read_run_config(run_dir)
         if config:
-            from cnnsweep.config import dotted_keys  # params named by the config key
+            from cnnsweep.config import SECTIONS, dotted_keys  # params named by the config key
 
-            self.log_params(run_id, dotted_keys({k: config[k] for k in ("dataset", "model", "trainer")
+            self.log_params(run_id, dotted_keys({k: config[k] for k in SECTIONS
                                                  if k in config}))
         if with_history:
             self.log_metric_rows(run_id, history_rows(run_dir / run_files.HISTORY_FILE))
@@ -283,7 +284,7 @@ def _number(text: str | None) -> float | None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _param_text(value: Any) -> str:

@@ -54,7 +54,7 @@ def tracked_run(settings: TrackingSettings, config: dict[str, Any], run_dir: Pat
         result = train(config, run_dir, hooks=_EpochsToRun(
             lambda epoch, logs: exporter.log_metrics(run_id, logs, step=epoch)))
     except CnnsweepError as exc:
-        metrics = getattr(exc, "metrics", None) or {"status": "failed", "error": str(exc)}
+        metrics = getattr(exc, "metrics", None) or run_files.failed_metrics(str(exc))
         exporter.send_run_end(run_id, run_dir, metrics, str(metrics.get("status", "failed")))
         raise
     except BaseException:

@@ -14,7 +14,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from cnnsweep.sweep.schema import register_sweeper_configs
+from cnnsweep.sweep.settings.schema import register_sweeper_configs
 
 register_sweeper_configs()
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from cnnsweep.sweep import records
+from cnnsweep.sweep.study import records
 from tests.helpers import IN_CI, cli_env, load_study, requires, run_cli, sweep_args
 
 pytestmark = pytest.mark.fault
@@ -262,8 +262,8 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
     """A machine frozen (SIGSTOP: a paused VM, a stalled host) for longer than the grace
     period has its trial failed by another; when it wakes up it says so in one line, stops
     that trial, and goes on with the study, without a traceback."""
-    from cnnsweep.sweep import study as studies
-    from cnnsweep.sweep.storage import Heartbeat, open_storage
+    from cnnsweep.sweep.study import lifecycle as studies
+    from cnnsweep.sweep.study.storage import Heartbeat, open_storage
     from tests.postgres import throwaway_server
 
     with throwaway_server() as server:

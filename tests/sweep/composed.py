@@ -6,9 +6,10 @@ from hydra import compose, initialize_config_dir
 
 from cnnsweep.config import register_configs
 from cnnsweep.paths import config_dir
-from cnnsweep.sweep.files import register_sweep_files
-from cnnsweep.sweep.schema import register_sweeper_configs
-from cnnsweep.sweep.settings import SweepSettings, check_settings
+from cnnsweep.sweep.settings.check import check_settings
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.settings.presets import register_sweep_files
+from cnnsweep.sweep.settings.schema import register_sweeper_configs
 
 
 def sweep_config(*overrides: str, sweep_dir: str = "/tmp/s", sweep: str = "seed_cnn"):

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from cnnsweep.errors import ConfigError
-from cnnsweep.sweep import ablation, budget, records
+from cnnsweep.sweep import ablation, budget
 from cnnsweep.sweep.runner import coordinate, work
+from cnnsweep.sweep.study import records
 from tests.sweep.composed import sweep_settings
 from tests.sweep.test_loop import make_sweep
 
@@ -72,7 +73,7 @@ def test_every_step_trains_the_same_new_seeds_no_trial_used(tmp_path):
     steps = len(ablation.plan(sweep))
     assert len(runs) == steps * SEEDS
     seeds = {seed for _, seed, _ in runs}
-    trial_seeds = {sweep.settings.base_seed + t.number for t in sweep.study.trials}
+    trial_seeds = {sweep.settings.run.trial_seed(t.number) for t in sweep.study.trials}
     assert len(seeds) == SEEDS and not seeds & trial_seeds
     assert all(subdir.startswith("ablation/") and subdir.endswith(f"-seed{seed}") for _, seed, subdir in runs)
     assert len({subdir for _, _, subdir in runs}) == len(runs)  # each run its own folder

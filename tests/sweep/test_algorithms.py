@@ -6,7 +6,7 @@ import optuna
 
 
 def test_successive_halving_stops_pruning_after_its_last_rung():
-    from cnnsweep.sweep.algorithms import SuccessiveHalving
+    from cnnsweep.sweep.study.algorithms import SuccessiveHalving
 
     def prunes_at(last_rung):
         study = optuna.create_study(direction="maximize", pruner=SuccessiveHalving(

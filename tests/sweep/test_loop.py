@@ -17,14 +17,15 @@ import pytest
 import yaml
 from optuna.storages import InMemoryStorage
 
-from cnnsweep.sweep import budget, confirm, outputs, records, refit
-from cnnsweep.sweep import study as studies
-from cnnsweep.sweep.interrupts import CtrlC
+from cnnsweep.sweep import budget, confirm, progress, refit
 from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
 from cnnsweep.sweep.runner import coordinate, work
 from cnnsweep.sweep.state import Sweep, training_deadline
-from cnnsweep.sweep.storage import OpenStorage
-from cnnsweep.sweep.worker_env import WorkerEnv
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.storage import OpenStorage
+from cnnsweep.sweep.workers.env import STORAGE_VAR, WorkerEnv, worker_command
+from cnnsweep.sweep.workers.interrupts import StopRequest
 from tests.sweep.composed import sweep_settings
 
 
@@ -75,7 +76,7 @@ def make_sweep(tmp_path, *overrides, outcome=None, told=None, deadline=None):
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     study.set_user_attr("cnnsweep_params", settings.param_keys)
     return Sweep(settings=settings, study=study, storage=OpenStorage(":memory:", study._storage, False),
-                 launcher=FakeLauncher(settings, outcome), ctrl_c=CtrlC(),  # type: ignore[arg-type]
+                 launcher=FakeLauncher(settings, outcome), stop_request=StopRequest(),  # type: ignore[arg-type]
                  constrained=False, told=told, deadline=deadline)
 
 
@@ -143,13 +144,58 @@ def test_a_worker_marks_its_trials_with_what_it_was_told(tmp_path):
     assert {t.user_attrs[records.WORKER_ATTR] for t in sweep.study.trials} == {"slurm-42"}
 
 
-def test_a_worker_keeps_its_coordinators_deadline_and_a_coordinator_keeps_a_reserve(tmp_path):
+def test_a_coordinator_keeps_a_reserve_for_the_report_and_tells_its_workers_the_rest(tmp_path):
     settings = sweep_settings("hydra.sweeper.timeout=1000", sweep_dir=str(tmp_path))
-    assert training_deadline(settings, WorkerEnv(), started=0.0) == 1000 - 30  # 3% for the report
-    worker = sweep_settings("hydra.sweeper.timeout=1000", "hydra.sweeper.role=worker",
-                            sweep_dir=str(tmp_path))
-    assert training_deadline(worker, WorkerEnv(deadline=123.0), started=0.0) == 123.0
-    assert training_deadline(sweep_settings(sweep_dir=str(tmp_path)), WorkerEnv(), 0.0) is None
+    assert training_deadline(settings, started=0.0) == 1000 - 30  # 3% for the report
+    assert training_deadline(sweep_settings(sweep_dir=str(tmp_path)), 0.0) is None
+
+
+def worker_settings(coordinator, tmp_path):
+    """The settings a worker process composes from the command its coordinator gives it."""
+    command = worker_command(coordinator.command, str(tmp_path), coordinator.study_name)
+    overrides = [arg for arg in command[3:] if not arg.startswith("--")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STORAGE_VAR, "sqlite:///unused.db")
+        return sweep_settings(*overrides, sweep_dir=str(tmp_path))
+
+
+def test_a_worker_of_two_asks_for_trials_as_long_as_its_coordinator_would(tmp_path):
+    """Read alone, a worker's settings give the coordinator's arithmetic: the confirmation's
+    time left is shared by the sweep's two workers on both sides, so a worker asks for the
+    trials that time allows. (A worker told n_jobs=1 kept back twice the time and stopped.)"""
+    overrides = ("hydra.sweeper.n_trials=8", "hydra.sweeper.n_jobs=2", "hydra.sweeper.confirm.top_k=2",
+                 "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.timeout=3600", "hydra.sweeper.report=false")
+
+    class Enough(Exception):
+        pass
+
+    def six_only(number):
+        if number == 5:
+            raise Enough
+
+    coordinator = make_sweep(tmp_path, *overrides, deadline=time.time() + 3600)
+    coordinator.launcher.outcome = lambda trial: {**FakeLauncher(None).outcome(trial), "train_seconds": 100.0}
+    with pytest.raises(Enough):
+        work(coordinator, on_trial_done=six_only)
+    # the top 2 configurations x 3 seeds, over 2 workers
+    reserve = 6 * (1.1 * 100 + budget.CONFIRM_FIXED_S) / 2
+    deadline = time.time() + reserve + 60  # time for the reserve and for the two trials left
+    coordinator.deadline = deadline
+    assert deadline - budget.search_deadline(coordinator) == pytest.approx(reserve)
+
+    def as_worker(settings):
+        told = WorkerEnv(storage_url="sqlite:///unused.db", index=0, workers_here=2, deadline=deadline)
+        return Sweep(settings=settings, study=coordinator.study, storage=coordinator.storage,
+                     launcher=coordinator.launcher, stop_request=StopRequest(), constrained=False, told=told,
+                     deadline=deadline)
+
+    worker = as_worker(worker_settings(coordinator.settings, tmp_path))
+    assert worker.settings.n_jobs == 2
+    assert budget.search_deadline(worker) == pytest.approx(budget.search_deadline(coordinator))
+    told_one_job = as_worker(sweep_settings(*overrides, "hydra.sweeper.n_jobs=1", sweep_dir=str(tmp_path)))
+    assert deadline - budget.search_deadline(told_one_job) == pytest.approx(2 * reserve)
+    work(worker)
+    assert states(coordinator) == ["complete"] * 8
 
 
 # ---------------------------------------------------------------- the coordinator and its outputs
@@ -169,13 +215,13 @@ def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_b
 def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog):
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
     work(sweep)
-    progress = outputs.Progress(sweep)
+    shown = progress.Progress(sweep)
     sweep.study.enqueue_trial(dict(sweep.study.trials[0].params))
     sweep.settings = make_sweep(tmp_path, "hydra.sweeper.n_trials=4").settings
     work(sweep)
     with caplog.at_level("INFO", logger="cnnsweep"):
-        progress.report(3)
-        progress.report(3)  # each count once
+        shown.report(3)
+        shown.report(3)  # each count once
     lines = [r.getMessage() for r in caplog.records if "done" in r.getMessage()]
     assert len(lines) == 1 and "4/4 done, 0 left" in lines[0]
 
@@ -185,14 +231,14 @@ def test_a_resume_counts_only_the_trials_that_end_in_it(tmp_path, caplog):
     # study as its workers tell them) must not count the old ones again.
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
     work(sweep)
-    progress = outputs.Progress(sweep)
+    shown = progress.Progress(sweep)
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5")
-    sweep.study = progress.sweep.study
-    progress.sweep = sweep
+    sweep.study = shown.sweep.study
+    shown.sweep = sweep
     with caplog.at_level("INFO", logger="cnnsweep"):
-        progress.report_new()  # the old trials: nothing to say
+        shown.report_new()  # the old trials: nothing to say
         work(sweep)
-        progress.report_new()
+        shown.report_new()
     lines = [r.getMessage() for r in caplog.records if " done, " in r.getMessage()]
     assert [line.split("  ")[-1].split(",")[0] for line in lines] == ["4/5 done", "5/5 done"]
 
@@ -249,7 +295,7 @@ def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
     runs = sweep.launcher.confirms
     assert len(runs) == 2 * 3 and {trial for trial, _, _ in runs} == {4, 3}  # the two best objectives
     seeds = [seed for _, seed, _ in runs]
-    trial_seeds = {sweep.settings.base_seed + t.number for t in sweep.study.trials}
+    trial_seeds = {sweep.settings.run.trial_seed(t.number) for t in sweep.study.trials}
     assert len(set(seeds)) == 6 and not set(seeds) & trial_seeds
     assert all(subdir == f"{confirm.CONFIRM_DIR}/{trial}-seed{seed}" for trial, seed, subdir in runs)
     table = pd.read_csv(tmp_path / records.CONFIRM_FILE)

@@ -6,8 +6,8 @@ import optuna
 import pandas as pd
 import yaml
 
-from cnnsweep.sweep import records
-from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
 
 
 def test_trials_csv_has_a_row_per_trial_with_its_state_params_and_metrics(tmp_path):

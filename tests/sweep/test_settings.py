@@ -19,7 +19,7 @@ def test_seed_cnn_searches_the_lessons_five_and_is_frozen():
     assert settings.param_keys == ["model.filters", "model.kernel_size", "model.strides",
                                    "model.padding", "trainer.batch_size"]
     assert settings.directions == ("maximize",) and settings.study_name == "seed_cnn"
-    assert not settings.is_worker and not settings.shared_storage
+    assert not settings.shared_storage
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.n_trials = 5  # type: ignore[misc]
 

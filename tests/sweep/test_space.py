@@ -2,7 +2,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from cnnsweep.errors import ConfigError
-from cnnsweep.sweep.space import override_for, parse_search_space
+from cnnsweep.sweep.settings.space import override_for, parse_search_space
 
 
 def test_sweep_syntax_becomes_optuna_distributions():

@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from cnnsweep.errors import UserError
-from cnnsweep.sweep import storage
+from cnnsweep.sweep.study import storage
 
 
 def test_passwords_are_masked():

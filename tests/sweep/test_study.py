@@ -6,8 +6,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from cnnsweep.sweep import records
-from cnnsweep.sweep import study as studies
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_a_changed_choice_is_refused_and_a_changed_range_allowed(caplog):
     from types import SimpleNamespace
 
     from cnnsweep.errors import ConfigError
-    from cnnsweep.sweep.space import SearchSpace
+    from cnnsweep.sweep.settings.space import SearchSpace
 
     storage = optuna.storages.InMemoryStorage()
     old = {"lr": optuna.distributions.FloatDistribution(0.001, 0.01, log=True),

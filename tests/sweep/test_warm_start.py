@@ -9,9 +9,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 from cnnsweep.errors import ConfigError
-from cnnsweep.sweep import records
-from cnnsweep.sweep import study as studies
-from cnnsweep.sweep.storage import open_storage
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.storage import open_storage
 from tests.sweep.composed import sweep_settings
 
 FILTERS = CategoricalDistribution([8, 16, 32, 64, 128])

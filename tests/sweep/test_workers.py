@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from cnnsweep.sweep.interrupts import CtrlC
-from cnnsweep.sweep.worker_env import STORAGE_VAR, WorkerEnv, local_workers, worker_command
-from cnnsweep.sweep.workers import LocalProcesses
+from cnnsweep.sweep.workers.env import STORAGE_VAR, WorkerEnv, local_workers, worker_command
+from cnnsweep.sweep.workers.interrupts import StopRequest
+from cnnsweep.sweep.workers.local import LocalProcesses
+from tests.sweep.composed import sweep_settings
 
 
 def _envs(n_jobs, cpus, gpus, base=None):
@@ -57,16 +58,32 @@ def test_worker_command_takes_the_storage_url_from_the_environment_only():
     assert not any("secret" in part for part in command)
     assert f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}" in command
     assert "hydra.sweep.dir=/sweeps/a" in command and "hydra.sweep.dir=/old" not in command
-    assert command[-2:] == ["hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+    assert "hydra.sweeper.n_jobs=4" in command  # one meaning on both sides: the sweep's workers
+    assert not any("role" in part for part in command)  # the environment makes it a worker
     assert command[:3] == [sys.executable, "-m", "cnnsweep"]
 
 
+def test_a_process_is_a_worker_because_its_environment_says_so():
+    assert not WorkerEnv.decode({}).is_worker  # a sweep's own process: its coordinator
+    worker = local_workers(2, 8, 0, "sqlite:///s.db", None)[0]
+    assert WorkerEnv.decode(worker.encode()).is_worker
+
+
+def test_the_sweep_command_is_rebuilt_from_what_hydra_parsed(tmp_path):
+    settings = sweep_settings("hydra.sweeper.n_trials=3", sweep_dir=str(tmp_path),
+                              arguments=["dataset=digits", "model.filters=8"])
+    assert settings.command[0] == "--multirun"
+    assert settings.command[1:3] == ("dataset=digits", "model.filters=8")
+    assert "hydra.sweeper.n_trials=3" in settings.command
+    assert f"hydra.sweep.dir={tmp_path}" in settings.command
+
+
 def test_ctrl_c_is_asked_at_safe_points_only():
-    ctrl_c = CtrlC()
-    ctrl_c.check()  # nothing asked yet
-    ctrl_c.requested.set()
+    stop_request = StopRequest()
+    stop_request.check()  # nothing asked yet
+    stop_request.requested.set()
     with pytest.raises(KeyboardInterrupt):
-        ctrl_c.check()
+        stop_request.check()
 
 
 def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_not(tmp_path):
@@ -77,7 +94,7 @@ def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_no
               "    p.write_text('x'); os.kill(os.getpid(), signal.SIGKILL)\n")
     envs = [{**os.environ, "ROLE": "ok"}, {**os.environ, "ROLE": "crash"}]
     deaths = []
-    processes = LocalProcesses([sys.executable, "-c", script], envs, CtrlC())
+    processes = LocalProcesses([sys.executable, "-c", script], envs, StopRequest())
     processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
     assert deaths == [f"signal {signal.SIGKILL}"]
     assert marker.exists() and all(p.returncode == 0 for p in processes.processes)
@@ -85,7 +102,7 @@ def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_no
 
 def test_more_workers_than_the_memory_holds_are_refused_with_a_workable_count():
     from cnnsweep.errors import ConfigError
-    from cnnsweep.sweep.workers import check_worker_count
+    from cnnsweep.sweep.workers.local import check_worker_count
 
     check_worker_count(8, 24 * 1024)  # 8 x 0.9 GB fit in 24 GB
     with pytest.raises(ConfigError) as refused:

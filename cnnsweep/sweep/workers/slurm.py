@@ -26,7 +26,7 @@ from typing import Any
 
 from cnnsweep import exits
 from cnnsweep.errors import ConfigError, UserError
-from cnnsweep.sweep.worker_env import WorkerEnv, worker_command
+from cnnsweep.sweep.workers.env import WorkerEnv, worker_command
 
 log = logging.getLogger("cnnsweep")
 
@@ -134,12 +134,12 @@ class SlurmJobs:
         parameters: submitit's executor parameters (see :func:`executor_parameters`).
         folder: submitit's folder for job scripts and logs (``%j`` is the job id).
         n_jobs: how many jobs to keep running.
-        ctrl_c: the sweep's Ctrl-C.
+        stop_request: the sweep's Ctrl-C.
         wait: False submits the jobs and returns at once.
     """
 
     def __init__(self, *, command: list[str], storage_file: Path, told: WorkerEnv,
-                 parameters: dict[str, Any], folder: str, n_jobs: int, ctrl_c: Any,
+                 parameters: dict[str, Any], folder: str, n_jobs: int, stop_request: Any,
                  wait: bool = True) -> None:
         self.command = command
         self.storage_file = storage_file
@@ -147,7 +147,7 @@ class SlurmJobs:
         self.parameters = parameters
         self.folder = folder
         self.n_jobs = n_jobs
-        self.ctrl_c = ctrl_c
+        self.stop_request = stop_request
         self.wait = wait
         self.jobs: dict[str, Any] = {}  # job id -> submitit job, while in the queue
 
@@ -180,7 +180,7 @@ class SlurmJobs:
             replacements = 0
             while self.jobs:
                 time.sleep(POLL_SECONDS)
-                self.ctrl_c.check()
+                self.stop_request.check()
                 for job_id in [j for j in self.jobs if j not in set(queued(list(self.jobs)))]:
                     how = self._ending(self.jobs.pop(job_id))
                     if how is None:
@@ -274,7 +274,7 @@ def run_command(command: list[str]) -> tuple[int, str]:
 
 
 def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, Any], folder: str, name: str,
-                         ctrl_c: Any, on_end: Callable[[int, str], None]) -> None:
+                         stop_request: Any, on_end: Callable[[int, str], None]) -> None:
     """Each command as one SLURM job with the launcher's settings; ``on_end(index, error)`` as
     each ends (the scheduler decides how many run at once).
 
@@ -291,7 +291,7 @@ def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, A
     try:
         while jobs:
             time.sleep(POLL_SECONDS)
-            ctrl_c.check()
+            stop_request.check()
             still = set(queued([str(job.job_id) for job in jobs.values()]))
             for index, job in [(i, j) for i, j in jobs.items() if str(j.job_id) not in still]:
                 del jobs[index]
@@ -308,10 +308,10 @@ def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, A
 
 
 def slurm_jobs(n_jobs: int, argv: Sequence[str], sweep_dir: Path, study_name: str, storage_url: str,
-               launcher: Mapping[str, Any], ctrl_c: Any, told: WorkerEnv, wait: bool) -> SlurmJobs:
+               launcher: Mapping[str, Any], stop_request: Any, told: WorkerEnv, wait: bool) -> SlurmJobs:
     """``n_jobs`` worker jobs of this command with the launcher's SLURM settings."""
     folder = str(launcher.get("submitit_folder") or sweep_dir / ".submitit" / "%j")
     return SlurmJobs(command=worker_command(argv, str(sweep_dir), study_name),
                      storage_file=write_storage_file(sweep_dir, storage_url), told=told,
                      parameters=executor_parameters(launcher, f"cnnsweep-{study_name}"),
-                     folder=folder, n_jobs=n_jobs, ctrl_c=ctrl_c, wait=wait)
+                     folder=folder, n_jobs=n_jobs, stop_request=stop_request, wait=wait)

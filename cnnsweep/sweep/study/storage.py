@@ -40,22 +40,13 @@ from tenacity import (
 
 from cnnsweep.errors import UserError
 from cnnsweep.masking import mask_password
+from cnnsweep.sweep.settings.frozen import Heartbeat
 
 log = logging.getLogger("cnnsweep")
 
 SQLITE_FILE = "optuna.db"
 JOURNAL_FILE = "optuna.journal"
 GIVE_UP_AFTER_S = 300.0  # how long calls are retried while a database server is unreachable
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """``hydra.sweeper.heartbeat`` (defaults in the sweeper's schema): with a database server,
-    each running trial beats every ``interval`` seconds, and a trial silent for
-    ``grace_period`` seconds belongs to a machine that died."""
-
-    interval: int
-    grace_period: int
 
 
 @dataclass(frozen=True)
@@ -98,7 +89,7 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
         if shared:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # No stale-trial callback: cnnsweep fails and queues a lost trial itself
-            # (cnnsweep.sweep.study.recover_stale), with the reason and its retry recorded.
+            # (cnnsweep.sweep.study.lifecycle.recover_stale), with the reason and its retry recorded.
             kwargs = dict(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace_period,
                           engine_kwargs={"pool_pre_ping": True})
         elif not given:

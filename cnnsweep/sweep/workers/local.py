@@ -2,9 +2,9 @@
 
 N processes of the sweep's own command, each a worker on the shared study
 (:class:`LocalProcesses`): each is told its share of the CPU threads, the GPUs
-and the memory and the storage URL through :mod:`cnnsweep.sweep.worker_env`, and
+and the memory and the storage URL through :mod:`cnnsweep.sweep.workers.env`, and
 is restarted when it dies. Which kind of workers a sweep gets is decided above,
-in :mod:`cnnsweep.sweep.placement`.
+in :mod:`cnnsweep.sweep.workers.placement`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from cnnsweep import exits
-from cnnsweep.sweep.interrupts import CtrlC
-from cnnsweep.sweep.worker_env import local_workers, worker_command
+from cnnsweep.sweep.workers.env import local_workers, worker_command
+from cnnsweep.sweep.workers.interrupts import StopRequest
 
 log = logging.getLogger("cnnsweep")
 
@@ -33,13 +33,13 @@ class LocalProcesses:
     Args:
         command: each worker's command line.
         envs: one environment per worker (:meth:`WorkerEnv.encode`).
-        ctrl_c: the sweep's Ctrl-C; it is passed on once to every worker.
+        stop_request: the sweep's Ctrl-C; it is passed on once to every worker.
     """
 
-    def __init__(self, command: list[str], envs: list[dict[str, str]], ctrl_c: CtrlC) -> None:
+    def __init__(self, command: list[str], envs: list[dict[str, str]], stop_request: StopRequest) -> None:
         self.command = command
         self.envs = envs
-        self.ctrl_c = ctrl_c
+        self.stop_request = stop_request
         self.processes: list[subprocess.Popen] = []
 
     def run(self, *, work: Callable[[], None] | None = None, on_death: Callable[[int, str], bool],
@@ -62,7 +62,7 @@ class LocalProcesses:
         try:
             while any(p.poll() is None for p in self.processes):
                 time.sleep(POLL_SECONDS)
-                self.ctrl_c.check()
+                self.stop_request.check()
                 for index, process in enumerate(self.processes):
                     code = process.poll()
                     if code in (None, 0, exits.USER_ERROR, exits.INTERRUPTED) or process.pid in handled:
@@ -124,12 +124,13 @@ def check_worker_count(n_jobs: int, machine_mb: int) -> None:
 
 
 def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-                    storage_url: str, ctrl_c: CtrlC, deadline: float | None = None) -> LocalProcesses:
+                    storage_url: str, stop_request: StopRequest,
+                    deadline: float | None = None) -> LocalProcesses:
     """``n_jobs`` worker processes of this command, sharing this machine's CPUs, GPUs and
     memory (each model's memory limit is its share of ``trainer.memory_limit_mb``'s default)."""
     told = local_workers(n_jobs, os.cpu_count() or 1, gpu_count(), storage_url, deadline)
     return LocalProcesses(worker_command(argv, sweep_dir, study_name),
-                          [worker.encode(os.environ) for worker in told], ctrl_c)
+                          [worker.encode(os.environ) for worker in told], stop_request)
 
 
 def gpu_count() -> int:
@@ -144,7 +145,7 @@ def gpu_count() -> int:
     return 0
 
 
-def run_commands_here(commands: Sequence[list[str]], n_jobs: int, ctrl_c: CtrlC,
+def run_commands_here(commands: Sequence[list[str]], n_jobs: int, stop_request: StopRequest,
                       on_end: Callable[[int, str], None]) -> None:
     """``commands`` as local processes, ``n_jobs`` at a time, each with its share of the CPU
     threads; ``on_end(index, last stderr line)`` as each ends.
@@ -164,7 +165,7 @@ def run_commands_here(commands: Sequence[list[str]], n_jobs: int, ctrl_c: CtrlC,
                         command, env=shares[slot], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                         text=True, start_new_session=True))
             time.sleep(POLL_SECONDS / 2)
-            ctrl_c.check()
+            stop_request.check()
             for slot, (index, process) in list(running.items()):
                 if process.poll() is not None:
                     del running[slot]

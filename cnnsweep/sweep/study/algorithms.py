@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from optuna.trial import FrozenTrial
 
 from cnnsweep.errors import ConfigError
-from cnnsweep.sweep.settings import SweepSettings
+from cnnsweep.sweep.settings.frozen import SweepSettings
 
 log = logging.getLogger("cnnsweep")
 
@@ -40,7 +40,7 @@ def make_sampler(settings: SweepSettings, worker_index: int | None = None) -> op
         # parallel workers do not suggest the same points. (On a shared server
         # storage, machines cannot coordinate seeds: Optuna seeds randomly.)
         worker = -1 if worker_index is None else worker_index
-        extra["seed"] = settings.base_seed + 1000 * (worker + 1)
+        extra["seed"] = settings.run.base_seed + 1000 * (worker + 1)
     if target == "GridSampler":
         extra["search_space"] = settings.space.grid()
     _check_sampler_fits(target, settings)

@@ -14,9 +14,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from cnnsweep.sweep import records
-from cnnsweep.sweep import study as studies
-from cnnsweep.sweep.storage import mask_password
+from cnnsweep.sweep.study import lifecycle as studies
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.storage import mask_password
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -65,8 +65,7 @@ class Progress:
         if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
             write_records(self.sweep)
             self.records_written = time.monotonic()
-        if self.sweep.tracker is not None:
-            self.sweep.tracker.progress()
+        self.sweep.tracker.progress()
 
 
 def write_records(sweep: Sweep) -> None:
@@ -90,7 +89,7 @@ def best_command(sweep: Sweep) -> str | None:
     import shlex
 
     best = records.chosen_best(sweep.study)
-    if len(sweep.settings.directions) != 1 or best is None:
+    if not sweep.settings.single_objective or best is None:
         return None
     overrides = sweep.launcher.overrides(best)
     return " ".join(["python -m cnnsweep", *(shlex.quote(mask_password(o)) for o in overrides)])

@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnsweep.atomic import atomic_path, atomic_write_text
+from cnnsweep.numbers import is_whole
 from cnnsweep.run_files import RECORDED_METRICS
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
@@ -39,6 +40,11 @@ TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 CONFIRM_FILE = "confirm.csv"
 CONFIRM_COLUMNS = ("trial", "seed", "objective", "test_acc", "status", "run_dir", "original")
+
+
+def single_objective(study: optuna.Study) -> bool:
+    """One objective: one best trial (several objectives have a Pareto front instead)."""
+    return len(study.directions) == 1
 
 
 def metrics_of(trial: FrozenTrial) -> dict[str, Any]:
@@ -117,7 +123,7 @@ def keep_integers(table: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
     nullable Int64: 32 stays 32, not 32.0, when another row has no value."""
     for column in table.columns:
         values = [row.get(column) for row in rows if row.get(column) is not None]
-        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if values and all(is_whole(v) for v in values):
             table[column] = table[column].astype("Int64")
     return table
 
@@ -157,7 +163,7 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
     complete = complete_trials(study)
     if not complete:
         return []
-    if len(study.directions) == 1:
+    if single_objective(study):
         return ranked_trials(study)[:1]
     return [t for t in study.best_trials if t in complete]
 
@@ -188,7 +194,7 @@ class Best:
 def the_best(study: optuna.Study) -> Best | None:
     """The best of a single-objective sweep: the confirmation's winner where it ran (its value
     the mean of its new-seed runs), else the best single run; None without a complete trial."""
-    if len(study.directions) != 1:
+    if not single_objective(study):
         return None
     confirmed = study.user_attrs.get(CONFIRMED_ATTR) or {}
     if confirmed.get("best_trial") is not None:

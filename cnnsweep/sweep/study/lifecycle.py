@@ -19,9 +19,9 @@ from optuna.trial import FrozenTrial, TrialState
 from tenacity import retry, stop_after_attempt, wait_exponential
 
 from cnnsweep.errors import ConfigError, UserError
-from cnnsweep.sweep import records
-from cnnsweep.sweep.settings import SweepSettings
-from cnnsweep.sweep.storage import OpenStorage, fail_trial, mask_password, stale_trials
+from cnnsweep.sweep.settings.frozen import SweepSettings
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.storage import OpenStorage, fail_trial, mask_password, stale_trials
 
 log = logging.getLogger("cnnsweep")
 
@@ -74,19 +74,44 @@ def _space_text(distribution: optuna.distributions.BaseDistribution) -> str:
 
 def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
                pruner: optuna.pruners.BasePruner) -> optuna.Study:
-    """Create the study, or load it to resume; the coordinator records what it searches.
+    """The coordinator's study: created, or loaded to resume, with what it searches recorded
+    and, when new, its baselines and warm start queued.
+
+    Raises:
+        UserError: the study cannot be created, or it optimises other directions.
+    """
+    check_space_unchanged(settings, opened.storage)
+    warm_source = None
+    if settings.warm_start is not None and _is_new(opened.storage, settings.study_name):
+        from cnnsweep.sweep.study.warm_start import load_source
+
+        warm_source = load_source(settings.warm_start)  # a bad source stops before the study exists
+    study = load_study(settings, opened, sampler, pruner)
+    if not study.get_trials(deepcopy=False):
+        queued = list(settings.baselines[:settings.n_trials])
+        for index, baseline in enumerate(queued):
+            study.enqueue_trial(baseline, user_attrs={records.BASELINE_ATTR: index})
+        if warm_source is not None:
+            from cnnsweep.sweep.study.warm_start import queue_and_tell
+
+            queue_and_tell(study, settings, warm_source, queued)
+    elif settings.warm_start is not None:
+        log.info("hydra.sweeper.warm_start is used by a new study only: %r resumes with its own trials",
+                 settings.study_name)
+    study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
+    study.set_user_attr("cnnsweep_params", settings.param_keys)
+    study.set_user_attr("cnnsweep_dataset", settings.run.dataset)
+    return study
+
+
+def load_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
+               pruner: optuna.pruners.BasePruner) -> optuna.Study:
+    """The study as it stands (a worker's, whose coordinator made it), created if it is missing.
 
     Raises:
         UserError: the study cannot be created, or it optimises other directions.
     """
     name = settings.study_name
-    warm_source = None
-    if not settings.is_worker:  # its coordinator checked it already
-        check_space_unchanged(settings, opened.storage)
-        if settings.warm_start is not None and _is_new(opened.storage, name):
-            from cnnsweep.sweep.warm_start import load_source
-
-            warm_source = load_source(settings.warm_start)  # a bad source stops before the study exists
     # Several machines may create the same study (and its tables) at once; the
     # loser of that race sees an integrity error and simply loads it next time.
     create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),
@@ -103,21 +128,6 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "
                           f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
                           "hydra.sweep.dir.", key="hydra.sweeper.study_name")
-    if not settings.is_worker and not study.get_trials(deepcopy=False):
-        queued = list(settings.baselines[:settings.n_trials])
-        for index, baseline in enumerate(queued):
-            study.enqueue_trial(baseline, user_attrs={records.BASELINE_ATTR: index})
-        if warm_source is not None:
-            from cnnsweep.sweep.warm_start import queue_and_tell
-
-            queue_and_tell(study, settings, warm_source, queued)
-    elif not settings.is_worker and settings.warm_start is not None:
-        log.info("hydra.sweeper.warm_start is used by a new study only: %r resumes with its own trials",
-                 name)
-    if not settings.is_worker:
-        study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
-        study.set_user_attr("cnnsweep_params", settings.param_keys)
-        study.set_user_attr("cnnsweep_dataset", settings.dataset)
     return study
 
 
@@ -288,7 +298,7 @@ def best_value_text(study: optuna.Study) -> str:
     best = records.best_trials(study)
     if not best:
         return "no feasible trial yet"
-    if len(study.directions) == 1:
+    if records.single_objective(study):
         return f"best {best[0].values[0]:.4f} (trial {best[0].number})"
     return f"{len(best)} on the Pareto front"
 

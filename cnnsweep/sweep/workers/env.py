@@ -84,6 +84,12 @@ class WorkerEnv:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def is_worker(self) -> bool:
+        """Whether this process is a worker of a sweep: a coordinator tells its workers, and
+        only them, the study's storage. Nothing else decides it."""
+        return self.storage_url is not None
+
+    @property
     def marks_trials_as(self) -> int | str:
         """How this worker marks the trials it runs: its SLURM job, or its process id."""
         return self.worker_id or os.getpid()
@@ -106,18 +112,19 @@ def local_workers(n_jobs: int, cpus: int, gpus: int, storage_url: str,
             for index in range(n_jobs)]
 
 
-def worker_command(argv: Sequence[str], sweep_dir: str, study_name: str) -> list[str]:
-    """The command of a worker process: the sweep's own, told to be one worker of its study.
+def worker_command(command: Sequence[str], sweep_dir: str, study_name: str) -> list[str]:
+    """The command of a worker process: the sweep's own (``command``, its arguments as Hydra
+    parsed them), pinned to the study it joins and without the launcher that starts workers.
 
-    The storage URL is not on it: the worker's ``hydra.sweeper.storage`` reads the
-    environment (:data:`STORAGE_VAR`).
+    Every other setting means what it means to the coordinator (``n_jobs`` too: the
+    sweep's number of workers). The storage URL is not on it: the worker's
+    ``hydra.sweeper.storage`` reads the environment (:data:`STORAGE_VAR`), and that
+    environment, not the command, makes the process a worker (:attr:`WorkerEnv.is_worker`).
     """
     replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
-                "hydra.sweeper.n_jobs=", "hydra.sweeper.role=", "hydra/launcher=", "hydra.launcher.",
-                "hydra.sweeper.wait=")
-    args = [a for a in argv if not a.lstrip("+~").startswith(replaced)]
+                "hydra/launcher=", "hydra.launcher.", "hydra.sweeper.wait=")
+    args = [a for a in command if not a.lstrip("+~").startswith(replaced)]
     return [sys.executable, "-m", "cnnsweep", *args,
             f"hydra.sweep.dir={sweep_dir}",
             f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}",
-            f"hydra.sweeper.study_name={study_name}",
-            "hydra.sweeper.n_jobs=1", "hydra.sweeper.role=worker"]
+            f"hydra.sweeper.study_name={study_name}"]

@@ -7,7 +7,7 @@ queued first (a searched key the earlier study did not search is left to the
 sampler; a key this sweep does not search is dropped; a value outside this space
 skips that configuration, with a line saying so). With ``tell=true`` (same dataset
 and recipe) its finished trials are also added to the new study as past trials,
-marked as told (:func:`cnnsweep.sweep.records.told`), so the sampler and the pruner
+marked as told (:func:`cnnsweep.sweep.study.records.told`), so the sampler and the pruner
 start informed while this sweep's rows, counts and best stay its own.
 """
 
@@ -22,9 +22,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnsweep.errors import ConfigError
 from cnnsweep.masking import mask_password
-from cnnsweep.sweep import records
-from cnnsweep.sweep.settings import SweepSettings, WarmStart, in_range
-from cnnsweep.sweep.storage import open_local_study
+from cnnsweep.sweep.settings.frozen import SweepSettings, WarmStart
+from cnnsweep.sweep.settings.space import in_range
+from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.storage import open_local_study
 
 log = logging.getLogger("cnnsweep")
 
@@ -95,7 +96,7 @@ def queue_and_tell(study: optuna.Study, settings: SweepSettings, source: optuna.
     space = dict(settings.space.distributions)
     if warm.tell:
         _tell(study, settings, source, space)
-    ranked = (records.ranked_trials(source) if len(source.directions) == 1
+    ranked = (records.ranked_trials(source) if records.single_objective(source)
               else records.best_trials(source))
     room = max(0, settings.n_trials - len(already_queued))
     dropped: set[str] = set()

@@ -81,7 +81,7 @@ class HyperbandPrunerConf:
 
 @dataclass
 class SuccessiveHalvingPrunerConf:
-    _target_: str = "cnnsweep.sweep.algorithms.SuccessiveHalving"  # Optuna's, with a last rung
+    _target_: str = "cnnsweep.sweep.study.algorithms.SuccessiveHalving"  # Optuna's, with a last rung
     min_resource: Any = 1  # epochs before the first rung ("auto": Optuna guesses from trial 0)
     reduction_factor: int = 3  # the best 1/3 of trials at a rung go on to the next
     min_early_stopping_rate: int = 0
@@ -181,7 +181,6 @@ class CnnsweepSweeperConf:
     # With hydra/launcher=submitit_slurm: false submits the worker jobs and returns at once.
     wait: bool = True
     report: bool = True  # write report.html when the sweep ends (false: python -m cnnsweep.report later)
-    role: str = "main"  # set by cnnsweep itself on the worker processes of n_jobs > 1
 
 
 def register_sweeper_configs() -> None:

@@ -14,10 +14,12 @@ import signal
 import threading
 from typing import Any
 
+from cnnsweep.errors import StopReason
+
 log = logging.getLogger("cnnsweep")
 
 
-class CtrlC:
+class StopRequest:
     """A stop request, asked for by a signal and honoured at safe points only.
 
     Python's own handler raises KeyboardInterrupt wherever the interpreter is,
@@ -28,7 +30,7 @@ class CtrlC:
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self.reason = "interrupted"  # "terminated" after a SIGTERM: the command then exits 143
+        self.reason = StopReason.INTERRUPTED  # TERMINATED after a SIGTERM: the command then exits 143
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -43,7 +45,7 @@ class CtrlC:
         def on_sigterm(signum: int, frame: Any) -> None:
             if self.requested.is_set():
                 signal.default_int_handler(signum, frame)
-            self.reason = "terminated"
+            self.reason = StopReason.TERMINATED
             self.requested.set()
             log.warning("SIGTERM: stopping at the next batch (send it again to stop at once)")
 
@@ -56,6 +58,6 @@ class CtrlC:
         signal.signal(signal.SIGUSR2, on_sigusr2)
 
     def check(self) -> None:
-        """Raise KeyboardInterrupt here, at a safe point, if Ctrl-C asked to stop."""
+        """Raise KeyboardInterrupt here, at a safe point, if a stop was asked for."""
         if self.requested.is_set():
             raise KeyboardInterrupt

@@ -25,6 +25,7 @@ from optuna.distributions import (
 )
 
 from cnnsweep.errors import ConfigError
+from cnnsweep.numbers import is_number
 
 
 @dataclass
@@ -146,3 +147,11 @@ def override_for(key: str, value: Any) -> str:
     else:
         text = str(value)
     return f"{key}={text}"
+
+
+def in_range(distribution: BaseDistribution, value: Any) -> bool:
+    """Whether the search could pick ``value`` from ``distribution``."""
+    if isinstance(distribution, CategoricalDistribution):
+        return value in distribution.choices
+    low, high = distribution.low, distribution.high  # type: ignore[attr-defined]
+    return is_number(value) and low <= value <= high
