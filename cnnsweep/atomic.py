@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cnnsweep import faults
 
@@ -41,4 +42,11 @@ def save_atomically(target: Path, save: Callable[[Path], None]) -> Path:
     """Run ``save(tmp_path)`` and move the result into place."""
     with atomic_path(target) as tmp:
         save(tmp)
+    return target
+
+
+def write_csv(frame: Any, target: Path) -> Path:
+    """A pandas DataFrame as the CSV file ``target`` (no index column)."""
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, index=False)
     return target

@@ -18,3 +18,11 @@ def is_whole(value: Any, at_least: int | None = None, at_most: int | None = None
 def is_number(value: Any) -> bool:
     """``value`` is a real number (int, float or a NumPy scalar), not a bool."""
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``value`` as a plain float, or None when it is missing, NaN or infinite (YAML and CSV
+    files then say nothing rather than ``.nan``)."""
+    import math
+
+    return None if value is None or not math.isfinite(value) else float(value)

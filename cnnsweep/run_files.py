@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnsweep.atomic import atomic_path, atomic_write_text, save_atomically
+from cnnsweep.atomic import atomic_write_text, save_atomically, write_csv
 
 log = logging.getLogger("cnnsweep")
 
@@ -91,10 +91,7 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     frame.insert(0, "epoch", range(1, len(frame) + 1))
     preferred = [c for c in HISTORY_COLUMNS if c in frame]
     frame = frame[preferred + [c for c in frame.columns if c not in preferred]]
-    target = run_dir / HISTORY_FILE
-    with atomic_path(target) as tmp:
-        frame.to_csv(tmp, index=False)
-    return target
+    return write_csv(frame, run_dir / HISTORY_FILE)
 
 
 def failed_metrics(error: str) -> dict[str, Any]:

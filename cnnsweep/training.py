@@ -14,31 +14,21 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnsweep import faults, fitting, run_files
+from cnnsweep import fitting
 from cnnsweep.architecture import ArchitecturePlan
 from cnnsweep.data.catalog import Dataset
 from cnnsweep.data.loader import load_dataset
-from cnnsweep.errors import TrainingFailed
 from cnnsweep.hooks import TrialHooks
+from cnnsweep.scoring import RunResult, evaluate_and_save, fail, one_hot, score_and_save
 from cnnsweep.validation import objective_direction, validate_config
+from cnnsweep.watchers import Watchers, assemble
 
 log = logging.getLogger("cnnsweep")
-
-
-@dataclass
-class RunResult:
-    """What a run produced; ``metrics`` is exactly what ``metrics.json`` holds."""
-
-    status: str
-    objective: float | None
-    metrics: dict[str, Any]
-    history: dict[str, list[float]] = field(default_factory=dict)
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
@@ -47,10 +37,6 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
     n_val = min(max(n_val, 1), len(x) - 1)
     cut = len(x) - n_val
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
-
-
-def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.eye(num_classes, dtype=np.float32)[labels]
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -135,18 +121,6 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
                              hooks=hooks, trial_number=trial_number)
 
 
-@dataclass
-class _Watchers:
-    """The callbacks of one fit whose findings decide how the run ended."""
-
-    callbacks: list[Any]
-    early_stopping: Any  # None for a refit: a fixed epoch count
-    non_finite: Any
-    progress: Any
-    deadline: Any = None  # the sweep's time budget, when the hooks can stop the run
-    reporter: Any = None  # the pruner's ear, when one listens
-
-
 def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset, fit_split: tuple,
                   val_split: tuple, run_dir: Path, metrics: dict[str, Any], *, hooks: TrialHooks,
                   trial_number: int | None) -> RunResult:
@@ -162,7 +136,7 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     model = _build_model(cfg, plan, len(x_fit), images)
     metrics["backend"] = _backend_name()
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    watchers = _watchers(trainer, hooks, run_dir, metrics["direction"], epochs, prefix,
+    watchers = assemble(trainer, hooks, run_dir, metrics["direction"], epochs, prefix,
                          epoch_shares=[n / len(x_fit) for n in images], refit=refit)
     num_classes = data.spec.num_classes
     validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
@@ -180,13 +154,13 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     if subset_epochs:
         metrics["subset_epoch_images"] = images[:subset_epochs]
     if watchers.non_finite.bad_epoch is not None:
-        _fail(run_dir, metrics, history,
+        fail(run_dir, metrics, history,
               f"loss became NaN/infinite in epoch {watchers.non_finite.bad_epoch}. Lower "
               f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
     if refit:
-        return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
+        return evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
                                   best_index=epochs_run - 1, objective=None)
-    return _score_and_save(cfg, model, data, run_dir, metrics, history, trial_number, watchers,
+    return score_and_save(cfg, model, data, run_dir, metrics, history, trial_number, watchers,
                            full_epochs_ran=epochs_run > subset_epochs, epochs=epochs)
 
 
@@ -213,50 +187,8 @@ def _build_model(cfg: Mapping[str, Any], plan: ArchitecturePlan, n_images: int, 
     return model
 
 
-def _watchers(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, direction: str, epochs: int,
-              prefix: str, *, epoch_shares: list[float], refit: bool) -> _Watchers:
-    """Early stopping, progress lines, the NaN guard and whatever the hooks listen for."""
-    from cnnsweep.callbacks import (
-        EpochProgress,
-        EpochReporter,
-        LogLearningRate,
-        StopAtDeadline,
-        StopOnNonFinite,
-        StopWhenAsked,
-        keras,
-    )
-
-    stopping = trainer["early_stopping"]
-    monitor = stopping["monitor"]
-    watchers = _Watchers(
-        callbacks=[], non_finite=StopOnNonFinite(),
-        progress=EpochProgress(epochs, log, logging.DEBUG if trainer["quiet"] else logging.INFO, prefix),
-        early_stopping=None if refit else keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=int(stopping["patience"]), min_delta=float(stopping["min_delta"]),
-            restore_best_weights=bool(stopping["restore_best_weights"]), mode="auto"))
-    watchers.callbacks = [LogLearningRate(), watchers.non_finite, watchers.progress]
-    if hooks.can_stop:
-        watchers.deadline = StopAtDeadline(hooks)
-        watchers.callbacks += [StopWhenAsked(hooks), watchers.deadline]
-    if (fault := faults.batch_callback()) is not None:
-        watchers.callbacks.append(fault)
-    if trainer["tensorboard"]:
-        from cnnsweep.callbacks import tensorboard_callbacks
-
-        watchers.callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
-                                                    hooks.searched_values, monitor, direction)
-    if hooks.wants_epoch_logs:  # after LogLearningRate, which adds the rate to the logs
-        from cnnsweep.callbacks import EpochLogs
-
-        watchers.callbacks.append(EpochLogs(hooks))
-    if hooks.reports_epochs and not refit:
-        watchers.reporter = EpochReporter(monitor, hooks, epoch_shares)
-        watchers.callbacks.append(watchers.reporter)
-    return watchers
-
-
 def _fit(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple, validation: tuple | None,
-         images: list[int], watchers: _Watchers, run_dir: Path,
+         images: list[int], watchers: Watchers, run_dir: Path,
          metrics: dict[str, Any]) -> tuple[dict[str, list[float]], float]:
     """Fit the run's epochs; its joined history and training seconds. Out of memory fails the run."""
     histories: list[dict[str, list[float]]] = []
@@ -268,7 +200,7 @@ def _fit(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple
         if not _is_out_of_memory(exc):
             raise
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-        _fail(run_dir, metrics, fitting.joined(histories + [fitting.history_of(model)]),
+        fail(run_dir, metrics, fitting.joined(histories + [fitting.history_of(model)]),
               f"out of memory while training ({type(exc).__name__}). Lower "
               "trainer.batch_size or the model's filters / dense_units.")
     history = fitting.joined(histories)
@@ -276,122 +208,3 @@ def _fit(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple
     return history, time.perf_counter() - started
 
 
-def _score_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
-                    metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
-                    watchers: _Watchers, *, full_epochs_ran: bool, epochs: int) -> RunResult:
-    """A searched run's end: pruned (saved without a test score), or its best epoch scored."""
-    monitor = metrics["objective_name"]
-    prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    best_index = _best_epoch_index(history[monitor], watchers.early_stopping if full_epochs_ran else None,
-                                   metrics["direction"])
-    objective = history[monitor][best_index]
-    metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
-    reporter, deadline = watchers.reporter, watchers.deadline
-    if reporter is not None and reporter.stopped_epoch is not None:
-        metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
-                       error=f"pruned after epoch {reporter.stopped_epoch}")
-        _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number))
-        log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
-                 history[monitor][-1])
-        return RunResult("pruned", objective, metrics, history)
-    if deadline is not None and deadline.stopped_epoch is not None and deadline.stopped_epoch < epochs:
-        metrics["stopped_by"] = "deadline"
-        log.info("%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
-                 prefix, deadline.stopped_epoch)
-    return _evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
-                              best_index=best_index, objective=objective)
-
-
-def _evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
-                       metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
-                       *, best_index: int, objective: float | None) -> RunResult:
-    """Score the kept epoch on the test split, save the run's files, log the outcome."""
-    trainer = cfg["trainer"]
-    # One pass over the test split (two with trainer.flip_test: the images and their mirrors,
-    # averaged) gives the accuracy, the loss (the compiled one, as evaluate would report it)
-    # and each image's predicted class, which the report reads.
-    probabilities = class_probabilities(model, data.x_test, max(int(trainer["batch_size"]), 256),
-                                       mirrored=bool(trainer["flip_test"]) and data.spec.mirrors)
-    predicted = probabilities.argmax(axis=1)
-    test_acc = float((predicted == data.y_test).mean())
-    test_loss = float(np.asarray(model.loss(one_hot(data.y_test, data.spec.num_classes), probabilities)))
-    metrics.update(
-        status="complete",
-        objective=objective,
-        best_epoch=best_index + 1,
-        test_acc=float(test_acc),
-        test_loss=float(test_loss),
-    )
-    _save_run(run_dir, metrics, history, title=_run_title(cfg, trial_number),
-              model=model if trainer["save_model"] else None, predictions=predicted)
-    prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    kept = (f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
-            if objective is not None else f"{best_index + 1} epochs on every training image")
-    log.info("%s%s, test_acc %.4f, %s parameters, %.1fs", prefix, kept, test_acc,
-             f"{metrics['params_count']:,}", metrics["train_seconds"])
-    return RunResult("complete", objective, metrics, history)
-
-
-def class_probabilities(model: Any, images: np.ndarray, batch_size: int, *, mirrored: bool) -> np.ndarray:
-    """The model's class probabilities for ``images``; with ``mirrored``, the mean of those of
-    each image and of its left-right mirror (which is as likely an image of its class)."""
-    probabilities = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
-    if mirrored:
-        flipped = np.asarray(model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0))
-        probabilities = (probabilities + flipped) / 2
-    return probabilities
-
-
-def _best_epoch_index(values: list[float], early_stopping: Any, direction: str) -> int:
-    """The epoch early stopping judged best (it honours ``min_delta``)."""
-    index = int(getattr(early_stopping, "best_epoch", -1))  # counts from the first epoch of all
-    if 0 <= index < len(values) and math.isfinite(values[index]):
-        return index
-    finite = [i for i, v in enumerate(values) if math.isfinite(v)]
-    if not finite:
-        return len(values) - 1
-    pick = min if direction == "minimize" else max
-    return pick(finite, key=lambda i: values[i])
-
-
-def _run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
-    model = cfg["model"]
-    run = f"trial {trial_number}" if trial_number is not None else "run"
-    return (f"{run}: {cfg['dataset']['name']}, model={model['name']} "
-            f"(filters {model['filters']}, kernel {model['kernel_size']}, "
-            f"strides {model['strides']}, padding {model['padding']}), "
-            f"batch {cfg['trainer']['batch_size']}")
-
-
-def _save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], *,
-              title: str = "", model: Any = None, predictions: Any = None) -> None:
-    """The run's files; a failed write fails the run with its reason."""
-    from cnnsweep.backend import resident_memory_mb
-
-    metrics["memory_mb"] = resident_memory_mb()
-    try:
-        run_files.write_run(run_dir, metrics, history, title=title, model=model,
-                            draw=_curves_drawer(metrics), predictions=predictions)
-    except OSError as exc:
-        _fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))
-
-
-def _curves_drawer(metrics: Mapping[str, Any]) -> run_files.DrawCurves:
-    """A single run draws its curves.png at once; a sweep's trial hands it to the background
-    helper, so the next trial trains meanwhile (the sweep waits for the helper at its end)."""
-    from cnnsweep import curves  # matplotlib only when a plot is drawn
-
-    return curves.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
-
-
-def _fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
-          reason: str) -> None:
-    """Record the failure in ``metrics.json`` (if the disk allows) and raise it."""
-    from cnnsweep.backend import resident_memory_mb
-
-    metrics.update(status="failed", error=reason, memory_mb=resident_memory_mb())
-    try:
-        run_files.write_run(run_dir, metrics, history, draw=_curves_drawer(metrics))
-    except OSError as exc:  # the disk may still be full: the sweep's storage keeps the reason
-        log.warning("could not record the failure in %s: %s", run_dir, exc)
-    raise TrainingFailed(reason, metrics=metrics)

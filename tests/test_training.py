@@ -43,7 +43,7 @@ def test_saved_model_is_the_best_epoch(tiny_config, tmp_path):
     """Scores the best epoch, not the last: the saved model reproduces the best val_acc."""
     from cnnsweep.callbacks import keras
     from cnnsweep.data.loader import load_dataset
-    from cnnsweep.training import one_hot
+    from cnnsweep.scoring import one_hot
 
     tiny_config["trainer"].update(epochs=6, learning_rate=0.05)  # noisy on purpose
     tiny_config["trainer"]["early_stopping"]["patience"] = 6
@@ -62,7 +62,7 @@ def test_a_run_keeps_its_test_predictions_and_scores_them_as_evaluate_would(tiny
     test_loss are what Keras's evaluate reports for that model (the compiled loss included)."""
     from cnnsweep.callbacks import keras
     from cnnsweep.data.loader import load_dataset
-    from cnnsweep.training import one_hot
+    from cnnsweep.scoring import one_hot
 
     result = train(tiny_config, tmp_path)
     predicted = np.load(tmp_path / run_files.PREDICTIONS_FILE)
@@ -76,7 +76,7 @@ def test_a_run_keeps_its_test_predictions_and_scores_them_as_evaluate_would(tiny
 
 
 def test_mirrored_test_probabilities_average_each_image_and_its_mirror():
-    from cnnsweep.training import class_probabilities
+    from cnnsweep.scoring import class_probabilities
 
     class EdgeModel:  # says which edge of an image is brighter: a mirror swaps the answer
         def predict(self, x, batch_size=None, verbose=0):

@@ -3,7 +3,7 @@ searched settings accounted for, and a verdict that survives the number of compa
 
 **The conditional view** (the answer). One least-squares model over the analysed
 trials: the objective against every searched key at once, each key's values as
-categories (a numeric key with more than :data:`MAX_BINS` values in quantile bins
+categories (a numeric key with more than :data:`~cnnsweep.analysis.trials.MAX_BINS` values in quantile bins
 whose edges are values the trials took). A value's effect is then what it adds
 with the other settings held fixed, so a setting the sampler happened to pair with
 a good one does not inherit its credit. A binary key is one row (its second value
@@ -39,16 +39,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from cnnsweep.numbers import is_number
+from cnnsweep.analysis.trials import AT_THE_END, MIN_RESIDUAL_DF, ordered_levels, value_labels
 
 EFFECTS_FILE = "effects.csv"
 EFFECT_COLUMNS = ("key", "value", "versus", "view", "trials", "others", "mean_objective", "effect",
                   "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at")
 ALPHA = 0.05  # family-wise error of "matters"
-MAX_BINS = 4  # a numeric key with more distinct values is cut into this many quantile bins
 MIN_TRIALS = 3  # trials with a value, for its row to get an interval (and a verdict)
-MIN_RESIDUAL_DF = 5  # trials beyond the model's parameters, for a conditional view at all
-AT_THE_END = "the end of training"
 KEY_AVERAGE = "the key's average"
 
 
@@ -106,90 +103,6 @@ class Analysis:
         return sorted((k for k in self.keys if k.matters), key=lambda k: k.p_holm)
 
 
-# ---------------------------------------------------------------- values as categories
-def value_labels(values: pd.Series, max_bins: int = MAX_BINS) -> pd.Series:
-    """Each trial's value of one key as a label: the value itself, or (a numeric key with more
-    than ``max_bins`` distinct values) its quantile bin. Bin edges are values the trials took:
-    the first bin ``[lo, hi]`` holds its lowest value, later ones ``(lo, hi]``."""
-    clean = values.dropna()
-    numeric = bool(len(clean)) and all(is_number(v)
-                                       for v in clean)
-    if not numeric or clean.nunique() <= max_bins:
-        return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    as_float = pd.to_numeric(values, errors="coerce")
-    observed = np.sort(as_float.dropna().unique())
-    edges = np.unique(np.quantile(as_float.dropna(), np.linspace(0, 1, max_bins + 1), method="inverted_cdf"))
-    edges[0], edges[-1] = observed[0], observed[-1]
-
-    def label(value: float) -> str | None:
-        if math.isnan(value):
-            return None
-        upper = int(np.searchsorted(edges[1:], value, side="left")) + 1
-        upper = min(upper, len(edges) - 1)
-        opening = "[" if upper == 1 else "("
-        return f"{opening}{_num(edges[upper - 1])}, {_num(edges[upper])}]"
-
-    return as_float.map(label)
-
-
-def _num(value: float) -> str:
-    return f"{value:.3g}"
-
-
-def _level_order(label: str) -> tuple[int, float, str]:
-    """Numbers (and bins by their lower end) in numeric order, words alphabetically."""
-    text = label[1:].split(",")[0] if label[:1] in "[(" else label
-    try:
-        return (0, float(text), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def _levels(labels: pd.Series) -> list[str]:
-    return sorted(set(labels.dropna()), key=_level_order)
-
-
-# ---------------------------------------------------------------- which trials
-def analysed_trials(trials: pd.DataFrame, param_keys: Sequence[str],
-                    histories: Mapping[int, pd.DataFrame] | None = None,
-                    objective_name: str = "objective") -> tuple[pd.DataFrame, str]:
-    """The trials the analysis stands on and where they are scored.
-
-    Complete trials that trained to their end, when there are enough of them for the joint
-    model; else (a pruned sweep) every complete, pruned or budget-stopped trial that reached
-    the latest epoch enough of them reached, scored at that epoch.
-
-    Returns:
-        A table with the searched keys and ``objective``, and ``AT_THE_END`` or ``"epoch k"``.
-    """
-    finished = trials[trials["state"] == "complete"].dropna(subset=["objective"])
-    if "stopped_by" in finished:
-        finished = finished[finished["stopped_by"].isna()]
-    if len(finished) >= _needed(finished, param_keys) or not histories:
-        return finished, AT_THE_END
-    reached = trials[trials["state"].isin(["complete", "pruned"])]
-    scores: dict[int, pd.Series] = {}
-    for number in reached["trial_number"]:
-        history = histories.get(int(number))
-        if history is not None and objective_name in history:
-            values = pd.to_numeric(history[objective_name], errors="coerce")
-            scores[int(number)] = values.reset_index(drop=True)
-    for epoch in range(max((len(s) for s in scores.values()), default=0), 0, -1):
-        at_epoch = {n: s.iloc[epoch - 1] for n, s in scores.items()
-                    if len(s) >= epoch and pd.notna(s.iloc[epoch - 1])}
-        rows = reached[reached["trial_number"].isin(list(at_epoch))].copy()
-        rows["objective"] = rows["trial_number"].map(at_epoch)
-        if len(rows) > len(finished) and len(rows) >= _needed(rows, param_keys):
-            return rows, f"epoch {epoch}"
-    return finished, AT_THE_END
-
-
-def _needed(table: pd.DataFrame, param_keys: Sequence[str]) -> int:
-    """Trials the joint model needs: one per parameter and :data:`MIN_RESIDUAL_DF` more."""
-    columns = 1 + sum(max(0, len(_levels(value_labels(table[k]))) - 1) for k in param_keys if k in table)
-    return columns + MIN_RESIDUAL_DF
-
-
 # ---------------------------------------------------------------- the analysis
 def analyse(table: pd.DataFrame, param_keys: Sequence[str], *, objective: str = "objective",
             scored_at: str = AT_THE_END, alpha: float = ALPHA, with_marginal: bool = True) -> Analysis:
@@ -205,13 +118,13 @@ def analyse(table: pd.DataFrame, param_keys: Sequence[str], *, objective: str = 
     y_all = pd.to_numeric(table[objective], errors="coerce") if objective in table else pd.Series(dtype=float)
     keep = y_all.notna().to_numpy()
     labels = {k: value_labels(table[k])[keep].reset_index(drop=True) for k in param_keys if k in table}
-    labels = {k: v for k, v in labels.items() if v.notna().all() and len(_levels(v)) >= 2}
+    labels = {k: v for k, v in labels.items() if v.notna().all() and len(ordered_levels(v)) >= 2}
     y = y_all[keep].to_numpy(dtype=float)
     marginal = ([row for key, values in labels.items() for row in _marginal_rows(key, values, y, scored_at)]
                 if with_marginal else [])
     model = _Model.fit(labels, y)
     if model is None or model.residual_df < MIN_RESIDUAL_DF:
-        columns = 1 + sum(len(_levels(v)) - 1 for v in labels.values())
+        columns = 1 + sum(len(ordered_levels(v)) - 1 for v in labels.values())
         reason = (f"{len(y)} trials {_scored(scored_at)} for a model with {columns} parameters: the "
                   f"conditional view needs at least {columns + MIN_RESIDUAL_DF}")
         return Analysis(effects=tuple(marginal), trials=len(y), scored_at=scored_at, reason=reason)
@@ -246,7 +159,7 @@ class _Model:
         columns: dict[str, list[int]] = {}
         confounded: dict[str, str] = {}
         for key, values in labels.items():
-            dummies = [(values == level).to_numpy(dtype=float) for level in _levels(values)[1:]]
+            dummies = [(values == level).to_numpy(dtype=float) for level in ordered_levels(values)[1:]]
             trial_design = np.column_stack([*design, *dummies])
             if np.linalg.matrix_rank(trial_design) < trial_design.shape[1]:
                 confounded[key] = "not separable from the other searched keys in these trials"
@@ -291,7 +204,7 @@ class _Model:
         the average of the key's values; each a linear contrast of the coefficients."""
         from scipy.stats import t as student
 
-        levels = _levels(values)
+        levels = ordered_levels(values)
         if key not in self.columns:  # confounded: no estimate to give
             return [Effect(key, level, KEY_AVERAGE, "conditional", int((values == level).sum()),
                            int((values != level).sum()), float(y[(values == level).to_numpy()].mean()),
@@ -339,7 +252,7 @@ def _marginal_rows(key: str, values: pd.Series, y: np.ndarray, scored_at: str) -
     """The trials with a value against the others, as they are (Welch's t-interval)."""
     from scipy.stats import ttest_ind
 
-    levels = _levels(values)
+    levels = ordered_levels(values)
     pairs = ([(levels[1], levels[0])] if len(levels) == 2
              else [(level, "the other values") for level in levels])
     rows = []

@@ -18,7 +18,7 @@ import yaml
 
 from cnnsweep import run_files
 from cnnsweep.errors import UserError
-from cnnsweep.sweep.study import records, storage
+from cnnsweep.sweep.study import records, reruns, storage
 
 STATES = (*run_files.STATUSES, "running")
 METRIC_COLUMNS = ("objective_name", *run_files.RECORDED_METRICS)
@@ -194,7 +194,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
                           max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
                           refit=refit if isinstance(refit, dict) else None,
                           best_command=best_command if isinstance(best_command, str) else None,
-                          confirm_runs=_read_confirm_runs(sweep_dir / records.CONFIRM_FILE, problems),
+                          confirm_runs=_read_confirm_runs(sweep_dir / reruns.CONFIRM_FILE, problems),
                           confirmed=confirmed if isinstance(confirmed, dict) else None,
                           answer={k: v for k, v in results.items() if k.startswith("best_")},
                           ablation=results["ablation"] if isinstance(results.get("ablation"), dict) else None,
@@ -241,7 +241,7 @@ def _read_confirm_runs(path: Path, problems: list[str]) -> pd.DataFrame | None:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         problems.append(f"{path.name}: unreadable ({exc})")
         return None
-    missing = set(records.CONFIRM_COLUMNS) - set(table.columns)
+    missing = set(reruns.CONFIRM_COLUMNS) - set(table.columns)
     if missing:
         problems.append(f"{path.name}: no column {', '.join(sorted(missing))}")
         return None

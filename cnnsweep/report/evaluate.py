@@ -22,6 +22,7 @@ import pandas as pd
 
 from cnnsweep import run_files
 from cnnsweep.analysis import effects, fidelity, shapes
+from cnnsweep.analysis import trials as analysed
 from cnnsweep.numbers import is_number
 from cnnsweep.report.collect import CollectedSweep
 
@@ -211,7 +212,7 @@ def layer_table(sweep: CollectedSweep) -> str | None:
 def sweep_analysis(sweep: CollectedSweep) -> effects.Analysis:
     """Which settings matter in a collected sweep: its complete trials, or (a pruned sweep with
     too few of them) every trial at the latest epoch enough trials reached."""
-    table, scored_at = effects.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories,
+    table, scored_at = analysed.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories,
                                                sweep.objective_name)
     return effects.analyse(table, sweep.param_keys, scored_at=scored_at)
 
@@ -243,7 +244,7 @@ def _plan_of(run_dir: Path) -> tuple[Any, dict[str, Any]] | None:
 
 def why(sweep: CollectedSweep, analysis: effects.Analysis) -> Why:
     """Everything the "why" section shows that can be computed from the sweep's files."""
-    table, _ = effects.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories, sweep.objective_name)
+    table, _ = analysed.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories, sweep.objective_name)
     roles: list[tuple[str, int | None, Path | None]] = []
     best = sweep.best()
     if best is not None:

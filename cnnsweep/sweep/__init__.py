@@ -1,11 +1,12 @@
 """The Optuna sweep behind ``python -m cnnsweep --multirun +sweep=NAME``.
 
-``settings`` checks ``hydra.sweeper.*`` once (``schema`` registers its config
-groups, ``space`` turns Hydra sweep syntax into Optuna distributions),
-``storage`` and ``study`` open and keep the study, ``launch`` runs one trial as
-a Hydra job, ``workers`` decides where worker loops run, ``records`` writes
-``trials.csv`` and ``optimization_results.yaml``, ``outputs`` prints progress
-and writes them and the report as the sweep runs, and ``runner`` holds the
-coordinator's and the worker's loop. The Hydra plugin class itself lives in
-``hydra_plugins/cnnsweep_sweeper`` and stays light.
+Three wings and the loop over them (``docs/architecture.md`` names every module):
+``settings/`` checks what the user asked once, into frozen objects; ``study/`` keeps
+the study as the stored truth and writes its records; ``workers/`` decides where
+worker loops run and tells each worker what it needs. ``runner`` holds the
+coordinator and the worker, two functions from ``run_sweep`` on; ``launch`` runs
+one trial as a Hydra job; ``confirm``, ``ablation`` and ``refit`` run after the
+search, within what ``budget`` keeps back; ``progress`` prints and writes as the
+sweep goes. The Hydra plugin class lives in ``hydra_plugins/cnnsweep_sweeper``
+and stays light.
 """

@@ -29,7 +29,7 @@ from cnnsweep import run_files
 from cnnsweep.analysis import ablation
 from cnnsweep.sweep import budget
 from cnnsweep.sweep.launch import RefitHooks, config_overrides
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
@@ -101,7 +101,7 @@ def left(sweep: Sweep) -> list[tuple[Configuration, int]]:
     path = plan(sweep)
     if len(path) < 2:
         return []
-    done = records.ablation_runs(sweep.study)
+    done = reruns.ablation_runs(sweep.study)
     return [(config, seed) for seed in path_seeds(sweep) for config in path
             if not _ended(done.get(_run_key(config, seed)))]
 
@@ -136,7 +136,7 @@ def run(sweep: Sweep) -> ablation.Path | None:
 def summarise(sweep: Sweep, path: list[Configuration]) -> ablation.Path:
     """The path's statistics from the runs stored so far; kept in the study for the records.
     A configuration that could not be built is merged into the next step."""
-    done = records.ablation_runs(sweep.study)
+    done = reruns.ablation_runs(sweep.study)
     steps: list[tuple[str, str, str, list[float], str]] = []
     merged: list[Configuration] = []
     previous = path[0]
@@ -154,7 +154,7 @@ def summarise(sweep: Sweep, path: list[Configuration]) -> ablation.Path:
         merged, previous = [], config
     summary = ablation.summarise(steps, maximize=sweep.settings.directions[0] == "maximize")
     words = ablation.in_words(summary, points=sweep.settings.objective_label.endswith("acc"))
-    sweep.study.set_user_attr(records.ABLATION_ATTR, {
+    sweep.study.set_user_attr(reruns.ABLATION_ATTR, {
         "baseline": {k: _plain(v) for k, v in path[0].params.items()},
         "best_trial": best.number if (best := records.chosen_best(sweep.study)) is not None else None,
         "seeds": sweep.settings.ablation.seeds,
@@ -216,7 +216,7 @@ def _run_here(sweep: Sweep, config: Configuration, seed: int) -> None:
     except OSError as exc:
         metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
     sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
-    records.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics, subdir)
+    reruns.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics, subdir)
 
 
 def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
@@ -231,7 +231,7 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
     def ended(index: int, error: str) -> None:
         config, seed = todo[index]
         metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
-        records.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics,
+        reruns.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics,
                                     _subdir(config, seed))
 
     for config, seed in todo:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from optuna.trial import FrozenTrial
 
 from cnnsweep.sweep.settings.frozen import MAX_CONFIRM_SEEDS
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 
 if TYPE_CHECKING:
     from cnnsweep.sweep.state import Sweep
@@ -80,9 +80,9 @@ def confirm_left(sweep: Sweep) -> list[tuple[FrozenTrial, int]]:
     """The runs of the confirmation of the best trials so far that are not done yet."""
     if not sweep.settings.confirm.top_k or not sweep.settings.single_objective:
         return []
-    done = records.confirm_runs(sweep.study)
+    done = reruns.confirm_runs(sweep.study)
     return [(trial, seed) for trial, seed in confirm_plan(sweep, confirm_top(sweep))
-            if not finished(done.get(records.confirm_key(trial.number, seed)))]
+            if not finished(done.get(reruns.confirm_key(trial.number, seed)))]
 
 
 def confirm_reserve(sweep: Sweep) -> float:
@@ -119,5 +119,5 @@ def ablation_reserve(sweep: Sweep) -> float:
     changes = sum(1 for key, value in best.params.items()
                   if str(settings.ablation.baseline.get(key, value)) != str(value))
     runs = (changes + 1) * settings.ablation.seeds if changes else 0
-    stored = sum(1 for run in records.ablation_runs(sweep.study).values() if finished(run))
+    stored = sum(1 for run in reruns.ablation_runs(sweep.study).values() if finished(run))
     return max(0, runs - stored) * confirm_run_seconds(records.metrics_of(best)) / max(1, settings.n_jobs)

@@ -29,7 +29,7 @@ from cnnsweep.analysis import repeats
 from cnnsweep.sweep import budget
 from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
 from cnnsweep.sweep.study import lifecycle as studies
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
@@ -70,7 +70,7 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
                  "hydra.sweeper.confirm.top_k=%d", len(top), "s" * (len(top) != 1), len(top),
                  settings.confirm.top_k)
     for trial in top:  # the selecting run, shown beside the new ones (never counted)
-        records.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
+        reruns.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
             "status": "complete", "objective": trial.value,
             "test_acc": records.metrics_of(trial).get("test_acc")}, str(trial.number), original=True)
     todo = _what_fits(sweep, budget.confirm_left(sweep))
@@ -90,7 +90,7 @@ def summarise(sweep: Sweep) -> repeats.Confirmation | None:
     study = sweep.study
     runs: dict[int, list[float]] = {}
     selecting: dict[int, float] = {}
-    for run in records.confirm_runs(study).values():
+    for run in reruns.confirm_runs(study).values():
         if not budget.finished(run):
             continue
         if run.get("original"):
@@ -100,7 +100,7 @@ def summarise(sweep: Sweep) -> repeats.Confirmation | None:
     summary = repeats.summarise(runs, maximize=sweep.settings.directions[0] == "maximize",
                                 selecting=selecting, resolution=_resolution(sweep, runs))
     if summary is not None:
-        study.set_user_attr(records.CONFIRMED_ATTR, records.confirmation_record(
+        study.set_user_attr(records.CONFIRMED_ATTR, reruns.confirmation_record(
             summary, summary.verdict(sweep.settings.objective_label)))
     return summary
 
@@ -147,7 +147,7 @@ def _run_here(sweep: Sweep, trial: FrozenTrial, seed: int) -> None:
     except OSError as exc:
         metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
     sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
-    records.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
+    reruns.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
 
 
 def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
@@ -162,7 +162,7 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
     def ended(index: int, error: str) -> None:
         trial, seed = todo[index]
         metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
-        records.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
+        reruns.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
 
     for trial, seed in todo:
         log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)

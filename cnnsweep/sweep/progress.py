@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnsweep.sweep.study import lifecycle as studies
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 from cnnsweep.sweep.study.storage import mask_password
 from cnnsweep.timing import format_seconds
 
@@ -74,8 +74,8 @@ def write_records(sweep: Sweep) -> None:
     try:
         settings.sweep_dir.mkdir(parents=True, exist_ok=True)
         records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
-        records.write_confirm_csv(settings.sweep_dir, sweep.study)
-        records.write_ablation_csv(settings.sweep_dir, sweep.study)
+        reruns.write_confirm_csv(settings.sweep_dir, sweep.study)
+        reruns.write_ablation_csv(settings.sweep_dir, sweep.study)
         records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
                                            mask_password(sweep.storage.url), settings.n_trials,
                                            best_command(sweep))

@@ -22,7 +22,7 @@ import optuna
 
 from cnnsweep import run_files
 from cnnsweep.sweep.settings.frozen import SweepSettings
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 from cnnsweep.tracking import mlflow_exporter as mx
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cnnsweep")
 
 PARENT_ATTR = "cnnsweep_mlflow_run"  # a study attribute: the sweep's parent run id
-SWEEP_FILES = ("report.html", records.TRIALS_FILE, records.RESULTS_FILE, "summary.md", records.CONFIRM_FILE)
+SWEEP_FILES = ("report.html", records.TRIALS_FILE, records.RESULTS_FILE, "summary.md", reruns.CONFIRM_FILE)
 
 
 @dataclass

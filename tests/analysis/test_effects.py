@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import t as student
 
 from cnnsweep.analysis import effects
+from cnnsweep.analysis import trials as analysed
 from tests.analysis.sweeps import DEEP_CNN, SPACES, draw_trials, objective
 
 
@@ -73,9 +74,9 @@ def test_numeric_bins_are_labelled_by_values_the_trials_took_and_a_constant_key_
     rates = np.geomspace(5e-4, 5e-3, 40)
     table = pd.DataFrame({"trainer.learning_rate": rates, "model.pool_size": [2] * 40,
                           "objective": 0.8 + 10 * rates})
-    labels = effects.value_labels(table["trainer.learning_rate"])
-    levels = sorted(set(labels), key=effects._level_order)
-    assert len(levels) == effects.MAX_BINS and levels[0].startswith("[") and levels[1].startswith("(")
+    labels = analysed.value_labels(table["trainer.learning_rate"])
+    levels = sorted(set(labels), key=analysed._level_order)
+    assert len(levels) == analysed.MAX_BINS and levels[0].startswith("[") and levels[1].startswith("(")
     edges = {float(edge) for level in levels for edge in level[1:-1].split(", ")}
     assert all(any(math.isclose(edge, r, rel_tol=5e-3) for r in rates) for edge in edges)
     assert float(levels[0][1:].split(",")[0]) == pytest.approx(5e-4, rel=5e-3)  # never below the lowest
@@ -117,7 +118,7 @@ def _trials(states, objectives, stopped_by=None):
 
 def test_trials_stopped_by_the_time_budget_are_left_out_like_pruned_ones():
     trials = _trials(["complete"] * 10, [0.9] * 10, stopped_by=[None] * 8 + ["deadline"] * 2)
-    used, scored_at = effects.analysed_trials(trials, ["model.padding"])
+    used, scored_at = analysed.analysed_trials(trials, ["model.padding"])
     assert list(used["trial_number"]) == list(range(8)) and scored_at == effects.AT_THE_END
 
 
@@ -129,7 +130,7 @@ def test_a_pruned_sweep_is_analysed_at_the_latest_epoch_enough_trials_reached():
                                   "val_acc": [0.5 + 0.01 * n + 0.1 * e for e in epochs[n]]})
                  for n in range(12)}
     trials = _trials(states, [0.95, 0.96] + [0.7] * 10)
-    used, scored_at = effects.analysed_trials(trials, ["model.padding"], histories, "val_acc")
+    used, scored_at = analysed.analysed_trials(trials, ["model.padding"], histories, "val_acc")
     assert scored_at == "epoch 2" and len(used) == 12
     assert used.set_index("trial_number")["objective"][5] == pytest.approx(0.5 + 0.05 + 0.2)
     analysis = effects.analyse(used, ["model.padding"], scored_at=scored_at)

@@ -22,7 +22,7 @@ from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
 from cnnsweep.sweep.runner import coordinate, work
 from cnnsweep.sweep.state import Sweep, training_deadline
 from cnnsweep.sweep.study import lifecycle as studies
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, reruns
 from cnnsweep.sweep.study.storage import OpenStorage
 from cnnsweep.sweep.workers.env import STORAGE_VAR, WorkerEnv, worker_command
 from cnnsweep.sweep.workers.interrupts import StopRequest
@@ -298,8 +298,8 @@ def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
     trial_seeds = {sweep.settings.run.trial_seed(t.number) for t in sweep.study.trials}
     assert len(set(seeds)) == 6 and not set(seeds) & trial_seeds
     assert all(subdir == f"{confirm.CONFIRM_DIR}/{trial}-seed{seed}" for trial, seed, subdir in runs)
-    table = pd.read_csv(tmp_path / records.CONFIRM_FILE)
-    assert list(table.columns) == list(records.CONFIRM_COLUMNS) and len(table) == 2 * (3 + 1)
+    table = pd.read_csv(tmp_path / reruns.CONFIRM_FILE)
+    assert list(table.columns) == list(reruns.CONFIRM_COLUMNS) and len(table) == 2 * (3 + 1)
     originals = table[table["original"]]  # each configuration's selecting run: shown, marked
     assert sorted(originals["run_dir"].astype(str)) == ["3", "4"]
     assert sorted(originals["seed"]) == [3, 4] and set(originals["status"]) == {"complete"}

@@ -25,6 +25,7 @@ from cnnsweep.tracking import tracking_settings
 from cnnsweep.validation import objective_direction, validate_config
 
 DIRECTIONS = ("maximize", "minimize")
+SLURM_LAUNCHER = "SlurmLauncher"  # hydra-submitit-launcher's submitit_slurm (its _target_'s class)
 
 
 def check_settings(settings: Mapping[str, Any], config: DictConfig,
@@ -132,8 +133,6 @@ def _command(arguments: Sequence[str], config: DictConfig) -> tuple[str, ...]:
 
 def _cluster(config: DictConfig) -> Mapping[str, Any] | None:
     """``hydra.launcher`` when it is hydra-submitit-launcher's ``submitit_slurm``, else None."""
-    from cnnsweep.sweep.workers.slurm import is_slurm_launcher
-
     launcher = OmegaConf.select(config, "hydra.launcher")
     if launcher is None:
         return None
@@ -144,7 +143,8 @@ def _cluster(config: DictConfig) -> Mapping[str, Any] | None:
     if not isinstance(node, dict):
         return None
     launcher_settings = {str(key): value for key, value in node.items()}
-    return launcher_settings if is_slurm_launcher(launcher_settings) else None
+    slurm = str(launcher_settings.get("_target_", "")).endswith(SLURM_LAUNCHER)
+    return launcher_settings if slurm else None
 
 
 def _fidelity(raw: Any) -> tuple[float, ...]:

@@ -18,9 +18,10 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnsweep.atomic import atomic_path, atomic_write_text
-from cnnsweep.numbers import is_whole
+from cnnsweep.atomic import atomic_write_text, write_csv
+from cnnsweep.numbers import finite_or_none, is_whole
 from cnnsweep.run_files import RECORDED_METRICS
+from cnnsweep.sweep.study.reruns import ABLATION_ATTR, confirm_runs
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = RECORDED_METRICS
@@ -32,14 +33,9 @@ TOLD_ATTR = "cnnsweep_told_from"  # an earlier study's finished trial, told as a
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
-CONFIRM_RUNS_ATTR = "cnnsweep_confirm_runs"  # a study attribute: every confirmation run, by trial:seed
 CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's statistics
-ABLATION_RUNS_ATTR = "cnnsweep_ablation_runs"  # a study attribute: every run of the ablation path
-ABLATION_ATTR = "cnnsweep_ablation"  # a study attribute: the ablation path's statistics
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
-CONFIRM_FILE = "confirm.csv"
-CONFIRM_COLUMNS = ("trial", "seed", "objective", "test_acc", "status", "run_dir", "original")
 
 
 def single_objective(study: optuna.Study) -> bool:
@@ -130,10 +126,7 @@ def keep_integers(table: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
 
 def write_trials_table(table: Any, out_dir: Path) -> Path:
     """Write a trials DataFrame as ``out_dir/trials.csv``, atomically."""
-    target = out_dir / TRIALS_FILE
-    with atomic_path(target) as tmp:
-        table.to_csv(tmp, index=False)
-    return target
+    return write_csv(table, out_dir / TRIALS_FILE)
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -204,14 +197,14 @@ def the_best(study: optuna.Study) -> Best | None:
         new_runs = [r for r in confirm_runs(study).values()
                     if r.get("trial") == number and not r.get("original") and r.get("status") == "complete"]
         accs = [float(r["test_acc"]) for r in new_runs if isinstance(r.get("test_acc"), int | float)]
-        return Best(trial=study.get_trials(deepcopy=False)[number], value=_plain(config.get("mean")),
+        return Best(trial=study.get_trials(deepcopy=False)[number], value=finite_or_none(config.get("mean")),
                     test_acc=sum(accs) / len(accs) if accs else None, runs=int(config.get("runs") or 0),
                     confirmed=True)
     best = best_trials(study)
     if not best:
         return None
-    return Best(trial=best[0], value=_plain(best[0].value), test_acc=metrics_of(best[0]).get("test_acc"),
-                runs=1, confirmed=False)
+    return Best(trial=best[0], value=finite_or_none(best[0].value),
+                test_acc=metrics_of(best[0]).get("test_acc"), runs=1, confirmed=False)
 
 
 def stalled_for(study: optuna.Study, min_delta: float) -> int:
@@ -232,94 +225,6 @@ def stalled_for(study: optuna.Study, min_delta: float) -> int:
         else:
             since += 1
     return since if best is not None else 0
-
-
-# ---------------------------------------------------------------- confirmation runs
-def confirm_key(trial: int, seed: int) -> str:
-    return f"{trial}:{seed}"
-
-
-def confirm_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
-    """Every confirmation run stored so far (the original trials' runs among them), by key."""
-    return dict(study.user_attrs.get(CONFIRM_RUNS_ATTR) or {})
-
-
-def record_confirm_run(study: optuna.Study, trial: int, seed: int, metrics: Mapping[str, Any], run_dir: str,
-                       *, original: bool = False) -> None:
-    """Store one run's outcome; the whole table is one study attribute (one transaction)."""
-    runs = confirm_runs(study)
-    runs[confirm_key(trial, seed)] = {
-        "trial": trial, "seed": seed, "objective": _plain(metrics.get("objective")),
-        "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"), "run_dir": run_dir,
-        "original": original, **({"error": str(metrics["error"])[:300]} if metrics.get("error") else {})}
-    study.set_user_attr(CONFIRM_RUNS_ATTR, runs)
-
-
-def confirmation_record(summary: Any, verdict: str) -> dict[str, Any]:
-    """``optimization_results.yaml``'s ``confirmed``, from
-    :class:`cnnsweep.analysis.repeats.Confirmation`: statistics of the new-seed runs only."""
-    return {
-        "runs_counted": "new seeds only: each configuration's selecting run is shown, not counted",
-        "configs": [{"trial": c.trial, "runs": c.runs, "mean": c.mean, "std": c.std,
-                     "ci95": list(c.ci95) if c.ci95 else None, "p_best": c.p_best,
-                     "selecting_run": c.selecting_run, "overstated_by": c.overstated_by}
-                    for c in summary.configs],
-        "best_trial": summary.best_trial,
-        "noise_std": summary.noise_std,
-        "runs_agree": bool(summary.runs_agree),
-        "noise_floor": summary.noise_floor,
-        "lead": summary.lead,
-        "lead_ci95": list(summary.lead_ci95) if summary.lead_ci95 else None,
-        "clear_winner": bool(summary.clear_winner),
-        "verdict": verdict,
-    }
-
-
-def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
-    """``confirm.csv``: one row per run of the confirmed configurations (None: no confirmation)."""
-    import pandas as pd
-
-    runs = sorted(confirm_runs(study).values(), key=lambda r: (r["trial"], not r.get("original"), r["seed"]))
-    if not runs:
-        return None
-    runs = [{**run, "original": bool(run.get("original"))} for run in runs]
-    target = sweep_dir / CONFIRM_FILE
-    with atomic_path(target) as tmp:
-        pd.DataFrame(runs, columns=list(CONFIRM_COLUMNS)).to_csv(tmp, index=False)
-    return target
-
-
-# ---------------------------------------------------------------- the ablation path
-def ablation_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
-    """Every run of the ablation path stored so far, by configuration and seed."""
-    return dict(study.user_attrs.get(ABLATION_RUNS_ATTR) or {})
-
-
-def record_ablation_run(study: optuna.Study, key: str, step: int, seed: int, metrics: Mapping[str, Any],
-                        run_dir: str) -> None:
-    """Store one run's outcome; the whole table is one study attribute (one transaction)."""
-    runs = ablation_runs(study)
-    runs[key] = {"step": step, "seed": seed, "objective": _plain(metrics.get("objective")),
-                 "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"),
-                 "run_dir": run_dir}
-    if metrics.get("error"):
-        runs[key]["error"] = str(metrics["error"])[:300]
-    study.set_user_attr(ABLATION_RUNS_ATTR, runs)
-
-
-def write_ablation_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
-    """``ablation.csv``: one row per step of the path (None: no ablation ran)."""
-    import pandas as pd
-
-    from cnnsweep.analysis.ablation import ABLATION_COLUMNS, ABLATION_FILE
-
-    record = study.user_attrs.get(ABLATION_ATTR)
-    if not record or not record.get("steps"):
-        return None
-    target = sweep_dir / ABLATION_FILE
-    with atomic_path(target) as tmp:
-        pd.DataFrame(record["steps"], columns=list(ABLATION_COLUMNS)).to_csv(tmp, index=False)
-    return target
 
 
 def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
@@ -348,7 +253,7 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         single = best_trials(study)
         if best is not None and best.confirmed and single:  # what the search alone would have said
             results["best_single_run"] = {
-                "trial": single[0].number, "value": _plain(single[0].value),
+                "trial": single[0].number, "value": finite_or_none(single[0].value),
                 "test_acc": metrics_of(single[0]).get("test_acc"), "params": dict(single[0].params)}
         if confirmed := study.user_attrs.get(CONFIRMED_ATTR):
             results["confirmed"] = confirmed  # the best configurations again, with new seeds
@@ -361,13 +266,9 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
                 **({"error": refit["error"]} if refit.get("error") else {})}
     else:
         results["pareto_front"] = [
-            {"trial": t.number, "values": [_plain(v) for v in t.values], "params": dict(t.params)}
+            {"trial": t.number, "values": [finite_or_none(v) for v in t.values], "params": dict(t.params)}
             for t in best_trials(study)
         ]
     target = sweep_dir / RESULTS_FILE
     atomic_write_text(target, OmegaConf.to_yaml(OmegaConf.create(results)))
     return target
-
-
-def _plain(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)

@@ -86,15 +86,7 @@ class LocalProcesses:
 
     def stop(self, grace_s: float = 60.0) -> None:
         """After Ctrl-C: let each worker record its trial and exit; kill the ones that hang."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in self.processes:
-            try:
-                process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes, grace_s)
 
     def _start(self, env: dict[str, str]) -> subprocess.Popen:
         # Its own session: a terminal's Ctrl-C reaches the coordinator alone, which
@@ -103,6 +95,20 @@ class LocalProcesses:
 
 
 WORKER_PROCESS_MB = 900  # one worker process (TensorFlow, Keras, the data), measured on digits
+
+
+def stop_processes(processes: Sequence[subprocess.Popen], grace_s: float) -> None:
+    """Ask each running process to stop as Ctrl-C does (SIGINT), so it records what it was
+    doing; wait up to ``grace_s`` for each; kill the ones that hang."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def check_worker_count(n_jobs: int, machine_mb: int) -> None:
@@ -173,11 +179,5 @@ def run_commands_here(commands: Sequence[list[str]], n_jobs: int, stop_request: 
                     last = (stderr.strip().splitlines() or [f"exit status {process.returncode}"])[-1]
                     on_end(index, last[:300])
     except KeyboardInterrupt:
-        for _, process in running.values():
-            process.send_signal(signal.SIGINT)
-        for _, process in running.values():
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes([process for _, process in running.values()], grace_s=60.0)
         raise

@@ -30,7 +30,6 @@ from cnnsweep.sweep.workers.env import WorkerEnv, worker_command
 
 log = logging.getLogger("cnnsweep")
 
-LAUNCHER_TARGET = "SlurmLauncher"  # the class name of hydra-submitit-launcher's submitit_slurm
 STORAGE_FILE = ".storage-url"  # in the sweep dir, mode 0600: how a job learns the storage URL
 POLL_SECONDS = 2.0
 MAX_REPLACEMENTS_PER_JOB = 3
@@ -40,11 +39,6 @@ SHARED_KEYS = {"timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node"
 # Not passed on: a worker is no checkpointable function, so a job at its time limit
 # is not requeued (max_num_timeout): its worker records its trial, and another job takes over.
 NOT_PARAMETERS = {"_target_", "submitit_folder", "max_num_timeout", "python"}
-
-
-def is_slurm_launcher(launcher: Mapping[str, Any] | None) -> bool:
-    """Whether ``hydra.launcher`` is hydra-submitit-launcher's ``submitit_slurm``."""
-    return bool(launcher) and str(launcher.get("_target_", "")).endswith(LAUNCHER_TARGET)  # type: ignore[union-attr]
 
 
 def check_cluster(launcher: Mapping[str, Any]) -> None:
