@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test test-heavy test-faults test-fast bench bench-quality lint check clean
+.PHONY: help install demo test test-heavy test-faults test-fast bench bench-quality lint format check clean
+
+help:  ## this list: every target and what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):[^#]*## /\1\t/' | \
+		awk -F '\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +40,17 @@ bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/
 bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then four peers' -> RESULTS.md
 	$(PY) -m benchmarks.run quality
 
-lint: install  ## ruff on the code, the tests and the benchmarks
+lint: install  ## ruff on the code, the tests and the benchmarks, and the formatter's check
 	$(PY) -m ruff check cnnsweep hydra_plugins tests benchmarks
+	$(PY) -m ruff format --check cnnsweep hydra_plugins tests benchmarks
 
-check: lint  ## the house rules CI enforces: ruff, the import contracts and no import cycle, the type checker
+format: install  ## the formatter, applied (what make lint checks)
+	$(PY) -m ruff format cnnsweep hydra_plugins tests benchmarks
+
+check: lint  ## the house rules CI enforces: ruff and its formatter, the import contracts, no import cycle, mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_import_graph.py
 	$(PY) -m mypy
 
-clean:
+clean:  ## the venv and build leftovers
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -30,24 +30,34 @@ def run(configs: list[dict], dataset: str, epochs: int, workdir: str) -> dict:
 
     class SeedHyperModel(keras_tuner.HyperModel):
         def build(self, hp):
-            model = keras.Sequential([
-                keras.Input(shape=data.spec.input_shape),
-                keras.layers.Conv2D(hp.Choice("filters", [16, 32, 64, 128]),
-                                    (hp.Choice("kernel_size", [2, 3, 5]),) * 2,
-                                    strides=hp.Choice("strides", [1, 2]),
-                                    padding=hp.Choice("padding", ["valid", "same"]), activation="relu"),
-                keras.layers.MaxPooling2D(2),
-                keras.layers.Flatten(),
-                keras.layers.Dense(data.spec.num_classes, activation="softmax"),
-            ])
+            model = keras.Sequential(
+                [
+                    keras.Input(shape=data.spec.input_shape),
+                    keras.layers.Conv2D(
+                        hp.Choice("filters", [16, 32, 64, 128]),
+                        (hp.Choice("kernel_size", [2, 3, 5]),) * 2,
+                        strides=hp.Choice("strides", [1, 2]),
+                        padding=hp.Choice("padding", ["valid", "same"]),
+                        activation="relu",
+                    ),
+                    keras.layers.MaxPooling2D(2),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(data.spec.num_classes, activation="softmax"),
+                ]
+            )
             model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
             return model
 
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32, 64, 128]), **kwargs)
 
-    names = {"model.filters": "filters", "model.kernel_size": "kernel_size", "model.strides": "strides",
-             "model.padding": "padding", "trainer.batch_size": "batch_size"}
+    names = {
+        "model.filters": "filters",
+        "model.kernel_size": "kernel_size",
+        "model.strides": "strides",
+        "model.padding": "padding",
+        "trainer.batch_size": "batch_size",
+    }
     queue = [{names[key]: value for key, value in config.items()} for config in configs]
 
     class GivenConfigurations(keras_tuner.oracles.RandomSearchOracle):
@@ -61,11 +71,18 @@ def run(configs: list[dict], dataset: str, epochs: int, workdir: str) -> dict:
             return {"status": trial_module.TrialStatus.RUNNING, "values": values}
 
     oracle = GivenConfigurations(objective="val_acc", max_trials=len(configs), seed=0)
-    tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=SeedHyperModel(), directory=workdir,
-                              project_name="bench", overwrite=True)
+    tuner = keras_tuner.Tuner(
+        oracle=oracle, hypermodel=SeedHyperModel(), directory=workdir, project_name="bench", overwrite=True
+    )
     started = time.perf_counter()
-    tuner.search(data.x_train, y_train, validation_split=0.2, epochs=epochs, verbose=0,
-                 callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", patience=3)])
+    tuner.search(
+        data.x_train,
+        y_train,
+        validation_split=0.2,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_acc", patience=3)],
+    )
     wall = time.perf_counter() - started
     best = tuner.oracle.get_best_trials(1)[0]
     return {"wall_seconds": wall, "best_val_acc": float(best.score), "trials": len(tuner.oracle.trials)}

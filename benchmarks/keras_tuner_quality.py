@@ -77,23 +77,39 @@ def run(args) -> dict:
             return super().run_trial(trial, *args, **kwargs)
 
     oracle = BaselineFirst(objective="val_acc", max_epochs=peers.MAX_EPOCHS, factor=3, seed=0)
-    tuner = TimeBoxedHyperband(oracle=oracle, hypermodel=DeepCnn(), directory=args.workdir,
-                               project_name=f"quality-{recipe}", overwrite=True)
-    stop = keras.callbacks.EarlyStopping(monitor="val_acc", patience=peers.patience(recipe),
-                                         restore_best_weights=True)
+    tuner = TimeBoxedHyperband(
+        oracle=oracle,
+        hypermodel=DeepCnn(),
+        directory=args.workdir,
+        project_name=f"quality-{recipe}",
+        overwrite=True,
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_acc", patience=peers.patience(recipe), restore_best_weights=True
+    )
     try:
-        tuner.search(x_fit, y_fit, validation_data=validation, verbose=0,
-                     callbacks=[stop, peers.deadline_callback(keras, deadline)])
+        tuner.search(
+            x_fit,
+            y_fit,
+            validation_data=validation,
+            verbose=0,
+            callbacks=[stop, peers.deadline_callback(keras, deadline)],
+        )
     except keras_tuner.errors.FatalError:
         pass  # the time box ended the search
     search_s = time.perf_counter() - started
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]
     test_acc = peers.test_accuracy(model, x_test, y_test, recipe, data.spec.mirrors)
-    return {"recipe": recipe, "wall_s": round(time.perf_counter() - started, 1),
-            "search_s": round(search_s, 1), "trials": len(tuner.oracle.trials),
-            "best_val_acc": round(float(best_trial.score), 4), "best_test_acc": round(float(test_acc), 4),
-            "best_params": best_trial.hyperparameters.values}
+    return {
+        "recipe": recipe,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "search_s": round(search_s, 1),
+        "trials": len(tuner.oracle.trials),
+        "best_val_acc": round(float(best_trial.score), 4),
+        "best_test_acc": round(float(test_acc), 4),
+        "best_params": best_trial.hyperparameters.values,
+    }
 
 
 if __name__ == "__main__":

@@ -57,17 +57,30 @@ def run(args) -> dict:
         model = peers.build_model(keras, params, data.spec.input_shape, data.spec.num_classes, recipe)
         peers.compile_model(keras, model, params, len(x_fit), recipe)
         pruning = Pruning(trial)
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_acc", patience=peers.patience(recipe),
-                                                   restore_best_weights=True),
-                     pruning, peers.deadline_callback(keras, deadline)]
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_acc", patience=peers.patience(recipe), restore_best_weights=True
+            ),
+            pruning,
+            peers.deadline_callback(keras, deadline),
+        ]
         if recipe == "plain":
-            history = model.fit(x_fit, y_fit, batch_size=params["batch_size"], epochs=peers.MAX_EPOCHS,
-                                validation_data=validation, callbacks=callbacks, verbose=0)
+            history = model.fit(
+                x_fit,
+                y_fit,
+                batch_size=params["batch_size"],
+                epochs=peers.MAX_EPOCHS,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=0,
+            )
         else:
-            train = peers.training_data(x_fit, y_fit, params["batch_size"], recipe, data.spec.mirrors,
-                                        seed=trial.number)
-            history = model.fit(train, epochs=peers.MAX_EPOCHS, validation_data=validation,
-                                callbacks=callbacks, verbose=0)
+            train = peers.training_data(
+                x_fit, y_fit, params["batch_size"], recipe, data.spec.mirrors, seed=trial.number
+            )
+            history = model.fit(
+                train, epochs=peers.MAX_EPOCHS, validation_data=validation, callbacks=callbacks, verbose=0
+            )
         if pruning.pruned:
             raise optuna.TrialPruned()
         val_acc = max(history.history["val_acc"])
@@ -75,8 +88,11 @@ def run(args) -> dict:
             best.update(val_acc=val_acc, model=model, trial=trial.number)
         return val_acc
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0),
-                                pruner=optuna.pruners.SuccessiveHalvingPruner())
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=0),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(),
+    )
     if recipe == "cnnsweep":
         study.enqueue_trial(peers.BASELINE)
     study.optimize(objective, timeout=max(1.0, deadline - time.perf_counter()))
@@ -85,11 +101,18 @@ def run(args) -> dict:
         raise SystemExit("the time box ended before any trial completed")
     test_acc = peers.test_accuracy(best["model"], x_test, y_test, recipe, data.spec.mirrors)
     states = [t.state.name for t in study.trials]
-    return {"recipe": recipe, "wall_s": round(time.perf_counter() - started, 1),
-            "search_s": round(search_s, 1), "trials": len(study.trials), "complete": states.count("COMPLETE"),
-            "pruned": states.count("PRUNED"), "best_trial": best["trial"],
-            "best_val_acc": round(float(best["val_acc"]), 4), "best_test_acc": round(float(test_acc), 4),
-            "best_params": study.trials[best["trial"]].params}
+    return {
+        "recipe": recipe,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "search_s": round(search_s, 1),
+        "trials": len(study.trials),
+        "complete": states.count("COMPLETE"),
+        "pruned": states.count("PRUNED"),
+        "best_trial": best["trial"],
+        "best_val_acc": round(float(best["val_acc"]), 4),
+        "best_test_acc": round(float(test_acc), 4),
+        "best_params": study.trials[best["trial"]].params,
+    }
 
 
 if __name__ == "__main__":

@@ -37,8 +37,16 @@ SPACE: dict[str, tuple] = {
     "batch_size": ("choice", [64, 128, 256]),
 }
 # deep_cnn's baseline: cnnsweep's default model and trainer.
-BASELINE = {"conv_blocks": 2, "convs_per_block": 1, "filters": 32, "batch_norm": True, "dense_units": 128,
-            "dropout": 0.25, "learning_rate": 0.002, "batch_size": 128}
+BASELINE = {
+    "conv_blocks": 2,
+    "convs_per_block": 1,
+    "filters": 32,
+    "batch_norm": True,
+    "dense_units": 128,
+    "dropout": 0.25,
+    "learning_rate": 0.002,
+    "batch_size": 128,
+}
 
 
 def arguments(prog: str, argv: list[str] | None = None) -> Any:
@@ -62,13 +70,23 @@ def build_model(keras: Any, params: dict, input_shape: tuple, classes: int, reci
     layers: list[Any] = [keras.Input(shape=input_shape)]
     for block in range(params["conv_blocks"]):
         for _ in range(params["convs_per_block"]):
-            layers.append(keras.layers.Conv2D(params["filters"] * 2 ** block, 3, padding="same",
-                                              activation=None if params["batch_norm"] else "relu"))
+            layers.append(
+                keras.layers.Conv2D(
+                    params["filters"] * 2**block,
+                    3,
+                    padding="same",
+                    activation=None if params["batch_norm"] else "relu",
+                )
+            )
             if params["batch_norm"]:
                 layers += [keras.layers.BatchNormalization(**bn), keras.layers.Activation("relu")]
         layers.append(keras.layers.MaxPooling2D(2))
-    layers += [keras.layers.Flatten(), keras.layers.Dense(params["dense_units"], activation="relu"),
-               keras.layers.Dropout(params["dropout"]), keras.layers.Dense(classes, activation="softmax")]
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(params["dense_units"], activation="relu"),
+        keras.layers.Dropout(params["dropout"]),
+        keras.layers.Dense(classes, activation="softmax"),
+    ]
     return keras.Sequential(layers)
 
 
@@ -79,10 +97,14 @@ def compile_model(keras: Any, model: Any, params: dict, train_images: int, recip
         return
     steps = math.ceil(train_images / params["batch_size"])
     total = steps * MAX_EPOCHS
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, total - steps, warmup_target=rate,
-                                                      warmup_steps=steps)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1), metrics=["acc"])
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, total - steps, warmup_target=rate, warmup_steps=steps
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=["acc"],
+    )
 
 
 def training_data(x: Any, y: Any, batch_size: int, recipe: str, mirrors: bool, seed: int) -> Any:
@@ -92,8 +114,10 @@ def training_data(x: Any, y: Any, batch_size: int, recipe: str, mirrors: bool, s
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
     if recipe == "cnnsweep" and mirrors:
-        data = data.map(lambda images, labels: (tf.image.random_flip_left_right(images, seed=seed), labels),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(
+            lambda images, labels: (tf.image.random_flip_left_right(images, seed=seed), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -120,8 +144,9 @@ def test_accuracy(model: Any, x_test: Any, y_test: Any, recipe: str, mirrors: bo
 
     probabilities = np.asarray(model.predict(x_test, batch_size=512, verbose=0))
     if recipe == "cnnsweep" and mirrors:
-        probabilities = (probabilities + np.asarray(model.predict(x_test[:, :, ::-1], batch_size=512,
-                                                                  verbose=0))) / 2
+        probabilities = (
+            probabilities + np.asarray(model.predict(x_test[:, :, ::-1], batch_size=512, verbose=0))
+        ) / 2
     return float((probabilities.argmax(axis=1) == np.asarray(y_test).argmax(axis=1)).mean())
 
 
@@ -137,5 +162,9 @@ def load_split(args: Any) -> tuple[Any, tuple, tuple, tuple]:
     classes = data.spec.num_classes
     (x_fit, y_fit), (x_val, y_val) = split_validation(data.x_train, data.y_train, VALIDATION_SPLIT)
     one_hot = keras.utils.to_categorical
-    return (data, (x_fit, one_hot(y_fit, classes)), (x_val, one_hot(y_val, classes)),
-            (data.x_test, one_hot(data.y_test, classes)))
+    return (
+        data,
+        (x_fit, one_hot(y_fit, classes)),
+        (x_val, one_hot(y_val, classes)),
+        (data.x_test, one_hot(data.y_test, classes)),
+    )

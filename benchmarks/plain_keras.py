@@ -30,25 +30,43 @@ def run(configs: list[dict], dataset: str, epochs: int, train_limit: int | None 
     started = time.perf_counter()
     for i, cfg in enumerate(configs):
         keras.utils.set_random_seed(i)
-        model = keras.Sequential([
-            keras.Input(shape=data.spec.input_shape),
-            keras.layers.Conv2D(cfg["model.filters"], (cfg["model.kernel_size"],) * 2,
-                                strides=cfg["model.strides"], padding=cfg["model.padding"],
-                                activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(data.spec.num_classes, activation="softmax"),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=data.spec.input_shape),
+                keras.layers.Conv2D(
+                    cfg["model.filters"],
+                    (cfg["model.kernel_size"],) * 2,
+                    strides=cfg["model.strides"],
+                    padding=cfg["model.padding"],
+                    activation="relu",
+                ),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(data.spec.num_classes, activation="softmax"),
+            ]
+        )
         model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
         stop = keras.callbacks.EarlyStopping(monitor="val_acc", patience=3, restore_best_weights=True)
         fit_started = time.perf_counter()
-        history = model.fit(data.x_train, y_train, validation_split=0.2, epochs=epochs,
-                            batch_size=cfg["trainer.batch_size"], callbacks=[stop], verbose=0)
+        history = model.fit(
+            data.x_train,
+            y_train,
+            validation_split=0.2,
+            epochs=epochs,
+            batch_size=cfg["trainer.batch_size"],
+            callbacks=[stop],
+            verbose=0,
+        )
         fit_seconds = time.perf_counter() - fit_started
         _, test_acc = model.evaluate(data.x_test, y_test, verbose=0)
-        results.append({"val_acc": float(np.max(history.history["val_acc"])),
-                        "test_acc": float(test_acc), "fit_seconds": fit_seconds,
-                        "epochs": len(history.history["loss"])})
+        results.append(
+            {
+                "val_acc": float(np.max(history.history["val_acc"])),
+                "test_acc": float(test_acc),
+                "fit_seconds": fit_seconds,
+                "epochs": len(history.history["loss"]),
+            }
+        )
     return {"wall_seconds": time.perf_counter() - started, "trials": results}
 
 

@@ -5,46 +5,72 @@ from __future__ import annotations
 import json
 
 TARGETS = {
-    "overhead": ("at most 150 ms per trial over the plain Keras loop, and below KerasTuner's, both "
-                 "measured on whole commands (start-up, data, report and exit included)"),
-    "throughput": ("at least 0.97x the images per second of plain Keras fit given the same model, recipe "
-                   "and augmentation (the default run: AdamW, cosine schedule with warm-up, label smoothing, "
-                   "flips as a tf.data map), measured side by side"),
+    "overhead": (
+        "at most 150 ms per trial over the plain Keras loop, and below KerasTuner's, both "
+        "measured on whole commands (start-up, data, report and exit included)"
+    ),
+    "throughput": (
+        "at least 0.97x the images per second of plain Keras fit given the same model, recipe "
+        "and augmentation (the default run: AdamW, cosine schedule with warm-up, label smoothing, "
+        "flips as a tf.data map), measured side by side"
+    ),
     "pruning": "at least 40% fewer epochs for a best accuracy within 0.3 points",
-    "quality": ("best-by-validation test accuracy >= 0.94 within 20 minutes of measured wall time on "
-                "2 CPU cores (the first target was 0.93), and at least 0.5 points above the best peer given "
-                "cnnsweep's recipe (KerasTuner Hyperband and a plain Optuna script, TPE with successive "
-                "halving) on the same space, split, baseline and time box; the same two peers with Keras "
-                "defaults are listed beside them"),
-    "scaling": ("at least 1.6x the trials per hour with n_jobs=2 as with n_jobs=1 on 2 cores, whole commands "
-                "of at least three minutes each"),
-    "defaults": ("python -m cnnsweep dataset=fashion_mnist (default model and trainer) reaches >= 0.92 "
-                 "test accuracy in <= 5 minutes on 2 CPU cores"),
-    "trust": ("on real Fashion-MNIST, a sweep's top configurations confirmed with new seeds: how often "
-              "the single-run winner is the confirmed winner, how much its single run overstates it, "
-              "the seed-to-seed noise, and what the confirmation cost"),
-    "why": ("on real Fashion-MNIST, a seed_cnn sweep's ablation path from the lesson's model to the best "
-            "configuration: which changes explain the gain, with their intervals, what the path cost, and "
-            "how far the pruner's early epochs could be trusted"),
-    "levers": ("each lever toward 0.94 (cutout, flip averaging at test time, global average pooling) "
-               "on benchmark 6's default run, kept where it pays more than the seed-to-seed spread"),
-    "tracking": ("tracking=mlflow costs under 5% of a deep_cnn trial's time, whole sweep commands with "
-                 "and without it taking turns, the MLflow server on the same 2 cores"),
-    "gpu": ("on one NVIDIA GPU: the JAX path runs; n_jobs=4 sharing the GPU gives >= 3x the trials per hour "
-            "of n_jobs=1 for small models; Fashion-MNIST >= 0.94 test accuracy within 15 minutes"),
+    "quality": (
+        "best-by-validation test accuracy >= 0.94 within 20 minutes of measured wall time on "
+        "2 CPU cores (the first target was 0.93), and at least 0.5 points above the best peer given "
+        "cnnsweep's recipe (KerasTuner Hyperband and a plain Optuna script, TPE with successive "
+        "halving) on the same space, split, baseline and time box; the same two peers with Keras "
+        "defaults are listed beside them"
+    ),
+    "scaling": (
+        "at least 1.6x the trials per hour with n_jobs=2 as with n_jobs=1 on 2 cores, whole commands "
+        "of at least three minutes each"
+    ),
+    "defaults": (
+        "python -m cnnsweep dataset=fashion_mnist (default model and trainer) reaches >= 0.92 "
+        "test accuracy in <= 5 minutes on 2 CPU cores"
+    ),
+    "trust": (
+        "on real Fashion-MNIST, a sweep's top configurations confirmed with new seeds: how often "
+        "the single-run winner is the confirmed winner, how much its single run overstates it, "
+        "the seed-to-seed noise, and what the confirmation cost"
+    ),
+    "why": (
+        "on real Fashion-MNIST, a seed_cnn sweep's ablation path from the lesson's model to the best "
+        "configuration: which changes explain the gain, with their intervals, what the path cost, and "
+        "how far the pruner's early epochs could be trusted"
+    ),
+    "levers": (
+        "each lever toward 0.94 (cutout, flip averaging at test time, global average pooling) "
+        "on benchmark 6's default run, kept where it pays more than the seed-to-seed spread"
+    ),
+    "tracking": (
+        "tracking=mlflow costs under 5% of a deep_cnn trial's time, whole sweep commands with "
+        "and without it taking turns, the MLflow server on the same 2 cores"
+    ),
+    "gpu": (
+        "on one NVIDIA GPU: the JAX path runs; n_jobs=4 sharing the GPU gives >= 3x the trials per hour "
+        "of n_jobs=1 for small models; Fashion-MNIST >= 0.94 test accuracy within 15 minutes"
+    ),
 }
 
 # Sections with no benchmark in benchmarks.run yet: why they have no numbers.
-NOT_RUN = {"gpu": ("**NOT run**: no GPU machine has run `python -m benchmarks.run gpu` yet "
-                   "(`scripts/pack-device.sh` packs what a machine with JAX but without TensorFlow or "
-                   "cnnsweep's other packages needs). Its whole path runs on CPU in the tests (JAX, tiny).")}
+NOT_RUN = {
+    "gpu": (
+        "**NOT run**: no GPU machine has run `python -m benchmarks.run gpu` yet "
+        "(`scripts/pack-device.sh` packs what a machine with JAX but without TensorFlow or "
+        "cnnsweep's other packages needs). Its whole path runs on CPU in the tests (JAX, tiny)."
+    )
+}
 
 
 def _machine(result: dict) -> str:
     m = result.get("machine", {})
-    return (f"{m.get('date')}, {m.get('processor')} ({m.get('cpu_cores')} cores), Python {m.get('python')}, "
-            f"TensorFlow {m.get('tensorflow')}, Keras {m.get('keras')}, Optuna {m.get('optuna')}, "
-            f"hydra-core {m.get('hydra-core')}; {result.get('seconds')} s")
+    return (
+        f"{m.get('date')}, {m.get('processor')} ({m.get('cpu_cores')} cores), Python {m.get('python')}, "
+        f"TensorFlow {m.get('tensorflow')}, Keras {m.get('keras')}, Optuna {m.get('optuna')}, "
+        f"hydra-core {m.get('hydra-core')}; {result.get('seconds')} s"
+    )
 
 
 def _verdict(which: str, r: dict) -> str:
@@ -52,102 +78,139 @@ def _verdict(which: str, r: dict) -> str:
         ours, tuner_ms = r["command_overhead_ms_per_trial"], r.get("tuner_command_overhead_ms_per_trial")
         met = ours <= 150 and (tuner_ms is None or ours < tuner_ms)
         phase_ms = r["trial_phase_overhead_ms_per_trial"]
-        text = (f"{'met' if met else 'NOT met'}: {ours} ms per trial over the plain loop, whole commands "
-                f"({r['command_ratio']:.2f}x; in the trial phase alone {phase_ms} ms)")
+        text = (
+            f"{'met' if met else 'NOT met'}: {ours} ms per trial over the plain loop, whole commands "
+            f"({r['command_ratio']:.2f}x; in the trial phase alone {phase_ms} ms)"
+        )
         if tuner_ms is not None:
             text += f"; KerasTuner {tuner_ms} ms per trial ({r['tuner_command_ratio']:.2f}x)"
         return text
     if which == "throughput":
-        return (f"{'met' if r['ratio'] >= 0.97 else 'NOT met'}: {r['ratio']:.2f}x the images per second of "
-                f"plain fit with the same recipe ({r.get('recipe', 'the lesson')})")
+        return (
+            f"{'met' if r['ratio'] >= 0.97 else 'NOT met'}: {r['ratio']:.2f}x the images per second of "
+            f"plain fit with the same recipe ({r.get('recipe', 'the lesson')})"
+        )
     if which == "pruning":
         met = r["epochs_saved_pct"] >= 40 and r["best_val_acc_diff_points"] >= -0.3
-        return (f"{'met' if met else 'NOT met'}: {r['epochs_saved_pct']}% fewer epochs, best val_acc "
-                f"{r['best_val_acc_diff_points']:+.2f} points")
+        return (
+            f"{'met' if met else 'NOT met'}: {r['epochs_saved_pct']}% fewer epochs, best val_acc "
+            f"{r['best_val_acc_diff_points']:+.2f} points"
+        )
     if which == "quality":
         return _quality_verdict(r)
     if which == "defaults":
         met = r["test_acc"] >= 0.92 and r["command_s"] <= 300
-        return (f"{'met' if met else 'NOT met'}: test accuracy {r['test_acc']} in {r['command_s'] / 60:.1f} "
-                "minutes of measured wall time (the whole command)")
+        return (
+            f"{'met' if met else 'NOT met'}: test accuracy {r['test_acc']} in {r['command_s'] / 60:.1f} "
+            "minutes of measured wall time (the whole command)"
+        )
     if which == "trust":
         same = "is" if r["single_run_winner_is_confirmed"] else "is not"
-        return (f"measured: the single-run winner (trial {r['single_run_winner']}) {same} the confirmed "
-                f"winner (trial {r['confirmed_winner']}); one run per configuration picks the confirmed "
-                f"winner {100 * r['single_run_picks_confirmed_winner']:.0f}% of the time; the single-run "
-                f"winner's run overstates the mean of its own {r['seeds']} new-seed runs by "
-                f"{r['winner_overstatement_points']:+.2f} points; the confirmed winner's mean "
-                f"{r['confirmed_winner_mean']} (95% {r['confirmed_winner_ci95']}, new seeds only); "
-                f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
-                f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
-                f"{100 * r['confirm_share_of_training']:.0f}% of the training time")
+        return (
+            f"measured: the single-run winner (trial {r['single_run_winner']}) {same} the confirmed "
+            f"winner (trial {r['confirmed_winner']}); one run per configuration picks the confirmed "
+            f"winner {100 * r['single_run_picks_confirmed_winner']:.0f}% of the time; the single-run "
+            f"winner's run overstates the mean of its own {r['seeds']} new-seed runs by "
+            f"{r['winner_overstatement_points']:+.2f} points; the confirmed winner's mean "
+            f"{r['confirmed_winner_mean']} (95% {r['confirmed_winner_ci95']}, new seeds only); "
+            f"seed-to-seed noise {r['noise_std_points']} points; clear winner: "
+            f"{'yes' if r['clear_winner'] else 'no'}; the {r['confirm_runs']} confirmation runs took "
+            f"{100 * r['confirm_share_of_training']:.0f}% of the training time"
+        )
     if which == "why":
         early = r.get("early_epochs")
-        trusted = (f"; epoch-{early['epoch']} scores against the final ones: rho {early['spearman']} "
-                   f"{early['ci95']}, {early['might_have_made_top_k']} of {early['pruned']} pruned trials "
-                   "might have made the top 3" if early else "")
-        return (f"measured: {r['in_words'] or 'no gain measured'}; the path's {r['path_runs']} runs took "
-                f"{100 * r['path_share_of_training']:.0f}% of the training time ({r['path_train_s']} s)"
-                f"{trusted}")
+        trusted = (
+            f"; epoch-{early['epoch']} scores against the final ones: rho {early['spearman']} "
+            f"{early['ci95']}, {early['might_have_made_top_k']} of {early['pruned']} pruned trials "
+            "might have made the top 3"
+            if early
+            else ""
+        )
+        return (
+            f"measured: {r['in_words'] or 'no gain measured'}; the path's {r['path_runs']} runs took "
+            f"{100 * r['path_share_of_training']:.0f}% of the training time ({r['path_train_s']} s)"
+            f"{trusted}"
+        )
     if which == "scaling":
         one, two = r["n_jobs=1"], r["n_jobs=2"]
-        return (f"{'met' if r['command_speedup'] >= 1.6 else 'NOT met'}: {r['command_speedup']}x the trials "
-                f"per hour with n_jobs=2 ({two['complete']} trials in {two['wall_s']} s against "
-                f"{one['complete']} in {one['wall_s']} s, whole commands; in the trial phase alone "
-                f"{r['trial_phase_speedup']}x)")
+        return (
+            f"{'met' if r['command_speedup'] >= 1.6 else 'NOT met'}: {r['command_speedup']}x the trials "
+            f"per hour with n_jobs=2 ({two['complete']} trials in {two['wall_s']} s against "
+            f"{one['complete']} in {one['wall_s']} s, whole commands; in the trial phase alone "
+            f"{r['trial_phase_speedup']}x)"
+        )
     if which == "gpu":
         jobs, quality = r["jobs"], r["quality"]
         shared, alone = r[f"n_jobs={jobs}"], r["n_jobs=1"]
         speedup = r["sharing_speedup"]
         reached = quality["best_test_acc"] >= 0.94 and quality["wall_s"] <= 15 * 60
-        return (f"on {r.get('device') or 'an unnamed GPU'}: n_jobs={jobs} sharing it "
-                f"{'met' if speedup and speedup >= 3 else 'NOT met'} ({speedup}x the trials per hour of "
-                f"n_jobs=1, whole commands; steady epochs {shared['steady_epoch_s']} s vs "
-                f"{alone['steady_epoch_s']} s "
-                f"after first epochs of {shared['first_epoch_s']} s vs {alone['first_epoch_s']} s); "
-                f"Fashion-MNIST 0.94 in 15 minutes {'met' if reached else 'NOT met'}: "
-                f"{quality['best_test_acc']} in {quality['wall_s'] / 60:.1f} minutes")
+        return (
+            f"on {r.get('device') or 'an unnamed GPU'}: n_jobs={jobs} sharing it "
+            f"{'met' if speedup and speedup >= 3 else 'NOT met'} ({speedup}x the trials per hour of "
+            f"n_jobs=1, whole commands; steady epochs {shared['steady_epoch_s']} s vs "
+            f"{alone['steady_epoch_s']} s "
+            f"after first epochs of {shared['first_epoch_s']} s vs {alone['first_epoch_s']} s); "
+            f"Fashion-MNIST 0.94 in 15 minutes {'met' if reached else 'NOT met'}: "
+            f"{quality['best_test_acc']} in {quality['wall_s'] / 60:.1f} minutes"
+        )
     if which == "levers":
         base = r["levers"]["baseline"]
         spread = 100 * (max(base["test_acc"]) - min(base["test_acc"]))
-        parts = [f"{name} {lever['gain_points']:+.2f} points ({lever['mean_test_acc']})"
-                 for name, lever in r["levers"].items() if name != "baseline"]
-        return (f"measured over {r['seeds']} seed(s): baseline {base['mean_test_acc']} (seed spread "
-                f"{spread:.2f} points); " + "; ".join(parts))
+        parts = [
+            f"{name} {lever['gain_points']:+.2f} points ({lever['mean_test_acc']})"
+            for name, lever in r["levers"].items()
+            if name != "baseline"
+        ]
+        return (
+            f"measured over {r['seeds']} seed(s): baseline {base['mean_test_acc']} (seed spread "
+            f"{spread:.2f} points); " + "; ".join(parts)
+        )
     if which == "tracking":
         share = r["tracking_share_pct"]
-        return (f"{'met' if share < 5 else 'NOT met'}: {r['tracking_ms_per_trial']} ms per trial, "
-                f"{share}% of a trial's {r['trial_s']} s (median whole commands over {r['rounds']} rounds "
-                f"of {r['n_trials']} trials)")
+        return (
+            f"{'met' if share < 5 else 'NOT met'}: {r['tracking_ms_per_trial']} ms per trial, "
+            f"{share}% of a trial's {r['trial_s']} s (median whole commands over {r['rounds']} rounds "
+            f"of {r['n_trials']} trials)"
+        )
     raise ValueError(f"no verdict for benchmark {which!r}")
 
 
-PEER_NAMES = {"keras_tuner_cnnsweep_recipe": "KerasTuner Hyperband, cnnsweep's recipe",
-              "optuna_cnnsweep_recipe": "Optuna TPE + successive halving, cnnsweep's recipe",
-              "keras_tuner_plain": "KerasTuner Hyperband, Keras defaults",
-              "optuna_plain": "Optuna TPE + successive halving, Keras defaults"}
+PEER_NAMES = {
+    "keras_tuner_cnnsweep_recipe": "KerasTuner Hyperband, cnnsweep's recipe",
+    "optuna_cnnsweep_recipe": "Optuna TPE + successive halving, cnnsweep's recipe",
+    "keras_tuner_plain": "KerasTuner Hyperband, Keras defaults",
+    "optuna_plain": "Optuna TPE + successive halving, Keras defaults",
+}
 
 
 def _quality_verdict(r: dict) -> str:
     minutes = r["wall_s"] / 60
     reached = r["best_test_acc"] >= 0.94 and minutes <= 20
-    text = (f"0.94 {'met' if reached else 'NOT met'}: test accuracy {r['best_test_acc']} in {minutes:.1f} "
-            "minutes of measured wall time")
+    text = (
+        f"0.94 {'met' if reached else 'NOT met'}: test accuracy {r['best_test_acc']} in {minutes:.1f} "
+        "minutes of measured wall time"
+    )
     if "peers" not in r:  # measured before the peers were given cnnsweep's recipe
         if (tuner := r.get("tuner")) is not None:
             lead = 100 * (r["best_test_acc"] - tuner["best_test_acc"])
-            text += (f"; KerasTuner Hyperband with Keras defaults {tuner['best_test_acc']} in "
-                     f"{tuner['wall_s'] / 60:.1f} minutes ({lead:+.2f} points; no peer had cnnsweep's "
-                     "recipe)")
+            text += (
+                f"; KerasTuner Hyperband with Keras defaults {tuner['best_test_acc']} in "
+                f"{tuner['wall_s'] / 60:.1f} minutes ({lead:+.2f} points; no peer had cnnsweep's "
+                "recipe)"
+            )
         return text
     if (lead := r.get("lead_over_recipe_parity_points")) is not None:
-        text += (f"; lead over the best peer with cnnsweep's recipe {lead:+.2f} points "
-                 f"({'met' if lead >= 0.5 else 'NOT met'})")
+        text += (
+            f"; lead over the best peer with cnnsweep's recipe {lead:+.2f} points "
+            f"({'met' if lead >= 0.5 else 'NOT met'})"
+        )
     for name, peer in r["peers"].items():
         label = PEER_NAMES.get(name, name)
         if "best_test_acc" in peer:
-            text += (f"; {label} {peer['best_test_acc']} in {peer['wall_s'] / 60:.1f} minutes, "
-                     f"{peer['trials']} trials")
+            text += (
+                f"; {label} {peer['best_test_acc']} in {peer['wall_s'] / 60:.1f} minutes, "
+                f"{peer['trials']} trials"
+            )
         else:
             text += f"; {label} failed ({peer.get('error')})"
     return text
@@ -159,22 +222,35 @@ def _quality_spread(runs: list[dict]) -> str:
     for run in runs:
         for side, acc in run["best_test_acc"].items():
             sides.setdefault(side, []).append(acc)
-    parts = [f"{PEER_NAMES.get(side, side)}: {min(v):.4f}-{max(v):.4f} over {len(v)} run{'s' * (len(v) > 1)}"
-             for side, v in sides.items()]
+    parts = [
+        f"{PEER_NAMES.get(side, side)}: {min(v):.4f}-{max(v):.4f} over {len(v)} run{'s' * (len(v) > 1)}"
+        for side, v in sides.items()
+    ]
     return "Spread over the recorded runs (results.json's quality_runs): " + "; ".join(parts) + "."
 
 
 def render(data: dict) -> str:
-    lines = ["# cnnsweep benchmarks", "",
-             "Generated by `python -m benchmarks.run` (1-3: `make bench`) from `results.json`. "
-             "Every number below was measured by that command on the machine named with it; "
-             "ratios compare runs made back to back in the same command.", ""]
-    titles = {"overhead": "1. Framework overhead per trial", "throughput": "2. Training throughput",
-              "pruning": "3. Pruning and early stopping", "quality": "4. Time to quality on Fashion-MNIST",
-              "scaling": "5. Parallel scaling", "defaults": "6. A good single run by default",
-              "trust": "7. Trust: the winner's curse", "gpu": "8. On a GPU",
-              "levers": "9. Levers toward 0.94", "tracking": "10. The cost of MLflow tracking",
-              "why": "11. Why is the best configuration best?"}
+    lines = [
+        "# cnnsweep benchmarks",
+        "",
+        "Generated by `python -m benchmarks.run` (1-3: `make bench`) from `results.json`. "
+        "Every number below was measured by that command on the machine named with it; "
+        "ratios compare runs made back to back in the same command.",
+        "",
+    ]
+    titles = {
+        "overhead": "1. Framework overhead per trial",
+        "throughput": "2. Training throughput",
+        "pruning": "3. Pruning and early stopping",
+        "quality": "4. Time to quality on Fashion-MNIST",
+        "scaling": "5. Parallel scaling",
+        "defaults": "6. A good single run by default",
+        "trust": "7. Trust: the winner's curse",
+        "gpu": "8. On a GPU",
+        "levers": "9. Levers toward 0.94",
+        "tracking": "10. The cost of MLflow tracking",
+        "why": "11. Why is the best configuration best?",
+    }
     for which, title in titles.items():
         lines += [f"## {title}", "", f"Target: {TARGETS[which]}.", ""]
         result = data.get(which)
@@ -183,9 +259,16 @@ def render(data: dict) -> str:
             if note := data.get("notes", {}).get(which):
                 lines += [note, ""]
             continue
-        lines += [f"**{_verdict(which, result)}**", "", f"Machine: {_machine(result)}", "", "```json",
-                  json.dumps({k: v for k, v in result.items() if k not in ("machine", "seconds")}, indent=2),
-                  "```", ""]
+        lines += [
+            f"**{_verdict(which, result)}**",
+            "",
+            f"Machine: {_machine(result)}",
+            "",
+            "```json",
+            json.dumps({k: v for k, v in result.items() if k not in ("machine", "seconds")}, indent=2),
+            "```",
+            "",
+        ]
         if which == "quality" and data.get("quality_runs"):
             lines += [_quality_spread(data["quality_runs"]), ""]
         if note := data.get("notes", {}).get(which):

@@ -38,8 +38,13 @@ def main() -> None:
     dataset = "fashion_mnist" if Path("/usr/share/datasets/fashion-mnist").is_dir() else "digits"
     keras = import_keras()
     data = load_dataset(dataset, train_limit=limit)
-    cfg = compose(f"dataset={dataset}", f"trainer.epochs={epochs}", "trainer.quiet=true",
-                  "trainer.save_model=false", "trainer.early_stopping.patience=100")
+    cfg = compose(
+        f"dataset={dataset}",
+        f"trainer.epochs={epochs}",
+        "trainer.quiet=true",
+        "trainer.save_model=false",
+        "trainer.early_stopping.patience=100",
+    )
     cfg["dataset"]["train_limit"] = limit
     trainer, model_cfg = cfg["trainer"], cfg["model"]
     batch = int(trainer["batch_size"])
@@ -53,22 +58,30 @@ def main() -> None:
         layers = [keras.Input(data.spec.input_shape)]
         filters = int(model_cfg["filters"])
         for _ in range(int(model_cfg["conv_blocks"])):
-            layers += [keras.layers.Conv2D(filters, 3, padding="same"),
-                       keras.layers.BatchNormalization(momentum=0.9), keras.layers.Activation("relu"),
-                       keras.layers.MaxPooling2D(2)]
+            layers += [
+                keras.layers.Conv2D(filters, 3, padding="same"),
+                keras.layers.BatchNormalization(momentum=0.9),
+                keras.layers.Activation("relu"),
+                keras.layers.MaxPooling2D(2),
+            ]
             filters *= 2
-        layers += [keras.layers.Flatten(),
-                   keras.layers.Dense(int(model_cfg["dense_units"]), activation="relu"),
-                   keras.layers.Dropout(float(model_cfg["dropout"])),
-                   keras.layers.Dense(10, activation="softmax")]
+        layers += [
+            keras.layers.Flatten(),
+            keras.layers.Dense(int(model_cfg["dense_units"]), activation="relu"),
+            keras.layers.Dropout(float(model_cfg["dropout"])),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
         model = keras.Sequential(layers)
         steps = math.ceil(len(x_fit) / batch) * epochs
         warmup = min(steps // 2, math.ceil(len(x_fit) / batch))  # one epoch, at most half the run
         schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, steps - warmup, warmup_target=trainer["learning_rate"], warmup_steps=warmup)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=trainer["weight_decay"]),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=trainer["label_smoothing"]),
-                      metrics=["acc"])
+            0.0, steps - warmup, warmup_target=trainer["learning_rate"], warmup_steps=warmup
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=trainer["weight_decay"]),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=trainer["label_smoothing"]),
+            metrics=["acc"],
+        )
         train_data = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
         train_data = train_data.shuffle(len(x_fit), seed=0).batch(batch)
         if flips:
@@ -88,13 +101,22 @@ def main() -> None:
         plain_runs.append(plain())
         our_runs.append(ours())
     plain_median, our_median = statistics.median(plain_runs), statistics.median(our_runs)
-    print(json.dumps({"dataset": dataset, "epochs": epochs, "batch_size": batch, "train_images": len(x_fit),
-                      "recipe": "default model and trainer, flips" if flips else "default, no flips",
-                      "plain_images_per_s": round(plain_median),
-                      "cnnsweep_images_per_s": round(our_median),
-                      "plain_runs": [round(r) for r in plain_runs],
-                      "cnnsweep_runs": [round(r) for r in our_runs],
-                      "ratio": round(our_median / plain_median, 3)}))
+    print(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "epochs": epochs,
+                "batch_size": batch,
+                "train_images": len(x_fit),
+                "recipe": "default model and trainer, flips" if flips else "default, no flips",
+                "plain_images_per_s": round(plain_median),
+                "cnnsweep_images_per_s": round(our_median),
+                "plain_runs": [round(r) for r in plain_runs],
+                "cnnsweep_runs": [round(r) for r in our_runs],
+                "ratio": round(our_median / plain_median, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

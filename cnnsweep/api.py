@@ -42,9 +42,11 @@ class Composed:
         """The layers, output shapes and parameter counts, as ``model.summary()`` lists them, and
         the lesson's shapes (Flatten, receptive field, multiply-adds)."""
         quantities = self.plan.lesson_quantities()
-        return (f"{self.plan.summary()}\nFlatten sees {quantities['flatten_values']:,} values; the last "
-                f"convolution sees {quantities['receptive_field']}x{quantities['receptive_field']} input "
-                f"pixels; {quantities['macs_per_image']:,} multiply-adds per image")
+        return (
+            f"{self.plan.summary()}\nFlatten sees {quantities['flatten_values']:,} values; the last "
+            f"convolution sees {quantities['receptive_field']}x{quantities['receptive_field']} input "
+            f"pixels; {quantities['macs_per_image']:,} multiply-adds per image"
+        )
 
     def __repr__(self) -> str:
         return self.summary()
@@ -102,8 +104,15 @@ class RunResult:
         return import_keras().models.load_model(self.run_dir / run_files.MODEL_FILE)
 
     def _repr_html_(self) -> str:
-        keys = ("status", "objective_name", "objective", "best_epoch", "test_acc", "params_count",
-                "train_seconds")
+        keys = (
+            "status",
+            "objective_name",
+            "objective",
+            "best_epoch",
+            "test_acc",
+            "params_count",
+            "train_seconds",
+        )
         table = pd.DataFrame([{k: self.metrics.get(k) for k in keys}]).to_html(index=False, escape=True)
         return f"<p>cnnsweep run <code>{_escape(self.run_dir)}</code></p>{table}"
 
@@ -134,8 +143,10 @@ class SweepResult:
 
         self.sweep_dir = Path(sweep_dir)
         if not is_sweep_dir(self.sweep_dir):
-            raise UserError(f"{self.sweep_dir} is not a sweep dir: it has no trial folders, trials.csv or "
-                            "Optuna storage. Give the folder a sweep wrote (multirun/<date>/<time>).")
+            raise UserError(
+                f"{self.sweep_dir} is not a sweep dir: it has no trial folders, trials.csv or "
+                "Optuna storage. Give the folder a sweep wrote (multirun/<date>/<time>)."
+            )
         self.interrupted = interrupted
 
     @cached_property
@@ -161,9 +172,15 @@ class SweepResult:
         """The sweep's one best: trial, params, value (and what it stands on), its interval where
         the confirmation ran, test accuracy and the command that trains it again."""
         results = self.results
-        best = {key[len("best_"):]: value for key, value in results.items() if key.startswith("best_")}
-        config = next((c for c in (results.get("confirmed") or {}).get("configs") or []
-                       if c.get("trial") == results.get("best_trial")), None)
+        best = {key[len("best_") :]: value for key, value in results.items() if key.startswith("best_")}
+        config = next(
+            (
+                c
+                for c in (results.get("confirmed") or {}).get("configs") or []
+                if c.get("trial") == results.get("best_trial")
+            ),
+            None,
+        )
         if config is not None:
             best["ci95"] = config.get("ci95")
         return best
@@ -194,8 +211,10 @@ class SweepResult:
         report = self.sweep_dir / "report.html"
         if report.exists():
             page = _escape(report.read_text(), quote=True)
-            return HTML(f'<iframe srcdoc="{page}" style="width:100%;height:900px;border:0" '
-                        'sandbox="allow-scripts"></iframe>')
+            return HTML(
+                f'<iframe srcdoc="{page}" style="width:100%;height:900px;border:0" '
+                'sandbox="allow-scripts"></iframe>'
+            )
         summary = self.sweep_dir / "summary.md"
         if summary.exists():
             display(Markdown(summary.read_text()))
@@ -207,20 +226,25 @@ class SweepResult:
         best = self.best
         states = self.trials["state"].value_counts().to_dict() if "state" in self.trials else {}
         said = ", ".join(f"{n} {s}" for s, n in states.items())
-        head = (f"<p>cnnsweep sweep <code>{_escape(self.sweep_dir)}</code>: {len(self.trials)} trials "
-                f"({said})"
-                f"{' (interrupted)' if self.interrupted else ''}</p>")
+        head = (
+            f"<p>cnnsweep sweep <code>{_escape(self.sweep_dir)}</code>: {len(self.trials)} trials "
+            f"({said})"
+            f"{' (interrupted)' if self.interrupted else ''}</p>"
+        )
         if best.get("trial") is not None:
             value = best.get("value")
-            head += (f"<p>best: trial {best['trial']}, {value if value is None else f'{value:.4f}'} "
-                     f"({_escape(best.get('value_is') or 'one run')}): "
-                     f"{_escape(', '.join(f'{k}={v}' for k, v in (best.get('params') or {}).items()))}</p>")
+            head += (
+                f"<p>best: trial {best['trial']}, {value if value is None else f'{value:.4f}'} "
+                f"({_escape(best.get('value_is') or 'one run')}): "
+                f"{_escape(', '.join(f'{k}={v}' for k, v in (best.get('params') or {}).items()))}</p>"
+            )
         columns = [c for c in self.trials.columns if c not in ("error", "started", "retry_of")][:12]
         return head + self.trials[columns].head(10).to_html(index=False, escape=True)
 
     def __repr__(self) -> str:
-        return (f"SweepResult({str(self.sweep_dir)!r}, trials={len(self.trials)}, "
-                f"best={self.best.get('trial')})")
+        return (
+            f"SweepResult({str(self.sweep_dir)!r}, trials={len(self.trials)}, best={self.best.get('trial')})"
+        )
 
 
 def load(sweep_dir: str | Path) -> SweepResult:
@@ -250,12 +274,15 @@ def sweep(*overrides: str, sweep_dir: str | Path | None = None, resume: bool = F
     target = Path(sweep_dir) if sweep_dir is not None else _new_dir("multirun")
     exists = target.is_dir() and is_sweep_dir(target)
     if exists and not resume:
-        raise UserError(f"{target} already holds a sweep: pass resume=True to continue it, or another "
-                        "sweep_dir (the default makes a new one).")
+        raise UserError(
+            f"{target} already holds a sweep: pass resume=True to continue it, or another "
+            "sweep_dir (the default makes a new one)."
+        )
     if resume and not exists:
         raise UserError(f"{target} holds no sweep to resume: leave resume=False to start one there.")
-    code, lines, interrupted = run_child(["--multirun", *overrides, f"hydra.sweep.dir={target}"],
-                                          progress="trials")
+    code, lines, interrupted = run_child(
+        ["--multirun", *overrides, f"hydra.sweep.dir={target}"], progress="trials"
+    )
     if code != 0 and not interrupted:
         raise CommandFailed(error_line(lines, code))
     return SweepResult(target, interrupted=interrupted)

@@ -125,17 +125,19 @@ class ArchitecturePlan:
 
     def lesson_quantities(self) -> dict[str, int]:
         """What ``metrics.json`` and ``trials.csv`` record of the plan, in the lesson's terms."""
-        return {"flatten_side": int(self.flatten_shape[0]), "flatten_values": self.flatten_values,
-                "receptive_field": self.receptive_field, "macs_per_image": self.macs_per_image}
+        return {
+            "flatten_side": int(self.flatten_shape[0]),
+            "flatten_values": self.flatten_values,
+            "receptive_field": self.receptive_field,
+            "macs_per_image": self.macs_per_image,
+        }
 
     def summary(self) -> str:
         """A layer table like Keras's ``model.summary()``."""
         rows = [f"{'layer':<22}{'type':<20}{'output shape':<18}{'params':>10}"]
         rows.append(f"{'input':<22}{'Input':<20}{_fmt(self.input_shape):<18}{0:>10,}")
         for layer in self.layers:
-            rows.append(
-                f"{layer.name:<22}{layer.kind:<20}{_fmt(layer.output_shape):<18}{layer.params:>10,}"
-            )
+            rows.append(f"{layer.name:<22}{layer.kind:<20}{_fmt(layer.output_shape):<18}{layer.params:>10,}")
         rows.append(f"{'total':<60}{self.params_count:>10,}")
         return "\n".join(rows)
 
@@ -186,7 +188,8 @@ def check_model_values(model: Mapping[str, Any]) -> None:
     if model["activation"] not in ACTIVATIONS:
         raise ConfigError(
             f"model.activation={model['activation']!r} is not supported. "
-            f"Use one of: {', '.join(ACTIVATIONS)}.", key="model.activation",
+            f"Use one of: {', '.join(ACTIVATIONS)}.",
+            key="model.activation",
         )
     if not 0.0 <= float(model["dropout"]) < 1.0:
         raise ConfigError(
@@ -207,9 +210,7 @@ def check_model_values(model: Mapping[str, Any]) -> None:
         )
 
 
-def plan_architecture(
-    model: Mapping[str, Any], input_shape: Shape, num_classes: int
-) -> ArchitecturePlan:
+def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes: int) -> ArchitecturePlan:
     """Lay out the CNN that ``model`` describes for images of ``input_shape``.
 
     Args:
@@ -236,7 +237,8 @@ def plan_architecture(
         raise Infeasible(
             f"model.kernel_size={kernel} is larger than the {height}x{width} images: with "
             f"padding=same most of each kernel would only ever see padding. Use "
-            f"model.kernel_size={max(height, width)} or less.", key="model.kernel_size",
+            f"model.kernel_size={max(height, width)} or less.",
+            key="model.kernel_size",
         )
     for block in range(1, model["conv_blocks"] + 1):
         filters = max(1, round(model["filters"] * float(model["filter_growth"]) ** (block - 1)))
@@ -245,12 +247,12 @@ def plan_architecture(
             new_h = conv_output_size(height, kernel, conv_stride, padding)
             new_w = conv_output_size(width, kernel, conv_stride, padding)
             if new_h == 0 or new_w == 0:
-                where = (f"before block {block} conv {conv} the feature map is" if layers
-                         else "the input is")
+                where = f"before block {block} conv {conv} the feature map is" if layers else "the input is"
                 raise Infeasible(
                     f"model.kernel_size={kernel} does not fit: {where} {height}x{width} "
                     f"(padding={padding}). Use model.padding=same, a smaller kernel_size "
-                    "or fewer conv_blocks.", key="model.kernel_size",
+                    "or fewer conv_blocks.",
+                    key="model.kernel_size",
                 )
             conv_params = kernel * kernel * channels * filters + filters
             height, width, channels = new_h, new_w, filters
@@ -265,12 +267,22 @@ def plan_architecture(
             layers.append(LayerPlan(name, "Conv2D", (height, width, channels), conv_params, options))
             if model["batch_norm"]:
                 layers.append(
-                    LayerPlan(f"block{block}_bn{conv}", "BatchNormalization",
-                              (height, width, channels), 4 * channels, {"momentum": BN_MOMENTUM})
+                    LayerPlan(
+                        f"block{block}_bn{conv}",
+                        "BatchNormalization",
+                        (height, width, channels),
+                        4 * channels,
+                        {"momentum": BN_MOMENTUM},
+                    )
                 )
                 layers.append(
-                    LayerPlan(f"block{block}_act{conv}", "Activation", (height, width, channels),
-                              0, {"activation": activation})
+                    LayerPlan(
+                        f"block{block}_act{conv}",
+                        "Activation",
+                        (height, width, channels),
+                        0,
+                        {"activation": activation},
+                    )
                 )
         if pool > 1:
             new_h, new_w = pool_output_size(height, pool), pool_output_size(width, pool)
@@ -278,12 +290,14 @@ def plan_architecture(
                 raise Infeasible(
                     f"model.pool_size={pool} does not fit: in block {block} the feature map "
                     f"before pooling is {height}x{width}. Use a smaller pool_size, "
-                    "model.padding=same, or fewer conv_blocks.", key="model.pool_size",
+                    "model.padding=same, or fewer conv_blocks.",
+                    key="model.pool_size",
                 )
             height, width = new_h, new_w
             layers.append(
-                LayerPlan(f"block{block}_pool", "MaxPooling2D", (height, width, channels), 0,
-                          {"pool_size": pool})
+                LayerPlan(
+                    f"block{block}_pool", "MaxPooling2D", (height, width, channels), 0, {"pool_size": pool}
+                )
             )
 
     if model["global_pool"]:
@@ -295,15 +309,24 @@ def plan_architecture(
     if model["dense_units"] > 0:
         units = model["dense_units"]
         layers.append(
-            LayerPlan("dense", "Dense", (units,), features * units + units,
-                      {"units": units, "activation": activation})
+            LayerPlan(
+                "dense",
+                "Dense",
+                (units,),
+                features * units + units,
+                {"units": units, "activation": activation},
+            )
         )
         features = units
     if float(model["dropout"]) > 0:
-        layers.append(LayerPlan("dropout", "Dropout", (features,), 0,
-                                {"rate": float(model["dropout"])}))
+        layers.append(LayerPlan("dropout", "Dropout", (features,), 0, {"rate": float(model["dropout"])}))
     layers.append(
-        LayerPlan("head", "Dense", (num_classes,), features * num_classes + num_classes,
-                  {"units": num_classes, "activation": "softmax"})
+        LayerPlan(
+            "head",
+            "Dense",
+            (num_classes,),
+            features * num_classes + num_classes,
+            {"units": num_classes, "activation": "softmax"},
+        )
     )
     return ArchitecturePlan(tuple(input_shape), tuple(layers))

@@ -21,8 +21,7 @@ from cnnsweep import faults
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it over ``target`` on success."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix,
-                               dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)

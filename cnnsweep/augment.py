@@ -38,8 +38,9 @@ def cutout_mask(height: int, width: int, size: int, centres: np.ndarray) -> np.n
     return (~inside)[..., None].astype(np.float32)
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator, max_shift: int, flip: bool,
-                  cutout: int = 0) -> np.ndarray:
+def augment_batch(
+    images: np.ndarray, rng: np.random.Generator, max_shift: int, flip: bool, cutout: int = 0
+) -> np.ndarray:
     """``images`` (n, h, w, c) shifted by up to ``max_shift`` pixels each way (zeros fill in),
     with ``flip`` half of them mirrored left to right, and with ``cutout`` a square of that
     side zeroed in each."""
@@ -52,7 +53,7 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, max_shift: int, 
         padded = np.pad(out, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
         offsets = rng.integers(0, 2 * max_shift + 1, size=(n, 2))
         for i, (dy, dx) in enumerate(offsets):
-            out[i] = padded[i, dy:dy + height, dx:dx + width]
+            out[i] = padded[i, dy : dy + height, dx : dx + width]
     if cutout > 0:
         n, height, width, _ = out.shape
         centres = np.stack([rng.integers(0, height, n), rng.integers(0, width, n)], axis=1)
@@ -73,8 +74,17 @@ class AugmentedBatches(keras.utils.PyDataset):
         cutout: the side of the square zeroed in each image, as a fraction of its side.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: float, flip: bool,
-                 seed: int, cutout: float = 0.0) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        *,
+        shift: float,
+        flip: bool,
+        seed: int,
+        cutout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.x, self.y, self.batch_size = x, y, batch_size
         self.max_shift = int(round(shift * min(x.shape[1], x.shape[2])))
@@ -88,7 +98,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng((self.seed, self.epoch, index))
         return augment_batch(self.x[chosen], rng, self.max_shift, self.flip, self.cutout), self.y[chosen]
 
@@ -97,8 +107,9 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
 
 
-def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: float, flip: bool,
-                      seed: int, cutout: float = 0.0) -> Any:
+def augmented_dataset(
+    x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: float, flip: bool, seed: int, cutout: float = 0.0
+) -> Any:
     """A ``tf.data`` pipeline of shuffled, augmented training batches (TensorFlow backend).
 
     The shuffle order and the augmentation come from ``seed``: the order from tf.data's
@@ -119,18 +130,30 @@ def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: f
             mirrored = generator.uniform([n]) < 0.5
             images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
         if max_shift > 0:
-            offsets = tf.cast(generator.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32),
-                              tf.float32)
+            offsets = tf.cast(
+                generator.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32), tf.float32
+            )
             ones, zeros = tf.ones([n, 1]), tf.zeros([n, 1])
             # each output pixel (row, col) reads input (row - dy, col - dx): a translation by (dy, dx)
-            transforms = tf.concat([ones, zeros, -offsets[:, 1:], zeros, ones, -offsets[:, :1],
-                                    zeros, zeros], axis=1)
+            transforms = tf.concat(
+                [ones, zeros, -offsets[:, 1:], zeros, ones, -offsets[:, :1], zeros, zeros], axis=1
+            )
             images = tf.raw_ops.ImageProjectiveTransformV3(
-                images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-                fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
+                images=images,
+                transforms=transforms,
+                output_shape=tf.shape(images)[1:3],
+                fill_value=0.0,
+                interpolation="NEAREST",
+                fill_mode="CONSTANT",
+            )
         if size > 0:
-            centres = tf.stack([generator.uniform([n], 0, height, dtype=tf.int32),
-                                generator.uniform([n], 0, width, dtype=tf.int32)], axis=1)
+            centres = tf.stack(
+                [
+                    generator.uniform([n], 0, height, dtype=tf.int32),
+                    generator.uniform([n], 0, width, dtype=tf.int32),
+                ],
+                axis=1,
+            )
             rows, cols = tf.range(height)[None, :, None], tf.range(width)[None, None, :]
             top, left = centres[:, :1, None] - size // 2, centres[:, 1:, None] - size // 2
             inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
@@ -140,6 +163,7 @@ def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shift: f
     # Shuffled indices, gathered a batch at a time: the shuffle buffer holds numbers, not images.
     every_image, every_label = tf.constant(x), tf.constant(y)
     order = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    batches = order.batch(batch_size).map(lambda index: (tf.gather(every_image, index),
-                                                         tf.gather(every_label, index)))
+    batches = order.batch(batch_size).map(
+        lambda index: (tf.gather(every_image, index), tf.gather(every_label, index))
+    )
     return batches.map(augment).prefetch(tf.data.AUTOTUNE)

@@ -53,15 +53,18 @@ def select_backend(name: str | None) -> None:
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != name:
-            raise ConfigError(f"trainer.backend={name}, but this process already runs Keras on "
-                              f"{current}. Run it in a new process, or set KERAS_BACKEND={name}.",
-                              key="trainer.backend")
+            raise ConfigError(
+                f"trainer.backend={name}, but this process already runs Keras on "
+                f"{current}. Run it in a new process, or set KERAS_BACKEND={name}.",
+                key="trainer.backend",
+            )
         return
     import importlib.util
 
     if importlib.util.find_spec(name) is None:
-        raise ConfigError(f"trainer.backend={name} needs the {name} package: pip install {name}.",
-                          key="trainer.backend")
+        raise ConfigError(
+            f"trainer.backend={name} needs the {name} package: pip install {name}.", key="trainer.backend"
+        )
     os.environ["KERAS_BACKEND"] = name
 
 
@@ -126,8 +129,10 @@ def _gradient_registry() -> dict | None:
         global _warned_no_registry
         if not _warned_no_registry:
             _warned_no_registry = True
-            log.warning("TensorFlow's gradient registry was not found: each trial's traced graph "
-                        "stays in memory (about 5 MB a trial). Please report this TensorFlow version.")
+            log.warning(
+                "TensorFlow's gradient registry was not found: each trial's traced graph "
+                "stays in memory (about 5 MB a trial). Please report this TensorFlow version."
+            )
         return None
     return registry
 

@@ -24,8 +24,7 @@ class EpochProgress(keras.callbacks.Callback):
     real end sooner.
     """
 
-    def __init__(self, epochs: int, logger: logging.Logger, level: int = logging.INFO,
-                 prefix: str = ""):
+    def __init__(self, epochs: int, logger: logging.Logger, level: int = logging.INFO, prefix: str = ""):
         super().__init__()
         self.epochs = epochs
         self.logger = logger
@@ -44,8 +43,13 @@ class EpochProgress(keras.callbacks.Callback):
         metrics = "  ".join(f"{key} {value:.4f}" for key, value in sorted((logs or {}).items()))
         self.logger.log(
             self.level,
-            "%sepoch %d/%d  %s  (%s, ETA %s)", self.prefix, epoch + 1, self.epochs, metrics,
-            format_seconds(elapsed), format_seconds(eta),
+            "%sepoch %d/%d  %s  (%s, ETA %s)",
+            self.prefix,
+            epoch + 1,
+            self.epochs,
+            metrics,
+            format_seconds(elapsed),
+            format_seconds(eta),
         )
 
 
@@ -89,7 +93,7 @@ class EpochReporter(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(value):
             return
-        seen = sum(self.epoch_shares[:epoch + 1]) if self.epoch_shares else float(epoch + 1)
+        seen = sum(self.epoch_shares[: epoch + 1]) if self.epoch_shares else float(epoch + 1)
         if self.hooks.report_epoch(epoch + 1, float(value), seen):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
@@ -104,8 +108,9 @@ class EpochLogs(keras.callbacks.Callback):
         self.hooks = hooks
 
     def on_epoch_end(self, epoch, logs=None):
-        self.hooks.epoch_logged(epoch + 1, {k: float(v) for k, v in (logs or {}).items()
-                                            if isinstance(v, numbers.Real)})
+        self.hooks.epoch_logged(
+            epoch + 1, {k: float(v) for k, v in (logs or {}).items() if isinstance(v, numbers.Real)}
+        )
 
 
 class StopAtDeadline(keras.callbacks.Callback):
@@ -155,8 +160,9 @@ class StopWhenAsked(keras.callbacks.Callback):
         with StopWhenAsked._lock:
             StopWhenAsked._running.add(self)
             if StopWhenAsked._watcher is None:
-                StopWhenAsked._watcher = threading.Thread(target=StopWhenAsked._watch, daemon=True,
-                                                          name="cnnsweep-stop-when-asked")
+                StopWhenAsked._watcher = threading.Thread(
+                    target=StopWhenAsked._watch, daemon=True, name="cnnsweep-stop-when-asked"
+                )
                 StopWhenAsked._watcher.start()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -182,8 +188,9 @@ class StopWhenAsked(keras.callbacks.Callback):
                     callback.model.stop_evaluating = True
 
 
-def tensorboard_callbacks(log_dir: str, searched: dict[str, object], monitor: str,
-                          direction: str) -> list[Any]:
+def tensorboard_callbacks(
+    log_dir: str, searched: dict[str, object], monitor: str, direction: str
+) -> list[Any]:
     """Keras's TensorBoard callback (per-epoch scalars, learning rate included) and, in a
     sweep, the trial's HParams: ``tensorboard --logdir SWEEP_DIR`` compares every trial."""
     board = keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, profile_batch=0)
@@ -197,8 +204,9 @@ class HParamsSummary(keras.callbacks.Callback):
     def __init__(self, log_dir: str, searched: dict[str, object], monitor: str, direction: str):
         super().__init__()
         self.log_dir = log_dir
-        self.searched = {k: v if isinstance(v, bool | int | float | str) else str(v)
-                         for k, v in searched.items()}
+        self.searched = {
+            k: v if isinstance(v, bool | int | float | str) else str(v) for k, v in searched.items()
+        }
         self.monitor = monitor
         self.pick = max if direction == "maximize" else min
         self.values: list[float] = []

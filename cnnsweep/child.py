@@ -31,8 +31,9 @@ def run_child(arguments: Sequence[str], progress: str | None) -> tuple[int, list
 
     command = [sys.executable, "-m", "cnnsweep", *arguments]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                             start_new_session=True)  # its own group: the kernel's signals are not its
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )  # its own group: the kernel's signals are not its
     lines: list[str] = []
     bar = None
     interrupted = False

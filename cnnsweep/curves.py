@@ -31,8 +31,16 @@ VAL_COLOUR = "#D55E00"
 # Fonts tried in turn for every character of a plot's text: Latin, Greek and Cyrillic in
 # DejaVu Sans (matplotlib's own), Chinese, Japanese and Korean in the first CJK font found
 # (scripts/system-deps.sh installs WenQuanYi Zen Hei), so names in any of them render.
-FONT_FALLBACKS = ("DejaVu Sans", "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Noto Sans CJK KR",
-                  "Noto Sans CJK SC", "Source Han Sans", "NanumGothic", "UnDotum")
+FONT_FALLBACKS = (
+    "DejaVu Sans",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK KR",
+    "Noto Sans CJK SC",
+    "Source Han Sans",
+    "NanumGothic",
+    "UnDotum",
+)
 
 
 class _QuietFontWeights(logging.Filter):
@@ -88,8 +96,9 @@ def _fonts_installed_since_the_cache(font_manager: Any) -> set[str]:
     return added
 
 
-def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
-                best_epoch: int | None = None, title: str = "") -> Path:
+def plot_curves(
+    history: Mapping[str, Sequence[float]], target: Path, *, best_epoch: int | None = None, title: str = ""
+) -> Path:
     """The lesson's plot: loss / val_loss and acc / val_acc per epoch, best epoch marked.
 
     Args:
@@ -110,8 +119,15 @@ def plot_curves(history: Mapping[str, Sequence[float]], target: Path, *,
         for key, colour, style in ((metric, TRAIN_COLOUR, "-"), (f"val_{metric}", VAL_COLOUR, "--")):
             values = history.get(key)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, color=colour, marker="o",
-                        markersize=3, label=key)
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    color=colour,
+                    marker="o",
+                    markersize=3,
+                    label=key,
+                )
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", linestyle=":", label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")
@@ -146,8 +162,11 @@ class CurvesDrawer:
         self._reader: threading.Thread | None = None
 
     def submit(self, history: Mapping[str, Sequence[float]], target: Path, **kwargs: Any) -> None:
-        request = {"history": {key: list(map(float, values)) for key, values in history.items()},
-                   "target": os.path.abspath(target), **kwargs}
+        request = {
+            "history": {key: list(map(float, values)) for key, values in history.items()},
+            "target": os.path.abspath(target),
+            **kwargs,
+        }
         with self._lock:
             process = self._helper()
             if process is not None:
@@ -167,8 +186,13 @@ class CurvesDrawer:
     def wait(self) -> None:
         """Block until every submitted plot is written; log the ones that failed."""
         with self._lock:
-            while (self._unanswered and self._process is not None and self._process.poll() is None
-                   and self._reader is not None and self._reader.is_alive()):
+            while (
+                self._unanswered
+                and self._process is not None
+                and self._process.poll() is None
+                and self._reader is not None
+                and self._reader.is_alive()
+            ):
                 self._lock.wait(timeout=0.5)
             left = list(self._unanswered.values())
             self._unanswered.clear()
@@ -191,16 +215,23 @@ class CurvesDrawer:
             # Found wherever this process found cnnsweep; the fault tests' faults are this process's.
             env = {key: value for key, value in os.environ.items() if key != "CNNSWEEP_FAULT"}
             env["PYTHONPATH"] = os.pathsep.join(
-                filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+                filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+            )
             try:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "cnnsweep.curves"], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+                    [sys.executable, "-m", "cnnsweep.curves"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    bufsize=1,
+                    env=env,
+                )
             except OSError as exc:
                 log.debug("curves are drawn in this process: %s", exc)
                 return None
-            self._reader = threading.Thread(target=self._read_answers, args=(self._process,),
-                                            daemon=True, name="cnnsweep-curves")
+            self._reader = threading.Thread(
+                target=self._read_answers, args=(self._process,), daemon=True, name="cnnsweep-curves"
+            )
             self._reader.start()
         if self._process is not None and self._process.poll() is not None:
             return None

@@ -51,8 +51,7 @@ class TrialError(CnnsweepError):
 
     status = "failed"  # the trial status a sweep records (metrics.json, trials.csv)
 
-    def __init__(self, message: str, *, key: str | None = None,
-                 metrics: dict | None = None) -> None:
+    def __init__(self, message: str, *, key: str | None = None, metrics: dict | None = None) -> None:
         super().__init__(message, key=key)
         self.metrics = metrics
 

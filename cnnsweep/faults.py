@@ -41,8 +41,10 @@ def spec() -> tuple[str, int, str] | None:
     count_text, _, action = rest.partition(":")
     count, action = int(count_text or 1), action or "kill"
     if point not in POINTS or action not in ACTIONS or count < 1:
-        raise ValueError(f"CNNSWEEP_FAULT={raw!r}: expected POINT[:N[:ACTION]] with POINT in "
-                         f"{', '.join(POINTS)} and ACTION in {', '.join(ACTIONS)}")
+        raise ValueError(
+            f"CNNSWEEP_FAULT={raw!r}: expected POINT[:N[:ACTION]] with POINT in "
+            f"{', '.join(POINTS)} and ACTION in {', '.join(ACTIONS)}"
+        )
     return point, count, action
 
 

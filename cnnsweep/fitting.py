@@ -16,14 +16,22 @@ from cnnsweep.data.catalog import Dataset
 def epoch_images(n_images: int, epochs: int, shares: Sequence[float]) -> list[int]:
     """How many training images each epoch trains on: the subset epochs' ``shares`` of
     ``n_images`` first (fewer than all; the last epoch always trains on all), then all."""
-    subset = [min(n_images - 1, max(1, round(share * n_images))) for share in shares[:epochs - 1]]
+    subset = [min(n_images - 1, max(1, round(share * n_images))) for share in shares[: epochs - 1]]
     return subset + [n_images] * (epochs - len(subset))
 
 
-def fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple,
-                  validation: tuple | None, epoch_images: list[int],
-                  histories: list[dict[str, list[float]]], *, callbacks: list[Any],
-                  early_stopping: Any) -> None:
+def fit_in_phases(
+    model: Any,
+    trainer: Mapping[str, Any],
+    data: Dataset,
+    fit_split: tuple,
+    validation: tuple | None,
+    epoch_images: list[int],
+    histories: list[dict[str, list[float]]],
+    *,
+    callbacks: list[Any],
+    early_stopping: Any,
+) -> None:
     """Fit for ``len(epoch_images)`` epochs, appending each fit's logs to ``histories``.
 
     Each subset epoch (fewer images than ``fit_split`` holds) is a one-epoch fit on a
@@ -35,24 +43,34 @@ def fit_in_phases(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_spl
     for epoch, images in enumerate(subset_epochs):
         order = np.random.default_rng(int(trainer["seed"]) + epoch).permutation(len(x_fit))
         picked = np.sort(order[:images])
-        fit = model.fit(**training_data(trainer, data, x_fit[picked], y_fit[picked], fit_index=epoch),
-                        validation_data=validation, initial_epoch=epoch, epochs=epoch + 1,
-                        callbacks=callbacks, verbose=0)
+        fit = model.fit(
+            **training_data(trainer, data, x_fit[picked], y_fit[picked], fit_index=epoch),
+            validation_data=validation,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=callbacks,
+            verbose=0,
+        )
         histories.append(history_of(model, fit))
         if model.stop_training:  # pruned, past the deadline, or a NaN loss
             return
-    fit = model.fit(**training_data(trainer, data, x_fit, y_fit, fit_index=len(subset_epochs)),
-                    validation_data=validation,
-                    initial_epoch=len(subset_epochs), epochs=len(epoch_images),
-                    callbacks=callbacks + ([early_stopping] if early_stopping else []), verbose=0)
+    fit = model.fit(
+        **training_data(trainer, data, x_fit, y_fit, fit_index=len(subset_epochs)),
+        validation_data=validation,
+        initial_epoch=len(subset_epochs),
+        epochs=len(epoch_images),
+        callbacks=callbacks + ([early_stopping] if early_stopping else []),
+        verbose=0,
+    )
     histories.append(history_of(model, fit))
 
 
 SEED_STEP_PER_FIT = 7919  # each fit of a run (a subset epoch, then the full ones) augments from its own seed
 
 
-def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
-                  y: np.ndarray, fit_index: int = 0) -> dict[str, Any]:
+def training_data(
+    trainer: Mapping[str, Any], data: Dataset, x: np.ndarray, y: np.ndarray, fit_index: int = 0
+) -> dict[str, Any]:
     """What ``model.fit`` trains on: the arrays, or augmented batches when the trainer asks
     (``fit_index``: which of the run's fits, so each draws its own shifts, flips and cutouts).
 
@@ -69,8 +87,10 @@ def training_data(trainer: Mapping[str, Any], data: Dataset, x: np.ndarray,
     seed = int(trainer["seed"]) + SEED_STEP_PER_FIT * fit_index
     how = {"shift": shift, "flip": flip, "cutout": cutout, "seed": seed}
     if augment.keras.backend.backend() == "tensorflow":  # graph ops beside the training step
-        return {"x": augment.augmented_dataset(x, y, batch_size, **how),
-                "shuffle": False}  # the pipeline shuffles, seeded
+        return {
+            "x": augment.augmented_dataset(x, y, batch_size, **how),
+            "shuffle": False,
+        }  # the pipeline shuffles, seeded
     return {"x": augment.AugmentedBatches(x, y, batch_size, **how)}
 
 

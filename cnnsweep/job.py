@@ -28,7 +28,6 @@ from cnnsweep.validation import validate_config
 log = logging.getLogger("cnnsweep")
 
 
-
 def run_dir() -> Path:
     """The folder Hydra gave the job that runs now."""
     return Path(HydraConfig.get().runtime.output_dir)
@@ -50,8 +49,11 @@ def run(config: DictConfig, hooks: TrialHooks | None = None) -> float | dict[str
     from cnnsweep.tracking import tracking_settings
     from cnnsweep.training import train
 
-    tracking = tracking_settings(OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
-                                 if "tracking" in config else None)
+    tracking = tracking_settings(
+        OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
+        if "tracking" in config
+        else None
+    )
     if tracking is None:
         result = train(plain_config(config), run_dir())
     else:
@@ -62,8 +64,9 @@ def run(config: DictConfig, hooks: TrialHooks | None = None) -> float | dict[str
     return result.objective
 
 
-def run_trial(config: dict[str, Any], trial_dir: Path, trial_number: int,
-              hooks: TrialHooks) -> dict[str, Any]:
+def run_trial(
+    config: dict[str, Any], trial_dir: Path, trial_number: int, hooks: TrialHooks
+) -> dict[str, Any]:
     """One trial of a sweep: whatever goes wrong is recorded, not raised."""
     from cnnsweep.training import train
 
@@ -88,8 +91,7 @@ def run_trial(config: dict[str, Any], trial_dir: Path, trial_number: int,
 
 def _record(trial_dir: Path, trial_number: int, error: TrialError) -> dict[str, Any]:
     """A trial that never trained: its ``metrics.json`` holds the status and the reason."""
-    metrics = {"status": error.status, "objective": None, "error": str(error),
-               "trial_number": trial_number}
+    metrics = {"status": error.status, "objective": None, "error": str(error), "trial_number": trial_number}
     run_files.write_metrics(trial_dir, metrics)
     log.warning("trial %d %s: %s", trial_number, error.status, error)
     return metrics

@@ -29,8 +29,12 @@ def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "flo
     return model
 
 
-def compile_model(model: keras.Model, trainer: Mapping[str, Any], steps_per_epoch: int,
-                  epoch_steps: Sequence[int] | None = None) -> None:
+def compile_model(
+    model: keras.Model,
+    trainer: Mapping[str, Any],
+    steps_per_epoch: int,
+    epoch_steps: Sequence[int] | None = None,
+) -> None:
     """The trainer's optimizer and loss (the lesson's: Adam on categorical cross-entropy),
     reporting accuracy as ``acc`` as the lesson does. ``epoch_steps`` are the run's steps per
     epoch when its epochs are not all ``steps_per_epoch`` long (a sweep's subset epochs)."""

@@ -55,8 +55,10 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
         for option in _override_values(value):
             if option not in options:
                 what = key.rsplit("/", 1)[-1]
-                raise ConfigError(f"{written}={option} is not a known {what}. "
-                                  f"Use {written}= one of: {', '.join(options)}.", key=key)
+                raise ConfigError(
+                    f"{written}={option} is not a known {what}. Use {written}= one of: {', '.join(options)}.",
+                    key=key,
+                )
 
 
 def _schema_keys() -> dict[str, set[str]]:
@@ -74,8 +76,11 @@ def _schema_keys() -> dict[str, set[str]]:
                 found |= keys(default, f"{prefix}{field.name}.")
         return found
 
-    return {field.name: keys(field.default_factory()) for field in dataclasses.fields(Config)
-            if callable(field.default_factory)}
+    return {
+        field.name: keys(field.default_factory())
+        for field in dataclasses.fields(Config)
+        if callable(field.default_factory)
+    }
 
 
 def check_known_keys(argv: Sequence[str]) -> None:
@@ -143,8 +148,10 @@ def check_value_types(argv: Sequence[str]) -> None:
                 said = str(exc.msg).splitlines()[0]
                 wanted = re.search(r"(?:converted to|not a valid) (\w+)", said)
                 takes = KINDS.get(wanted.group(1) if wanted else "", f"other values ({said})")
-                raise ConfigError(f"{key}={one} cannot be used: {key} takes {takes}. Fix the value "
-                                  "on the command line.", key=key) from None
+                raise ConfigError(
+                    f"{key}={one} cannot be used: {key} takes {takes}. Fix the value on the command line.",
+                    key=key,
+                ) from None
             except Exception:  # noqa: BLE001 - anything else is Hydra's to report
                 continue
 
@@ -156,8 +163,11 @@ def check_output_dir(directory: str, key: str) -> None:
     try:
         ensure_writable_dir(Path(directory))
     except OSError as exc:
-        raise UserError(f"{key}={directory} is not a writable directory ({exc.strerror}). "
-                        f"Choose another with {key}=PATH.", key=key) from None
+        raise UserError(
+            f"{key}={directory} is not a writable directory ({exc.strerror}). "
+            f"Choose another with {key}=PATH.",
+            key=key,
+        ) from None
 
 
 class CheckConfigCallback(Callback):

@@ -40,8 +40,7 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < rise, rising, falling)
 
     def get_config(self) -> dict[str, Any]:
-        return {"peak": self.peak, "total_steps": self.total_steps,
-                "warmup_fraction": self.warmup_fraction}
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_fraction": self.warmup_fraction}
 
 
 def warmup_steps(trainer: Mapping[str, Any], epoch_steps: Sequence[int]) -> int:
@@ -57,8 +56,9 @@ def warmup_steps(trainer: Mapping[str, Any], epoch_steps: Sequence[int]) -> int:
     return min(sum(epoch_steps) // 2, int(round(steps)))
 
 
-def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int,
-                  epoch_steps: Sequence[int] | None = None) -> Any:
+def learning_rate(
+    trainer: Mapping[str, Any], steps_per_epoch: int, epoch_steps: Sequence[int] | None = None
+) -> Any:
     """The learning rate as a float (constant) or a schedule over the run's steps:
     ``epoch_steps`` per epoch, by default ``trainer.epochs`` epochs of ``steps_per_epoch``."""
     peak = float(trainer["learning_rate"])
@@ -67,23 +67,26 @@ def learning_rate(trainer: Mapping[str, Any], steps_per_epoch: int,
     total = max(1, sum(epoch_steps))
     if schedule == "cosine":
         if (warmup := warmup_steps(trainer, epoch_steps)) > 0:
-            return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=peak,
-                                                          warmup_steps=warmup)
+            return keras.optimizers.schedules.CosineDecay(
+                0.0, total - warmup, warmup_target=peak, warmup_steps=warmup
+            )
         return keras.optimizers.schedules.CosineDecay(peak, total)
     if schedule == "one_cycle":
         return OneCycle(peak, total)
     return peak
 
 
-def learning_rate_at(trainer: Mapping[str, Any], steps_per_epoch: int, step: int,
-                     epoch_steps: Sequence[int] | None = None) -> float:
+def learning_rate_at(
+    trainer: Mapping[str, Any], steps_per_epoch: int, step: int, epoch_steps: Sequence[int] | None = None
+) -> float:
     """The learning rate the optimizer uses at ``step`` (0-based), as a float."""
     rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
     return float(rate) if isinstance(rate, float) else float(keras.ops.convert_to_numpy(rate(step)))
 
 
-def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int,
-              epoch_steps: Sequence[int] | None = None) -> Any:
+def optimizer(
+    trainer: Mapping[str, Any], steps_per_epoch: int, epoch_steps: Sequence[int] | None = None
+) -> Any:
     """Adam (the lesson's), AdamW, or SGD with momentum, on the run's learning rate."""
     rate = learning_rate(trainer, steps_per_epoch, epoch_steps)
     decay = float(trainer["weight_decay"]) or None
@@ -92,8 +95,9 @@ def optimizer(trainer: Mapping[str, Any], steps_per_epoch: int,
         adamw = keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay or 0.0)
         return decay_at_one_rate(adamw) if not isinstance(rate, float) else adamw
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=rate, momentum=float(trainer["momentum"]),
-                                    nesterov=True, weight_decay=decay)
+        return keras.optimizers.SGD(
+            learning_rate=rate, momentum=float(trainer["momentum"]), nesterov=True, weight_decay=decay
+        )
     return keras.optimizers.Adam(learning_rate=rate, weight_decay=decay)
 
 

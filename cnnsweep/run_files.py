@@ -35,10 +35,28 @@ HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
 STATUSES = ("complete", "pruned", "failed", "infeasible")  # metrics.json "status"
 # The metrics a sweep records for every trial, in trials.csv's column order.
 # (The image counts let a sweep with hydra.sweeper.refit estimate the refit's time.)
-RECORDED_METRICS = ("objective", "best_epoch", "epochs_run", "val_acc", "val_loss", "test_acc",
-                    "test_loss", "params_count", "flatten_side", "flatten_values", "receptive_field",
-                    "macs_per_image", "train_seconds", "images_per_second", "memory_mb",
-                    "first_epoch_seconds", "train_images", "val_images", "stopped_by", "error")
+RECORDED_METRICS = (
+    "objective",
+    "best_epoch",
+    "epochs_run",
+    "val_acc",
+    "val_loss",
+    "test_acc",
+    "test_loss",
+    "params_count",
+    "flatten_side",
+    "flatten_values",
+    "receptive_field",
+    "macs_per_image",
+    "train_seconds",
+    "images_per_second",
+    "memory_mb",
+    "first_epoch_seconds",
+    "train_images",
+    "val_images",
+    "stopped_by",
+    "error",
+)
 TENSORBOARD_DIR = "tensorboard"  # trainer.tensorboard=true: event files (train/, validation/)
 HISTORY_COLUMNS = ("epoch", "loss", "acc", "val_loss", "val_acc")  # first columns of history.csv
 
@@ -62,8 +80,10 @@ def write_error_message(exc: OSError, folder: Path) -> str:
     """What failed to be written where, and what to do about it."""
     where = Path(exc.filename).name if exc.filename else "the run's files"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"disk full while writing {where} in {folder} ({exc.strerror}). Free space there, "
-                "point hydra.sweep.dir at a larger disk, or set trainer.save_model=false.")
+        return (
+            f"disk full while writing {where} in {folder} ({exc.strerror}). Free space there, "
+            "point hydra.sweep.dir at a larger disk, or set trainer.save_model=false."
+        )
     return f"could not write {where} in {folder} ({exc.strerror or exc}). Check the folder's permissions."
 
 
@@ -131,9 +151,16 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequence[float]], *,
-              title: str = "", model: Any = None, draw: DrawCurves | None = None,
-              predictions: Any = None) -> None:
+def write_run(
+    run_dir: Path,
+    metrics: dict[str, Any],
+    history: Mapping[str, Sequence[float]],
+    *,
+    title: str = "",
+    model: Any = None,
+    draw: DrawCurves | None = None,
+    predictions: Any = None,
+) -> None:
     """Everything a run leaves: ``model.keras`` (if given), history, curves, then metrics.
 
     Args:
@@ -155,8 +182,10 @@ def write_run(run_dir: Path, metrics: dict[str, Any], history: Mapping[str, Sequ
     if predictions is not None:
         import numpy as np
 
-        save_atomically(run_dir / PREDICTIONS_FILE,
-                        lambda tmp: np.save(tmp, np.asarray(predictions, dtype=np.int16), allow_pickle=False))
+        save_atomically(
+            run_dir / PREDICTIONS_FILE,
+            lambda tmp: np.save(tmp, np.asarray(predictions, dtype=np.int16), allow_pickle=False),
+        )
     if history:
         write_history(run_dir, history)
         if draw is not None:

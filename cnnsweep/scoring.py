@@ -34,42 +34,75 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
-def score_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
-                    metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
-                    watchers: Watchers, *, full_epochs_ran: bool, epochs: int) -> RunResult:
+def score_and_save(
+    cfg: Mapping[str, Any],
+    model: Any,
+    data: Dataset,
+    run_dir: Path,
+    metrics: dict[str, Any],
+    history: dict[str, list[float]],
+    trial_number: int | None,
+    watchers: Watchers,
+    *,
+    full_epochs_ran: bool,
+    epochs: int,
+) -> RunResult:
     """A searched run's end: pruned (saved without a test score), or its best epoch scored."""
     monitor = metrics["objective_name"]
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    best_index = best_epoch_index(history[monitor], watchers.early_stopping if full_epochs_ran else None,
-                                   metrics["direction"])
+    best_index = best_epoch_index(
+        history[monitor], watchers.early_stopping if full_epochs_ran else None, metrics["direction"]
+    )
     objective = history[monitor][best_index]
     metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
     reporter, deadline = watchers.reporter, watchers.deadline
     if reporter is not None and reporter.stopped_epoch is not None:
-        metrics.update(status="pruned", objective=objective, best_epoch=best_index + 1,
-                       error=f"pruned after epoch {reporter.stopped_epoch}")
+        metrics.update(
+            status="pruned",
+            objective=objective,
+            best_epoch=best_index + 1,
+            error=f"pruned after epoch {reporter.stopped_epoch}",
+        )
         save_run(run_dir, metrics, history, title=run_title(cfg, trial_number))
-        log.info("%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor,
-                 history[monitor][-1])
+        log.info(
+            "%spruned after epoch %d (%s %.4f)", prefix, reporter.stopped_epoch, monitor, history[monitor][-1]
+        )
         return RunResult("pruned", objective, metrics, history)
     if deadline is not None and deadline.stopped_epoch is not None and deadline.stopped_epoch < epochs:
         metrics["stopped_by"] = "deadline"
-        log.info("%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
-                 prefix, deadline.stopped_epoch)
-    return evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
-                              best_index=best_index, objective=objective)
+        log.info(
+            "%sstopped after epoch %d: the sweep's time budget ends before another epoch would",
+            prefix,
+            deadline.stopped_epoch,
+        )
+    return evaluate_and_save(
+        cfg, model, data, run_dir, metrics, history, trial_number, best_index=best_index, objective=objective
+    )
 
 
-def evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir: Path,
-                       metrics: dict[str, Any], history: dict[str, list[float]], trial_number: int | None,
-                       *, best_index: int, objective: float | None) -> RunResult:
+def evaluate_and_save(
+    cfg: Mapping[str, Any],
+    model: Any,
+    data: Dataset,
+    run_dir: Path,
+    metrics: dict[str, Any],
+    history: dict[str, list[float]],
+    trial_number: int | None,
+    *,
+    best_index: int,
+    objective: float | None,
+) -> RunResult:
     """Score the kept epoch on the test split, save the run's files, log the outcome."""
     trainer = cfg["trainer"]
     # One pass over the test split (two with trainer.flip_test: the images and their mirrors,
     # averaged) gives the accuracy, the loss (the compiled one, as evaluate would report it)
     # and each image's predicted class, which the report reads.
-    probabilities = class_probabilities(model, data.x_test, max(int(trainer["batch_size"]), 256),
-                                       mirrored=bool(trainer["flip_test"]) and data.spec.mirrors)
+    probabilities = class_probabilities(
+        model,
+        data.x_test,
+        max(int(trainer["batch_size"]), 256),
+        mirrored=bool(trainer["flip_test"]) and data.spec.mirrors,
+    )
     predicted = probabilities.argmax(axis=1)
     test_acc = float((predicted == data.y_test).mean())
     test_loss = float(np.asarray(model.loss(one_hot(data.y_test, data.spec.num_classes), probabilities)))
@@ -80,13 +113,28 @@ def evaluate_and_save(cfg: Mapping[str, Any], model: Any, data: Dataset, run_dir
         test_acc=float(test_acc),
         test_loss=float(test_loss),
     )
-    save_run(run_dir, metrics, history, title=run_title(cfg, trial_number),
-              model=model if trainer["save_model"] else None, predictions=predicted)
+    save_run(
+        run_dir,
+        metrics,
+        history,
+        title=run_title(cfg, trial_number),
+        model=model if trainer["save_model"] else None,
+        predictions=predicted,
+    )
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    kept = (f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
-            if objective is not None else f"{best_index + 1} epochs on every training image")
-    log.info("%s%s, test_acc %.4f, %s parameters, %.1fs", prefix, kept, test_acc,
-             f"{metrics['params_count']:,}", metrics["train_seconds"])
+    kept = (
+        f"best epoch {best_index + 1}: {metrics['objective_name']} {objective:.4f}"
+        if objective is not None
+        else f"{best_index + 1} epochs on every training image"
+    )
+    log.info(
+        "%s%s, test_acc %.4f, %s parameters, %.1fs",
+        prefix,
+        kept,
+        test_acc,
+        f"{metrics['params_count']:,}",
+        metrics["train_seconds"],
+    )
     return RunResult("complete", objective, metrics, history)
 
 
@@ -115,21 +163,37 @@ def best_epoch_index(values: list[float], early_stopping: Any, direction: str) -
 def run_title(cfg: Mapping[str, Any], trial_number: int | None) -> str:
     model = cfg["model"]
     run = f"trial {trial_number}" if trial_number is not None else "run"
-    return (f"{run}: {cfg['dataset']['name']}, model={model['name']} "
-            f"(filters {model['filters']}, kernel {model['kernel_size']}, "
-            f"strides {model['strides']}, padding {model['padding']}), "
-            f"batch {cfg['trainer']['batch_size']}")
+    return (
+        f"{run}: {cfg['dataset']['name']}, model={model['name']} "
+        f"(filters {model['filters']}, kernel {model['kernel_size']}, "
+        f"strides {model['strides']}, padding {model['padding']}), "
+        f"batch {cfg['trainer']['batch_size']}"
+    )
 
 
-def save_run(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], *,
-              title: str = "", model: Any = None, predictions: Any = None) -> None:
+def save_run(
+    run_dir: Path,
+    metrics: dict[str, Any],
+    history: dict[str, list[float]],
+    *,
+    title: str = "",
+    model: Any = None,
+    predictions: Any = None,
+) -> None:
     """The run's files; a failed write fails the run with its reason."""
     from cnnsweep.backend import resident_memory_mb
 
     metrics["memory_mb"] = resident_memory_mb()
     try:
-        run_files.write_run(run_dir, metrics, history, title=title, model=model,
-                            draw=curves_drawer(metrics), predictions=predictions)
+        run_files.write_run(
+            run_dir,
+            metrics,
+            history,
+            title=title,
+            model=model,
+            draw=curves_drawer(metrics),
+            predictions=predictions,
+        )
     except OSError as exc:
         fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))
 
@@ -142,8 +206,7 @@ def curves_drawer(metrics: Mapping[str, Any]) -> run_files.DrawCurves:
     return curves.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
 
 
-def fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]],
-          reason: str) -> None:
+def fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], reason: str) -> None:
     """Record the failure in ``metrics.json`` (if the disk allows) and raise it."""
     from cnnsweep.backend import resident_memory_mb
 

@@ -46,9 +46,15 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return "RESOURCE_EXHAUSTED" in str(exc)
 
 
-def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = None,
-          trial_number: int | None = None, dataset: Dataset | None = None,
-          plan: ArchitecturePlan | None = None) -> RunResult:
+def train(
+    cfg: Mapping[str, Any],
+    run_dir: Path,
+    *,
+    hooks: TrialHooks | None = None,
+    trial_number: int | None = None,
+    dataset: Dataset | None = None,
+    plan: ArchitecturePlan | None = None,
+) -> RunResult:
     """Train, evaluate and save one CNN as ``cfg`` describes.
 
     Args:
@@ -75,8 +81,10 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
     plan = plan or validate_config(cfg, memory_share=hooks.memory_share)
     data_cfg, trainer = cfg["dataset"], cfg["trainer"]
     data = dataset or load_dataset(
-        data_cfg["name"], data_cfg["path"],
-        train_limit=data_cfg["train_limit"], test_limit=data_cfg["test_limit"],
+        data_cfg["name"],
+        data_cfg["path"],
+        train_limit=data_cfg["train_limit"],
+        test_limit=data_cfg["test_limit"],
     )
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +94,8 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
         (x_fit, y_fit), (x_val, y_val) = (data.x_train, data.y_train), (data.x_train[:0], data.y_train[:0])
     else:
         (x_fit, y_fit), (x_val, y_val) = split_validation(
-            data.x_train, data.y_train, float(trainer["validation_split"]))
+            data.x_train, data.y_train, float(trainer["validation_split"])
+        )
 
     metrics: dict[str, Any] = {
         "status": "running",
@@ -117,13 +126,31 @@ def train(cfg: Mapping[str, Any], run_dir: Path, *, hooks: TrialHooks | None = N
 
     select_backend(trainer["backend"])
     with released_graph_gradients():
-        return _fit_and_save(cfg, plan, data, (x_fit, y_fit), (x_val, y_val), run_dir, metrics,
-                             hooks=hooks, trial_number=trial_number)
+        return _fit_and_save(
+            cfg,
+            plan,
+            data,
+            (x_fit, y_fit),
+            (x_val, y_val),
+            run_dir,
+            metrics,
+            hooks=hooks,
+            trial_number=trial_number,
+        )
 
 
-def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset, fit_split: tuple,
-                  val_split: tuple, run_dir: Path, metrics: dict[str, Any], *, hooks: TrialHooks,
-                  trial_number: int | None) -> RunResult:
+def _fit_and_save(
+    cfg: Mapping[str, Any],
+    plan: ArchitecturePlan,
+    data: Dataset,
+    fit_split: tuple,
+    val_split: tuple,
+    run_dir: Path,
+    metrics: dict[str, Any],
+    *,
+    hooks: TrialHooks,
+    trial_number: int | None,
+) -> RunResult:
     """The Keras part of :func:`train`: build, fit, then score and save as the fit ended."""
     trainer = cfg["trainer"]
     refit = bool(trainer["refit_epochs"])
@@ -136,32 +163,72 @@ def _fit_and_save(cfg: Mapping[str, Any], plan: ArchitecturePlan, data: Dataset,
     model = _build_model(cfg, plan, len(x_fit), images)
     metrics["backend"] = _backend_name()
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
-    watchers = assemble(trainer, hooks, run_dir, metrics["direction"], epochs, prefix,
-                         epoch_shares=[n / len(x_fit) for n in images], refit=refit)
+    watchers = assemble(
+        trainer,
+        hooks,
+        run_dir,
+        metrics["direction"],
+        epochs,
+        prefix,
+        epoch_shares=[n / len(x_fit) for n in images],
+        refit=refit,
+    )
     num_classes = data.spec.num_classes
     validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
-    history, train_seconds = _fit(model, trainer, data, (x_fit, one_hot(y_fit, num_classes)), validation,
-                                  images, watchers, run_dir, metrics)
+    history, train_seconds = _fit(
+        model,
+        trainer,
+        data,
+        (x_fit, one_hot(y_fit, num_classes)),
+        validation,
+        images,
+        watchers,
+        run_dir,
+        metrics,
+    )
     epochs_run = len(history.get("loss", []))
     metrics.update(
         epochs_run=epochs_run,
         train_seconds=round(train_seconds, 3),
-        first_epoch_seconds=(round(watchers.progress.epoch_seconds[0], 3)
-                             if watchers.progress.epoch_seconds else None),
-        images_per_second=round(sum(images[:epochs_run]) / train_seconds, 1)
-        if train_seconds > 0 else None,
+        first_epoch_seconds=(
+            round(watchers.progress.epoch_seconds[0], 3) if watchers.progress.epoch_seconds else None
+        ),
+        images_per_second=round(sum(images[:epochs_run]) / train_seconds, 1) if train_seconds > 0 else None,
     )
     if subset_epochs:
         metrics["subset_epoch_images"] = images[:subset_epochs]
     if watchers.non_finite.bad_epoch is not None:
-        fail(run_dir, metrics, history,
-              f"loss became NaN/infinite in epoch {watchers.non_finite.bad_epoch}. Lower "
-              f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.")
+        fail(
+            run_dir,
+            metrics,
+            history,
+            f"loss became NaN/infinite in epoch {watchers.non_finite.bad_epoch}. Lower "
+            f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.",
+        )
     if refit:
-        return evaluate_and_save(cfg, model, data, run_dir, metrics, history, trial_number,
-                                  best_index=epochs_run - 1, objective=None)
-    return score_and_save(cfg, model, data, run_dir, metrics, history, trial_number, watchers,
-                           full_epochs_ran=epochs_run > subset_epochs, epochs=epochs)
+        return evaluate_and_save(
+            cfg,
+            model,
+            data,
+            run_dir,
+            metrics,
+            history,
+            trial_number,
+            best_index=epochs_run - 1,
+            objective=None,
+        )
+    return score_and_save(
+        cfg,
+        model,
+        data,
+        run_dir,
+        metrics,
+        history,
+        trial_number,
+        watchers,
+        full_epochs_ran=epochs_run > subset_epochs,
+        epochs=epochs,
+    )
 
 
 def _backend_name() -> str:
@@ -182,29 +249,52 @@ def _build_model(cfg: Mapping[str, Any], plan: ArchitecturePlan, n_images: int, 
     keras.utils.set_random_seed(int(trainer["seed"]))
     model = build_model(plan, name=str(cfg["model"]["name"]), precision=str(trainer["precision"]))
     batch_size = int(trainer["batch_size"])
-    compile_model(model, trainer, steps_per_epoch=math.ceil(n_images / batch_size),
-                  epoch_steps=[math.ceil(n / batch_size) for n in images])
+    compile_model(
+        model,
+        trainer,
+        steps_per_epoch=math.ceil(n_images / batch_size),
+        epoch_steps=[math.ceil(n / batch_size) for n in images],
+    )
     return model
 
 
-def _fit(model: Any, trainer: Mapping[str, Any], data: Dataset, fit_split: tuple, validation: tuple | None,
-         images: list[int], watchers: Watchers, run_dir: Path,
-         metrics: dict[str, Any]) -> tuple[dict[str, list[float]], float]:
+def _fit(
+    model: Any,
+    trainer: Mapping[str, Any],
+    data: Dataset,
+    fit_split: tuple,
+    validation: tuple | None,
+    images: list[int],
+    watchers: Watchers,
+    run_dir: Path,
+    metrics: dict[str, Any],
+) -> tuple[dict[str, list[float]], float]:
     """Fit the run's epochs; its joined history and training seconds. Out of memory fails the run."""
     histories: list[dict[str, list[float]]] = []
     started = time.perf_counter()
     try:
-        fitting.fit_in_phases(model, trainer, data, fit_split, validation, images, histories,
-                              callbacks=watchers.callbacks, early_stopping=watchers.early_stopping)
+        fitting.fit_in_phases(
+            model,
+            trainer,
+            data,
+            fit_split,
+            validation,
+            images,
+            histories,
+            callbacks=watchers.callbacks,
+            early_stopping=watchers.early_stopping,
+        )
     except Exception as exc:
         if not _is_out_of_memory(exc):
             raise
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-        fail(run_dir, metrics, fitting.joined(histories + [fitting.history_of(model)]),
-              f"out of memory while training ({type(exc).__name__}). Lower "
-              "trainer.batch_size or the model's filters / dense_units.")
+        fail(
+            run_dir,
+            metrics,
+            fitting.joined(histories + [fitting.history_of(model)]),
+            f"out of memory while training ({type(exc).__name__}). Lower "
+            "trainer.batch_size or the model's filters / dense_units.",
+        )
     history = fitting.joined(histories)
-    history["images"] = list(images[:len(history.get("loss", []))])
+    history["images"] = list(images[: len(history.get("loss", []))])
     return history, time.perf_counter() - started
-
-

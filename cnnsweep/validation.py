@@ -26,79 +26,109 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 def _positive_int(section: str, node: Mapping[str, Any], key: str, hint: str) -> None:
     value = node[key]
     if not is_whole(value, 1):
-        raise ConfigError(f"{section}.{key}={value!r} must be a positive integer. {hint}",
-                          key=f"{section}.{key}")
+        raise ConfigError(
+            f"{section}.{key}={value!r} must be a positive integer. {hint}", key=f"{section}.{key}"
+        )
 
 
 def check_trainer(trainer: Mapping[str, Any]) -> None:
     _positive_int("trainer", trainer, "epochs", "Use e.g. trainer.epochs=10.")
     _positive_int("trainer", trainer, "batch_size", "Use e.g. trainer.batch_size=64.")
     if not float(trainer["learning_rate"]) > 0:
-        raise ConfigError(f"trainer.learning_rate={trainer['learning_rate']!r} must be "
-                          "positive. Use e.g. trainer.learning_rate=0.001.", key="trainer.learning_rate")
+        raise ConfigError(
+            f"trainer.learning_rate={trainer['learning_rate']!r} must be "
+            "positive. Use e.g. trainer.learning_rate=0.001.",
+            key="trainer.learning_rate",
+        )
     split = float(trainer["validation_split"])
     if not 0.0 < split < 1.0:
-        raise ConfigError(f"trainer.validation_split={trainer['validation_split']!r} must be "
-                          "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
-                          key="trainer.validation_split")
+        raise ConfigError(
+            f"trainer.validation_split={trainer['validation_split']!r} must be "
+            "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
+            key="trainer.validation_split",
+        )
     if trainer["refit_epochs"] is not None:
         _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
     _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
     shares = list(trainer["subset_epochs"])
     if not all(0.0 < float(share) < 1.0 for share in shares):
-        raise ConfigError(f"trainer.subset_epochs={shares} must hold shares of the training images, "
-                          "each above 0 and below 1, e.g. trainer.subset_epochs=[0.1,0.3].",
-                          key="trainer.subset_epochs")
+        raise ConfigError(
+            f"trainer.subset_epochs={shares} must hold shares of the training images, "
+            "each above 0 and below 1, e.g. trainer.subset_epochs=[0.1,0.3].",
+            key="trainer.subset_epochs",
+        )
     if trainer["backend"] not in (None, *BACKENDS):
-        raise ConfigError(f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
-                          f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).", key="trainer.backend")
+        raise ConfigError(
+            f"trainer.backend={trainer['backend']!r} is not a Keras backend. Use one "
+            f"of: {', '.join(BACKENDS)} (or null for $KERAS_BACKEND).",
+            key="trainer.backend",
+        )
     if trainer["precision"] not in PRECISIONS:
-        raise ConfigError(f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
-                          f"one of: {', '.join(PRECISIONS)}.", key="trainer.precision")
+        raise ConfigError(
+            f"trainer.precision={trainer['precision']!r} is not a dtype policy. Use "
+            f"one of: {', '.join(PRECISIONS)}.",
+            key="trainer.precision",
+        )
     check_recipe(trainer)
     stopping = trainer["early_stopping"]
     if stopping["monitor"] not in MONITORS:
-        raise ConfigError(f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "
-                          f"validation metric. Use one of: {', '.join(MONITORS)}.",
-                          key="trainer.early_stopping.monitor")
+        raise ConfigError(
+            f"trainer.early_stopping.monitor={stopping['monitor']!r} is not a "
+            f"validation metric. Use one of: {', '.join(MONITORS)}.",
+            key="trainer.early_stopping.monitor",
+        )
     if isinstance(stopping["patience"], bool) or stopping["patience"] < 0:
-        raise ConfigError(f"trainer.early_stopping.patience={stopping['patience']!r} must be "
-                          "an integer >= 0 (epochs without improvement before stopping).",
-                          key="trainer.early_stopping.patience")
+        raise ConfigError(
+            f"trainer.early_stopping.patience={stopping['patience']!r} must be "
+            "an integer >= 0 (epochs without improvement before stopping).",
+            key="trainer.early_stopping.patience",
+        )
     if float(stopping["min_delta"]) < 0:
-        raise ConfigError(f"trainer.early_stopping.min_delta={stopping['min_delta']!r} must "
-                          "be >= 0.", key="trainer.early_stopping.min_delta")
+        raise ConfigError(
+            f"trainer.early_stopping.min_delta={stopping['min_delta']!r} must be >= 0.",
+            key="trainer.early_stopping.min_delta",
+        )
 
 
 def check_recipe(trainer: Mapping[str, Any]) -> None:
     """The optimizer, its schedule, label smoothing and augmentation."""
     optimizer = trainer["optimizer"]
     if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"trainer.optimizer={optimizer!r} is not supported. Use one of: "
-                          f"{', '.join(OPTIMIZERS)}.", key="trainer.optimizer")
+        raise ConfigError(
+            f"trainer.optimizer={optimizer!r} is not supported. Use one of: {', '.join(OPTIMIZERS)}.",
+            key="trainer.optimizer",
+        )
     schedule = trainer["lr_schedule"]
     if schedule not in LR_SCHEDULES:
-        raise ConfigError(f"trainer.lr_schedule={schedule!r} is not supported. Use one of: "
-                          f"{', '.join(LR_SCHEDULES)}.", key="trainer.lr_schedule")
+        raise ConfigError(
+            f"trainer.lr_schedule={schedule!r} is not supported. Use one of: {', '.join(LR_SCHEDULES)}.",
+            key="trainer.lr_schedule",
+        )
     for key, low, high, hint in (
-            ("weight_decay", 0.0, None, "Use e.g. trainer.weight_decay=0.0001, or 0 for none."),
-            ("momentum", 0.0, 1.0, "Use e.g. trainer.momentum=0.9."),
-            ("label_smoothing", 0.0, 1.0, "Use e.g. trainer.label_smoothing=0.1, or 0 for none."),
-            ("warmup_epochs", 0.0, None, "Use e.g. trainer.warmup_epochs=1, or 0 for none.")):
+        ("weight_decay", 0.0, None, "Use e.g. trainer.weight_decay=0.0001, or 0 for none."),
+        ("momentum", 0.0, 1.0, "Use e.g. trainer.momentum=0.9."),
+        ("label_smoothing", 0.0, 1.0, "Use e.g. trainer.label_smoothing=0.1, or 0 for none."),
+        ("warmup_epochs", 0.0, None, "Use e.g. trainer.warmup_epochs=1, or 0 for none."),
+    ):
         value = float(trainer[key])
         if value < low or (high is not None and value >= high):
             rule = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
             raise ConfigError(f"trainer.{key}={value:g} must be {rule}. {hint}", key=f"trainer.{key}")
     shift = float(trainer["augment"]["shift"])
     if not 0.0 <= shift < 0.5:
-        raise ConfigError(f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "
-                          "as a fraction of the image side. Use e.g. 0.1, or 0 for none.",
-                          key="trainer.augment.shift")
+        raise ConfigError(
+            f"trainer.augment.shift={shift:g} must be in [0, 0.5): the largest shift, "
+            "as a fraction of the image side. Use e.g. 0.1, or 0 for none.",
+            key="trainer.augment.shift",
+        )
     cutout = float(trainer["augment"]["cutout"])
     if not 0.0 <= cutout < 1.0:
-        raise ConfigError(f"trainer.augment.cutout={cutout:g} must be in [0, 1): the side of the square "
-                          "zeroed in each training image, as a fraction of the image side. Use e.g. 0.25, "
-                          "or 0 for none.", key="trainer.augment.cutout")
+        raise ConfigError(
+            f"trainer.augment.cutout={cutout:g} must be in [0, 1): the side of the square "
+            "zeroed in each training image, as a fraction of the image side. Use e.g. 0.25, "
+            "or 0 for none.",
+            key="trainer.augment.cutout",
+        )
 
 
 def check_dataset(dataset: Mapping[str, Any]) -> None:
@@ -106,13 +136,17 @@ def check_dataset(dataset: Mapping[str, Any]) -> None:
     for key in ("train_limit", "test_limit"):
         limit = dataset[key]
         if limit is not None and (isinstance(limit, bool) or limit < 1):
-            raise ConfigError(f"dataset.{key}={limit!r} must be a positive number of images, "
-                              "or null for all of them.", key=f"dataset.{key}")
+            raise ConfigError(
+                f"dataset.{key}={limit!r} must be a positive number of images, or null for all of them.",
+                key=f"dataset.{key}",
+            )
     path = dataset["path"]
     if path and not Path(path).expanduser().exists():
-        raise ConfigError(f"dataset.path={path} does not exist. Point it at the "
-                          f"{dataset['name']} files, or drop it to search the usual places.",
-                          key="dataset.path")
+        raise ConfigError(
+            f"dataset.path={path} does not exist. Point it at the "
+            f"{dataset['name']} files, or drop it to search the usual places.",
+            key="dataset.path",
+        )
 
 
 def validate_config(cfg: Mapping[str, Any], memory_share: int = 1) -> ArchitecturePlan:
@@ -148,8 +182,11 @@ def memory_limit_mb(trainer: Mapping[str, Any], memory_share: int = 1) -> int:
     if limit is None:
         return machine_memory_mb() // 2 // max(1, memory_share)
     if not is_whole(limit, 1):
-        raise ConfigError(f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
-                          "or null for half of this machine's RAM.", key="trainer.memory_limit_mb")
+        raise ConfigError(
+            f"trainer.memory_limit_mb={limit!r} must be a positive number of MB, "
+            "or null for half of this machine's RAM.",
+            key="trainer.memory_limit_mb",
+        )
     return limit
 
 
@@ -163,7 +200,9 @@ def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any], memory_shar
             f"training this model needs at least {needed:,.0f} MB (activations of a batch of "
             f"{batch_size} plus weights and optimizer state), over trainer.memory_limit_mb={limit}. "
             "Lower trainer.batch_size, model.filters or model.dense_units, or raise "
-            "trainer.memory_limit_mb.", key="trainer.memory_limit_mb")
+            "trainer.memory_limit_mb.",
+            key="trainer.memory_limit_mb",
+        )
 
 
 def objective_direction(monitor: str) -> str:

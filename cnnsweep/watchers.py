@@ -28,8 +28,17 @@ class Watchers:
     reporter: Any = None  # the pruner's ear, when one listens
 
 
-def assemble(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, direction: str, epochs: int,
-              prefix: str, *, epoch_shares: list[float], refit: bool) -> Watchers:
+def assemble(
+    trainer: Mapping[str, Any],
+    hooks: TrialHooks,
+    run_dir: Path,
+    direction: str,
+    epochs: int,
+    prefix: str,
+    *,
+    epoch_shares: list[float],
+    refit: bool,
+) -> Watchers:
     """Early stopping, progress lines, the NaN guard and whatever the hooks listen for."""
     from cnnsweep.callbacks import (
         EpochProgress,
@@ -44,11 +53,19 @@ def assemble(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, direc
     stopping = trainer["early_stopping"]
     monitor = stopping["monitor"]
     watchers = Watchers(
-        callbacks=[], non_finite=StopOnNonFinite(),
+        callbacks=[],
+        non_finite=StopOnNonFinite(),
         progress=EpochProgress(epochs, log, logging.DEBUG if trainer["quiet"] else logging.INFO, prefix),
-        early_stopping=None if refit else keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=int(stopping["patience"]), min_delta=float(stopping["min_delta"]),
-            restore_best_weights=bool(stopping["restore_best_weights"]), mode="auto"))
+        early_stopping=None
+        if refit
+        else keras.callbacks.EarlyStopping(
+            monitor=monitor,
+            patience=int(stopping["patience"]),
+            min_delta=float(stopping["min_delta"]),
+            restore_best_weights=bool(stopping["restore_best_weights"]),
+            mode="auto",
+        ),
+    )
     watchers.callbacks = [LogLearningRate(), watchers.non_finite, watchers.progress]
     if hooks.can_stop:
         watchers.deadline = StopAtDeadline(hooks)
@@ -58,8 +75,9 @@ def assemble(trainer: Mapping[str, Any], hooks: TrialHooks, run_dir: Path, direc
     if trainer["tensorboard"]:
         from cnnsweep.callbacks import tensorboard_callbacks
 
-        watchers.callbacks += tensorboard_callbacks(str(run_dir / run_files.TENSORBOARD_DIR),
-                                                    hooks.searched_values, monitor, direction)
+        watchers.callbacks += tensorboard_callbacks(
+            str(run_dir / run_files.TENSORBOARD_DIR), hooks.searched_values, monitor, direction
+        )
     if hooks.wants_epoch_logs:  # after LogLearningRate, which adds the rate to the logs
         from cnnsweep.callbacks import EpochLogs
 

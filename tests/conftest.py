@@ -23,9 +23,14 @@ def _isolated_data_dirs(tmp_path_factory, monkeypatch):
 def tiny_config():
     """digits, a small CNN, two short epochs: trains in about a second."""
     return compose_config(
-        "dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100",
-        "model.filters=8", "model.dense_units=16", "trainer.epochs=2",
-        "trainer.batch_size=32", "trainer.quiet=true",
+        "dataset=digits",
+        "dataset.train_limit=400",
+        "dataset.test_limit=100",
+        "model.filters=8",
+        "model.dense_units=16",
+        "trainer.epochs=2",
+        "trainer.batch_size=32",
+        "trainer.quiet=true",
     )
 
 
@@ -34,9 +39,10 @@ def tiny_config():
 # skipped test means a guarantee went unchecked: the run fails, unless the test is here,
 # with the reason it may skip.
 SKIP_ALLOWED = {
-    "tests/e2e/test_samplers.py::test_gp_runs_a_sweep":
+    "tests/e2e/test_samplers.py::test_gp_runs_a_sweep": (
         "the GP sampler needs PyTorch, which CI does not install (a large download; the "
-        "test without it, test_gp_without_pytorch_says_how_to_install_it, runs)",
+        "test without it, test_gp_without_pytorch_says_how_to_install_it, runs)"
+    ),
 }
 _skipped: list[str] = []
 

@@ -36,8 +36,10 @@ def write_mnist_idx(directory: Path, n_train: int = 60, n_test: int = 20, gz: bo
     """The four IDX files of MNIST / Fashion-MNIST, 28x28."""
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {
-        "x_train": random_images(n_train, (28, 28)), "y_train": random_labels(n_train),
-        "x_test": random_images(n_test, (28, 28), 2), "y_test": random_labels(n_test, 2),
+        "x_train": random_images(n_train, (28, 28)),
+        "y_train": random_labels(n_train),
+        "x_test": random_images(n_test, (28, 28), 2),
+        "y_test": random_labels(n_test, 2),
     }
     for key, stem in IDX_FILES.items():
         write_idx(directory / (stem + (".gz" if gz else "")), arrays[key])
@@ -47,8 +49,10 @@ def write_mnist_idx(directory: Path, n_train: int = 60, n_test: int = 20, gz: bo
 def write_mnist_npz(path: Path, n_train: int = 60, n_test: int = 20, **replace) -> Path:
     """Keras's mnist.npz layout."""
     arrays = {
-        "x_train": random_images(n_train, (28, 28)), "y_train": random_labels(n_train),
-        "x_test": random_images(n_test, (28, 28), 2), "y_test": random_labels(n_test, 2),
+        "x_train": random_images(n_train, (28, 28)),
+        "y_train": random_labels(n_train),
+        "x_test": random_images(n_test, (28, 28), 2),
+        "y_test": random_labels(n_test, 2),
     }
     arrays.update(replace)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,19 +41,29 @@ def cli_env(extra: dict | None = None) -> dict:
     return {**inherited, "CNNSWEEP_OFFLINE": "1", **(extra or {})}
 
 
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300,
-            module: str = "cnnsweep") -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 300, module: str = "cnnsweep"
+) -> subprocess.CompletedProcess:
     """``python -m cnnsweep ARGS`` in ``cwd``, offline."""
     full_env = cli_env(env)
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 # ---------------------------------------------------------------- sweeps on digits
-FAST = ["dataset=digits", "dataset.train_limit=400", "dataset.test_limit=100",
-        "trainer.quiet=true", "trainer.batch_size=32"]
+FAST = [
+    "dataset=digits",
+    "dataset.train_limit=400",
+    "dataset.test_limit=100",
+    "trainer.quiet=true",
+    "trainer.batch_size=32",
+]
 
 
 def sweep_args(sweep_dir: Path, *extra: str) -> list[str]:
@@ -93,9 +103,12 @@ def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
         metrics = json.loads(metrics_file.read_text())
         assert metrics["status"] == row.state
         assert metrics["trial_number"] == row.trial_number
-        expected = {"complete": {TrialState.COMPLETE}, "pruned": {TrialState.PRUNED},
-                    "failed": {TrialState.FAIL},
-                    "infeasible": {TrialState.PRUNED}}[row.state]
+        expected = {
+            "complete": {TrialState.COMPLETE},
+            "pruned": {TrialState.PRUNED},
+            "failed": {TrialState.FAIL},
+            "infeasible": {TrialState.PRUNED},
+        }[row.state]
         assert trial.state in expected
         recorded = table[table.trial_number == row.trial_number].iloc[0]
         for key, value in trial.params.items():
@@ -114,8 +127,10 @@ def assert_consistent(sweep_dir: Path, study: optuna.Study) -> pd.DataFrame:
                 node = job
                 for part in key.split("."):
                     node = node[part]
-                assert node == (pytest.approx(value) if isinstance(value, float) else value), \
-                    (row.trial_number, key)
+                assert node == (pytest.approx(value) if isinstance(value, float) else value), (
+                    row.trial_number,
+                    key,
+                )
                 assert any(o.partition("=")[0] == key for o in overrides), (row.trial_number, key)
         if row.state == "complete":
             assert (sweep_dir / str(row.trial_number) / "model.keras").is_file()

@@ -41,12 +41,22 @@ class Server:
         return f"postgresql://postgres:{password}@127.0.0.1:{self.port}/postgres"
 
     def pg_ctl(self, *args: str, check: bool = True) -> None:
-        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), *args],
-                       check=check, capture_output=True, timeout=120)
+        subprocess.run(
+            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), *args],
+            check=check,
+            capture_output=True,
+            timeout=120,
+        )
 
     def start(self) -> None:
-        self.pg_ctl("-w", "-l", str(self.root / "log"), "-o",
-                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start")
+        self.pg_ctl(
+            "-w",
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self.pg_ctl("-m", mode, "-w", "stop", check=False)
@@ -64,8 +74,12 @@ def throwaway_server() -> Iterator[Server]:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust",
-                    "-U", "postgres"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = Server(bindir, root, prefix, _free_port())
     server.start()
     try:

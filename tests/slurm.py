@@ -20,8 +20,9 @@ MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 
 
 def slurm_available() -> bool:
-    return all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "sbatch", "munged")) \
-        and os.getuid() == 0
+    return (
+        all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "sbatch", "munged")) and os.getuid() == 0
+    )
 
 
 def _free_port() -> int:
@@ -40,8 +41,9 @@ class Cluster:
         self.jobcomp_log = root / "jobcomp.log"
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(list(command), env=self.env, capture_output=True, text=True,
-                              timeout=60, check=check)
+        return subprocess.run(
+            list(command), env=self.env, capture_output=True, text=True, timeout=60, check=check
+        )
 
     def queue(self) -> list[str]:
         """Job ids in the queue (pending or running)."""
@@ -57,8 +59,11 @@ class Cluster:
         """The job completion log: one mapping per ended job (JobId, JobState, ...)."""
         if not self.jobcomp_log.exists():
             return []
-        return [dict(field.split("=", 1) for field in line.split() if "=" in field)
-                for line in self.jobcomp_log.read_text().splitlines() if line.strip()]
+        return [
+            dict(field.split("=", 1) for field in line.split() if "=" in field)
+            for line in self.jobcomp_log.read_text().splitlines()
+            if line.strip()
+        ]
 
 
 def _config(root: Path, host: str, cpus: int) -> str:
@@ -96,16 +101,19 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
 def _start_munge() -> subprocess.Popen | None:
     """munged, unless one already answers; returns the process this call started."""
-    if MUNGE_SOCKET.exists() and subprocess.run("munge -n | unmunge", shell=True,
-                                                capture_output=True).returncode == 0:
+    if (
+        MUNGE_SOCKET.exists()
+        and subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode == 0
+    ):
         return None
     MUNGE_SOCKET.parent.mkdir(parents=True, exist_ok=True)
     key = Path("/etc/munge/munge.key")
     if not key.exists():
         subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True, capture_output=True)
         os.chmod(key, 0o600)
-    process = subprocess.Popen(["munged", "--foreground", "--force"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["munged", "--foreground", "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     until = time.monotonic() + 20
     while subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode != 0:
         assert time.monotonic() < until and process.poll() is None, "munged did not start"
@@ -126,8 +134,14 @@ def throwaway_cluster() -> Iterator[Cluster]:
     daemons: list[subprocess.Popen] = []
     try:
         for daemon in ("slurmctld", "slurmd"):
-            daemons.append(subprocess.Popen([daemon, "-D", "-f", str(cluster.conf)], env=cluster.env,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            daemons.append(
+                subprocess.Popen(
+                    [daemon, "-D", "-f", str(cluster.conf)],
+                    env=cluster.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         until = time.monotonic() + 60
         while "idle" not in cluster.run("sinfo", "-h", "-o", "%T", check=False).stdout:
             assert time.monotonic() < until, (root / "slurmctld.log").read_text()[-2000:]

@@ -17,8 +17,14 @@ import cnnsweep
 from cnnsweep.errors import Infeasible, UserError
 from tests.helpers import cli_env
 
-TINY = ["dataset=digits", "dataset.train_limit=300", "dataset.test_limit=100", "trainer.epochs=1",
-        "trainer.quiet=true", "model.filters=8"]
+TINY = [
+    "dataset=digits",
+    "dataset.train_limit=300",
+    "dataset.test_limit=100",
+    "trainer.epochs=1",
+    "trainer.quiet=true",
+    "model.filters=8",
+]
 
 
 def test_compose_lays_out_the_lessons_model_without_keras_and_leaves_no_hydra_state():
@@ -40,10 +46,13 @@ def test_compose_of_an_impossible_shape_raises_the_clis_one_line_error():
 
 
 def test_importing_cnnsweep_and_composing_never_imports_tensorflow():
-    code = ("import sys, cnnsweep; cnnsweep.compose('dataset=digits'); cnnsweep.load; "
-            "print(sorted(m for m in ('tensorflow', 'jax', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(),
-                         check=True)
+    code = (
+        "import sys, cnnsweep; cnnsweep.compose('dataset=digits'); cnnsweep.load; "
+        "print(sorted(m for m in ('tensorflow', 'jax', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -71,8 +80,9 @@ def test_train_runs_in_a_child_and_reads_its_files_back(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_sweep_reads_back_as_dataframes_and_refuses_to_reload_an_old_sweep(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = cnnsweep.sweep(*TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=3",
-                            sweep_dir=tmp_path / "s")
+    result = cnnsweep.sweep(
+        *TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=3", sweep_dir=tmp_path / "s"
+    )
     pd.testing.assert_frame_equal(result.trials, pd.read_csv(tmp_path / "s" / "trials.csv"))
     pd.testing.assert_frame_equal(result.effects, pd.read_csv(tmp_path / "s" / "effects.csv"))
     assert result.best["trial"] in set(result.trials["trial_number"])
@@ -83,8 +93,13 @@ def test_sweep_reads_back_as_dataframes_and_refuses_to_reload_an_old_sweep(tmp_p
     with pytest.raises(UserError, match="already holds a sweep: pass resume=True") as err:
         cnnsweep.sweep(*TINY, "model.kernel_size=choice(2,3)", sweep_dir=tmp_path / "s")
     assert "\n" not in str(err.value)
-    again = cnnsweep.sweep(*TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=4",
-                           sweep_dir=tmp_path / "s", resume=True)
+    again = cnnsweep.sweep(
+        *TINY,
+        "model.kernel_size=choice(2,3)",
+        "hydra.sweeper.n_trials=4",
+        sweep_dir=tmp_path / "s",
+        resume=True,
+    )
     assert len(again.trials) == 4 and set(again.trials["trial_number"]) == {0, 1, 2, 3}
     fresh = cnnsweep.sweep(*TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=1")
     assert fresh.sweep_dir != result.sweep_dir and fresh.sweep_dir.is_relative_to(tmp_path / "multirun")
@@ -99,8 +114,14 @@ def test_an_interrupted_sweep_returns_its_finished_trials_and_resumes_to_n_trial
                                 sweep_dir={str(sweep_dir)!r})
         print("RESULT", result.interrupted, len(result.trials[result.trials["state"] == "complete"]))
     """)
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=cli_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (sweep_dir / "0" / "metrics.json").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -108,8 +129,9 @@ def test_an_interrupted_sweep_returns_its_finished_trials_and_resumes_to_n_trial
     out, err = child.communicate(timeout=120)
     interrupted, complete = out.split("RESULT", 1)[1].split()
     assert interrupted == "True" and 1 <= int(complete) < 6, err[-2000:]
-    resumed = cnnsweep.sweep(*TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=6",
-                             sweep_dir=sweep_dir, resume=True)
+    resumed = cnnsweep.sweep(
+        *TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=6", sweep_dir=sweep_dir, resume=True
+    )
     assert (resumed.trials["state"].isin(["complete", "pruned"])).sum() == 6
 
 

@@ -18,8 +18,14 @@ def model_config(**overrides):
 
 @pytest.mark.parametrize(
     ("size", "kernel", "stride", "padding", "expected"),
-    [(28, 2, 1, "valid", 27), (28, 3, 2, "valid", 13), (28, 3, 2, "same", 14),
-     (8, 9, 1, "valid", 0), (8, 9, 1, "same", 8), (5, 5, 1, "valid", 1)],
+    [
+        (28, 2, 1, "valid", 27),
+        (28, 3, 2, "valid", 13),
+        (28, 3, 2, "same", 14),
+        (8, 9, 1, "valid", 0),
+        (8, 9, 1, "same", 8),
+        (5, 5, 1, "valid", 1),
+    ],
 )
 def test_conv_output_size(size, kernel, stride, padding, expected):
     assert conv_output_size(size, kernel, stride, padding) == expected
@@ -33,8 +39,7 @@ def test_pool_output_size():
 def test_seed_plan_matches_the_lessons_listing():
     plan = plan_architecture(compose_config("model=seed")["model"], (28, 28, 1), 10)
     assert [layer.kind for layer in plan.layers] == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
-    assert [layer.output_shape for layer in plan.layers] == [(27, 27, 128), (13, 13, 128),
-                                                               (21632,), (10,)]
+    assert [layer.output_shape for layer in plan.layers] == [(27, 27, 128), (13, 13, 128), (21632,), (10,)]
     assert plan.params_count == 2 * 2 * 1 * 128 + 128 + 21632 * 10 + 10
 
 
@@ -71,16 +76,18 @@ def test_pool_larger_than_map():
 
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
-    [("filters", 0, "model.filters=0 must be a positive integer"),
-     ("kernel_size", -1, "model.kernel_size=-1 must be a positive integer"),
-     ("strides", 0, "model.strides=0 must be a positive integer"),
-     ("pool_size", 0, "model.pool_size=0 must be a positive integer"),
-     ("conv_blocks", 0, "model.conv_blocks=0"),
-     ("dense_units", -4, "model.dense_units=-4 must be an integer >= 0"),
-     ("padding", "full", "model.padding='full' is not a padding mode"),
-     ("dropout", 1.0, "model.dropout=1.0 must be in [0, 1)"),
-     ("activation", "relux", "model.activation='relux' is not supported"),
-     ("global_pool", "yes", "model.global_pool='yes' must be true or false")],
+    [
+        ("filters", 0, "model.filters=0 must be a positive integer"),
+        ("kernel_size", -1, "model.kernel_size=-1 must be a positive integer"),
+        ("strides", 0, "model.strides=0 must be a positive integer"),
+        ("pool_size", 0, "model.pool_size=0 must be a positive integer"),
+        ("conv_blocks", 0, "model.conv_blocks=0"),
+        ("dense_units", -4, "model.dense_units=-4 must be an integer >= 0"),
+        ("padding", "full", "model.padding='full' is not a padding mode"),
+        ("dropout", 1.0, "model.dropout=1.0 must be in [0, 1)"),
+        ("activation", "relux", "model.activation='relux' is not supported"),
+        ("global_pool", "yes", "model.global_pool='yes' must be true or false"),
+    ],
 )
 def test_bad_model_values(key, value, fragment):
     with pytest.raises(ConfigError) as err:
@@ -88,20 +95,22 @@ def test_bad_model_values(key, value, fragment):
     assert fragment in str(err.value)
 
 
-model_configs = st.fixed_dictionaries({
-    "conv_blocks": st.integers(1, 3),
-    "convs_per_block": st.integers(1, 2),
-    "filters": st.integers(1, 6),
-    "filter_growth": st.sampled_from([1.0, 1.5, 2.0]),
-    "kernel_size": st.integers(1, 6),
-    "strides": st.integers(1, 3),
-    "padding": st.sampled_from(["valid", "same"]),
-    "batch_norm": st.booleans(),
-    "pool_size": st.integers(1, 3),
-    "dense_units": st.sampled_from([0, 5]),
-    "dropout": st.sampled_from([0.0, 0.5]),
-    "global_pool": st.booleans(),
-})
+model_configs = st.fixed_dictionaries(
+    {
+        "conv_blocks": st.integers(1, 3),
+        "convs_per_block": st.integers(1, 2),
+        "filters": st.integers(1, 6),
+        "filter_growth": st.sampled_from([1.0, 1.5, 2.0]),
+        "kernel_size": st.integers(1, 6),
+        "strides": st.integers(1, 3),
+        "padding": st.sampled_from(["valid", "same"]),
+        "batch_norm": st.booleans(),
+        "pool_size": st.integers(1, 3),
+        "dense_units": st.sampled_from([0, 5]),
+        "dropout": st.sampled_from([0.0, 0.5]),
+        "global_pool": st.booleans(),
+    }
+)
 input_shapes = st.sampled_from([(8, 8, 1), (28, 28, 1), (32, 32, 3), (13, 9, 2)])
 
 
@@ -124,8 +133,9 @@ def test_plan_matches_what_keras_builds(overrides, input_shape):
         assert built.count_params() == planned.params, planned.name
     assert model.count_params() == plan.params_count
     # the lesson's quantities (trials.csv's columns), each recomputed from what Keras built
-    (head,) = [layer for layer in model.layers
-               if type(layer).__name__ in ("Flatten", "GlobalAveragePooling2D")]
+    (head,) = [
+        layer for layer in model.layers if type(layer).__name__ in ("Flatten", "GlobalAveragePooling2D")
+    ]
     assert tuple(head.input.shape[1:]) == plan.flatten_shape
     assert head.output.shape[-1] == plan.flatten_values
     macs, field_, step, last = 0, 1, 1, 1
@@ -155,16 +165,17 @@ def test_keras_also_rejects_kernels_the_plan_rejects(kernel, size):
 
     keras = import_keras()
     with pytest.raises(Infeasible):
-        plan_architecture(model_config(kernel_size=kernel, padding="valid", conv_blocks=1),
-                          (size, size, 1), 10)
+        plan_architecture(
+            model_config(kernel_size=kernel, padding="valid", conv_blocks=1), (size, size, 1), 10
+        )
     with pytest.raises(ValueError):
-        keras.Sequential([keras.Input((size, size, 1)),
-                          keras.layers.Conv2D(2, kernel, padding="valid")])
+        keras.Sequential([keras.Input((size, size, 1)), keras.layers.Conv2D(2, kernel, padding="valid")])
 
 
 def test_global_pooling_feeds_the_dense_layer_one_value_per_filter():
-    plan = plan_architecture(model_config(conv_blocks=2, filters=8, dense_units=16, global_pool=True),
-                             (28, 28, 1), 10)
+    plan = plan_architecture(
+        model_config(conv_blocks=2, filters=8, dense_units=16, global_pool=True), (28, 28, 1), 10
+    )
     pooled = next(layer for layer in plan.layers if layer.kind == "GlobalAveragePooling2D")
     assert pooled.output_shape == (16,)  # the second block's 16 filters
     flat = plan_architecture(model_config(conv_blocks=2, filters=8, dense_units=16), (28, 28, 1), 10)

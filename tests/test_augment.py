@@ -15,12 +15,17 @@ def test_a_shift_moves_the_image_and_fills_with_zeros():
     images = _images()
     shifted = augment_batch(images, np.random.default_rng(0), max_shift=2, flip=False)
     assert shifted.shape == images.shape and shifted.dtype == images.dtype
+
     def translated(image, dy, dx):
         return np.roll(np.pad(image, ((2, 2), (2, 2), (0, 0))), (dy, dx), (0, 1))[2:-2, 2:-2]
 
     for original, moved in zip(images, shifted, strict=True):
-        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                 if np.array_equal(translated(original, dy, dx), moved)]
+        found = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if np.array_equal(translated(original, dy, dx), moved)
+        ]
         assert found, "each image is its original, translated"
 
 

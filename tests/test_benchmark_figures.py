@@ -18,9 +18,19 @@ REPO = Path(__file__).resolve().parents[1]
 FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?=%))(?![\w.]\d)")
 NAMES_A_BENCHMARK = re.compile(r"\bbenchmarks? (\d+)\b", re.IGNORECASE)
 # benchmarks.run's name of each numbered benchmark (and what else it keeps in results.json)
-ENTRIES = {"1": ["overhead"], "2": ["throughput"], "3": ["pruning"], "4": ["quality", "quality_runs"],
-           "5": ["scaling"], "6": ["defaults"], "7": ["trust"], "8": ["gpu"], "9": ["levers"],
-           "10": ["tracking"], "11": ["why"]}
+ENTRIES = {
+    "1": ["overhead"],
+    "2": ["throughput"],
+    "3": ["pruning"],
+    "4": ["quality", "quality_runs"],
+    "5": ["scaling"],
+    "6": ["defaults"],
+    "7": ["trust"],
+    "8": ["gpu"],
+    "9": ["levers"],
+    "10": ["tracking"],
+    "11": ["why"],
+}
 
 
 def _numbers(node) -> list[float]:
@@ -40,8 +50,9 @@ def _recorded(figure: str, values: list[float]) -> bool:
     quoted = float(figure)
     readings = (1.0, 100.0, 1 / 60)
     # the figure's sign is text before it ("-3.90 points"): magnitudes are compared
-    return any(abs(abs(round(value * scale, digits)) - quoted) < 1e-9
-               for value in values for scale in readings)
+    return any(
+        abs(abs(round(value * scale, digits)) - quoted) < 1e-9 for value in values for scale in readings
+    )
 
 
 def _paragraphs(path: Path) -> list[str]:
@@ -70,8 +81,11 @@ def quoted_figures(path: Path) -> list[tuple[str, list[str], str]]:
     return found
 
 
-SOURCES = [REPO / "README.md", *sorted((REPO / "conf").rglob("*.yaml")),
-           *sorted((REPO / "sweeps").glob("*.yaml"))]
+SOURCES = [
+    REPO / "README.md",
+    *sorted((REPO / "conf").rglob("*.yaml")),
+    *sorted((REPO / "sweeps").glob("*.yaml")),
+]
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
@@ -81,15 +95,20 @@ def test_each_quoted_benchmark_figure_is_in_results_json(path):
     def values(benchmarks: list[str]) -> list[float]:
         return _numbers([results.get(entry) for number in benchmarks for entry in ENTRIES[number]])
 
-    missing = [(figure, named, where) for figure, named, where in quoted_figures(path)
-               if not _recorded(figure, values(named))]
+    missing = [
+        (figure, named, where)
+        for figure, named, where in quoted_figures(path)
+        if not _recorded(figure, values(named))
+    ]
     assert not missing, f"{path.name} quotes benchmark figures results.json does not hold: {missing}"
 
 
 def test_the_check_finds_a_figure_no_run_wrote(tmp_path):
     page = tmp_path / "README.md"
-    page.write_text("Benchmark 3 measured 41% fewer epochs and 0.9258 test accuracy in 4.3 minutes. "
-                    "Epoch 1 trains on 10% of the images.\n\nUnrelated: 12.5% of nothing.\n")
+    page.write_text(
+        "Benchmark 3 measured 41% fewer epochs and 0.9258 test accuracy in 4.3 minutes. "
+        "Epoch 1 trains on 10% of the images.\n\nUnrelated: 12.5% of nothing.\n"
+    )
     figures = [figure for figure, _, _ in quoted_figures(page)]
     assert quoted_figures(page)[0][1] == ["3"]
     assert figures == ["41", "0.9258", "4.3"]

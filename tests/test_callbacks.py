@@ -34,8 +34,9 @@ def _fit(callbacks, epochs=4):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = np.eye(2, dtype="float32")[np.arange(64) % 2]
-    return model.fit(x, y, validation_data=(x, y), epochs=epochs, batch_size=16, callbacks=callbacks,
-                     verbose=0)
+    return model.fit(
+        x, y, validation_data=(x, y), epochs=epochs, batch_size=16, callbacks=callbacks, verbose=0
+    )
 
 
 def test_epoch_reporter_hands_every_epoch_over_and_prunes_when_told():
@@ -77,8 +78,7 @@ def test_stop_when_asked_stops_mid_epoch_and_raises():
     y = np.eye(2, dtype="float32")[np.arange(len(x)) % 2]
     started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, epochs=3, batch_size=16, callbacks=[StopWhenAsked(Asked()), SlowBatches()],
-                  verbose=0)
+        model.fit(x, y, epochs=3, batch_size=16, callbacks=[StopWhenAsked(Asked()), SlowBatches()], verbose=0)
     assert 3 <= SlowBatches.batches < 100  # stopped mid-epoch, not after its 400 batches
     assert time.perf_counter() - started < 2
 

@@ -7,8 +7,11 @@ from cnnsweep.preflight import check_group_choices, group_options
 from cnnsweep.validation import validate_config
 from tests.helpers import compose_config
 
-GROUPS = {"dataset": ["cifar10", "digits", "fashion_mnist", "mnist"],
-          "model": ["cnn", "seed"], "trainer": ["default", "seed"]}
+GROUPS = {
+    "dataset": ["cifar10", "digits", "fashion_mnist", "mnist"],
+    "model": ["cnn", "seed"],
+    "trainer": ["default", "seed"],
+}
 
 
 def test_every_group_has_the_contract_options():
@@ -16,8 +19,7 @@ def test_every_group_has_the_contract_options():
         assert group_options(config_dir(), group) == options
 
 
-@pytest.mark.parametrize(("group", "option"),
-                         [(g, o) for g, options in GROUPS.items() for o in options])
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g, options in GROUPS.items() for o in options])
 def test_every_option_composes_and_validates(group, option):
     cfg = compose_config(f"{group}={option}")
     if group == "dataset":
@@ -48,8 +50,11 @@ def test_types_are_checked_at_composition():
 
 
 def test_unknown_group_option_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="dataset=imagenet is not a known dataset. "
-                                          "Use dataset= one of: cifar10, digits, fashion_mnist, mnist"):
+    with pytest.raises(
+        ConfigError,
+        match="dataset=imagenet is not a known dataset. "
+        "Use dataset= one of: cifar10, digits, fashion_mnist, mnist",
+    ):
         check_group_choices(["dataset=imagenet"], config_dir())
     with pytest.raises(ConfigError, match="model=resnet is not a known model"):
         check_group_choices(["--multirun", "model=seed,resnet"], config_dir())
@@ -60,29 +65,30 @@ def test_unknown_group_option_lists_the_valid_ones():
 
 @pytest.mark.parametrize(
     ("override", "fragment"),
-    [("trainer.epochs=0", "trainer.epochs=0 must be a positive integer"),
-     ("trainer.batch_size=-8", "trainer.batch_size=-8 must be a positive integer"),
-     ("trainer.validation_split=0", "trainer.validation_split=0.0 must be between 0 and 1"),
-     ("trainer.validation_split=1.0", "trainer.validation_split=1.0 must be between 0 and 1"),
-     ("trainer.learning_rate=0", "trainer.learning_rate=0.0 must be positive"),
-     ("trainer.early_stopping.monitor=test_acc", "is not a validation metric"),
-     ("trainer.early_stopping.patience=-1", "patience=-1"),
-     ("dataset.train_limit=0", "dataset.train_limit=0 must be a positive number"),
-     ("dataset.path=/no/such/dir", "dataset.path=/no/such/dir does not exist"),
-     ("trainer.optimizer=rmsprop", "trainer.optimizer='rmsprop' is not supported"),
-     ("trainer.lr_schedule=step", "trainer.lr_schedule='step' is not supported"),
-     ("trainer.weight_decay=-1", "trainer.weight_decay=-1 must be >= 0"),
-     ("trainer.label_smoothing=1", "trainer.label_smoothing=1 must be in [0, 1)"),
-     ("trainer.augment.shift=0.5", "trainer.augment.shift=0.5 must be in [0, 0.5)"),
-     ("trainer.augment.cutout=1", "trainer.augment.cutout=1 must be in [0, 1)"),
-     ("trainer.warmup_epochs=-1", "trainer.warmup_epochs=-1 must be >= 0")],
+    [
+        ("trainer.epochs=0", "trainer.epochs=0 must be a positive integer"),
+        ("trainer.batch_size=-8", "trainer.batch_size=-8 must be a positive integer"),
+        ("trainer.validation_split=0", "trainer.validation_split=0.0 must be between 0 and 1"),
+        ("trainer.validation_split=1.0", "trainer.validation_split=1.0 must be between 0 and 1"),
+        ("trainer.learning_rate=0", "trainer.learning_rate=0.0 must be positive"),
+        ("trainer.early_stopping.monitor=test_acc", "is not a validation metric"),
+        ("trainer.early_stopping.patience=-1", "patience=-1"),
+        ("dataset.train_limit=0", "dataset.train_limit=0 must be a positive number"),
+        ("dataset.path=/no/such/dir", "dataset.path=/no/such/dir does not exist"),
+        ("trainer.optimizer=rmsprop", "trainer.optimizer='rmsprop' is not supported"),
+        ("trainer.lr_schedule=step", "trainer.lr_schedule='step' is not supported"),
+        ("trainer.weight_decay=-1", "trainer.weight_decay=-1 must be >= 0"),
+        ("trainer.label_smoothing=1", "trainer.label_smoothing=1 must be in [0, 1)"),
+        ("trainer.augment.shift=0.5", "trainer.augment.shift=0.5 must be in [0, 0.5)"),
+        ("trainer.augment.cutout=1", "trainer.augment.cutout=1 must be in [0, 1)"),
+        ("trainer.warmup_epochs=-1", "trainer.warmup_epochs=-1 must be >= 0"),
+    ],
 )
 def test_bad_trainer_and_dataset_values(override, fragment):
     with pytest.raises(ConfigError) as err:
         validate_config(compose_config(override))
     assert fragment in str(err.value)
     assert err.value.key == override.split("=")[0]
-
 
 
 # ---------------------------------------------------------------- one source for each default
@@ -128,16 +134,31 @@ def test_no_core_module_restates_a_config_default():
 
     from tests.helpers import REPO
 
-    nodes = {"cfg", "config", "trainer", "model", "dataset", "data_cfg", "stopping", "augment",
-             "early_stopping", "settings"}
+    nodes = {
+        "cfg",
+        "config",
+        "trainer",
+        "model",
+        "dataset",
+        "data_cfg",
+        "stopping",
+        "augment",
+        "early_stopping",
+        "settings",
+    }
     offenders = []
     for path in sorted((REPO / "cnnsweep").rglob("*.py")):
         if "report" in path.parts:  # reads saved files of any version: absent keys are expected
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id in nodes and len(node.args) == 2):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in nodes
+                and len(node.args) == 2
+            ):
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert offenders == []
 
@@ -146,13 +167,40 @@ def test_the_seed_trainer_is_the_lessons_training_whole():
     """trainer=seed lists only what it changes from trainer/default; whatever default.yaml
     gains later, the lesson's recipe must stay exactly this."""
     trainer = compose_config("trainer=seed")["trainer"]
-    assert {key: trainer[key] for key in (
-        "epochs", "batch_size", "learning_rate", "optimizer", "weight_decay", "lr_schedule",
-        "warmup_epochs", "label_smoothing", "augment", "validation_split", "subset_epochs",
-        "refit_epochs", "early_stopping")} == {
-        "epochs": 10, "batch_size": 10, "learning_rate": 0.001, "optimizer": "adam", "weight_decay": 0.0,
-        "lr_schedule": "constant", "warmup_epochs": 0.0, "label_smoothing": 0.0,
-        "augment": {"shift": 0.0, "flip": False, "cutout": 0.0}, "validation_split": 0.2, "subset_epochs": [],
+    assert {
+        key: trainer[key]
+        for key in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "optimizer",
+            "weight_decay",
+            "lr_schedule",
+            "warmup_epochs",
+            "label_smoothing",
+            "augment",
+            "validation_split",
+            "subset_epochs",
+            "refit_epochs",
+            "early_stopping",
+        )
+    } == {
+        "epochs": 10,
+        "batch_size": 10,
+        "learning_rate": 0.001,
+        "optimizer": "adam",
+        "weight_decay": 0.0,
+        "lr_schedule": "constant",
+        "warmup_epochs": 0.0,
+        "label_smoothing": 0.0,
+        "augment": {"shift": 0.0, "flip": False, "cutout": 0.0},
+        "validation_split": 0.2,
+        "subset_epochs": [],
         "refit_epochs": None,
-        "early_stopping": {"monitor": "val_loss", "patience": 3, "min_delta": 0.0,
-                           "restore_best_weights": True}}
+        "early_stopping": {
+            "monitor": "val_loss",
+            "patience": 3,
+            "min_delta": 0.0,
+            "restore_best_weights": True,
+        },
+    }

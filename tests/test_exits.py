@@ -8,14 +8,17 @@ from cnnsweep import exits
 from cnnsweep.errors import ConfigError, DataError, Infeasible, SweepStopped, TrainingFailed
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (ConfigError("model.filters=0 must be positive", key="model.filters"), 2),
-    (DataError("missing files"), 2),
-    (Infeasible("model.kernel_size=9 does not fit"), 2),
-    (TrainingFailed("loss became NaN"), 1),
-    (SweepStopped("too_many_failures"), 3),
-    (SweepStopped("interrupted"), 130),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ConfigError("model.filters=0 must be positive", key="model.filters"), 2),
+        (DataError("missing files"), 2),
+        (Infeasible("model.kernel_size=9 does not fit"), 2),
+        (TrainingFailed("loss became NaN"), 1),
+        (SweepStopped("too_many_failures"), 3),
+        (SweepStopped("interrupted"), 130),
+    ],
+)
 def test_each_error_has_its_exit_status(error, status):
     assert exits.exit_status(error) == status
 

@@ -68,7 +68,8 @@ def test_the_cycle_finder_finds_a_ring_of_late_and_type_checking_imports(tmp_pat
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("def f():\n    from ringpkg import b\n")
     (package / "b.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ringpkg import a\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ringpkg import a\n"
+    )
     (package / "c.py").write_text("from ringpkg import a\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("ringpkg") == [["ringpkg.a", "ringpkg.b"]]

@@ -17,12 +17,16 @@ def test_a_complete_trial_returns_what_metrics_json_holds(tiny_config, tmp_path,
     assert json.loads((tmp_path / run_files.METRICS_FILE).read_text()) == json.loads(json.dumps(metrics))
 
 
-@pytest.mark.parametrize(("key", "value", "fragment"), [
-    ("model", {"kernel_size": 9, "padding": "valid"}, "model.kernel_size=9 does not fit"),
-    ("trainer", {"batch_size": 0}, "trainer.batch_size=0 must be a positive integer"),
-])
-def test_a_config_no_model_can_have_is_infeasible_without_training(tiny_config, tmp_path, monkeypatch,
-                                                                   key, value, fragment):
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("model", {"kernel_size": 9, "padding": "valid"}, "model.kernel_size=9 does not fit"),
+        ("trainer", {"batch_size": 0}, "trainer.batch_size=0 must be a positive integer"),
+    ],
+)
+def test_a_config_no_model_can_have_is_infeasible_without_training(
+    tiny_config, tmp_path, monkeypatch, key, value, fragment
+):
     import cnnsweep.training
 
     monkeypatch.setattr(cnnsweep.training, "train", lambda *a, **k: pytest.fail("must not train"))
@@ -40,8 +44,12 @@ def test_data_that_cannot_be_read_fails_the_trial(tiny_config, tmp_path, monkeyp
 
     monkeypatch.setattr(cnnsweep.training, "train", missing)
     metrics = job.run_trial(tiny_config, tmp_path, 1, TrialHooks())
-    assert metrics == {"status": "failed", "objective": None, "error": "dataset mnist was not found",
-                       "trial_number": 1}
+    assert metrics == {
+        "status": "failed",
+        "objective": None,
+        "error": "dataset mnist was not found",
+        "trial_number": 1,
+    }
 
 
 def test_a_failed_training_returns_the_metrics_it_recorded(tiny_config, tmp_path):

@@ -32,6 +32,9 @@ PRIVATE_NAMES = {
 
 @pytest.mark.parametrize(("pattern", "home"), PRIVATE_NAMES.items())
 def test_each_private_name_lives_in_one_module(pattern, home):
-    users = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                   if re.search(pattern, path.read_text()))
+    users = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(pattern, path.read_text())
+    )
     assert users == ([home] if home else []), f"{pattern} is used in {users}"

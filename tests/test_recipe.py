@@ -74,8 +74,9 @@ def test_a_model_trained_with_one_cycle_saves_and_loads(tiny_config, tmp_path):
     from cnnsweep.backend import import_keras
     from cnnsweep.training import train
 
-    tiny_config["trainer"].update(optimizer="adamw", lr_schedule="one_cycle", weight_decay=1e-4,
-                                  label_smoothing=0.1)
+    tiny_config["trainer"].update(
+        optimizer="adamw", lr_schedule="one_cycle", weight_decay=1e-4, label_smoothing=0.1
+    )
     result = train(tiny_config, tmp_path)
     assert result.status == "complete"
     model = import_keras().models.load_model(tmp_path / "model.keras", safe_mode=True)
@@ -111,8 +112,13 @@ def test_adamw_on_a_schedule_decays_at_one_rate_per_step_and_trains_as_keras_own
 
     def trained(optimizer):
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                                  keras.layers.Dense(3, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
         model.compile(optimizer=optimizer, loss="categorical_crossentropy")
         model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
         return [np.asarray(w) for w in model.get_weights()]

@@ -28,12 +28,23 @@ def test_metrics_are_json_with_nan_as_null(tmp_path):
 
     run_files.write_metrics(tmp_path, {"objective": math.nan, "val_acc": np.float32(0.5), "n": np.int64(3)})
     assert json.loads((tmp_path / run_files.METRICS_FILE).read_text()) == {
-        "objective": None, "val_acc": 0.5, "n": 3}
+        "objective": None,
+        "val_acc": 0.5,
+        "n": 3,
+    }
 
 
 def test_history_has_epoch_first_then_the_lessons_columns(tmp_path):
-    run_files.write_history(tmp_path, {"val_acc": [0.5, 0.6], "lr": [1e-3, 1e-3], "loss": [1.0, 0.8],
-                                       "acc": [0.4, 0.5], "val_loss": [1.1, 0.9]})
+    run_files.write_history(
+        tmp_path,
+        {
+            "val_acc": [0.5, 0.6],
+            "lr": [1e-3, 1e-3],
+            "loss": [1.0, 0.8],
+            "acc": [0.4, 0.5],
+            "val_loss": [1.1, 0.9],
+        },
+    )
     frame = pd.read_csv(tmp_path / run_files.HISTORY_FILE)
     assert list(frame.columns) == ["epoch", "loss", "acc", "val_loss", "val_acc", "lr"]
     assert frame["epoch"].tolist() == [1, 2]
@@ -59,12 +70,17 @@ def test_write_run_saves_the_model_first_and_metrics_last(tmp_path):
     history = {"loss": [1.0, 0.5], "acc": [0.3, 0.6], "val_loss": [1.1, 0.7], "val_acc": [0.2, 0.5]}
     from cnnsweep.curves import plot_curves
 
-    run_files.write_run(tmp_path, {"status": "complete", "best_epoch": 2}, history, title="t",
-                        model=Model(), draw=plot_curves)
+    run_files.write_run(
+        tmp_path, {"status": "complete", "best_epoch": 2}, history, title="t", model=Model(), draw=plot_curves
+    )
     assert written == [("model", [])]  # nothing else existed when the model was saved
     names = {p.name for p in tmp_path.iterdir()}
-    assert names == {run_files.MODEL_FILE, run_files.HISTORY_FILE, run_files.CURVES_FILE,
-                     run_files.METRICS_FILE}
+    assert names == {
+        run_files.MODEL_FILE,
+        run_files.HISTORY_FILE,
+        run_files.CURVES_FILE,
+        run_files.METRICS_FILE,
+    }
     modified = {name: (tmp_path / name).stat().st_mtime_ns for name in names}
     assert modified[run_files.METRICS_FILE] == max(modified.values())
 

@@ -21,9 +21,20 @@ def test_run_writes_every_artifact(tiny_config, tmp_path):
     result = train(tiny_config, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics == result.metrics | {}  # what is returned is what is written
-    for key in ("status", "objective", "objective_name", "best_epoch", "epochs_run", "val_acc",
-                "val_loss", "test_acc", "test_loss", "params_count", "train_seconds",
-                "images_per_second"):
+    for key in (
+        "status",
+        "objective",
+        "objective_name",
+        "best_epoch",
+        "epochs_run",
+        "val_acc",
+        "val_loss",
+        "test_acc",
+        "test_loss",
+        "params_count",
+        "train_seconds",
+        "images_per_second",
+    ):
         assert key in metrics
     assert metrics["status"] == "complete" and metrics["backend"] == "tensorflow"
     assert metrics["objective_name"] == "val_acc"
@@ -100,9 +111,15 @@ def test_flip_test_scores_each_test_image_with_its_mirror(tmp_path):
     from tests.helpers import compose_config
 
     files = write_mnist_idx(tmp_path / "fashion", n_train=120, n_test=40)
-    cfg = compose_config("dataset=fashion_mnist", f"dataset.path={files}", "model.filters=4",
-                         "model.dense_units=8", "trainer.epochs=1", "trainer.quiet=true",
-                         "trainer.flip_test=true")
+    cfg = compose_config(
+        "dataset=fashion_mnist",
+        f"dataset.path={files}",
+        "model.filters=4",
+        "model.dense_units=8",
+        "trainer.epochs=1",
+        "trainer.quiet=true",
+        "trainer.flip_test=true",
+    )
     result = train(cfg, tmp_path / "run")
     data = load_dataset("fashion_mnist", str(files))
     model = keras.models.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
@@ -136,7 +153,6 @@ def test_nan_loss_is_recorded_as_failed(tiny_config, tmp_path):
     assert not (tmp_path / run_files.MODEL_FILE).exists()
 
 
-
 @pytest.mark.slow
 def test_jax_backend_with_mixed_precision_and_steps_per_execution(tmp_path):
     """trainer.backend=jax trains in a fresh process; the model keeps a float32 head."""
@@ -145,10 +161,20 @@ def test_jax_backend_with_mixed_precision_and_steps_per_execution(tmp_path):
     from tests.helpers import run_cli
 
     run_dir = tmp_path / "run"
-    proc = run_cli("dataset=digits", "dataset.train_limit=300", "dataset.test_limit=60", "model=seed",
-                   "model.filters=8", "trainer.epochs=2", "trainer.batch_size=32", "trainer.backend=jax",
-                   "trainer.precision=mixed_bfloat16", "trainer.steps_per_execution=4",
-                   f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    proc = run_cli(
+        "dataset=digits",
+        "dataset.train_limit=300",
+        "dataset.test_limit=60",
+        "model=seed",
+        "model.filters=8",
+        "trainer.epochs=2",
+        "trainer.batch_size=32",
+        "trainer.backend=jax",
+        "trainer.precision=mixed_bfloat16",
+        "trainer.steps_per_execution=4",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "complete" and metrics["backend"] == "jax"
@@ -212,8 +238,9 @@ def test_subset_epochs_train_on_the_stated_share_of_the_images(tiny_config, tmp_
     from omegaconf import OmegaConf
 
     shift = 0.1 if augment else 0.0
-    cfg = OmegaConf.merge(tiny_config, {"trainer": {"epochs": 4, "augment": {"shift": shift},
-                                                    "subset_epochs": [0.25, 0.5]}})
+    cfg = OmegaConf.merge(
+        tiny_config, {"trainer": {"epochs": 4, "augment": {"shift": shift}, "subset_epochs": [0.25, 0.5]}}
+    )
     calls = _spy_on_fit(monkeypatch)
     hooks = _Listening()
     result = train(cfg, tmp_path, hooks=hooks)
@@ -237,8 +264,7 @@ def test_a_trial_pruned_in_a_subset_epoch_stops_there(tiny_config, tmp_path, mon
     assert result.metrics["epochs_run"] == 1 and result.metrics["best_epoch"] == 1
 
 
-def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_config, tmp_path,
-                                                                         monkeypatch):
+def test_the_schedule_spans_the_short_epochs_and_the_last_epoch_is_whole(tiny_config, tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
     cosine = {"epochs": 3, "lr_schedule": "cosine", "warmup_epochs": 0, "subset_epochs": [0.5, 0.5, 0.5]}

@@ -25,8 +25,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 ABLATION_FILE = "ablation.csv"
-ABLATION_COLUMNS = ("step", "setting", "from", "to", "runs", "mean", "ci95_lo", "ci95_hi", "gain",
-                    "gain_ci95_lo", "gain_ci95_hi", "share", "share_ci95_lo", "share_ci95_hi", "note")
+ABLATION_COLUMNS = (
+    "step",
+    "setting",
+    "from",
+    "to",
+    "runs",
+    "mean",
+    "ci95_lo",
+    "ci95_hi",
+    "gain",
+    "gain_ci95_lo",
+    "gain_ci95_hi",
+    "share",
+    "share_ci95_lo",
+    "share_ci95_hi",
+    "note",
+)
 DRAWS = 20000
 SEED = 0
 EXPLAINS = 0.8  # the words name the fewest steps that carry this share of the gain (at most four)
@@ -76,8 +91,13 @@ def path_order(changes: Sequence[str], predicted_gain: Mapping[str, float]) -> l
     return sorted(known, key=lambda c: -predicted_gain[c]) + unknown
 
 
-def summarise(steps: Sequence[tuple[str, str, str, Sequence[float], str]], *, maximize: bool = True,
-              draws: int = DRAWS, seed: int = SEED) -> Path:
+def summarise(
+    steps: Sequence[tuple[str, str, str, Sequence[float], str]],
+    *,
+    maximize: bool = True,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> Path:
     """The path's statistics from each configuration's runs.
 
     Args:
@@ -88,8 +108,10 @@ def summarise(steps: Sequence[tuple[str, str, str, Sequence[float], str]], *, ma
     from scipy.stats import t as student
 
     sign = 1.0 if maximize else -1.0
-    values = [np.asarray([v for v in runs if v is not None and math.isfinite(v)], dtype=float)
-              for _, _, _, runs, _ in steps]
+    values = [
+        np.asarray([v for v in runs if v is not None and math.isfinite(v)], dtype=float)
+        for _, _, _, runs, _ in steps
+    ]
     df = sum(max(0, len(v) - 1) for v in values)
     noise = math.sqrt(sum(float(((v - v.mean()) ** 2).sum()) for v in values if len(v)) / df) if df else None
     quantile = float(student.ppf(0.975, df)) if df else None
@@ -101,14 +123,16 @@ def summarise(steps: Sequence[tuple[str, str, str, Sequence[float], str]], *, ma
         if quantile is not None and noise:
             half = quantile * noise * math.sqrt(1 / len(values[0]) + 1 / len(values[-1]))
             total_ci = (total - half, total + half)
-    shares = (_share_draws(values, noise, df, sign, draws, seed)
-              if noise and len(measured) == len(values) else None)
+    shares = (
+        _share_draws(values, noise, df, sign, draws, seed) if noise and len(measured) == len(values) else None
+    )
     found = []
     for index, (setting, before, after, _, note) in enumerate(steps):
         v, mean = values[index], means[index]
         before_mean: float | None = means[index - 1] if index else None
-        mean_half = (quantile * noise / math.sqrt(len(v))
-                     if quantile is not None and noise and len(v) else None)
+        mean_half = (
+            quantile * noise / math.sqrt(len(v)) if quantile is not None and noise and len(v) else None
+        )
         gain = gain_lo = gain_hi = share = share_lo = share_hi = None
         if index and mean is not None and before_mean is not None:
             gain = sign * (mean - before_mean)
@@ -119,15 +143,31 @@ def summarise(steps: Sequence[tuple[str, str, str, Sequence[float], str]], *, ma
                 share = gain / total
             if shares is not None:
                 share_lo, share_hi = (float(x) for x in np.nanpercentile(shares[:, index - 1], [2.5, 97.5]))
-        found.append(Step(index, setting, before, after, len(v), mean,
-                          None if mean_half is None or mean is None else mean - mean_half,
-                          None if mean_half is None or mean is None else mean + mean_half,
-                          gain, gain_lo, gain_hi, share, share_lo, share_hi, note))
+        found.append(
+            Step(
+                index,
+                setting,
+                before,
+                after,
+                len(v),
+                mean,
+                None if mean_half is None or mean is None else mean - mean_half,
+                None if mean_half is None or mean is None else mean + mean_half,
+                gain,
+                gain_lo,
+                gain_hi,
+                share,
+                share_lo,
+                share_hi,
+                note,
+            )
+        )
     return Path(tuple(found), total, total_ci, noise)
 
 
-def _share_draws(values: list[np.ndarray], noise: float, df: int, sign: float, draws: int,
-                 seed: int) -> np.ndarray:
+def _share_draws(
+    values: list[np.ndarray], noise: float, df: int, sign: float, draws: int, seed: int
+) -> np.ndarray:
     """Draws of each step's share of the whole gain from the posterior of the path's means."""
     rng = np.random.default_rng(seed)
     sigma = noise * np.sqrt(df / rng.chisquare(df, size=(draws, 1)))
@@ -150,8 +190,10 @@ def in_words(path: Path, *, points: bool) -> str | None:
     if not steps:
         return None
     if path.total_gain <= 0:
-        return (f"the best configuration's new runs score no better than the baseline's "
-                f"({path.total_gain * scale:+.{digits}f}{unit}): the path explains no gain")
+        return (
+            f"the best configuration's new runs score no better than the baseline's "
+            f"({path.total_gain * scale:+.{digits}f}{unit}): the path explains no gain"
+        )
     chosen: list[Step] = []
     for step in sorted(steps, key=lambda s: -(s.share or 0)):
         if len(chosen) == 4 or sum(s.share or 0 for s in chosen) >= EXPLAINS:
@@ -159,10 +201,14 @@ def in_words(path: Path, *, points: bool) -> str | None:
         chosen.append(step)
     parts = []
     for step in chosen:
-        interval = (f" [{100 * step.share_ci95_lo:.0f}, {100 * step.share_ci95_hi:.0f}]"
-                    if step.share_ci95_lo is not None and step.share_ci95_hi is not None else "")
-        parts.append(f"{step.setting}: {step.before} -> {step.after} carries {100 * (step.share or 0):.0f}%"
-                     f"{interval}")
+        interval = (
+            f" [{100 * step.share_ci95_lo:.0f}, {100 * step.share_ci95_hi:.0f}]"
+            if step.share_ci95_lo is not None and step.share_ci95_hi is not None
+            else ""
+        )
+        parts.append(
+            f"{step.setting}: {step.before} -> {step.after} carries {100 * (step.share or 0):.0f}%{interval}"
+        )
     total = f"{path.total_gain * scale:+.{digits}f}{unit}"
     if path.total_ci95 is not None:
         total += f" (95% [{path.total_ci95[0] * scale:.{digits}f}, {path.total_ci95[1] * scale:.{digits}f}])"

@@ -42,8 +42,21 @@ import pandas as pd
 from cnnsweep.analysis.trials import AT_THE_END, MIN_RESIDUAL_DF, ordered_levels, value_labels
 
 EFFECTS_FILE = "effects.csv"
-EFFECT_COLUMNS = ("key", "value", "versus", "view", "trials", "others", "mean_objective", "effect",
-                  "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at")
+EFFECT_COLUMNS = (
+    "key",
+    "value",
+    "versus",
+    "view",
+    "trials",
+    "others",
+    "mean_objective",
+    "effect",
+    "ci95_lo",
+    "ci95_hi",
+    "p_value",
+    "matters",
+    "scored_at",
+)
 ALPHA = 0.05  # family-wise error of "matters"
 MIN_TRIALS = 3  # trials with a value, for its row to get an interval (and a verdict)
 KEY_AVERAGE = "the key's average"
@@ -104,8 +117,15 @@ class Analysis:
 
 
 # ---------------------------------------------------------------- the analysis
-def analyse(table: pd.DataFrame, param_keys: Sequence[str], *, objective: str = "objective",
-            scored_at: str = AT_THE_END, alpha: float = ALPHA, with_marginal: bool = True) -> Analysis:
+def analyse(
+    table: pd.DataFrame,
+    param_keys: Sequence[str],
+    *,
+    objective: str = "objective",
+    scored_at: str = AT_THE_END,
+    alpha: float = ALPHA,
+    with_marginal: bool = True,
+) -> Analysis:
     """Each searched value's conditional and marginal effect on ``objective`` over ``table``'s rows.
 
     Args:
@@ -120,19 +140,32 @@ def analyse(table: pd.DataFrame, param_keys: Sequence[str], *, objective: str = 
     labels = {k: value_labels(table[k])[keep].reset_index(drop=True) for k in param_keys if k in table}
     labels = {k: v for k, v in labels.items() if v.notna().all() and len(ordered_levels(v)) >= 2}
     y = y_all[keep].to_numpy(dtype=float)
-    marginal = ([row for key, values in labels.items() for row in _marginal_rows(key, values, y, scored_at)]
-                if with_marginal else [])
+    marginal = (
+        [row for key, values in labels.items() for row in _marginal_rows(key, values, y, scored_at)]
+        if with_marginal
+        else []
+    )
     model = _Model.fit(labels, y)
     if model is None or model.residual_df < MIN_RESIDUAL_DF:
         columns = 1 + sum(len(ordered_levels(v)) - 1 for v in labels.values())
-        reason = (f"{len(y)} trials {_scored(scored_at)} for a model with {columns} parameters: the "
-                  f"conditional view needs at least {columns + MIN_RESIDUAL_DF}")
+        reason = (
+            f"{len(y)} trials {_scored(scored_at)} for a model with {columns} parameters: the "
+            f"conditional view needs at least {columns + MIN_RESIDUAL_DF}"
+        )
         return Analysis(effects=tuple(marginal), trials=len(y), scored_at=scored_at, reason=reason)
     keys = model.key_tests(alpha)
-    conditional = [row for key, values in labels.items()
-                   for row in model.rows(key, values, y, keys[key], scored_at, alpha)]
-    return Analysis(effects=tuple(conditional + marginal), keys=tuple(keys.values()), trials=len(y),
-                    scored_at=scored_at, residual_sd=model.residual_sd)
+    conditional = [
+        row
+        for key, values in labels.items()
+        for row in model.rows(key, values, y, keys[key], scored_at, alpha)
+    ]
+    return Analysis(
+        effects=tuple(conditional + marginal),
+        keys=tuple(keys.values()),
+        trials=len(y),
+        scored_at=scored_at,
+        residual_sd=model.residual_sd,
+    )
 
 
 def _scored(scored_at: str) -> str:
@@ -174,8 +207,14 @@ class _Model:
         coefficients = inverse @ matrix.T @ y
         residuals = y - matrix @ coefficients
         variance = float(residuals @ residuals) / residual_df
-        return cls(coefficients=coefficients, covariance=variance * inverse, residual_df=residual_df,
-                   residual_sd=math.sqrt(variance), columns=columns, confounded=confounded)
+        return cls(
+            coefficients=coefficients,
+            covariance=variance * inverse,
+            residual_df=residual_df,
+            residual_sd=math.sqrt(variance),
+            columns=columns,
+            confounded=confounded,
+        )
 
     def key_tests(self, alpha: float) -> dict[str, KeyTest]:
         """Each key's F-test (all its values equal, the others held fixed), Holm over the keys."""
@@ -190,25 +229,49 @@ class _Model:
             statistic = float(beta @ np.linalg.solve(block, beta)) / len(index)
             p_values.append(float(f_distribution.sf(statistic, len(index), self.residual_df)))
         adjusted = holm(p_values)
-        tests = {key: KeyTest(key=key, values=len(self.columns[key]) + 1, p_value=p, p_holm=float(q),
-                              matters=bool(q < alpha))
-                 for key, p, q in zip(tested, p_values, adjusted, strict=True)}
+        tests = {
+            key: KeyTest(
+                key=key,
+                values=len(self.columns[key]) + 1,
+                p_value=p,
+                p_holm=float(q),
+                matters=bool(q < alpha),
+            )
+            for key, p, q in zip(tested, p_values, adjusted, strict=True)
+        }
         for key, why in self.confounded.items():
-            tests[key] = KeyTest(key=key, values=0, p_value=math.nan, p_holm=math.nan, matters=False,
-                                 note=why)
+            tests[key] = KeyTest(
+                key=key, values=0, p_value=math.nan, p_holm=math.nan, matters=False, note=why
+            )
         return tests
 
-    def rows(self, key: str, values: pd.Series, y: np.ndarray, test: KeyTest, scored_at: str,
-             alpha: float) -> list[Effect]:
+    def rows(
+        self, key: str, values: pd.Series, y: np.ndarray, test: KeyTest, scored_at: str, alpha: float
+    ) -> list[Effect]:
         """The key's rows: a binary key's second value against its first, or each value against
         the average of the key's values; each a linear contrast of the coefficients."""
         from scipy.stats import t as student
 
         levels = ordered_levels(values)
         if key not in self.columns:  # confounded: no estimate to give
-            return [Effect(key, level, KEY_AVERAGE, "conditional", int((values == level).sum()),
-                           int((values != level).sum()), float(y[(values == level).to_numpy()].mean()),
-                           math.nan, math.nan, math.nan, math.nan, False, scored_at) for level in levels]
+            return [
+                Effect(
+                    key,
+                    level,
+                    KEY_AVERAGE,
+                    "conditional",
+                    int((values == level).sum()),
+                    int((values != level).sum()),
+                    float(y[(values == level).to_numpy()].mean()),
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    math.nan,
+                    False,
+                    scored_at,
+                )
+                for level in levels
+            ]
         contrasts: list[tuple[str, str, np.ndarray]] = []
         if len(levels) == 2:
             vector = np.zeros(len(self.coefficients))
@@ -233,8 +296,23 @@ class _Model:
             if not enough:
                 low = high = p_value = math.nan
             named = test.matters and enough and (len(levels) == 2 or p_value < alpha / len(levels))
-            found.append(Effect(key, level, versus, "conditional", int(inside.sum()), int((~inside).sum()),
-                                float(y[inside].mean()), effect, low, high, p_value, bool(named), scored_at))
+            found.append(
+                Effect(
+                    key,
+                    level,
+                    versus,
+                    "conditional",
+                    int(inside.sum()),
+                    int((~inside).sum()),
+                    float(y[inside].mean()),
+                    effect,
+                    low,
+                    high,
+                    p_value,
+                    bool(named),
+                    scored_at,
+                )
+            )
         return found
 
 
@@ -253,8 +331,9 @@ def _marginal_rows(key: str, values: pd.Series, y: np.ndarray, scored_at: str) -
     from scipy.stats import ttest_ind
 
     levels = ordered_levels(values)
-    pairs = ([(levels[1], levels[0])] if len(levels) == 2
-             else [(level, "the other values") for level in levels])
+    pairs = (
+        [(levels[1], levels[0])] if len(levels) == 2 else [(level, "the other values") for level in levels]
+    )
     rows = []
     for level, versus in pairs:
         inside = (values == level).to_numpy()
@@ -264,8 +343,23 @@ def _marginal_rows(key: str, values: pd.Series, y: np.ndarray, scored_at: str) -
             test = ttest_ind(group, rest, equal_var=False)
             low, high = (float(v) for v in test.confidence_interval(0.95))
             p_value = float(test.pvalue)
-        rows.append(Effect(key, level, versus, "marginal", len(group), len(rest), float(group.mean()),
-                           float(group.mean() - rest.mean()), low, high, p_value, False, scored_at))
+        rows.append(
+            Effect(
+                key,
+                level,
+                versus,
+                "marginal",
+                len(group),
+                len(rest),
+                float(group.mean()),
+                float(group.mean() - rest.mean()),
+                low,
+                high,
+                p_value,
+                False,
+                scored_at,
+            )
+        )
     return rows
 
 
@@ -284,11 +378,15 @@ def mattering_in_words(analysis: Analysis, *, points: bool) -> list[str]:
         rows = [e for e in analysis.conditional if e.key == test.key and e.matters]
         where = "" if analysis.scored_at == AT_THE_END else f", at {analysis.scored_at}"
         if not rows:
-            lines.append(f"{test.key}: its values differ (F-test, Holm-adjusted p {test.p_holm:.3g}{where}), "
-                         "though no single value stands apart from the key's average")
+            lines.append(
+                f"{test.key}: its values differ (F-test, Holm-adjusted p {test.p_holm:.3g}{where}), "
+                "though no single value stands apart from the key's average"
+            )
         for e in sorted(rows, key=lambda e: -abs(e.effect)):
             compared = f"{e.value} vs {e.versus}"
-            lines.append(f"{e.key}: {compared}: {e.effect * scale:+.{digits}f}{unit} "
-                         f"[{e.ci95_lo * scale:.{digits}f}, {e.ci95_hi * scale:.{digits}f}], "
-                         f"{e.trials} vs {e.others} trials{where}")
+            lines.append(
+                f"{e.key}: {compared}: {e.effect * scale:+.{digits}f}{unit} "
+                f"[{e.ci95_lo * scale:.{digits}f}, {e.ci95_hi * scale:.{digits}f}], "
+                f"{e.trials} vs {e.others} trials{where}"
+            )
     return lines

@@ -23,8 +23,16 @@ import numpy as np
 import pandas as pd
 
 FIDELITY_FILE = "fidelity.csv"
-FIDELITY_COLUMNS = ("epoch", "trials", "spearman", "ci95_lo", "ci95_hi", "pruned_here",
-                    "might_have_made_top_k", "top_k")
+FIDELITY_COLUMNS = (
+    "epoch",
+    "trials",
+    "spearman",
+    "ci95_lo",
+    "ci95_hi",
+    "pruned_here",
+    "might_have_made_top_k",
+    "top_k",
+)
 MIN_TRIALS = 5  # complete trials with a score at the epoch, for a correlation
 RESAMPLES = 2000
 SEED = 0
@@ -50,11 +58,19 @@ def _spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     rx = rx - rx.mean(axis=axis, keepdims=True)
     ry = ry - ry.mean(axis=axis, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(axis=axis) / np.sqrt((rx ** 2).sum(axis=axis) * (ry ** 2).sum(axis=axis))
+        return (rx * ry).sum(axis=axis) / np.sqrt((rx**2).sum(axis=axis) * (ry**2).sum(axis=axis))
 
 
-def rungs(trials: pd.DataFrame, histories: Mapping[int, pd.DataFrame], objective_name: str, *,
-          maximize: bool = True, top_k: int = 3, resamples: int = RESAMPLES, seed: int = SEED) -> list[Rung]:
+def rungs(
+    trials: pd.DataFrame,
+    histories: Mapping[int, pd.DataFrame],
+    objective_name: str,
+    *,
+    maximize: bool = True,
+    top_k: int = 3,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> list[Rung]:
     """The early epochs' agreement with the final scores (one row per judged epoch).
 
     Args:
@@ -65,15 +81,24 @@ def rungs(trials: pd.DataFrame, histories: Mapping[int, pd.DataFrame], objective
     """
     from scipy.stats import bootstrap
 
-    scores = {int(n): pd.to_numeric(h[objective_name], errors="coerce").to_numpy(dtype=float)
-              for n, h in histories.items() if objective_name in h}
+    scores = {
+        int(n): pd.to_numeric(h[objective_name], errors="coerce").to_numpy(dtype=float)
+        for n, h in histories.items()
+        if objective_name in h
+    }
     complete = trials[(trials["state"] == "complete") & trials["objective"].notna()]
     if "stopped_by" in complete:
         complete = complete[complete["stopped_by"].isna()]
-    final = {int(n): float(v) for n, v in zip(complete["trial_number"], complete["objective"], strict=True)
-             if int(n) in scores}
-    pruned = {int(n): len(scores[int(n)]) for n in trials.loc[trials["state"] == "pruned", "trial_number"]
-              if int(n) in scores and len(scores[int(n)])}
+    final = {
+        int(n): float(v)
+        for n, v in zip(complete["trial_number"], complete["objective"], strict=True)
+        if int(n) in scores
+    }
+    pruned = {
+        int(n): len(scores[int(n)])
+        for n in trials.loc[trials["state"] == "pruned", "trial_number"]
+        if int(n) in scores and len(scores[int(n)])
+    }
     if len(final) < 2:
         return []
     last = max(len(scores[n]) for n in final)
@@ -90,9 +115,16 @@ def rungs(trials: pd.DataFrame, histories: Mapping[int, pd.DataFrame], objective
             rho = float(_spearman(early, late))
             with warnings.catch_warnings():  # resamples of tied scores have no rho: left out below
                 warnings.simplefilter("ignore")
-                drawn = bootstrap((early, late), _spearman, paired=True, vectorized=True,
-                                  n_resamples=resamples, confidence_level=0.95, method="percentile",
-                                  rng=np.random.default_rng(seed)).bootstrap_distribution
+                drawn = bootstrap(
+                    (early, late),
+                    _spearman,
+                    paired=True,
+                    vectorized=True,
+                    n_resamples=resamples,
+                    confidence_level=0.95,
+                    method="percentile",
+                    rng=np.random.default_rng(seed),
+                ).bootstrap_distribution
             low, high = (float(v) for v in np.nanpercentile(drawn, [2.5, 97.5]))
         here = [n for n, stopped in pruned.items() if stopped == epoch]
         top_here = [scores[n][epoch - 1] for n in top if len(scores[n]) >= epoch]
@@ -120,15 +152,23 @@ def in_words(found: list[Rung]) -> str | None:
     rung = headline(found)
     if rung is None:
         return None
-    agreement = ("rank trials like the final ones" if rung.ci95_lo > 0.5 else
-                 "rank trials somewhat like the final ones" if rung.ci95_lo > 0 else
-                 "do not reliably rank trials like the final ones")
-    text = (f"epoch-{rung.epoch} scores {agreement}: rho {rung.spearman:.2f} "
-            f"[{rung.ci95_lo:.2f}, {rung.ci95_hi:.2f}] over {rung.trials} complete trials")
+    agreement = (
+        "rank trials like the final ones"
+        if rung.ci95_lo > 0.5
+        else "rank trials somewhat like the final ones"
+        if rung.ci95_lo > 0
+        else "do not reliably rank trials like the final ones"
+    )
+    text = (
+        f"epoch-{rung.epoch} scores {agreement}: rho {rung.spearman:.2f} "
+        f"[{rung.ci95_lo:.2f}, {rung.ci95_hi:.2f}] over {rung.trials} complete trials"
+    )
     pruned = sum(r.pruned_here for r in found)
     if pruned:
         might = sum(r.might_have_made_top_k for r in found)
-        text += (f"; {might} of {pruned} pruned trial{'s' * (pruned != 1)} might have made the top "
-                 f"{rung.top_k} (they scored, where they were stopped, as well as a final top-{rung.top_k} "
-                 "trial did there)")
+        text += (
+            f"; {might} of {pruned} pruned trial{'s' * (pruned != 1)} might have made the top "
+            f"{rung.top_k} (they scored, where they were stopped, as well as a final top-{rung.top_k} "
+            "trial did there)"
+        )
     return text

@@ -75,23 +75,33 @@ class Confirmation:
         best = self.configs[0]
         noise = f"sd {self.noise_std:.4f}" if self.noise_std is not None else "not measured"
         if self.runs_agree:
-            noise = (f"the runs agreed exactly, so one validation step ({self.noise_floor:.4f}) stands in"
-                     if self.noise_floor else "the runs agreed exactly, so it could not be measured")
+            noise = (
+                f"the runs agreed exactly, so one validation step ({self.noise_floor:.4f}) stands in"
+                if self.noise_floor
+                else "the runs agreed exactly, so it could not be measured"
+            )
         if len(self.configs) == 1:
-            return (f"Only trial {best.trial} was confirmed: mean {objective} {best.mean:.4f} over "
-                    f"{best.runs} new runs (seed-to-seed noise: {noise}); there is no runner-up to compare.")
+            return (
+                f"Only trial {best.trial} was confirmed: mean {objective} {best.mean:.4f} over "
+                f"{best.runs} new runs (seed-to-seed noise: {noise}); there is no runner-up to compare."
+            )
         second = self.configs[1]
-        interval = (f" (95% [{self.lead_ci95[0]:.4f}, {self.lead_ci95[1]:.4f}])"
-                    if self.lead_ci95 is not None else "")
+        interval = (
+            f" (95% [{self.lead_ci95[0]:.4f}, {self.lead_ci95[1]:.4f}])" if self.lead_ci95 is not None else ""
+        )
         lead = f"by {self.lead:.4f}{interval}"
         if self.clear_winner:
-            return (f"Trial {best.trial} is the clear winner: its mean {objective} {best.mean:.4f} over "
-                    f"{best.runs} new runs leads trial {second.trial}'s {second.mean:.4f} {lead}, more than "
-                    f"the seed-to-seed noise ({noise}) explains.")
+            return (
+                f"Trial {best.trial} is the clear winner: its mean {objective} {best.mean:.4f} over "
+                f"{best.runs} new runs leads trial {second.trial}'s {second.mean:.4f} {lead}, more than "
+                f"the seed-to-seed noise ({noise}) explains."
+            )
         chances = ", ".join(f"trial {c.trial} {c.p_best:.2f}" for c in self.configs)
-        return (f"The top {len(self.configs)} configurations are within noise of each other: trial "
-                f"{best.trial} leads trial {second.trial} {lead} over new runs (seed-to-seed noise: "
-                f"{noise}). Chance of being best: {chances}.")
+        return (
+            f"The top {len(self.configs)} configurations are within noise of each other: trial "
+            f"{best.trial} leads trial {second.trial} {lead} over new runs (seed-to-seed noise: "
+            f"{noise}). Chance of being best: {chances}."
+        )
 
 
 def t_quantile(df: int, level: float = LEVEL, comparisons: int = 1) -> float:
@@ -102,9 +112,15 @@ def t_quantile(df: int, level: float = LEVEL, comparisons: int = 1) -> float:
     return float(t.ppf(1 - (1 - level) / (2 * max(1, comparisons)), df))
 
 
-def summarise(runs: Mapping[int, Sequence[float]], *, maximize: bool,
-              selecting: Mapping[int, float] | None = None, resolution: float | None = None,
-              draws: int = DRAWS, seed: int = SEED) -> Confirmation | None:
+def summarise(
+    runs: Mapping[int, Sequence[float]],
+    *,
+    maximize: bool,
+    selecting: Mapping[int, float] | None = None,
+    resolution: float | None = None,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> Confirmation | None:
     """The statistics of each configuration's new-seed runs (``trial number -> objective values``).
 
     Args:
@@ -116,16 +132,17 @@ def summarise(runs: Mapping[int, Sequence[float]], *, maximize: bool,
 
     Returns None when no configuration has a run.
     """
-    values = {trial: np.asarray([v for v in vs if v is not None and math.isfinite(v)], dtype=float)
-              for trial, vs in runs.items()}
+    values = {
+        trial: np.asarray([v for v in vs if v is not None and math.isfinite(v)], dtype=float)
+        for trial, vs in runs.items()
+    }
     values = {trial: v for trial, v in values.items() if len(v)}
     if not values:
         return None
     sign = 1.0 if maximize else -1.0
     order = sorted(values, key=lambda trial: (-sign * values[trial].mean(), trial))
     df = sum(len(v) - 1 for v in values.values())
-    measured = (math.sqrt(sum(((v - v.mean()) ** 2).sum() for v in values.values()) / df)
-                if df > 0 else None)
+    measured = math.sqrt(sum(((v - v.mean()) ** 2).sum() for v in values.values()) / df) if df > 0 else None
     agree = measured == 0.0
     noise = (resolution if resolution else None) if agree else measured
     k = len(order)
@@ -138,13 +155,18 @@ def summarise(runs: Mapping[int, Sequence[float]], *, maximize: bool,
         v = values[trial]
         half = q * noise / math.sqrt(len(v)) if q is not None and noise else None
         chosen_by = (selecting or {}).get(trial)
-        configs.append(ConfirmedConfig(
-            trial=int(trial), runs=len(v), mean=float(v.mean()),
-            std=float(v.std(ddof=1)) if len(v) > 1 else None,
-            ci95=(float(v.mean() - half), float(v.mean() + half)) if half is not None else None,
-            p_best=float(p_best[index]),
-            selecting_run=None if chosen_by is None else float(chosen_by),
-            overstated_by=None if chosen_by is None else float(sign * (chosen_by - v.mean()))))
+        configs.append(
+            ConfirmedConfig(
+                trial=int(trial),
+                runs=len(v),
+                mean=float(v.mean()),
+                std=float(v.std(ddof=1)) if len(v) > 1 else None,
+                ci95=(float(v.mean() - half), float(v.mean() + half)) if half is not None else None,
+                p_best=float(p_best[index]),
+                selecting_run=None if chosen_by is None else float(chosen_by),
+                overstated_by=None if chosen_by is None else float(sign * (chosen_by - v.mean())),
+            )
+        )
     lead = lead_ci = None
     clear = False
     if k > 1:
@@ -152,15 +174,24 @@ def summarise(runs: Mapping[int, Sequence[float]], *, maximize: bool,
         if q is not None and noise:
             half = q * noise * math.sqrt(1 / counts[0] + 1 / counts[1])
             lead_ci = (lead - half, lead + half)
-            clear = all(sign * (means[0] - means[j]) > q * noise * math.sqrt(1 / counts[0] + 1 / counts[j])
-                        for j in range(1, k))
-    return Confirmation(configs=tuple(configs), noise_std=noise, lead=lead, lead_ci95=lead_ci,
-                        clear_winner=clear, runs_agree=agree,
-                        noise_floor=resolution if agree and resolution else None)
+            clear = all(
+                sign * (means[0] - means[j]) > q * noise * math.sqrt(1 / counts[0] + 1 / counts[j])
+                for j in range(1, k)
+            )
+    return Confirmation(
+        configs=tuple(configs),
+        noise_std=noise,
+        lead=lead,
+        lead_ci95=lead_ci,
+        clear_winner=clear,
+        runs_agree=agree,
+        noise_floor=resolution if agree and resolution else None,
+    )
 
 
-def _p_best(means: np.ndarray, counts: np.ndarray, noise: float | None, df: int, sign: float,
-            draws: int, seed: int) -> np.ndarray:
+def _p_best(
+    means: np.ndarray, counts: np.ndarray, noise: float | None, df: int, sign: float, draws: int, seed: int
+) -> np.ndarray:
     """P(each configuration's true mean is the best) under a flat prior: the noise drawn
     from its posterior (scaled inverse chi-square on ``df``), then each true mean around its
     sample mean. Without a noise estimate, the best sample mean gets all of it."""

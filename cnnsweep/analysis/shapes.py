@@ -35,13 +35,25 @@ if TYPE_CHECKING:  # a plan is handed in; the analysis never plans (nor imports 
 QUANTITIES = ("flatten_side", "flatten_values", "receptive_field", "macs_per_image", "params_count")
 TRIO = ("model.kernel_size", "model.strides", "model.padding")
 SHAPE_TABLES_FILE = "shape_tables.csv"
-SHAPE_TABLE_COLUMNS = ("table", "row_key", "row_value", "column_key", "column_value", "trials",
-                       "mean_objective", "ci95_lo", "ci95_hi", "infeasible", "note")
+SHAPE_TABLE_COLUMNS = (
+    "table",
+    "row_key",
+    "row_value",
+    "column_key",
+    "column_value",
+    "trials",
+    "mean_objective",
+    "ci95_lo",
+    "ci95_hi",
+    "infeasible",
+    "note",
+)
 CANNOT_BE_BUILT = "cannot be built"
 
 
-def quantity_effects(table: pd.DataFrame, *, objective: str = "objective",
-                     scored_at: str = AT_THE_END) -> list[Effect]:
+def quantity_effects(
+    table: pd.DataFrame, *, objective: str = "objective", scored_at: str = AT_THE_END
+) -> list[Effect]:
     """Each shape quantity's effect per doubling on ``objective`` over ``table``'s trials, as rows
     of ``effects.csv`` (view ``shape``; they name nothing)."""
     from scipy.stats import t as student
@@ -62,8 +74,23 @@ def quantity_effects(table: pd.DataFrame, *, objective: str = "objective",
         error = math.sqrt(float(residuals @ residuals) / df / float(((x - x.mean()) ** 2).sum()))
         half = float(student.ppf(0.975, df)) * error
         p_value = float(2 * student.sf(abs(slope) / error, df)) if error > 0 else 0.0
-        found.append(Effect(quantity, "x2", "half as many", "shape", len(x), 0, float(y.mean()), float(slope),
-                            float(slope - half), float(slope + half), p_value, False, scored_at))
+        found.append(
+            Effect(
+                quantity,
+                "x2",
+                "half as many",
+                "shape",
+                len(x),
+                0,
+                float(y.mean()),
+                float(slope),
+                float(slope - half),
+                float(slope + half),
+                p_value,
+                False,
+                scored_at,
+            )
+        )
     return found
 
 
@@ -82,8 +109,9 @@ class Cell:
     note: str
 
 
-def two_way_tables(trials: pd.DataFrame, analysed: pd.DataFrame, param_keys: Sequence[str], *,
-                   objective: str = "objective") -> list[Cell]:
+def two_way_tables(
+    trials: pd.DataFrame, analysed: pd.DataFrame, param_keys: Sequence[str], *, objective: str = "objective"
+) -> list[Cell]:
     """The lesson's trio in pairs: every combination of two searched keys of kernel size,
     strides and padding that the sweep tried, with the analysed trials' mean objective.
 
@@ -98,24 +126,53 @@ def two_way_tables(trials: pd.DataFrame, analysed: pd.DataFrame, param_keys: Seq
     searched = [k for k in TRIO if k in param_keys and k in trials]
     for row_key, column_key in itertools.combinations(searched, 2):
         name = f"{_short(row_key)} x {_short(column_key)}"
-        combos = sorted({(str(r), str(c)) for r, c in zip(trials[row_key], trials[column_key], strict=True)
-                         if pd.notna(r) and pd.notna(c)}, key=lambda rc: (_order(rc[0]), _order(rc[1])))
+        combos = sorted(
+            {
+                (str(r), str(c))
+                for r, c in zip(trials[row_key], trials[column_key], strict=True)
+                if pd.notna(r) and pd.notna(c)
+            },
+            key=lambda rc: (_order(rc[0]), _order(rc[1])),
+        )
         for row_value, column_value in combos:
-            inside = analysed[(analysed[row_key].astype(str) == row_value)
-                              & (analysed[column_key].astype(str) == column_value)]
+            inside = analysed[
+                (analysed[row_key].astype(str) == row_value)
+                & (analysed[column_key].astype(str) == column_value)
+            ]
             y = pd.to_numeric(inside[objective], errors="coerce").dropna().to_numpy(dtype=float)
-            tried = trials[(trials[row_key].astype(str) == row_value)
-                           & (trials[column_key].astype(str) == column_value)]
+            tried = trials[
+                (trials[row_key].astype(str) == row_value) & (trials[column_key].astype(str) == column_value)
+            ]
             infeasible = int((tried["state"] == "infeasible").sum())
             mean = float(y.mean()) if len(y) else math.nan
             low = high = math.nan
             if len(y) >= 2 and y.std(ddof=1) > 0:
                 half = float(student.ppf(0.975, len(y) - 1)) * float(y.std(ddof=1)) / math.sqrt(len(y))
                 low, high = mean - half, mean + half
-            note = (CANNOT_BE_BUILT if infeasible and infeasible == len(tried) else
-                    "no analysed trial" if not len(y) else "one trial: no interval" if len(y) == 1 else "")
-            cells.append(Cell(name, row_key, row_value, column_key, column_value, len(y), mean, low, high,
-                              infeasible, note))
+            note = (
+                CANNOT_BE_BUILT
+                if infeasible and infeasible == len(tried)
+                else "no analysed trial"
+                if not len(y)
+                else "one trial: no interval"
+                if len(y) == 1
+                else ""
+            )
+            cells.append(
+                Cell(
+                    name,
+                    row_key,
+                    row_value,
+                    column_key,
+                    column_value,
+                    len(y),
+                    mean,
+                    low,
+                    high,
+                    infeasible,
+                    note,
+                )
+            )
     return cells
 
 
@@ -134,8 +191,11 @@ def pivot(cells: Sequence[Cell], table: str, *, points: bool) -> pd.DataFrame:
             return CANNOT_BE_BUILT
         if not cell.trials:
             return "-"
-        interval = (f" [{cell.ci95_lo * scale:.{digits}f}, {cell.ci95_hi * scale:.{digits}f}]"
-                    if not math.isnan(cell.ci95_lo) else "")
+        interval = (
+            f" [{cell.ci95_lo * scale:.{digits}f}, {cell.ci95_hi * scale:.{digits}f}]"
+            if not math.isnan(cell.ci95_lo)
+            else ""
+        )
         return f"{cell.mean_objective * scale:.{digits}f}{interval} ({cell.trials})"
 
     frame = pd.DataFrame([{"row": c.row_value, "column": c.column_value, "text": text(c)} for c in rows])
@@ -173,21 +233,26 @@ def describe_plan(plan: ArchitecturePlan, model: Mapping[str, Any]) -> str:
     12x12x32 = 4,608 values; the last convolution sees 5x5 input pixels; 1.2 M multiply-adds``."""
     first_conv = next((layer for layer in plan.layers if layer.kind == "Conv2D"), None)
     side = plan.input_shape[0]
-    parts = [f"kernel {model.get('kernel_size')}, strides {model.get('strides')}, "
-             f"padding {model.get('padding')}"]
+    parts = [
+        f"kernel {model.get('kernel_size')}, strides {model.get('strides')}, padding {model.get('padding')}"
+    ]
     if first_conv is not None:
         verb = "keeps" if first_conv.output_shape[0] == side else "takes"
-        moved = (f"{side} at {side}" if verb == "keeps" else f"{side} to {first_conv.output_shape[0]}")
+        moved = f"{side} at {side}" if verb == "keeps" else f"{side} to {first_conv.output_shape[0]}"
         sides = plan.block_sides
         pooled = f", block 1 ends at {sides[0]}" if sides and sides[0] != first_conv.output_shape[0] else ""
         parts.append(f"the first convolution {verb} {moved}{pooled}")
     height, width, filters = plan.flatten_shape
     pooled_globally = any(layer.kind == "GlobalAveragePooling2D" for layer in plan.layers)
     head = "global pooling" if pooled_globally else "Flatten"
-    parts.append(f"{head} sees {height}x{width}x{filters} = {plan.flatten_values:,} values"
-                 if head == "Flatten" else f"{head} sees {plan.flatten_values:,} values")
+    parts.append(
+        f"{head} sees {height}x{width}x{filters} = {plan.flatten_values:,} values"
+        if head == "Flatten"
+        else f"{head} sees {plan.flatten_values:,} values"
+    )
     field_ = plan.receptive_field
     parts.append(f"the last convolution sees {field_}x{field_} input pixels")
-    parts.append(f"{_count(plan.macs_per_image)} multiply-adds per image and "
-                 f"{plan.params_count:,} parameters")
+    parts.append(
+        f"{_count(plan.macs_per_image)} multiply-adds per image and {plan.params_count:,} parameters"
+    )
     return "; ".join(parts)

@@ -26,8 +26,7 @@ def value_labels(values: pd.Series, max_bins: int = MAX_BINS) -> pd.Series:
     than ``max_bins`` distinct values) its quantile bin. Bin edges are values the trials took:
     the first bin ``[lo, hi]`` holds its lowest value, later ones ``(lo, hi]``."""
     clean = values.dropna()
-    numeric = bool(len(clean)) and all(is_number(v)
-                                       for v in clean)
+    numeric = bool(len(clean)) and all(is_number(v) for v in clean)
     if not numeric or clean.nunique() <= max_bins:
         return values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     as_float = pd.to_numeric(values, errors="coerce")
@@ -64,9 +63,12 @@ def ordered_levels(labels: pd.Series) -> list[str]:
 
 
 # ---------------------------------------------------------------- which trials
-def analysed_trials(trials: pd.DataFrame, param_keys: Sequence[str],
-                    histories: Mapping[int, pd.DataFrame] | None = None,
-                    objective_name: str = "objective") -> tuple[pd.DataFrame, str]:
+def analysed_trials(
+    trials: pd.DataFrame,
+    param_keys: Sequence[str],
+    histories: Mapping[int, pd.DataFrame] | None = None,
+    objective_name: str = "objective",
+) -> tuple[pd.DataFrame, str]:
     """The trials the analysis stands on and where they are scored.
 
     Complete trials that trained to their end, when there are enough of them for the joint
@@ -89,8 +91,9 @@ def analysed_trials(trials: pd.DataFrame, param_keys: Sequence[str],
             values = pd.to_numeric(history[objective_name], errors="coerce")
             scores[int(number)] = values.reset_index(drop=True)
     for epoch in range(max((len(s) for s in scores.values()), default=0), 0, -1):
-        at_epoch = {n: s.iloc[epoch - 1] for n, s in scores.items()
-                    if len(s) >= epoch and pd.notna(s.iloc[epoch - 1])}
+        at_epoch = {
+            n: s.iloc[epoch - 1] for n, s in scores.items() if len(s) >= epoch and pd.notna(s.iloc[epoch - 1])
+        }
         rows = reached[reached["trial_number"].isin(list(at_epoch))].copy()
         rows["objective"] = rows["trial_number"].map(at_epoch)
         if len(rows) > len(finished) and len(rows) >= _needed(rows, param_keys):

@@ -46,8 +46,9 @@ def read_through_cache(name: str, source: str, read: Callable[[], Arrays]) -> Ar
     try:
         folder = cache_dir() / f"{name}-{source_digest(path)}"
         if (folder / "done").exists():
-            x_train, y_train, x_test, y_test = (np.load(folder / f"{key}.npy", allow_pickle=False)
-                                                for key in NPZ_KEYS)
+            x_train, y_train, x_test, y_test = (
+                np.load(folder / f"{key}.npy", allow_pickle=False) for key in NPZ_KEYS
+            )
             return x_train, y_train, x_test, y_test
     except (OSError, ValueError):
         pass  # unreadable cache: decode again

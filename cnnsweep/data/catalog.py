@@ -11,12 +11,28 @@ if TYPE_CHECKING:
     import numpy as np
 
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 CIFAR_DIR = "cifar-10-batches-py"
@@ -40,12 +56,18 @@ class DatasetSpec:
 SPECS = {
     "mnist": DatasetSpec("mnist", (28, 28, 1), DIGIT_CLASSES, ("mnist", "mnist.npz")),
     "fashion_mnist": DatasetSpec(
-        "fashion_mnist", (28, 28, 1), FASHION_CLASSES,
-        ("fashion-mnist", "fashion_mnist", "fashion-mnist.npz", "fashion_mnist.npz"), mirrors=True,
+        "fashion_mnist",
+        (28, 28, 1),
+        FASHION_CLASSES,
+        ("fashion-mnist", "fashion_mnist", "fashion-mnist.npz", "fashion_mnist.npz"),
+        mirrors=True,
     ),
     "cifar10": DatasetSpec(
-        "cifar10", (32, 32, 3), CIFAR10_CLASSES,
-        (CIFAR_DIR, "cifar-10-python.tar.gz", "cifar10", "cifar-10"), mirrors=True,
+        "cifar10",
+        (32, 32, 3),
+        CIFAR10_CLASSES,
+        (CIFAR_DIR, "cifar-10-python.tar.gz", "cifar10", "cifar-10"),
+        mirrors=True,
     ),
     "digits": DatasetSpec("digits", (8, 8, 1), DIGIT_CLASSES, ()),
 }
@@ -61,8 +83,8 @@ def get_spec(name: str) -> DatasetSpec:
         return SPECS[name]
     except KeyError:
         raise ConfigError(
-            f"dataset.name={name!r} is not a known dataset. Use dataset= one of: "
-            f"{', '.join(SPECS)}.", key="dataset.name",
+            f"dataset.name={name!r} is not a known dataset. Use dataset= one of: {', '.join(SPECS)}.",
+            key="dataset.name",
         ) from None
 
 
@@ -83,7 +105,9 @@ class Dataset:
             return self
         return Dataset(
             self.spec,
-            self.x_train[:train_limit], self.y_train[:train_limit],
-            self.x_test[:test_limit], self.y_test[:test_limit],
+            self.x_train[:train_limit],
+            self.y_train[:train_limit],
+            self.x_test[:test_limit],
+            self.y_test[:test_limit],
             self.source,
         )

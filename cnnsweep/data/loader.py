@@ -18,8 +18,9 @@ from cnnsweep.data.formats import Arrays
 from cnnsweep.errors import ConfigError, DataError
 
 
-def load_dataset(name: str, path: str | None = None, *, train_limit: int | None = None,
-                 test_limit: int | None = None) -> Dataset:
+def load_dataset(
+    name: str, path: str | None = None, *, train_limit: int | None = None, test_limit: int | None = None
+) -> Dataset:
     """Load, check and preprocess a dataset (kept per process).
 
     Args:
@@ -34,8 +35,10 @@ def load_dataset(name: str, path: str | None = None, *, train_limit: int | None 
     """
     for key, limit in (("train_limit", train_limit), ("test_limit", test_limit)):
         if limit is not None and limit < 1:
-            raise ConfigError(f"dataset.{key}={limit} must be a positive number of images, "
-                              f"or null for all of them.", key=f"dataset.{key}")
+            raise ConfigError(
+                f"dataset.{key}={limit} must be a positive number of images, or null for all of them.",
+                key=f"dataset.{key}",
+            )
     source = sources.locate(get_spec(name), path)
     faults.point("data")
     return _load(name, source).limited(train_limit, test_limit)
@@ -72,14 +75,19 @@ def preprocess(spec: DatasetSpec, arrays: Arrays, source: str) -> Dataset:
             )
         y = np.asarray(y).reshape(-1)
         if len(x) == 0:
-            raise DataError(f"{source}: the {split} split is empty. Check dataset.path.",
-                            key="dataset.path")
+            raise DataError(f"{source}: the {split} split is empty. Check dataset.path.", key="dataset.path")
         if len(y) != len(x):
-            raise DataError(f"{source}: {len(x)} {split} images but {len(y)} labels. "
-                            "The image and label files do not belong together.", key="dataset.path")
+            raise DataError(
+                f"{source}: {len(x)} {split} images but {len(y)} labels. "
+                "The image and label files do not belong together.",
+                key="dataset.path",
+            )
         if y.min() < 0 or y.max() >= spec.num_classes:
-            raise DataError(f"{source}: {split} labels span {y.min()}..{y.max()}, but "
-                            f"{spec.name} has classes 0..{spec.num_classes - 1}.", key="dataset.path")
+            raise DataError(
+                f"{source}: {split} labels span {y.min()}..{y.max()}, but "
+                f"{spec.name} has classes 0..{spec.num_classes - 1}.",
+                key="dataset.path",
+            )
         prepared += [(x.astype(np.float32) / 255.0), y.astype(np.int64)]
     x_train, y_train, x_test, y_test = prepared
     return Dataset(spec, x_train, y_train, x_test, y_test, source=source)

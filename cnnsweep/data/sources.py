@@ -52,8 +52,7 @@ def locate(spec: DatasetSpec, path: str | None) -> str:
         tried.append(str(candidate))
     if os.environ.get("CNNSWEEP_OFFLINE", "") in ("", "0"):
         return KERAS_SOURCE
-    hint = (" On Debian: apt-get install dataset-fashion-mnist."
-            if spec.name == "fashion_mnist" else "")
+    hint = " On Debian: apt-get install dataset-fashion-mnist." if spec.name == "fashion_mnist" else ""
     raise DataError(
         f"dataset {spec.name} was not found. Tried: {'; '.join(tried)}; Keras download "
         f"(skipped: CNNSWEEP_OFFLINE is set). Set dataset.path=... to the files in the official "

@@ -28,8 +28,9 @@ def _check_out_dir(out: Path) -> None:
     try:
         ensure_writable_dir(out)
     except OSError as exc:
-        raise UserError(f"--out {out} is not a writable directory ({exc.strerror}). "
-                        "Choose another folder with --out DIR.") from None
+        raise UserError(
+            f"--out {out} is not a writable directory ({exc.strerror}). Choose another folder with --out DIR."
+        ) from None
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -38,27 +39,42 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
-             analysis: effects.Analysis) -> list[dict[str, str]]:
+def _figures(
+    sweep: CollectedSweep, out: Path, prefix: str, with_model: bool, analysis: effects.Analysis
+) -> list[dict[str, str]]:
     """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
     plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
-        ("From the baseline to the best, one change at a time (new-seed runs, 95% intervals)",
-         lambda t: trials.ablation_waterfall(sweep, t), "ablation"),
-        ("Confirmed configurations: every run, and each mean's 95% interval",
-         lambda t: trials.confirmed_runs(sweep, t), "confirmed"),
-        ("Effect of each searched value, the others held fixed (95% intervals)",
-         lambda t: parameters.effects_forest(sweep, analysis, t), "effects"),
+        (
+            "From the baseline to the best, one change at a time (new-seed runs, 95% intervals)",
+            lambda t: trials.ablation_waterfall(sweep, t),
+            "ablation",
+        ),
+        (
+            "Confirmed configurations: every run, and each mean's 95% interval",
+            lambda t: trials.confirmed_runs(sweep, t),
+            "confirmed",
+        ),
+        (
+            "Effect of each searched value, the others held fixed (95% intervals)",
+            lambda t: parameters.effects_forest(sweep, analysis, t),
+            "effects",
+        ),
         ("Learning curves of every trial", lambda t: trials.learning_curves(sweep, t), "learning_curves"),
-        ("Best trial: loss and accuracy per epoch", lambda t: trials.best_trial_curves(sweep, t),
-         "best_curves"),
+        (
+            "Best trial: loss and accuracy per epoch",
+            lambda t: trials.best_trial_curves(sweep, t),
+            "best_curves",
+        ),
         ("Optimisation history", lambda t: trials.optimization_history(sweep, t), "history"),
         ("Objective by parameter", lambda t: parameters.param_effects(sweep, t), "params"),
-        ("Parameter importance",
-         lambda t: parameters.param_importance(sweep, evaluate.param_importance(sweep), t), "importance"),
+        (
+            "Parameter importance",
+            lambda t: parameters.param_importance(sweep, evaluate.param_importance(sweep), t),
+            "importance",
+        ),
         ("Parallel coordinates", lambda t: parameters.parallel_coordinates(sweep, t), "parallel"),
         ("Epochs trained and saved", lambda t: trials.epoch_budget(sweep, t), "epochs"),
-        ("Pareto front", lambda t: parameters.pareto_front(sweep, evaluate.pareto_front(sweep), t),
-         "pareto"),
+        ("Pareto front", lambda t: parameters.pareto_front(sweep, evaluate.pareto_front(sweep), t), "pareto"),
     ]
     entries = []
     for title, draw, stem in plots:
@@ -74,9 +90,13 @@ def _figures(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
             predictions = evaluate.best_model_predictions(sweep)
             if predictions is not None:
                 for title, draw_model, stem in (
-                        ("Best model: confusion matrix on the test split", best_model.confusion_matrix,
-                         "confusion"),
-                        ("Best model: test images", best_model.example_images, "examples")):
+                    (
+                        "Best model: confusion matrix on the test split",
+                        best_model.confusion_matrix,
+                        "confusion",
+                    ),
+                    ("Best model: test images", best_model.example_images, "examples"),
+                ):
                     png = draw_model(predictions, out / f"{prefix}{stem}.png")
                     entries.append({"title": title, "src": html.data_uri(png)})
         except Exception as exc:
@@ -95,16 +115,25 @@ def _why_section(sweep: CollectedSweep, why: evaluate.Why, prefix: str) -> dict[
             grids.append({"title": name, "table": html.trusted(grid.to_html(escape=True, border=0))})
     return {
         "ablation": ablation.get("in_words"),
-        "ablation_table": html.trusted(tables.html_table(
-            pd.DataFrame(ablation["steps"]), f"ablation-{prefix}")) if ablation.get("steps") else None,
+        "ablation_table": html.trusted(
+            tables.html_table(pd.DataFrame(ablation["steps"]), f"ablation-{prefix}")
+        )
+        if ablation.get("steps")
+        else None,
         "plans": why.plans,
         "grids": grids,
         "fidelity": why.fidelity_words,
     }
 
 
-def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bool,
-                   analysis: effects.Analysis, why: evaluate.Why) -> dict[str, Any]:
+def _sweep_section(
+    sweep: CollectedSweep,
+    out: Path,
+    prefix: str,
+    with_model: bool,
+    analysis: effects.Analysis,
+    why: evaluate.Why,
+) -> dict[str, Any]:
     figure_entries = _figures(sweep, out, prefix, with_model, analysis)
     best = tables.best_summary(sweep)
     all_trials = tables.trials_table([sweep])
@@ -120,7 +149,9 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
         "objective_name": sweep.objective_name,
         "states": sweep.state_counts(),
         "train_time": format_seconds(float(train_seconds)),
-        "best": None if best is None else {
+        "best": None
+        if best is None
+        else {
             "trial_number": best["trial_number"],
             "objective": _fmt(best["objective"]),
             "basis": best["basis"],
@@ -134,23 +165,36 @@ def _sweep_section(sweep: CollectedSweep, out: Path, prefix: str, with_model: bo
         "top_table": html.trusted(tables.html_table(tables.top_k(sweep), f"top-{prefix}")),
         "trials_table": html.trusted(tables.html_table(all_trials, f"trials-{prefix}")),
         "problems_table": html.trusted(tables.html_table(problems, f"problems-{prefix}"))
-        if not problems.empty else None,
+        if not problems.empty
+        else None,
         "layers": evaluate.layer_table(sweep),
-        "refit": None if not sweep.refit else {
-            "trial": sweep.refit.get("trial"), "epochs": sweep.refit.get("epochs"),
-            "test_acc": _fmt(sweep.refit.get("test_acc")), "status": sweep.refit.get("status"),
-            "error": sweep.refit.get("error")},
-        "confirmed": None if not sweep.confirmed else {
+        "refit": None
+        if not sweep.refit
+        else {
+            "trial": sweep.refit.get("trial"),
+            "epochs": sweep.refit.get("epochs"),
+            "test_acc": _fmt(sweep.refit.get("test_acc")),
+            "status": sweep.refit.get("status"),
+            "error": sweep.refit.get("error"),
+        },
+        "confirmed": None
+        if not sweep.confirmed
+        else {
             "verdict": sweep.confirmed.get("verdict"),
-            "table": html.trusted(tables.html_table(tables.confirmed_table(sweep), f"confirmed-{prefix}"))},
+            "table": html.trusted(tables.html_table(tables.confirmed_table(sweep), f"confirmed-{prefix}")),
+        },
         "effects": tables.effects_summary(sweep, analysis),
         "why": _why_section(sweep, why, prefix),
         "skipped": sweep.problems,
     }
 
 
-def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[effects.Analysis],
-                   whys: Sequence[evaluate.Why], out: Path) -> Path:
+def _write_effects(
+    sweeps: Sequence[CollectedSweep],
+    found: Sequence[effects.Analysis],
+    whys: Sequence[evaluate.Why],
+    out: Path,
+) -> Path:
     """``effects.csv``: one row per searched key, value and view (a ``sweep`` column for several),
     the shape quantities' slopes (view ``shape``) after them; ``shape_tables.csv`` and
     ``fidelity.csv`` where there is something to put in them."""
@@ -175,8 +219,7 @@ def _write_effects(sweeps: Sequence[CollectedSweep], found: Sequence[effects.Ana
     return target
 
 
-def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
-                 with_model: bool = True) -> Path:
+def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *, with_model: bool = True) -> Path:
     """Collect ``sweep_dirs`` and write the tables, PNGs and ``report.html`` into ``out``.
 
     Args:
@@ -200,8 +243,9 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
     for sweep in sweeps:
         for problem in sweep.problems:
             log.warning("report: skipped %s", problem)
-    own_table = len(sweeps) == 1 and (out / "trials.csv").exists() and \
-        out.resolve() == sweeps[0].sweep_dir.resolve()
+    own_table = (
+        len(sweeps) == 1 and (out / "trials.csv").exists() and out.resolve() == sweeps[0].sweep_dir.resolve()
+    )
     if not own_table:  # a sweep's own trials.csv (written from its storage) is kept as it is
         write_trials_table(tables.trials_table(sweeps), out)
     found = [evaluate.sweep_analysis(sweep) for sweep in sweeps]
@@ -209,16 +253,20 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *,
     _write_effects(sweeps, found, whys, out)
     tables.write_markdown(sweeps, out, found)
     several = len(sweeps) > 1
-    sections = [_sweep_section(r, out, f"report_{i}_" if several else "report_", with_model, found[i],
-                               whys[i]) for i, r in enumerate(sweeps)]
+    sections = [
+        _sweep_section(r, out, f"report_{i}_" if several else "report_", with_model, found[i], whys[i])
+        for i, r in enumerate(sweeps)
+    ]
     comparison = trials.compare_sweeps(sweeps, out / "report_comparison.png") if several else None
     title = " vs ".join(r.name for r in sweeps)
-    page = html.render({
-        "title": title,
-        "generated": datetime.now().isoformat(timespec="seconds"),
-        "sweeps": sections,
-        "comparison": html.data_uri(comparison) if comparison else None,
-    })
+    page = html.render(
+        {
+            "title": title,
+            "generated": datetime.now().isoformat(timespec="seconds"),
+            "sweeps": sections,
+            "comparison": html.data_uri(comparison) if comparison else None,
+        }
+    )
     target = out / REPORT_FILE
     atomic_write_text(target, page)
     return target

@@ -146,9 +146,16 @@ def _open_local_study(sweep_dir: Path):
 
 def is_sweep_dir(path: Path) -> bool:
     return path.is_dir() and (
-        any((path / name).exists() for name in (storage.SQLITE_FILE, storage.JOURNAL_FILE,
-                                                 records.TRIALS_FILE, records.RESULTS_FILE,
-                                                 "multirun.yaml"))
+        any(
+            (path / name).exists()
+            for name in (
+                storage.SQLITE_FILE,
+                storage.JOURNAL_FILE,
+                records.TRIALS_FILE,
+                records.RESULTS_FILE,
+                "multirun.yaml",
+            )
+        )
         or any(child.name.isdigit() and (child / ".hydra").is_dir() for child in path.iterdir())
     )
 
@@ -161,44 +168,58 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
     """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise UserError(f"{sweep_dir} is not a directory. Give the sweep dir a --multirun run "
-                        "printed (multirun/<date>/<time>).")
+        raise UserError(
+            f"{sweep_dir} is not a directory. Give the sweep dir a --multirun run "
+            "printed (multirun/<date>/<time>)."
+        )
     if not is_sweep_dir(sweep_dir):
-        raise UserError(f"{sweep_dir} is not a sweep dir: it has no trial folders, trials.csv or "
-                        "Optuna storage. Give the folder a --multirun run printed.")
+        raise UserError(
+            f"{sweep_dir} is not a sweep dir: it has no trial folders, trials.csv or "
+            "Optuna storage. Give the folder a --multirun run printed."
+        )
     problems: list[str] = []
     study = _open_local_study(sweep_dir)
     results = _read_results(sweep_dir, problems)
     trials = _read_trial_dirs(sweep_dir, has_study=study is not None, problems=problems)
-    found = _Searched(name=str(results.get("name") or sweep_dir.name),
-                      directions=list(results.get("directions") or ["maximize"]),
-                      objectives=list(results.get("objectives") or ["objective"]))
+    found = _Searched(
+        name=str(results.get("name") or sweep_dir.name),
+        directions=list(results.get("directions") or ["maximize"]),
+        objectives=list(results.get("objectives") or ["objective"]),
+    )
     if study is not None:
         _add_study(study, trials, found)
     elif (sweep_dir / records.TRIALS_FILE).exists():
         found.param_keys = _param_keys_of_table(sweep_dir / records.TRIALS_FILE, problems)
     if not found.param_keys:  # fall back to the overrides that differ between trials
         keys = {k for values in trials.overrides.values() for k in values}
-        found.param_keys = sorted(k for k in keys
-                                  if len({str(v.get(k)) for v in trials.overrides.values()}) > 1)
+        found.param_keys = sorted(
+            k for k in keys if len({str(v.get(k)) for v in trials.overrides.values()}) > 1
+        )
     if not trials.rows:
         raise UserError(f"{sweep_dir} holds no trials yet: nothing to report.")
     trainer, dataset = trials.config.get("trainer") or {}, trials.config.get("dataset") or {}
     refit, best_command = results.get("refit"), results.get("best_command")
     confirmed = results.get("confirmed")
-    return CollectedSweep(sweep_dir=sweep_dir, name=found.name, trials=_trial_table(trials, found.param_keys),
-                          param_keys=found.param_keys, histories=trials.histories,
-                          directions=found.directions, objectives=found.objectives,
-                          dataset=dataset.get("name"), budget=results.get("n_trials"),
-                          # trainer.epochs searched: the epochs differ per trial
-                          max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
-                          refit=refit if isinstance(refit, dict) else None,
-                          best_command=best_command if isinstance(best_command, str) else None,
-                          confirm_runs=_read_confirm_runs(sweep_dir / reruns.CONFIRM_FILE, problems),
-                          confirmed=confirmed if isinstance(confirmed, dict) else None,
-                          answer={k: v for k, v in results.items() if k.startswith("best_")},
-                          ablation=results["ablation"] if isinstance(results.get("ablation"), dict) else None,
-                          problems=problems)
+    return CollectedSweep(
+        sweep_dir=sweep_dir,
+        name=found.name,
+        trials=_trial_table(trials, found.param_keys),
+        param_keys=found.param_keys,
+        histories=trials.histories,
+        directions=found.directions,
+        objectives=found.objectives,
+        dataset=dataset.get("name"),
+        budget=results.get("n_trials"),
+        # trainer.epochs searched: the epochs differ per trial
+        max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
+        refit=refit if isinstance(refit, dict) else None,
+        best_command=best_command if isinstance(best_command, str) else None,
+        confirm_runs=_read_confirm_runs(sweep_dir / reruns.CONFIRM_FILE, problems),
+        confirmed=confirmed if isinstance(confirmed, dict) else None,
+        answer={k: v for k, v in results.items() if k.startswith("best_")},
+        ablation=results["ablation"] if isinstance(results.get("ablation"), dict) else None,
+        problems=problems,
+    )
 
 
 @dataclass
@@ -257,8 +278,10 @@ def _read_trial_dirs(sweep_dir: Path, *, has_study: bool, problems: list[str]) -
         found.overrides[number] = _read_overrides(trial_dir)
         found.config = found.config or run_files.read_run_config(trial_dir)
         metrics = run_files.read_metrics(trial_dir, problems) or {}
-        row: dict[str, Any] = {"trial_number": number,
-                               "state": metrics.get("status", "running" if has_study else "failed")}
+        row: dict[str, Any] = {
+            "trial_number": number,
+            "state": metrics.get("status", "running" if has_study else "failed"),
+        }
         if not metrics and not has_study:
             row["error"] = "no metrics.json: the trial never finished"
         row.update({key: metrics[key] for key in METRIC_COLUMNS if key in metrics})

@@ -88,10 +88,15 @@ def _frozen_trials(table: pd.DataFrame, keys: list[str]) -> list[Any]:
     for row in table.to_dict("records"):
         if any(row[key] is None or pd.isna(row[key]) for key in distributions):
             continue
-        params = {key: float(row[key]) if isinstance(dist, FloatDistribution) else str(row[key])
-                  for key, dist in distributions.items()}
-        trials.append(optuna.trial.create_trial(params=params, distributions=distributions,
-                                                value=float(row["objective"])))
+        params = {
+            key: float(row[key]) if isinstance(dist, FloatDistribution) else str(row[key])
+            for key, dist in distributions.items()
+        }
+        trials.append(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=float(row["objective"])
+            )
+        )
     return trials
 
 
@@ -131,10 +136,17 @@ def pareto_front(sweep: CollectedSweep) -> ParetoFront | None:
         return None
     points = table[[first, second]].astype(float).to_numpy()
     signs = np.array([1 if d == "maximize" else -1 for d in sweep.directions[:2]])
-    front = [i for i, p in enumerate(points)
-             if not any(np.all(q * signs >= p * signs) and np.any(q * signs > p * signs) for q in points)]
-    return ParetoFront((first, second), points, [int(n) for n in table["trial_number"]],
-                       sorted(front, key=lambda i: points[i, 1]))
+    front = [
+        i
+        for i, p in enumerate(points)
+        if not any(np.all(q * signs >= p * signs) and np.any(q * signs > p * signs) for q in points)
+    ]
+    return ParetoFront(
+        (first, second),
+        points,
+        [int(n) for n in table["trial_number"]],
+        sorted(front, key=lambda i: points[i, 1]),
+    )
 
 
 # ---------------------------------------------------------------- the best model
@@ -189,8 +201,7 @@ def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
         # compile=False: only predictions are needed, not the optimizer (nor its schedule class)
         model = import_keras().models.load_model(model_path, safe_mode=True, compile=False)
         predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)
-    return Predictions(int(best["trial_number"]), data.spec.class_names, data.x_test, data.y_test,
-                       predicted)
+    return Predictions(int(best["trial_number"]), data.spec.class_names, data.x_test, data.y_test, predicted)
 
 
 def layer_table(sweep: CollectedSweep) -> str | None:
@@ -212,8 +223,9 @@ def layer_table(sweep: CollectedSweep) -> str | None:
 def sweep_analysis(sweep: CollectedSweep) -> effects.Analysis:
     """Which settings matter in a collected sweep: its complete trials, or (a pruned sweep with
     too few of them) every trial at the latest epoch enough trials reached."""
-    table, scored_at = analysed.analysed_trials(sweep.trials, sweep.param_keys, sweep.histories,
-                                               sweep.objective_name)
+    table, scored_at = analysed.analysed_trials(
+        sweep.trials, sweep.param_keys, sweep.histories, sweep.objective_name
+    )
     return effects.analyse(table, sweep.param_keys, scored_at=scored_at)
 
 
@@ -254,8 +266,9 @@ def why(sweep: CollectedSweep, analysis: effects.Analysis) -> Why:
     if baseline_runs:
         roles.append(("the ablation's baseline", None, baseline_runs[0]))
     elif len(sweep.trials) and (best is None or int(best["trial_number"]) != 0):
-        roles.append(("the first trial (a baseline where the sweep file names one)", 0,
-                      sweep.sweep_dir / "0"))
+        roles.append(
+            ("the first trial (a baseline where the sweep file names one)", 0, sweep.sweep_dir / "0")
+        )
     ranked = sweep.ranked()
     if len(ranked) > 1:
         worst = int(ranked.iloc[-1]["trial_number"])
@@ -268,9 +281,20 @@ def why(sweep: CollectedSweep, analysis: effects.Analysis) -> Why:
         plan, model = planned
         row = sweep.trials[sweep.trials["trial_number"] == trial] if trial is not None else None
         objective = float(row["objective"].iloc[0]) if row is not None and len(row) else None
-        plans.append({"role": role, "trial": trial, "objective": objective,
-                      "words": shapes.describe_plan(plan, model), "summary": plan.summary()})
+        plans.append(
+            {
+                "role": role,
+                "trial": trial,
+                "objective": objective,
+                "words": shapes.describe_plan(plan, model),
+                "summary": plan.summary(),
+            }
+        )
     rungs = fidelity.rungs(sweep.trials, sweep.histories, sweep.objective_name, maximize=sweep.maximize)
-    return Why(plans=plans, cells=shapes.two_way_tables(sweep.trials, table, sweep.param_keys),
-               shape_effects=shapes.quantity_effects(table, scored_at=analysis.scored_at),
-               rungs=rungs, fidelity_words=fidelity.in_words(rungs))
+    return Why(
+        plans=plans,
+        cells=shapes.two_way_tables(sweep.trials, table, sweep.param_keys),
+        shape_effects=shapes.quantity_effects(table, scored_at=analysis.scored_at),
+        rungs=rungs,
+        fidelity_words=fidelity.in_words(rungs),
+    )

@@ -20,6 +20,8 @@ def trusted(html: str) -> Markup:
 
 
 def render(context: dict[str, Any]) -> str:
-    env = Environment(loader=PackageLoader("cnnsweep.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(
+        loader=PackageLoader("cnnsweep.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
     return env.get_template("report.html.j2").render(**context)

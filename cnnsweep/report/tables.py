@@ -14,8 +14,15 @@ from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.run_files import RECORDED_METRICS
 
 CONTRACT_COLUMNS = ["trial_number", "state"]
-LEADING_METRICS = ["objective", "test_acc", "epochs_run", "best_epoch", "params_count", "train_seconds",
-                   "images_per_second"]  # what a reader compares first; the other metrics follow
+LEADING_METRICS = [
+    "objective",
+    "test_acc",
+    "epochs_run",
+    "best_epoch",
+    "params_count",
+    "train_seconds",
+    "images_per_second",
+]  # what a reader compares first; the other metrics follow
 TAIL_COLUMNS = [*LEADING_METRICS, *(m for m in RECORDED_METRICS if m not in LEADING_METRICS)]
 
 
@@ -49,12 +56,33 @@ def confirmed_table(sweep: CollectedSweep) -> pd.DataFrame:
     rows = []
     for config in (sweep.confirmed or {}).get("configs") or []:
         low, high = config.get("ci95") or (None, None)
-        rows.append({"trial": config["trial"], "runs": config["runs"], "mean": config["mean"],
-                     "std": config.get("std"), "ci95_lo": low, "ci95_hi": high, "p_best": config["p_best"],
-                     "selecting_run": config.get("selecting_run"),
-                     "overstated_by": config.get("overstated_by")})
-    return pd.DataFrame(rows, columns=["trial", "runs", "mean", "std", "ci95_lo", "ci95_hi", "p_best",
-                                       "selecting_run", "overstated_by"])
+        rows.append(
+            {
+                "trial": config["trial"],
+                "runs": config["runs"],
+                "mean": config["mean"],
+                "std": config.get("std"),
+                "ci95_lo": low,
+                "ci95_hi": high,
+                "p_best": config["p_best"],
+                "selecting_run": config.get("selecting_run"),
+                "overstated_by": config.get("overstated_by"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "trial",
+            "runs",
+            "mean",
+            "std",
+            "ci95_lo",
+            "ci95_hi",
+            "p_best",
+            "selecting_run",
+            "overstated_by",
+        ],
+    )
 
 
 def best_summary(sweep: CollectedSweep) -> dict[str, Any] | None:
@@ -70,25 +98,33 @@ def best_summary(sweep: CollectedSweep) -> dict[str, Any] | None:
     summary: dict[str, Any] = {"trial_number": number, "params": params, "command": sweep.best_command}
     if config is not None:
         answer_is_this = sweep.answer.get("best_trial") == number
-        summary.update(objective=float(config["mean"]), basis=f"mean of {config['runs']} new-seed runs",
-                       ci95=config.get("ci95"),
-                       test_acc=sweep.answer.get("best_test_acc") if answer_is_this else None)
+        summary.update(
+            objective=float(config["mean"]),
+            basis=f"mean of {config['runs']} new-seed runs",
+            ci95=config.get("ci95"),
+            test_acc=sweep.answer.get("best_test_acc") if answer_is_this else None,
+        )
         single = sweep.best_single_run()
         if single is not None:
-            summary["single_run"] = {"trial_number": int(single["trial_number"]),
-                                     "objective": float(single["objective"]),
-                                     "same": int(single["trial_number"]) == number}
+            summary["single_run"] = {
+                "trial_number": int(single["trial_number"]),
+                "objective": float(single["objective"]),
+                "same": int(single["trial_number"]) == number,
+            }
     else:
-        summary.update(objective=float(best["objective"]), basis="one run", ci95=None,
-                       test_acc=best["test_acc"])
+        summary.update(
+            objective=float(best["objective"]), basis="one run", ci95=None, test_acc=best["test_acc"]
+        )
     return summary
 
 
 def best_in_words(sweep: CollectedSweep, summary: dict[str, Any]) -> str:
     """``trial 4, val_acc 0.9012 (mean of 3 new-seed runs, 95% [0.8950, 0.9074])``."""
-    interval = (f", 95% [{summary['ci95'][0]:.4f}, {summary['ci95'][1]:.4f}]" if summary.get("ci95") else "")
-    text = (f"trial {summary['trial_number']}, {sweep.objective_name} {summary['objective']:.4f} "
-            f"({summary['basis']}{interval})")
+    interval = f", 95% [{summary['ci95'][0]:.4f}, {summary['ci95'][1]:.4f}]" if summary.get("ci95") else ""
+    text = (
+        f"trial {summary['trial_number']}, {sweep.objective_name} {summary['objective']:.4f} "
+        f"({summary['basis']}{interval})"
+    )
     if summary["basis"] == "one run":
         text += "; one run, not confirmed with new seeds (hydra.sweeper.confirm.top_k / .seeds)"
     return text
@@ -100,20 +136,30 @@ def single_run_in_words(sweep: CollectedSweep, summary: dict[str, Any]) -> str |
         return None
     if single["same"]:
         return f"the best single run of the search was this trial too ({single['objective']:.4f})"
-    return (f"the best single run of the search was trial {single['trial_number']} "
-            f"({single['objective']:.4f}), which did not hold up with new seeds")
+    return (
+        f"the best single run of the search was trial {single['trial_number']} "
+        f"({single['objective']:.4f}), which did not hold up with new seeds"
+    )
 
 
 def effects_summary(sweep: CollectedSweep, analysis: Analysis) -> dict[str, Any]:
     """What the report says of the settings: the ones named, on which trials, or why none."""
-    where = ("complete trials" if analysis.scored_at == AT_THE_END
-             else f"every trial that reached {analysis.scored_at}, scored there (too few trained to the end)")
-    return {"named": mattering_in_words(analysis, points=in_points(sweep)), "trials": analysis.trials,
-            "where": where, "reason": analysis.reason}
+    where = (
+        "complete trials"
+        if analysis.scored_at == AT_THE_END
+        else f"every trial that reached {analysis.scored_at}, scored there (too few trained to the end)"
+    )
+    return {
+        "named": mattering_in_words(analysis, points=in_points(sweep)),
+        "trials": analysis.trials,
+        "where": where,
+        "reason": analysis.reason,
+    }
 
 
-def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
-                     found: Sequence[Analysis] | None = None) -> str:
+def markdown_summary(
+    sweeps: Sequence[CollectedSweep], k: int = 5, found: Sequence[Analysis] | None = None
+) -> str:
     parts = []
     for index, sweep in enumerate(sweeps):
         best = best_summary(sweep)
@@ -121,8 +167,10 @@ def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
         parts.append(f"# Sweep {sweep.name}\n")
         parts.append(f"- dataset: {sweep.dataset}\n- trials: {len(sweep.trials)} ({counts})")
         if best is not None:
-            parts.append(f"- best: {best_in_words(sweep, best)}, test_acc {_four(best['test_acc'])}\n"
-                         f"- best params: {best['params']}")
+            parts.append(
+                f"- best: {best_in_words(sweep, best)}, test_acc {_four(best['test_acc'])}\n"
+                f"- best params: {best['params']}"
+            )
             if single := single_run_in_words(sweep, best):
                 parts.append(f"- {single}")
             if sweep.best_command:
@@ -138,9 +186,13 @@ def markdown_summary(sweeps: Sequence[CollectedSweep], k: int = 5,
             if said["reason"]:
                 parts.append(f"Not judged: {said['reason']}.")
             else:
-                parts.append("\n".join(f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}"
-                                       for line in said["named"])
-                             if said["named"] else "None: no searched setting passes the test (Holm, 5%).")
+                parts.append(
+                    "\n".join(
+                        f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in said["named"]
+                    )
+                    if said["named"]
+                    else "None: no searched setting passes the test (Holm, 5%)."
+                )
         parts.append("")
     return "\n".join(parts) + "\n"
 
@@ -149,8 +201,9 @@ def _four(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path,
-                   found: Sequence[Analysis] | None = None) -> Path:
+def write_markdown(
+    sweeps: Sequence[CollectedSweep], out_dir: Path, found: Sequence[Analysis] | None = None
+) -> Path:
     target = out_dir / "summary.md"
     atomic_write_text(target, markdown_summary(sweeps, found=found))
     return target
@@ -158,5 +211,12 @@ def write_markdown(sweeps: Sequence[CollectedSweep], out_dir: Path,
 
 def html_table(table: pd.DataFrame, table_id: str) -> str:
     """An escaped HTML table the report's script can sort by clicking a header."""
-    return table.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.4g}",
-                         classes="sortable", table_id=table_id, border=0)
+    return table.to_html(
+        index=False,
+        escape=True,
+        na_rep="",
+        float_format=lambda v: f"{v:.4g}",
+        classes="sortable",
+        table_id=table_id,
+        border=0,
+    )

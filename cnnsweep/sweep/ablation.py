@@ -102,8 +102,12 @@ def left(sweep: Sweep) -> list[tuple[Configuration, int]]:
     if len(path) < 2:
         return []
     done = reruns.ablation_runs(sweep.study)
-    return [(config, seed) for seed in path_seeds(sweep) for config in path
-            if not _ended(done.get(_run_key(config, seed)))]
+    return [
+        (config, seed)
+        for seed in path_seeds(sweep)
+        for config in path
+        if not _ended(done.get(_run_key(config, seed)))
+    ]
 
 
 def run(sweep: Sweep) -> ablation.Path | None:
@@ -115,16 +119,24 @@ def run(sweep: Sweep) -> ablation.Path | None:
     path = plan(sweep)
     if not path:
         if sweep.settings.ablation.seeds:
-            log.info("ablation skipped: %s", "a multi-objective sweep has no single best"
-                     if not sweep.settings.single_objective else "no complete trial")
+            log.info(
+                "ablation skipped: %s",
+                "a multi-objective sweep has no single best"
+                if not sweep.settings.single_objective
+                else "no complete trial",
+            )
         return None
     if len(path) == 1:
         log.info("ablation skipped: the best configuration is the baseline")
         return None
     todo = _what_fits(sweep, left(sweep))
     if todo:
-        log.info("ablation: %d run%s of a %d-step path from the baseline to the best configuration",
-                 len(todo), "s" * (len(todo) != 1), len(path) - 1)
+        log.info(
+            "ablation: %d run%s of a %d-step path from the baseline to the best configuration",
+            len(todo),
+            "s" * (len(todo) != 1),
+            len(path) - 1,
+        )
         if sweep.settings.several_writers:
             _run_elsewhere(sweep, todo)
         else:
@@ -148,22 +160,26 @@ def summarise(sweep: Sweep, path: list[Configuration]) -> ablation.Path:
             continue
         values = [float(r["objective"]) for r in runs if budget.finished(r)]
         changed = [c.changed for c in (*merged, config) if c.changed]
-        note = (f"merged: {' and '.join(c.changed for c in merged)} alone cannot be built" if merged else "")
-        steps.append((" + ".join(changed), _values(previous, changed), _values(config, changed), values,
-                      note))
+        note = f"merged: {' and '.join(c.changed for c in merged)} alone cannot be built" if merged else ""
+        steps.append(
+            (" + ".join(changed), _values(previous, changed), _values(config, changed), values, note)
+        )
         merged, previous = [], config
     summary = ablation.summarise(steps, maximize=sweep.settings.directions[0] == "maximize")
     words = ablation.in_words(summary, points=sweep.settings.objective_label.endswith("acc"))
-    sweep.study.set_user_attr(reruns.ABLATION_ATTR, {
-        "baseline": {k: _plain(v) for k, v in path[0].params.items()},
-        "best_trial": best.number if (best := records.chosen_best(sweep.study)) is not None else None,
-        "seeds": sweep.settings.ablation.seeds,
-        "total_gain": summary.total_gain,
-        "total_ci95": list(summary.total_ci95) if summary.total_ci95 else None,
-        "noise_std": summary.noise_std,
-        "in_words": words,
-        "steps": summary.frame_rows(),
-    })
+    sweep.study.set_user_attr(
+        reruns.ABLATION_ATTR,
+        {
+            "baseline": {k: _plain(v) for k, v in path[0].params.items()},
+            "best_trial": best.number if (best := records.chosen_best(sweep.study)) is not None else None,
+            "seeds": sweep.settings.ablation.seeds,
+            "total_gain": summary.total_gain,
+            "total_ci95": list(summary.total_ci95) if summary.total_ci95 else None,
+            "noise_std": summary.noise_std,
+            "in_words": words,
+            "steps": summary.frame_rows(),
+        },
+    )
     if words:
         log.info("ablation: %s", words)
     return summary
@@ -197,11 +213,16 @@ def _what_fits(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> list[tupl
         return todo
     cost = budget.confirm_run_seconds(records.metrics_of(best)) / max(1, sweep.settings.n_jobs)
     room = sweep.deadline - time.time() - budget.refit_reserve(sweep)
-    fits = todo[:max(0, int(room // cost))] if cost > 0 else todo
+    fits = todo[: max(0, int(room // cost))] if cost > 0 else todo
     if len(fits) < len(todo):
-        log.warning("ablation: cut to %d of %d runs: the other %d would overrun hydra.sweeper.timeout "
-                    "(about %s each)", len(fits), len(todo), len(todo) - len(fits),
-                    format_seconds(cost * max(1, sweep.settings.n_jobs)))
+        log.warning(
+            "ablation: cut to %d of %d runs: the other %d would overrun hydra.sweeper.timeout "
+            "(about %s each)",
+            len(fits),
+            len(todo),
+            len(todo) - len(fits),
+            format_seconds(cost * max(1, sweep.settings.n_jobs)),
+        )
     return fits
 
 
@@ -211,8 +232,9 @@ def _run_here(sweep: Sweep, config: Configuration, seed: int) -> None:
     log.info("ablation: step %d (%s) with seed %d", config.step, config.changed or "the baseline", seed)
     best = records.chosen_best(sweep.study)
     try:
-        metrics = sweep.launcher.ablate(best.number if best else 0, config.params, seed, subdir,
-                                        RefitHooks(sweep.stop_request.requested))
+        metrics = sweep.launcher.ablate(
+            best.number if best else 0, config.params, seed, subdir, RefitHooks(sweep.stop_request.requested)
+        )
     except OSError as exc:
         metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
     sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
@@ -224,19 +246,33 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
     processes at a time, or SLURM jobs; each run's metrics.json says how it ended."""
     settings = sweep.settings
     dirs = [settings.sweep_dir / _subdir(config, seed) for config, seed in todo]
-    commands = [[sys.executable, "-m", "cnnsweep", *config_overrides(settings, config.params, seed),
-                 "trainer.quiet=true", f"hydra.run.dir={run_dir}"]
-                for (config, seed), run_dir in zip(todo, dirs, strict=True)]
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "cnnsweep",
+            *config_overrides(settings, config.params, seed),
+            "trainer.quiet=true",
+            f"hydra.run.dir={run_dir}",
+        ]
+        for (config, seed), run_dir in zip(todo, dirs, strict=True)
+    ]
 
     def ended(index: int, error: str) -> None:
         config, seed = todo[index]
         metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
-        reruns.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics,
-                                    _subdir(config, seed))
+        reruns.record_ablation_run(
+            sweep.study, _run_key(config, seed), config.step, seed, metrics, _subdir(config, seed)
+        )
 
     for config, seed in todo:
         log.info("ablation: step %d (%s) with seed %d", config.step, config.changed or "the baseline", seed)
-    placement.run_commands(commands, n_jobs=settings.n_jobs, cluster=settings.cluster,
-                           folder=settings.sweep_dir / ".submitit" / "%j",
-                           name=f"cnnsweep-{sweep.study.study_name}-ablation",
-                           stop_request=sweep.stop_request, on_end=ended)
+    placement.run_commands(
+        commands,
+        n_jobs=settings.n_jobs,
+        cluster=settings.cluster,
+        folder=settings.sweep_dir / ".submitit" / "%j",
+        name=f"cnnsweep-{sweep.study.study_name}-ablation",
+        stop_request=sweep.stop_request,
+        on_end=ended,
+    )

@@ -67,8 +67,11 @@ def confirm_top(sweep: Sweep) -> list[FrozenTrial]:
 def confirm_plan(sweep: Sweep, top: list[FrozenTrial]) -> list[tuple[FrozenTrial, int]]:
     """Every confirmation run of ``top`` as (trial, seed): first each configuration's first new
     seed, then each one's second, and so on, so a cut plan keeps every configuration in play."""
-    return [(trial, confirm_seed(sweep.settings.run.base_seed, trial.number, index))
-            for index in range(sweep.settings.confirm.seeds) for trial in top]
+    return [
+        (trial, confirm_seed(sweep.settings.run.base_seed, trial.number, index))
+        for index in range(sweep.settings.confirm.seeds)
+        for trial in top
+    ]
 
 
 def finished(run: Mapping[str, Any] | None) -> bool:
@@ -81,8 +84,11 @@ def confirm_left(sweep: Sweep) -> list[tuple[FrozenTrial, int]]:
     if not sweep.settings.confirm.top_k or not sweep.settings.single_objective:
         return []
     done = reruns.confirm_runs(sweep.study)
-    return [(trial, seed) for trial, seed in confirm_plan(sweep, confirm_top(sweep))
-            if not finished(done.get(reruns.confirm_key(trial.number, seed)))]
+    return [
+        (trial, seed)
+        for trial, seed in confirm_plan(sweep, confirm_top(sweep))
+        if not finished(done.get(reruns.confirm_key(trial.number, seed)))
+    ]
 
 
 def confirm_reserve(sweep: Sweep) -> float:
@@ -116,8 +122,11 @@ def ablation_reserve(sweep: Sweep) -> float:
     best = records.chosen_best(sweep.study)
     if best is None:
         return 0.0
-    changes = sum(1 for key, value in best.params.items()
-                  if str(settings.ablation.baseline.get(key, value)) != str(value))
+    changes = sum(
+        1
+        for key, value in best.params.items()
+        if str(settings.ablation.baseline.get(key, value)) != str(value)
+    )
     runs = (changes + 1) * settings.ablation.seeds if changes else 0
     stored = sum(1 for run in reruns.ablation_runs(sweep.study).values() if finished(run))
     return max(0, runs - stored) * confirm_run_seconds(records.metrics_of(best)) / max(1, settings.n_jobs)

@@ -66,17 +66,36 @@ def confirm(sweep: Sweep) -> repeats.Confirmation | None:
         log.info("confirm skipped: no complete trial")
         return None
     if len(top) < settings.confirm.top_k:
-        log.info("confirm: only %d distinct configuration%s completed, so %d instead of "
-                 "hydra.sweeper.confirm.top_k=%d", len(top), "s" * (len(top) != 1), len(top),
-                 settings.confirm.top_k)
+        log.info(
+            "confirm: only %d distinct configuration%s completed, so %d instead of "
+            "hydra.sweeper.confirm.top_k=%d",
+            len(top),
+            "s" * (len(top) != 1),
+            len(top),
+            settings.confirm.top_k,
+        )
     for trial in top:  # the selecting run, shown beside the new ones (never counted)
-        reruns.record_confirm_run(study, trial.number, original_seed(sweep, trial), {
-            "status": "complete", "objective": trial.value,
-            "test_acc": records.metrics_of(trial).get("test_acc")}, str(trial.number), original=True)
+        reruns.record_confirm_run(
+            study,
+            trial.number,
+            original_seed(sweep, trial),
+            {
+                "status": "complete",
+                "objective": trial.value,
+                "test_acc": records.metrics_of(trial).get("test_acc"),
+            },
+            str(trial.number),
+            original=True,
+        )
     todo = _what_fits(sweep, budget.confirm_left(sweep))
     if todo:
-        log.info("confirm: %d run%s of the %d best configuration%s with new seeds", len(todo),
-                 "s" * (len(todo) != 1), len(top), "s" * (len(top) != 1))
+        log.info(
+            "confirm: %d run%s of the %d best configuration%s with new seeds",
+            len(todo),
+            "s" * (len(todo) != 1),
+            len(top),
+            "s" * (len(top) != 1),
+        )
         if settings.several_writers:
             _run_elsewhere(sweep, todo)
         else:
@@ -97,11 +116,17 @@ def summarise(sweep: Sweep) -> repeats.Confirmation | None:
             selecting[int(run["trial"])] = float(run["objective"])
         else:
             runs.setdefault(int(run["trial"]), []).append(float(run["objective"]))
-    summary = repeats.summarise(runs, maximize=sweep.settings.directions[0] == "maximize",
-                                selecting=selecting, resolution=_resolution(sweep, runs))
+    summary = repeats.summarise(
+        runs,
+        maximize=sweep.settings.directions[0] == "maximize",
+        selecting=selecting,
+        resolution=_resolution(sweep, runs),
+    )
     if summary is not None:
-        study.set_user_attr(records.CONFIRMED_ATTR, reruns.confirmation_record(
-            summary, summary.verdict(sweep.settings.objective_label)))
+        study.set_user_attr(
+            records.CONFIRMED_ATTR,
+            reruns.confirmation_record(summary, summary.verdict(sweep.settings.objective_label)),
+        )
     return summary
 
 
@@ -128,9 +153,13 @@ def _what_fits(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> list[tuple[
         fits.append((trial, seed))
         spent += cost
     if len(fits) < len(todo):
-        log.warning("confirm: cut to %d of %d runs: the other %d would overrun hydra.sweeper.timeout "
-                    "(about %s each)", len(fits), len(todo), len(todo) - len(fits),
-                    format_seconds(budget.confirm_run_seconds(records.metrics_of(todo[0][0]))))
+        log.warning(
+            "confirm: cut to %d of %d runs: the other %d would overrun hydra.sweeper.timeout (about %s each)",
+            len(fits),
+            len(todo),
+            len(todo) - len(fits),
+            format_seconds(budget.confirm_run_seconds(records.metrics_of(todo[0][0]))),
+        )
     return fits
 
 
@@ -155,9 +184,17 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
     processes at a time, or SLURM jobs; each run's metrics.json says how it ended."""
     settings = sweep.settings
     dirs = [settings.sweep_dir / _subdir(trial.number, seed) for trial, seed in todo]
-    commands = [[sys.executable, "-m", "cnnsweep", *seeded_overrides(settings, trial, seed),
-                 "trainer.quiet=true", f"hydra.run.dir={run_dir}"]
-                for (trial, seed), run_dir in zip(todo, dirs, strict=True)]
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "cnnsweep",
+            *seeded_overrides(settings, trial, seed),
+            "trainer.quiet=true",
+            f"hydra.run.dir={run_dir}",
+        ]
+        for (trial, seed), run_dir in zip(todo, dirs, strict=True)
+    ]
 
     def ended(index: int, error: str) -> None:
         trial, seed = todo[index]
@@ -166,7 +203,12 @@ def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
 
     for trial, seed in todo:
         log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
-    placement.run_commands(commands, n_jobs=settings.n_jobs, cluster=settings.cluster,
-                           folder=settings.sweep_dir / ".submitit" / "%j",
-                           name=f"cnnsweep-{sweep.study.study_name}-confirm", stop_request=sweep.stop_request,
-                           on_end=ended)
+    placement.run_commands(
+        commands,
+        n_jobs=settings.n_jobs,
+        cluster=settings.cluster,
+        folder=settings.sweep_dir / ".submitit" / "%j",
+        name=f"cnnsweep-{sweep.study.study_name}-confirm",
+        stop_request=sweep.stop_request,
+        on_end=ended,
+    )

@@ -43,8 +43,9 @@ def pruner_step(epoch: int, epochs_seen: float, *, by_images: bool) -> int:
     return round(100 * epochs_seen) if by_images else epoch
 
 
-def trial_overrides(settings: SweepSettings,
-                    trial: optuna.trial.Trial | optuna.trial.FrozenTrial) -> list[str]:
+def trial_overrides(
+    settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial
+) -> list[str]:
     """A trial's command-line overrides: fixed ones, its values, its seed and (a sweep with a
     fidelity) its subset epochs. Its saved config and the best trial's command both come
     from these, so the command trains exactly what the trial trained."""
@@ -58,11 +59,14 @@ def trial_overrides(settings: SweepSettings,
     return overrides
 
 
-def seeded_overrides(settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial,
-                     seed: int) -> list[str]:
+def seeded_overrides(
+    settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, seed: int
+) -> list[str]:
     """The trial's overrides with ``seed`` in place of its own (a confirmation run)."""
-    return [*(o for o in trial_overrides(settings, trial) if not o.startswith("trainer.seed=")),
-            f"trainer.seed={seed}"]
+    return [
+        *(o for o in trial_overrides(settings, trial) if not o.startswith("trainer.seed=")),
+        f"trainer.seed={seed}",
+    ]
 
 
 def config_overrides(settings: SweepSettings, params: Mapping[str, Any], seed: int) -> list[str]:
@@ -94,10 +98,16 @@ def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
 class SweepTrialHooks(TrialHooks):
     """A trial's line to its sweep: epochs go to the study's pruner; Ctrl-C stops it."""
 
-    def __init__(self, trial: optuna.trial.Trial, stop: threading.Event,
-                 deadline: float | None = None, fidelity: tuple[float, ...] = (), *,
-                 memory_share: int = 1,
-                 epoch_logs: Callable[[int, Mapping[str, float]], None] | None = None) -> None:
+    def __init__(
+        self,
+        trial: optuna.trial.Trial,
+        stop: threading.Event,
+        deadline: float | None = None,
+        fidelity: tuple[float, ...] = (),
+        *,
+        memory_share: int = 1,
+        epoch_logs: Callable[[int, Mapping[str, float]], None] | None = None,
+    ) -> None:
         self.trial = trial
         self.epoch_logs = epoch_logs  # tracking=mlflow: the trial's run hears every epoch
         self.stop = stop
@@ -179,14 +189,21 @@ def hide_storage_password(job_config: DictConfig) -> None:
 class TrialLauncher:
     """Runs trials as Hydra jobs of the sweep's task function."""
 
-    def __init__(self, settings: SweepSettings, *, hydra_context: HydraContext,
-                 task_function: TaskFunction, config: DictConfig) -> None:
+    def __init__(
+        self,
+        settings: SweepSettings,
+        *,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        config: DictConfig,
+    ) -> None:
         self.settings = settings
         self.hydra_context = hydra_context
         self.task_function = task_function
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            config=config, hydra_context=hydra_context, task_function=task_function)
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
         self._template: DictConfig | None = None
         self._logging_ready = False
 
@@ -202,8 +219,9 @@ class TrialLauncher:
         """
         return self._launch(trial, self.overrides(trial), hooks)
 
-    def refit(self, trial: optuna.trial.FrozenTrial, epochs: int, subdir: str,
-              hooks: TrialHooks) -> dict[str, Any]:
+    def refit(
+        self, trial: optuna.trial.FrozenTrial, epochs: int, subdir: str, hooks: TrialHooks
+    ) -> dict[str, Any]:
         """Train ``trial``'s configuration again on every training image for ``epochs``, in
         ``sweep_dir/subdir``; its metrics. A refit trains every epoch on all images, so its
         config has no subset epochs.
@@ -213,33 +231,46 @@ class TrialLauncher:
         """
         searched = [o for o in self.overrides(trial) if not o.startswith("trainer.subset_epochs=")]
         overrides = [*searched, f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
-        return self._launch(trial, overrides, hooks, extra={"trainer.refit_epochs": epochs,
-                                                             "hydra.sweep.subdir": subdir})
+        return self._launch(
+            trial, overrides, hooks, extra={"trainer.refit_epochs": epochs, "hydra.sweep.subdir": subdir}
+        )
 
-    def confirm(self, trial: optuna.trial.FrozenTrial, seed: int, subdir: str,
-                hooks: TrialHooks) -> dict[str, Any]:
+    def confirm(
+        self, trial: optuna.trial.FrozenTrial, seed: int, subdir: str, hooks: TrialHooks
+    ) -> dict[str, Any]:
         """Train ``trial``'s configuration again with ``seed`` in ``sweep_dir/subdir``; its metrics.
 
         Raises:
             OSError: Hydra could not create the folder (a full disk).
         """
         overrides = [*seeded_overrides(self.settings, trial, seed), f"hydra.sweep.subdir={subdir}"]
-        return self._launch(trial, overrides, hooks,
-                            extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir})
+        return self._launch(
+            trial, overrides, hooks, extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir}
+        )
 
-    def ablate(self, number: int, params: Mapping[str, Any], seed: int, subdir: str,
-               hooks: TrialHooks) -> dict[str, Any]:
+    def ablate(
+        self, number: int, params: Mapping[str, Any], seed: int, subdir: str, hooks: TrialHooks
+    ) -> dict[str, Any]:
         """Train one configuration of the ablation path with ``seed`` in ``sweep_dir/subdir``.
 
         Raises:
             OSError: Hydra could not create the folder (a full disk).
         """
         overrides = [*config_overrides(self.settings, params, seed), f"hydra.sweep.subdir={subdir}"]
-        return self._launch(PathJob(number, dict(params)), overrides, hooks,  # type: ignore[arg-type]
-                            extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir})
+        return self._launch(
+            PathJob(number, dict(params)),  # type: ignore[arg-type]
+            overrides,
+            hooks,
+            extra={"trainer.seed": seed, "hydra.sweep.subdir": subdir},
+        )
 
-    def _launch(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
-                hooks: TrialHooks, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _launch(
+        self,
+        trial: optuna.trial.Trial | optuna.trial.FrozenTrial,
+        overrides: list[str],
+        hooks: TrialHooks,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         if not isinstance(self.launcher, BasicLauncher):  # another launcher: use it as it is
             (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
         else:
@@ -252,8 +283,13 @@ class TrialLauncher:
             return run_files.failed_metrics(f"{type(exc).__name__}: {exc}")
         return run_files.failed_metrics(f"the job returned {job.return_value!r}, not metrics")
 
-    def _run_here(self, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, overrides: list[str],
-                  hooks: TrialHooks, extra: dict[str, Any]):
+    def _run_here(
+        self,
+        trial: optuna.trial.Trial | optuna.trial.FrozenTrial,
+        overrides: list[str],
+        hooks: TrialHooks,
+        extra: dict[str, Any],
+    ):
         """The trial's job in this process, as Hydra's basic launcher runs one."""
         setup_globals()
         if not self._logging_ready:  # afterwards, each job's end puts the sweep's logging back
@@ -270,10 +306,13 @@ class TrialLauncher:
             job_config.hydra.job.num = trial.number
             hide_storage_password(job_config)
         try:
-            return run_job(hydra_context=self.hydra_context,
-                           task_function=functools.partial(self.task_function, hooks=hooks),  # type: ignore[call-arg]
-                           config=job_config, job_dir_key="hydra.sweep.dir",
-                           job_subdir_key="hydra.sweep.subdir")
+            return run_job(
+                hydra_context=self.hydra_context,
+                task_function=functools.partial(self.task_function, hooks=hooks),  # type: ignore[call-arg]
+                config=job_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
         finally:
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
@@ -298,8 +337,11 @@ class TrialLauncher:
                 parsed = OverridesParser.create().parse_overrides(overrides)
                 dirname = job_config.hydra.job.config.override_dirname
                 job_config.hydra.job.override_dirname = get_overrides_dirname(
-                    overrides=parsed, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep,
-                    exclude_keys=list(dirname.exclude_keys))
+                    overrides=parsed,
+                    kv_sep=dirname.kv_sep,
+                    item_sep=dirname.item_sep,
+                    exclude_keys=list(dirname.exclude_keys),
+                )
             return job_config
         job_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         if template and not any(key in groups for key in varying):

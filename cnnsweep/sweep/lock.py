@@ -52,15 +52,24 @@ def hold_sweep_dir(sweep_dir: Path) -> SweepDirLock:
         handle.seek(0)
         holder = _read(handle.read())
         handle.close()
-        who = (f"process {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}"
-               if holder else "another process")
-        raise UserError(f"hydra.sweep.dir={sweep_dir} is in use by a running sweep ({who}). Wait for it "
-                        "to end, stop it (Ctrl-C or kill, then run this command again to resume), or "
-                        "give this command another hydra.sweep.dir.", key="hydra.sweep.dir") from None
+        who = (
+            f"process {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}"
+            if holder
+            else "another process"
+        )
+        raise UserError(
+            f"hydra.sweep.dir={sweep_dir} is in use by a running sweep ({who}). Wait for it "
+            "to end, stop it (Ctrl-C or kill, then run this command again to resume), or "
+            "give this command another hydra.sweep.dir.",
+            key="hydra.sweep.dir",
+        ) from None
     handle.seek(0)
     handle.truncate()
-    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    handle.write(
+        json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    )
     handle.flush()
     return SweepDirLock(handle)
 

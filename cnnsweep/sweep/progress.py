@@ -33,8 +33,9 @@ class Progress:
 
     def __init__(self, sweep: Sweep) -> None:
         self.sweep = sweep
-        self.done_before = {t.number for t in sweep.study.get_trials(deepcopy=False)
-                            if records.counts_toward_budget(t)}  # ended before this command
+        self.done_before = {
+            t.number for t in sweep.study.get_trials(deepcopy=False) if records.counts_toward_budget(t)
+        }  # ended before this command
         self.done_at_start = len(self.done_before)
         self.started = time.monotonic()
         self.reported: set[int] = set()  # each count is done_at_start + how many are in here
@@ -59,9 +60,17 @@ class Progress:
         elapsed = time.monotonic() - self.started
         eta = elapsed / finished_here * left if finished_here else 0.0
         value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
-        log.info("[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s", number,
-                 records.trial_state(trial), value_text, studies.best_value_text(study),
-                 count, settings.n_trials, left, format_seconds(eta))
+        log.info(
+            "[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s",
+            number,
+            records.trial_state(trial),
+            value_text,
+            studies.best_value_text(study),
+            count,
+            settings.n_trials,
+            left,
+            format_seconds(eta),
+        )
         if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
             write_records(self.sweep)
             self.records_written = time.monotonic()
@@ -76,9 +85,14 @@ def write_records(sweep: Sweep) -> None:
         records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
         reruns.write_confirm_csv(settings.sweep_dir, sweep.study)
         reruns.write_ablation_csv(settings.sweep_dir, sweep.study)
-        records.write_optimization_results(settings.sweep_dir, sweep.study, settings.objectives,
-                                           mask_password(sweep.storage.url), settings.n_trials,
-                                           best_command(sweep))
+        records.write_optimization_results(
+            settings.sweep_dir,
+            sweep.study,
+            settings.objectives,
+            mask_password(sweep.storage.url),
+            settings.n_trials,
+            best_command(sweep),
+        )
     except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
         log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
 
@@ -108,9 +122,13 @@ def write_report(sweep: Sweep) -> None:
         report = build_report([settings.sweep_dir], settings.sweep_dir)
         log.info("report: %s", report)
     except Exception as exc:
-        log.warning("the report could not be built (%s: %s); the sweep's results are intact. "
-                    "Rebuild it with: python -m cnnsweep.report %s", type(exc).__name__, exc,
-                    settings.sweep_dir)
+        log.warning(
+            "the report could not be built (%s: %s); the sweep's results are intact. "
+            "Rebuild it with: python -m cnnsweep.report %s",
+            type(exc).__name__,
+            exc,
+            settings.sweep_dir,
+        )
 
 
 def summarise(sweep: Sweep) -> None:
@@ -122,13 +140,22 @@ def summarise(sweep: Sweep) -> None:
     if best is not None:
         value = f"{best.value:.4f}" if best.value is not None else "-"
         test_acc = f"{best.test_acc:.4f}" if isinstance(best.test_acc, float) else "-"
-        log.info("best trial %d: %s %s (%s), test_acc %s, %s", best.trial.number, settings.objective_label,
-                 value, best.basis, test_acc,
-                 " ".join(f"{key}={value}" for key, value in best.trial.params.items()))
+        log.info(
+            "best trial %d: %s %s (%s), test_acc %s, %s",
+            best.trial.number,
+            settings.objective_label,
+            value,
+            best.basis,
+            test_acc,
+            " ".join(f"{key}={value}" for key, value in best.trial.params.items()),
+        )
         single = records.best_trials(study)
         if best.confirmed and single and single[0].number != best.trial.number:
-            log.info("(the best single run, trial %d at %.4f, did not hold up with new seeds)",
-                     single[0].number, single[0].value)
+            log.info(
+                "(the best single run, trial %d at %.4f, did not hold up with new seeds)",
+                single[0].number,
+                single[0].value,
+            )
         log.info("train it again: %s", best_command(sweep))
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
     if confirmed := sweep.study.user_attrs.get(records.CONFIRMED_ATTR):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cnnsweep")
 
+
 def refit(sweep: Sweep) -> None:
     """Train the best configuration (the confirmed best, where ``hydra.sweeper.confirm`` ran)
     again on training plus validation images, for its best epoch count, in
@@ -30,8 +31,10 @@ def refit(sweep: Sweep) -> None:
     study = sweep.study
     trial = records.chosen_best(study)
     if not sweep.settings.single_objective or trial is None:
-        log.info("refit skipped: %s", "a multi-objective sweep" if not sweep.settings.single_objective
-                 else "no complete trial")
+        log.info(
+            "refit skipped: %s",
+            "a multi-objective sweep" if not sweep.settings.single_objective else "no complete trial",
+        )
         return
     done = study.user_attrs.get(records.REFIT_ATTR) or {}
     if done.get("trial") == trial.number and done.get("status") == "complete":
@@ -41,8 +44,10 @@ def refit(sweep: Sweep) -> None:
     if sweep.deadline is not None:
         needed = refit_seconds(searched)
         if time.time() + needed > sweep.deadline:
-            log.warning("refit skipped: about %s of training would overrun hydra.sweeper.timeout",
-                        format_seconds(needed))
+            log.warning(
+                "refit skipped: about %s of training would overrun hydra.sweeper.timeout",
+                format_seconds(needed),
+            )
             return
     log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
     subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
@@ -50,8 +55,20 @@ def refit(sweep: Sweep) -> None:
         metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.stop_request.requested))
     except OSError as exc:
         metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
-    study.set_user_attr(records.REFIT_ATTR, {
-        "trial": trial.number, "epochs": epochs, "dir": subdir, "status": metrics.get("status"),
-        "test_acc": metrics.get("test_acc"), "error": metrics.get("error")})
-    log.info("refit: test_acc %s (trial %d alone: %s)", metrics.get("test_acc"), trial.number,
-             searched.get("test_acc"))
+    study.set_user_attr(
+        records.REFIT_ATTR,
+        {
+            "trial": trial.number,
+            "epochs": epochs,
+            "dir": subdir,
+            "status": metrics.get("status"),
+            "test_acc": metrics.get("test_acc"),
+            "error": metrics.get("error"),
+        },
+    )
+    log.info(
+        "refit: test_acc %s (trial %d alone: %s)",
+        metrics.get("test_acc"),
+        trial.number,
+        searched.get("test_acc"),
+    )

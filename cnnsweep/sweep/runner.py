@@ -47,8 +47,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("cnnsweep")
 
 
-def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_context: HydraContext,
-              task_function: TaskFunction, config: DictConfig) -> None:
+def run_sweep(
+    settings: Mapping[str, Any],
+    arguments: Sequence[str],
+    *,
+    hydra_context: HydraContext,
+    task_function: TaskFunction,
+    config: DictConfig,
+) -> None:
     """The sweep of ``python -m cnnsweep --multirun``: check, then coordinate it, or be one of
     its workers when this process's environment says so (:class:`WorkerEnv`).
 
@@ -72,41 +78,59 @@ def run_sweep(settings: Mapping[str, Any], arguments: Sequence[str], *, hydra_co
         run_coordinator(checked, launcher, stop_request, started)
 
 
-def run_coordinator(checked: SweepSettings, launcher: TrialLauncher, stop_request: StopRequest,
-                    started: float) -> None:
+def run_coordinator(
+    checked: SweepSettings, launcher: TrialLauncher, stop_request: StopRequest, started: float
+) -> None:
     """The sweep's own process: one per sweep dir (a second command stops at the lock)."""
     held = hold_sweep_dir(checked.sweep_dir)
     try:
         placement.check_placement(checked.n_jobs, checked.cluster)
         sampler = algorithms.make_sampler(checked, worker_index=None)
         pruner = algorithms.make_pruner(checked)
-        opened = open_storage(checked.storage, checked.sweep_dir, several_writers=checked.several_writers,
-                              heartbeat=checked.heartbeat)
+        opened = open_storage(
+            checked.storage,
+            checked.sweep_dir,
+            several_writers=checked.several_writers,
+            heartbeat=checked.heartbeat,
+        )
         _warm_up(checked, trains_here=not checked.several_writers)
         # Only now, with the config and the data checked, is the study touched.
-        sweep = Sweep(settings=checked, study=studies.open_study(checked, opened, sampler, pruner),
-                      storage=opened, launcher=launcher, stop_request=stop_request,
-                      constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
-                      deadline=training_deadline(checked, started))
+        sweep = Sweep(
+            settings=checked,
+            study=studies.open_study(checked, opened, sampler, pruner),
+            storage=opened,
+            launcher=launcher,
+            stop_request=stop_request,
+            constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
+            deadline=training_deadline(checked, started),
+        )
         sweep.tracker = open_tracker(checked, sweep.study)
         coordinate(sweep)
     finally:
         held.release()
 
 
-def run_worker(checked: SweepSettings, told: WorkerEnv, launcher: TrialLauncher,
-               stop_request: StopRequest) -> None:
+def run_worker(
+    checked: SweepSettings, told: WorkerEnv, launcher: TrialLauncher, stop_request: StopRequest
+) -> None:
     """A worker process of a coordinator (here, or as a SLURM job): trials until the budget is
     spent; the coordinator writes the records."""
     sampler = algorithms.make_sampler(checked, worker_index=told.index)
     pruner = algorithms.make_pruner(checked)
-    opened = open_storage(told.storage_url, checked.sweep_dir, several_writers=True,
-                          heartbeat=checked.heartbeat)
+    opened = open_storage(
+        told.storage_url, checked.sweep_dir, several_writers=True, heartbeat=checked.heartbeat
+    )
     _warm_up(checked, trains_here=True)
-    sweep = Sweep(settings=checked, study=studies.load_study(checked, opened, sampler, pruner),
-                  storage=opened, launcher=launcher, stop_request=stop_request,
-                  constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS, told=told,
-                  deadline=told.deadline)
+    sweep = Sweep(
+        settings=checked,
+        study=studies.load_study(checked, opened, sampler, pruner),
+        storage=opened,
+        launcher=launcher,
+        stop_request=stop_request,
+        constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
+        told=told,
+        deadline=told.deadline,
+    )
     sweep.tracker = open_tracker(checked, sweep.study)
     try:  # a SLURM job's worker has no coordinator process to watch
         work(sweep, parent_pid=os.getppid() if told.watches_its_parent else None, marks_trials=True)
@@ -136,16 +160,22 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
 
     if not settings.searches_dataset:
         data = settings.run.data
-        load_dataset(str(data["name"]), data["path"], train_limit=data["train_limit"],
-                     test_limit=data["test_limit"])
+        load_dataset(
+            str(data["name"]), data["path"], train_limit=data["train_limit"], test_limit=data["test_limit"]
+        )
     if trains_here:  # a coordinator of worker processes only watches
         select_backend(settings.run.backend)
         import_keras()
 
 
 # ---------------------------------------------------------------- the worker's loop
-def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = False,
-         on_trial_done: Callable[[int], None] | None = None) -> None:
+def work(
+    sweep: Sweep,
+    *,
+    parent_pid: int | None = None,
+    marks_trials: bool = False,
+    on_trial_done: Callable[[int], None] | None = None,
+) -> None:
     """Ask, run and tell trials until the budget is spent or something says stop.
 
     Args:
@@ -165,8 +195,11 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             break
         deadline = search_deadline(sweep)
         if deadline is not None and time.time() + studies.typical_first_epoch_seconds(study) > deadline:
-            log.info("hydra.sweeper.timeout=%s: no time left for another trial%s", settings.timeout,
-                     " and the refit" if deadline != sweep.deadline else "")
+            log.info(
+                "hydra.sweeper.timeout=%s: no time left for another trial%s",
+                settings.timeout,
+                " and the refit" if deadline != sweep.deadline else "",
+            )
             break
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the sweep's main process is gone: this worker stops")
@@ -180,8 +213,11 @@ def work(sweep: Sweep, *, parent_pid: int | None = None, marks_trials: bool = Fa
             # The rest of the budget runs on other machines. One that dies leaves its trial
             # to whoever is still here once its heartbeat lapses: stay until they end.
             if not waiting_for_others:
-                log.info("waiting for %d trial(s) running elsewhere: one whose machine stops sending "
-                         "heartbeats is run again here", budget.running)
+                log.info(
+                    "waiting for %d trial(s) running elsewhere: one whose machine stops sending "
+                    "heartbeats is run again here",
+                    budget.running,
+                )
             waiting_for_others = True
             time.sleep(min(5.0, float(settings.heartbeat.interval)))
             continue
@@ -206,9 +242,14 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
     """Run one trial and tell the study how it ended; only Ctrl-C gets out of here."""
     tracked = sweep.tracker.trial_started(trial)
     try:
-        hooks = SweepTrialHooks(trial, sweep.stop_request.requested, deadline, sweep.settings.fidelity,
-                                memory_share=sweep.told.workers_here,
-                                epoch_logs=tracked.log_epoch if tracked is not None else None)
+        hooks = SweepTrialHooks(
+            trial,
+            sweep.stop_request.requested,
+            deadline,
+            sweep.settings.fidelity,
+            memory_share=sweep.told.workers_here,
+            epoch_logs=tracked.log_epoch if tracked is not None else None,
+        )
         metrics = sweep.launcher.run(trial, hooks)
     except OSError as exc:  # Hydra could not write the job's folder (disk full?)
         reason = run_files.write_error_message(exc, sweep.settings.sweep_dir / str(trial.number))
@@ -228,10 +269,13 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
     except optuna.exceptions.UpdateFinishedTrialError:
         # Another machine found no heartbeat of this one for the grace period (a stalled
         # network or host) and failed the trial; its retry is queued there.
-        log.warning("trial %d was failed by another machine while it ran here: its heartbeat lapsed "
-                    "(raise hydra.sweeper.heartbeat.grace_period if this machine is only slow). Its "
-                    "result stays in %s only; the trial runs again.", trial.number,
-                    sweep.settings.sweep_dir / str(trial.number))
+        log.warning(
+            "trial %d was failed by another machine while it ran here: its heartbeat lapsed "
+            "(raise hydra.sweeper.heartbeat.grace_period if this machine is only slow). Its "
+            "result stays in %s only; the trial runs again.",
+            trial.number,
+            sweep.settings.sweep_dir / str(trial.number),
+        )
         return
     # After the study: the tracker is never the truth.
     sweep.tracker.trial_ended(tracked, trial.number, metrics)
@@ -262,22 +306,33 @@ def coordinate(sweep: Sweep) -> None:
     studies.recover_interrupted(study, sweep.storage, alive)
     shown = progress.Progress(sweep)
     sweep.tracker.open_parent()
-    log.info("sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
-             study.study_name, settings.n_trials, settings.sweep_dir, shown.done_at_start,
-             settings.n_jobs, mask_password(sweep.storage.url))
+    log.info(
+        "sweep %s: %d trials in %s (%d already done), %d at a time; storage %s",
+        study.study_name,
+        settings.n_trials,
+        settings.sweep_dir,
+        shown.done_at_start,
+        settings.n_jobs,
+        mask_password(sweep.storage.url),
+    )
     if settings.cluster is not None and not settings.wait:
         _run_worker_loops(sweep, shown)  # submits the jobs and returns
-        log.info("the jobs run on without this command. Follow them with squeue --me and %s/.submitit/; "
-                 "when they have ended, run the same command without hydra.sweeper.wait=false to "
-                 "write trials.csv and report.html (or python -m cnnsweep.report %s)",
-                 settings.sweep_dir, settings.sweep_dir)
+        log.info(
+            "the jobs run on without this command. Follow them with squeue --me and %s/.submitit/; "
+            "when they have ended, run the same command without hydra.sweeper.wait=false to "
+            "write trials.csv and report.html (or python -m cnnsweep.report %s)",
+            settings.sweep_dir,
+            settings.sweep_dir,
+        )
         return
     try:
         _run_worker_loops(sweep, shown)
     except KeyboardInterrupt:
         sweep.stopped_by.append(sweep.stop_request.reason)
-        log.warning("%s: finished trials are kept; run the same command again "
-                    "(same hydra.sweep.dir) to resume", sweep.stop_request.reason)
+        log.warning(
+            "%s: finished trials are kept; run the same command again (same hydra.sweep.dir) to resume",
+            sweep.stop_request.reason,
+        )
     else:
         if (stalled := studies.stalled(study, settings)) is not None:
             log.info("the study stopped improving: %s", stalled)
@@ -295,17 +350,20 @@ def coordinate(sweep: Sweep) -> None:
 def _after_the_search(sweep: Sweep) -> None:
     """The confirmation of the best configurations, the ablation path to the chosen one, then
     its refit."""
-    for step, name, asked in ((confirm.confirm, "the confirmation", sweep.settings.confirm.top_k > 0),
-                              (ablation.run, "the ablation", sweep.settings.ablation.seeds > 0),
-                              (refit, "the refit", sweep.settings.refit)):
+    for step, name, asked in (
+        (confirm.confirm, "the confirmation", sweep.settings.confirm.top_k > 0),
+        (ablation.run, "the ablation", sweep.settings.ablation.seeds > 0),
+        (refit, "the refit", sweep.settings.refit),
+    ):
         if not asked or sweep.stopped_by:
             continue
         try:
             step(sweep)
         except KeyboardInterrupt:
             sweep.stopped_by.append(sweep.stop_request.reason)
-            log.warning("interrupted during %s: the results so far are kept; the same command "
-                        "finishes it", name)
+            log.warning(
+                "interrupted during %s: the results so far are kept; the same command finishes it", name
+            )
 
 
 def _run_worker_loops(sweep: Sweep, shown: progress.Progress) -> None:
@@ -314,9 +372,17 @@ def _run_worker_loops(sweep: Sweep, shown: progress.Progress) -> None:
     budget = studies.budget_of(study)
     if budget.done >= settings.n_trials and budget.waiting == 0 and settings.several_writers:
         return  # nothing left to do: no worker processes or jobs to start
-    place = placement.placement(settings.n_jobs, settings.command, str(settings.sweep_dir),
-                              study.study_name, sweep.storage.url, sweep.stop_request, sweep.deadline,
-                              cluster=settings.cluster, wait=settings.wait)
+    place = placement.placement(
+        settings.n_jobs,
+        settings.command,
+        str(settings.sweep_dir),
+        study.study_name,
+        sweep.storage.url,
+        sweep.stop_request,
+        sweep.deadline,
+        cluster=settings.cluster,
+        wait=settings.wait,
+    )
 
     def on_death(worker: int | str, how: str) -> bool:
         studies.abandon_trials_of_worker(study, worker, how)
@@ -327,6 +393,5 @@ def _run_worker_loops(sweep: Sweep, shown: progress.Progress) -> None:
         shown.report_new()
         return _stop_for_failures(sweep)
 
-    place.run(work=lambda: work(sweep, on_trial_done=shown.report), on_death=on_death,
-              on_tick=on_tick)
+    place.run(work=lambda: work(sweep, on_trial_done=shown.report), on_death=on_death, on_tick=on_tick)
     shown.report_new()

@@ -102,14 +102,23 @@ class SweepTracker:
         parent = self.parent_id()
         if parent is None:
             return None  # the end of the sweep sends it
-        run_id = self.exporter.start_run(f"trial {trial.number}", dict(trial.params),
-                                         {mx.TRIAL_TAG: trial.number, mx.STATE_TAG: "running"}, parent)
+        run_id = self.exporter.start_run(
+            f"trial {trial.number}",
+            dict(trial.params),
+            {mx.TRIAL_TAG: trial.number, mx.STATE_TAG: "running"},
+            parent,
+        )
         return None if run_id is None else TrialRun(self.exporter, run_id)
 
     def trial_ended(self, run: TrialRun | None, number: int, metrics: Mapping[str, Any]) -> None:
         if run is not None:
-            self.exporter.send_run_end(run.run_id, self.settings.sweep_dir / str(number), metrics,
-                                       str(metrics.get("status", "failed")), with_history=not run.epochs_sent)
+            self.exporter.send_run_end(
+                run.run_id,
+                self.settings.sweep_dir / str(number),
+                metrics,
+                str(metrics.get("status", "failed")),
+                with_history=not run.epochs_sent,
+            )
 
     def trial_interrupted(self, run: TrialRun | None) -> None:
         if run is not None:
@@ -123,16 +132,22 @@ class SweepTracker:
         parent = self.parent_id() or self.open_parent()
         children = None if parent is None else self.exporter.children(parent)
         if parent is None or children is None:
-            log.warning("MLflow (%s) could not be reached at the sweep's end: the trials are safe in %s; "
-                        "run the same command again to send them", self.exporter.where,
-                        self.settings.sweep_dir)
+            log.warning(
+                "MLflow (%s) could not be reached at the sweep's end: the trials are safe in %s; "
+                "run the same command again to send them",
+                self.exporter.where,
+                self.settings.sweep_dir,
+            )
             return
         by_trial: dict[int, list[Any]] = {}
         for run in children:
             if mx.TRIAL_TAG in run.data.tags:
                 by_trial.setdefault(int(run.data.tags[mx.TRIAL_TAG]), []).append(run)
-        resent = [self._complete_trial(parent, trial, by_trial.get(trial.number, []))
-                  for trial in records.own_trials(self.study) if records.counts_toward_budget(trial)]
+        resent = [
+            self._complete_trial(parent, trial, by_trial.get(trial.number, []))
+            for trial in records.own_trials(self.study)
+            if records.counts_toward_budget(trial)
+        ]
         if any(resent):  # the best trial's run may be one of them
             children = self.exporter.children(parent) or children
         self._send_models_and_refit(parent, children)
@@ -141,8 +156,11 @@ class SweepTracker:
         self.exporter.end_run(parent, "KILLED" if interrupted else "FINISHED")
         missed = self.exporter.unsent - before
         if missed:
-            log.warning("MLflow: %d calls could not be sent (%s); the same command sends what is missing",
-                        missed, self.exporter.where)
+            log.warning(
+                "MLflow: %d calls could not be sent (%s); the same command sends what is missing",
+                missed,
+                self.exporter.where,
+            )
 
     def _complete_trial(self, parent: str, trial: optuna.trial.FrozenTrial, runs: list[Any]) -> bool:
         """Send a trial whose run is missing or half-sent (True), or its late curves.png."""
@@ -152,11 +170,13 @@ class SweepTracker:
             for run in runs:  # half-sent while the server was down: send it whole instead
                 self.exporter.delete_run(run.info.run_id)
             metrics = _trial_metrics(trial, trial_dir)
-            run_id = self.exporter.start_run(f"trial {trial.number}", dict(trial.params),
-                                             {mx.TRIAL_TAG: trial.number}, parent)
+            run_id = self.exporter.start_run(
+                f"trial {trial.number}", dict(trial.params), {mx.TRIAL_TAG: trial.number}, parent
+            )
             if run_id is not None:
-                self.exporter.send_run_end(run_id, trial_dir, metrics, records.trial_state(trial),
-                                           with_history=True)
+                self.exporter.send_run_end(
+                    run_id, trial_dir, metrics, records.trial_state(trial), with_history=True
+                )
             return True
         run = sent[0]
         curves = trial_dir / run_files.CURVES_FILE
@@ -168,8 +188,12 @@ class SweepTracker:
     def _send_models_and_refit(self, parent: str, children: list[Any]) -> None:
         best = records.chosen_best(self.study)
         if best is not None:
-            runs = [r for r in children if r.data.tags.get(mx.TRIAL_TAG) == str(best.number)
-                    and r.data.tags.get(mx.SENT_TAG) == "true"]
+            runs = [
+                r
+                for r in children
+                if r.data.tags.get(mx.TRIAL_TAG) == str(best.number)
+                and r.data.tags.get(mx.SENT_TAG) == "true"
+            ]
             model_file = self.settings.sweep_dir / str(best.number) / run_files.MODEL_FILE
             if runs and mx.MODEL_TAG not in runs[0].data.tags:
                 self.exporter.log_keras_model(runs[0].info.run_id, model_file)
@@ -180,11 +204,13 @@ class SweepTracker:
         if not refit_dir.is_absolute():
             refit_dir = self.settings.sweep_dir / refit_dir
         metrics = run_files.read_metrics(refit_dir) or {}
-        run_id = self.exporter.start_run(f"refit of trial {refit.get('trial')}", {},
-                                         {mx.REFIT_TAG: refit.get("trial")}, parent)
+        run_id = self.exporter.start_run(
+            f"refit of trial {refit.get('trial')}", {}, {mx.REFIT_TAG: refit.get("trial")}, parent
+        )
         if run_id is not None:
-            self.exporter.send_run_end(run_id, refit_dir, metrics, str(metrics.get("status", "failed")),
-                                       with_history=True)
+            self.exporter.send_run_end(
+                run_id, refit_dir, metrics, str(metrics.get("status", "failed")), with_history=True
+            )
             self.exporter.log_keras_model(run_id, refit_dir / run_files.MODEL_FILE)
 
 
@@ -193,11 +219,19 @@ def sweep_params(settings: SweepSettings) -> dict[str, Any]:
     from cnnsweep.masking import mask_password
 
     params: dict[str, Any] = {
-        "study_name": settings.study_name, "dataset": settings.run.dataset, "n_trials": settings.n_trials,
-        "n_jobs": settings.n_jobs, "timeout": settings.timeout, "objectives": list(settings.objectives),
-        "directions": list(settings.directions), "sampler": settings.sampler.get("_target_"),
-        "pruner": settings.pruner.get("_target_"), "fidelity": list(settings.fidelity),
-        "patience": settings.patience, "refit": settings.refit, "confirm.top_k": settings.confirm.top_k,
+        "study_name": settings.study_name,
+        "dataset": settings.run.dataset,
+        "n_trials": settings.n_trials,
+        "n_jobs": settings.n_jobs,
+        "timeout": settings.timeout,
+        "objectives": list(settings.objectives),
+        "directions": list(settings.directions),
+        "sampler": settings.sampler.get("_target_"),
+        "pruner": settings.pruner.get("_target_"),
+        "fidelity": list(settings.fidelity),
+        "patience": settings.patience,
+        "refit": settings.refit,
+        "confirm.top_k": settings.confirm.top_k,
         "storage": mask_password(settings.storage) if settings.storage else "sweep dir",
     }
     params.update({f"space.{key}": repr(dist) for key, dist in settings.space.distributions.items()})

@@ -30,8 +30,11 @@ log = logging.getLogger("cnnsweep")
 OFFLINE_S = 30.0  # after a failed call, send nothing for this long
 # MLflow's HTTP client retries a refused connection 7 times with growing waits (minutes);
 # a tracker must not hold a trial that long. The user's own settings win.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param's value
 PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits on one log_batch
 
@@ -43,12 +46,25 @@ PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: the UI nests a child run unde
 
 # metrics.json key -> MLflow metric name at the end of a run (val_acc / val_loss are also
 # per-epoch histories, so their best-epoch values get names of their own).
-FINAL_METRICS = {"objective": "objective", "val_acc": "best_val_acc", "val_loss": "best_val_loss",
-                 "test_acc": "test_acc", "test_loss": "test_loss", "best_epoch": "best_epoch",
-                 "epochs_run": "epochs_run", "params_count": "params_count",
-                 "train_seconds": "train_seconds", "images_per_second": "images_per_second"}
-STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "infeasible": "FAILED",
-          "interrupted": "KILLED"}
+FINAL_METRICS = {
+    "objective": "objective",
+    "val_acc": "best_val_acc",
+    "val_loss": "best_val_loss",
+    "test_acc": "test_acc",
+    "test_loss": "test_loss",
+    "best_epoch": "best_epoch",
+    "epochs_run": "epochs_run",
+    "params_count": "params_count",
+    "train_seconds": "train_seconds",
+    "images_per_second": "images_per_second",
+}
+STATUS = {
+    "complete": "FINISHED",
+    "pruned": "FINISHED",
+    "failed": "FAILED",
+    "infeasible": "FAILED",
+    "interrupted": "KILLED",
+}
 
 
 class MlflowExporter:
@@ -90,8 +106,13 @@ class MlflowExporter:
                 log.warning("MLflow refused to %s (%s)", what, reason)  # a bad value, not an outage
                 return None
             self._offline_until = time.monotonic() + OFFLINE_S
-            log.warning("MLflow (%s) could not %s: %s. Nothing is lost: the run folders keep "
-                        "everything, and a sweep sends what is missing at its end.", self.where, what, reason)
+            log.warning(
+                "MLflow (%s) could not %s: %s. Nothing is lost: the run folders keep "
+                "everything, and a sweep sends what is missing at its end.",
+                self.where,
+                what,
+                reason,
+            )
             return None
 
     # ------------------------------------------------------------ experiments and runs
@@ -105,15 +126,17 @@ class MlflowExporter:
             self._experiment_id = None if found is None else str(found.experiment_id)
         return self._experiment_id
 
-    def start_run(self, name: str, params: Mapping[str, Any], tags: Mapping[str, Any],
-                  parent_id: str | None = None) -> str | None:
+    def start_run(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, Any], parent_id: str | None = None
+    ) -> str | None:
         """A new run (a child of ``parent_id``), its params and tags; its id, or None."""
         experiment_id = self.experiment_id()
         if experiment_id is None:
             return None
         all_tags = {**{k: str(v) for k, v in tags.items()}, **({PARENT_TAG: parent_id} if parent_id else {})}
-        run = self._call(f"start the run {name!r}", self.client.create_run, experiment_id,
-                         tags=all_tags, run_name=name)
+        run = self._call(
+            f"start the run {name!r}", self.client.create_run, experiment_id, tags=all_tags, run_name=name
+        )
         if run is None:
             return None
         run_id = str(run.info.run_id)
@@ -125,8 +148,9 @@ class MlflowExporter:
 
         items = [Param(str(k), _param_text(v)) for k, v in params.items()]
         for start in range(0, len(items), PARAMS_PER_CALL):
-            self._call("log params", self.client.log_batch, run_id,
-                       params=items[start:start + PARAMS_PER_CALL])
+            self._call(
+                "log params", self.client.log_batch, run_id, params=items[start : start + PARAMS_PER_CALL]
+            )
 
     def log_metrics(self, run_id: str, values: Mapping[str, Any], step: int = 0) -> None:
         self.log_metric_rows(run_id, [(step, values)])
@@ -136,17 +160,26 @@ class MlflowExporter:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(str(name), float(value), now, int(step)) for step, values in rows
-                   for name, value in values.items() if _is_number(value)]
+        metrics = [
+            Metric(str(name), float(value), now, int(step))
+            for step, values in rows
+            for name, value in values.items()
+            if _is_number(value)
+        ]
         for start in range(0, len(metrics), METRICS_PER_CALL):
-            self._call("log metrics", self.client.log_batch, run_id,
-                       metrics=metrics[start:start + METRICS_PER_CALL])
+            self._call(
+                "log metrics",
+                self.client.log_batch,
+                run_id,
+                metrics=metrics[start : start + METRICS_PER_CALL],
+            )
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self._call("set tags", self.client.log_batch, run_id,
-                   tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+        self._call(
+            "set tags", self.client.log_batch, run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()]
+        )
 
     def log_files(self, run_id: str, paths: Sequence[Path]) -> bool:
         """Upload the files that exist; True when every upload went through."""
@@ -181,9 +214,14 @@ class MlflowExporter:
         runs: list[Any] = []
         token = None
         while True:
-            page = self._call("list the sweep's runs", self.client.search_runs, [experiment_id],
-                              filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'",
-                              max_results=1000, page_token=token)
+            page = self._call(
+                "list the sweep's runs",
+                self.client.search_runs,
+                [experiment_id],
+                filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'",
+                max_results=1000,
+                page_token=token,
+            )
             if page is None:
                 return None
             runs.extend(page)
@@ -195,8 +233,16 @@ class MlflowExporter:
         self._call("delete an incomplete run", self.client.delete_run, run_id)
 
     # ------------------------------------------------------------ whole runs from their folders
-    def send_run_end(self, run_id: str, run_dir: Path, metrics: Mapping[str, Any], state: str, *,
-                     with_history: bool = False, extra_tags: Mapping[str, Any] | None = None) -> bool:
+    def send_run_end(
+        self,
+        run_id: str,
+        run_dir: Path,
+        metrics: Mapping[str, Any],
+        state: str,
+        *,
+        with_history: bool = False,
+        extra_tags: Mapping[str, Any] | None = None,
+    ) -> bool:
         """A run's end from its folder: its resolved config as params, its final metrics, its
         files, its state; ``with_history`` also sends every epoch (when no epoch was sent live).
         True when everything went through (then the run is tagged as sent)."""
@@ -205,13 +251,13 @@ class MlflowExporter:
         if config:
             from cnnsweep.config import SECTIONS, dotted_keys  # params named by the config key
 
-            self.log_params(run_id, dotted_keys({k: config[k] for k in SECTIONS
-                                                 if k in config}))
+            self.log_params(run_id, dotted_keys({k: config[k] for k in SECTIONS if k in config}))
         if with_history:
             self.log_metric_rows(run_id, history_rows(run_dir / run_files.HISTORY_FILE))
         last_step = int(metrics.get("epochs_run") or 0)
-        self.log_metrics(run_id, {FINAL_METRICS[k]: v for k, v in metrics.items() if k in FINAL_METRICS},
-                         step=last_step)
+        self.log_metrics(
+            run_id, {FINAL_METRICS[k]: v for k, v in metrics.items() if k in FINAL_METRICS}, step=last_step
+        )
         files = [run_dir / run_files.HISTORY_FILE, run_dir / run_files.METRICS_FILE]
         curves = run_dir / run_files.CURVES_FILE
         tags = {STATE_TAG: state, **(extra_tags or {})}
@@ -247,8 +293,12 @@ class MlflowExporter:
         mlflow.set_tracking_uri(self.uri)
         with mlflow.start_run(run_id=run_id):
             # Listing the requirements keeps MLflow from loading the model in a subprocess to guess them.
-            mlflow.keras.log_model(model, name="model", signature=_signature(model),
-                                   pip_requirements=[f"keras=={keras.__version__}"])
+            mlflow.keras.log_model(
+                model,
+                name="model",
+                signature=_signature(model),
+                pip_requirements=[f"keras=={keras.__version__}"],
+            )
         self.set_tags(run_id, {MODEL_TAG: "true"})
 
 
@@ -289,4 +339,4 @@ def _is_number(value: Any) -> bool:
 
 def _param_text(value: Any) -> str:
     text = "null" if value is None else str(value)
-    return text if len(text) <= MAX_PARAM_CHARS else text[:MAX_PARAM_CHARS - 3] + "..."
+    return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."

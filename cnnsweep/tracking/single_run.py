@@ -38,21 +38,26 @@ class _EpochsToRun(TrialHooks):
         self.send(epoch, logs)
 
 
-def tracked_run(settings: TrackingSettings, config: dict[str, Any], run_dir: Path,
-                train: Callable[..., Any]) -> Any:
+def tracked_run(
+    settings: TrackingSettings, config: dict[str, Any], run_dir: Path, train: Callable[..., Any]
+) -> Any:
     """``train(config, run_dir, hooks=...)`` with the run sent to MLflow as it goes."""
     from cnnsweep.tracking.mlflow_exporter import MlflowExporter
 
     exporter = MlflowExporter(settings, experiment=DEFAULT_EXPERIMENT)
     _mask_saved_uri(run_dir, settings.uri)
-    run_id = exporter.start_run(run_dir.name, dotted_keys(config), {"cnnsweep.kind": "run",
-                                                                     "cnnsweep.run_dir": run_dir})
+    run_id = exporter.start_run(
+        run_dir.name, dotted_keys(config), {"cnnsweep.kind": "run", "cnnsweep.run_dir": run_dir}
+    )
     if run_id is None:
         return train(config, run_dir)
     log.info("MLflow: %s, %s", exporter.where, exporter.run_url(run_id))
     try:
-        result = train(config, run_dir, hooks=_EpochsToRun(
-            lambda epoch, logs: exporter.log_metrics(run_id, logs, step=epoch)))
+        result = train(
+            config,
+            run_dir,
+            hooks=_EpochsToRun(lambda epoch, logs: exporter.log_metrics(run_id, logs, step=epoch)),
+        )
     except CnnsweepError as exc:
         metrics = getattr(exc, "metrics", None) or run_files.failed_metrics(str(exc))
         exporter.send_run_end(run_id, run_dir, metrics, str(metrics.get("status", "failed")))

@@ -25,8 +25,9 @@ class CnnsweepSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         self.settings = settings
 
-    def setup(self, *, hydra_context: HydraContext | None, task_function: TaskFunction,
-              config: DictConfig | None) -> None:
+    def setup(
+        self, *, hydra_context: HydraContext | None, task_function: TaskFunction, config: DictConfig | None
+    ) -> None:
         assert hydra_context is not None and config is not None, "Hydra sets up a sweeper with both"
         self.hydra_context: HydraContext = hydra_context
         self.task_function = task_function
@@ -38,7 +39,12 @@ class CnnsweepSweeper(Sweeper):
         from cnnsweep.sweep.runner import run_sweep
 
         try:
-            run_sweep(self.settings, arguments, hydra_context=self.hydra_context,
-                      task_function=self.task_function, config=self.config)
+            run_sweep(
+                self.settings,
+                arguments,
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=self.config,
+            )
         except (UserError, Infeasible, SweepStopped) as exc:
             exit_with(exc)

@@ -12,20 +12,33 @@ import numpy as np
 import pandas as pd
 
 DEEP_CNN = {  # sweeps/deep_cnn.yaml
-    "model.conv_blocks": [2, 3], "model.convs_per_block": [1, 2], "model.filters": [16, 32, 48],
-    "model.batch_norm": [True, False], "model.dense_units": [64, 128, 256],
-    "model.dropout": ("interval", 0.1, 0.5), "trainer.learning_rate": ("log", 0.0005, 0.005),
+    "model.conv_blocks": [2, 3],
+    "model.convs_per_block": [1, 2],
+    "model.filters": [16, 32, 48],
+    "model.batch_norm": [True, False],
+    "model.dense_units": [64, 128, 256],
+    "model.dropout": ("interval", 0.1, 0.5),
+    "trainer.learning_rate": ("log", 0.0005, 0.005),
     "trainer.batch_size": [64, 128, 256],
 }
 SEED_CNN = {  # sweeps/seed_cnn.yaml
-    "model.filters": [16, 32, 64, 128], "model.kernel_size": [2, 3, 5], "model.strides": [1, 2],
-    "model.padding": ["valid", "same"], "trainer.batch_size": [16, 32, 64, 128],
+    "model.filters": [16, 32, 64, 128],
+    "model.kernel_size": [2, 3, 5],
+    "model.strides": [1, 2],
+    "model.padding": ["valid", "same"],
+    "trainer.batch_size": [16, 32, 64, 128],
 }
 SPACES = {"deep_cnn": DEEP_CNN, "seed_cnn": SEED_CNN}
 
 
-def draw_trials(space: dict, n: int, rng: np.random.Generator, *, concentrated: bool = False,
-                paired: tuple[str, str] | None = None) -> pd.DataFrame:
+def draw_trials(
+    space: dict,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    concentrated: bool = False,
+    paired: tuple[str, str] | None = None,
+) -> pd.DataFrame:
     """``n`` trials' searched values; ``paired=(leader, follower)`` makes the follower's value
     track the leader's (both binary) in 80% of the trials."""
     columns = {}
@@ -55,8 +68,9 @@ def draw_trials(space: dict, n: int, rng: np.random.Generator, *, concentrated: 
     return table
 
 
-def objective(table: pd.DataFrame, rng: np.random.Generator, effects: dict | None = None,
-              noise: float = 0.01) -> pd.Series:
+def objective(
+    table: pd.DataFrame, rng: np.random.Generator, effects: dict | None = None, noise: float = 0.01
+) -> pd.Series:
     """0.9 plus ``noise``-sized normal noise, plus ``effects[key][value]`` noise SDs per trial."""
     y = 0.9 + rng.normal(0, noise, len(table))
     for key, by_value in (effects or {}).items():

@@ -11,9 +11,11 @@ from cnnsweep.analysis import ablation
 
 
 def test_gains_shares_and_intervals_match_a_hand_computation():
-    steps = [("", "", "", [0.80, 0.81, 0.82], ""),
-             ("model.padding", "valid", "same", [0.87, 0.88, 0.89], ""),
-             ("model.filters", "128", "32", [0.88, 0.89, 0.90], "")]
+    steps = [
+        ("", "", "", [0.80, 0.81, 0.82], ""),
+        ("model.padding", "valid", "same", [0.87, 0.88, 0.89], ""),
+        ("model.filters", "128", "32", [0.88, 0.89, 0.90], ""),
+    ]
     path = ablation.summarise(steps)
     noise = 0.01  # every configuration: sd 0.01 over 2 degrees of freedom
     assert path.noise_std == pytest.approx(noise)
@@ -32,8 +34,11 @@ def test_gains_shares_and_intervals_match_a_hand_computation():
 
 
 def test_the_words_name_the_fewest_changes_that_carry_most_of_the_gain():
-    steps = [("", "", "", [0.800, 0.801], ""), ("a", "1", "2", [0.890, 0.891], ""),
-             ("b", "1", "2", [0.900, 0.901], "")]
+    steps = [
+        ("", "", "", [0.800, 0.801], ""),
+        ("a", "1", "2", [0.890, 0.891], ""),
+        ("b", "1", "2", [0.900, 0.901], ""),
+    ]
     path = ablation.summarise(steps)
     words = ablation.in_words(path, points=True)
     assert words.startswith("a: 1 -> 2 carries") and "b: 1 -> 2" not in words  # a alone carries 90%

@@ -40,7 +40,8 @@ def test_a_binary_key_is_one_row_whose_effect_and_interval_are_the_two_sample_t(
     assert [e.value for e in analysis.marginal] == ["valid"]  # the marginal view: one row too
     assert effects.mattering_in_words(analysis, points=True) == [
         f"model.padding: valid vs same: -5.0 points [{100 * row.ci95_lo:.1f}, {100 * row.ci95_hi:.1f}], "
-        "4 vs 4 trials"]
+        "4 vs 4 trials"
+    ]
 
 
 def test_a_key_with_more_values_has_a_row_per_value_against_the_keys_average():
@@ -59,10 +60,13 @@ def test_a_key_with_more_values_has_a_row_per_value_against_the_keys_average():
 def test_the_conditional_effect_holds_the_other_key_fixed():
     # filters does nothing, but the good padding was tried mostly with 64 filters: the raw
     # groups credit 64, the joint model does not
-    table = pd.DataFrame({
-        "model.padding": ["same"] * 6 + ["valid"] * 6,
-        "model.filters": [64, 64, 64, 64, 64, 16, 16, 16, 16, 16, 16, 64],
-        "objective": [0.90, 0.91, 0.92, 0.90, 0.91, 0.92, 0.80, 0.81, 0.82, 0.80, 0.81, 0.82]})
+    table = pd.DataFrame(
+        {
+            "model.padding": ["same"] * 6 + ["valid"] * 6,
+            "model.filters": [64, 64, 64, 64, 64, 16, 16, 16, 16, 16, 16, 64],
+            "objective": [0.90, 0.91, 0.92, 0.90, 0.91, 0.92, 0.80, 0.81, 0.82, 0.80, 0.81, 0.82],
+        }
+    )
     analysis = effects.analyse(table, ["model.padding", "model.filters"])
     conditional = _row(analysis, "model.filters", "64")
     marginal = _row(analysis, "model.filters", "64", view="marginal")
@@ -72,8 +76,9 @@ def test_the_conditional_effect_holds_the_other_key_fixed():
 
 def test_numeric_bins_are_labelled_by_values_the_trials_took_and_a_constant_key_is_skipped():
     rates = np.geomspace(5e-4, 5e-3, 40)
-    table = pd.DataFrame({"trainer.learning_rate": rates, "model.pool_size": [2] * 40,
-                          "objective": 0.8 + 10 * rates})
+    table = pd.DataFrame(
+        {"trainer.learning_rate": rates, "model.pool_size": [2] * 40, "objective": 0.8 + 10 * rates}
+    )
     labels = analysed.value_labels(table["trainer.learning_rate"])
     levels = sorted(set(labels), key=analysed._level_order)
     assert len(levels) == analysed.MAX_BINS and levels[0].startswith("[") and levels[1].startswith("(")
@@ -100,8 +105,9 @@ def test_too_few_trials_for_the_joint_model_give_a_reason_and_no_verdict():
 
 
 def test_a_key_always_paired_with_another_is_not_separable_and_never_named():
-    table = pd.DataFrame({"model.padding": ["same", "valid"] * 6, "model.strides": [1, 2] * 6,
-                          "objective": [0.9, 0.8] * 6})
+    table = pd.DataFrame(
+        {"model.padding": ["same", "valid"] * 6, "model.strides": [1, 2] * 6, "objective": [0.9, 0.8] * 6}
+    )
     table["objective"] += np.linspace(0, 0.01, 12)
     analysis = effects.analyse(table, ["model.padding", "model.strides"])
     (strides,) = [k for k in analysis.keys if k.key == "model.strides"]
@@ -111,9 +117,15 @@ def test_a_key_always_paired_with_another_is_not_separable_and_never_named():
 
 # ---------------------------------------------------------------- which trials count
 def _trials(states, objectives, stopped_by=None):
-    return pd.DataFrame({"trial_number": range(len(states)), "state": states, "objective": objectives,
-                         "stopped_by": stopped_by or [None] * len(states),
-                         "model.padding": ["same", "valid"] * (len(states) // 2)})
+    return pd.DataFrame(
+        {
+            "trial_number": range(len(states)),
+            "state": states,
+            "objective": objectives,
+            "stopped_by": stopped_by or [None] * len(states),
+            "model.padding": ["same", "valid"] * (len(states) // 2),
+        }
+    )
 
 
 def test_trials_stopped_by_the_time_budget_are_left_out_like_pruned_ones():
@@ -126,9 +138,10 @@ def test_a_pruned_sweep_is_analysed_at_the_latest_epoch_enough_trials_reached():
     # 2 complete trials (5 epochs), 10 pruned after 2 epochs: too few at the end, all at epoch 2
     states = ["complete", "complete"] + ["pruned"] * 10
     epochs = {n: range(1, 6 if n < 2 else 3) for n in range(12)}
-    histories = {n: pd.DataFrame({"epoch": epochs[n],
-                                  "val_acc": [0.5 + 0.01 * n + 0.1 * e for e in epochs[n]]})
-                 for n in range(12)}
+    histories = {
+        n: pd.DataFrame({"epoch": epochs[n], "val_acc": [0.5 + 0.01 * n + 0.1 * e for e in epochs[n]]})
+        for n in range(12)
+    }
     trials = _trials(states, [0.95, 0.96] + [0.7] * 10)
     used, scored_at = analysed.analysed_trials(trials, ["model.padding"], histories, "val_acc")
     assert scored_at == "epoch 2" and len(used) == 12
@@ -170,13 +183,15 @@ def test_under_a_global_null_a_sweep_names_a_setting_in_at_most_about_5_percent(
 
 
 @pytest.mark.parametrize("concentrated", [False, True], ids=["uniform", "concentrated"])
-@pytest.mark.parametrize("space,key,value", [("deep_cnn", "model.batch_norm", True),
-                                             ("seed_cnn", "model.padding", "same")])
+@pytest.mark.parametrize(
+    "space,key,value", [("deep_cnn", "model.batch_norm", True), ("seed_cnn", "model.padding", "same")]
+)
 def test_a_key_that_matters_is_found(space, key, value, concentrated):
     # 1.5 noise SDs between the key's two values: found in at least 90% of 60-trial sweeps (85%
     # where the sampler leans to one value, which leaves fewer trials on the other side)
-    strong, _ = _rate(SPACES[space], 60, seed=7, concentrated=concentrated, truth={key: {value: 1.5}},
-                      key=key)
+    strong, _ = _rate(
+        SPACES[space], 60, seed=7, concentrated=concentrated, truth={key: {value: 1.5}}, key=key
+    )
     assert strong >= (0.85 if concentrated else 0.90), strong
     # 1 noise SD, uniform: what family-wise control over every key costs (see the README)
     if not concentrated:
@@ -185,15 +200,28 @@ def test_a_key_that_matters_is_found(space, key, value, concentrated):
 
 
 @pytest.mark.parametrize("n", [30, 60])
-@pytest.mark.parametrize("space,leader,value,follower", [
-    ("deep_cnn", "model.batch_norm", True, "model.convs_per_block"),
-    ("seed_cnn", "model.padding", "same", "model.strides")])
+@pytest.mark.parametrize(
+    "space,leader,value,follower",
+    [
+        ("deep_cnn", "model.batch_norm", True, "model.convs_per_block"),
+        ("seed_cnn", "model.padding", "same", "model.strides"),
+    ],
+)
 def test_a_null_key_the_sampler_paired_with_a_strong_key_is_not_named(space, leader, value, follower, n):
     truth = {leader: {value: 3.0}}
-    rate, _ = _rate(SPACES[space], n, seed=n + 1, concentrated=True, truth=truth, paired=(leader, follower),
-                    key=follower)
+    rate, _ = _rate(
+        SPACES[space], n, seed=n + 1, concentrated=True, truth=truth, paired=(leader, follower), key=follower
+    )
     assert rate <= 0.10, rate
     # the trap is real: the raw groups (the marginal view) see the follower's borrowed effect
-    marginal, _ = _rate(SPACES[space], n, seed=n + 1, concentrated=True, truth=truth,
-                        paired=(leader, follower), key=follower, marginal=True)
+    marginal, _ = _rate(
+        SPACES[space],
+        n,
+        seed=n + 1,
+        concentrated=True,
+        truth=truth,
+        paired=(leader, follower),
+        key=follower,
+        marginal=True,
+    )
     assert marginal >= 0.7, marginal

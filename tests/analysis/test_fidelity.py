@@ -44,8 +44,13 @@ def test_the_rungs_correlation_and_pruned_estimate_match_a_hand_computation():
 def test_without_pruning_every_epoch_before_the_last_is_judged_and_noise_gives_no_agreement():
     rng = np.random.default_rng(0)
     histories = {n: pd.DataFrame({"epoch": range(1, 4), "val_acc": rng.random(3)}) for n in range(30)}
-    trials = pd.DataFrame({"trial_number": range(30), "state": "complete",
-                           "objective": [h["val_acc"].iloc[-1] for h in histories.values()]})
+    trials = pd.DataFrame(
+        {
+            "trial_number": range(30),
+            "state": "complete",
+            "objective": [h["val_acc"].iloc[-1] for h in histories.values()],
+        }
+    )
     found = fidelity.rungs(trials, histories, "val_acc")
     assert [r.epoch for r in found] == [1, 2]
     assert all(r.ci95_lo < 0 < r.ci95_hi for r in found)  # unrelated early scores: rho about 0

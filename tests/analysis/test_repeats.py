@@ -36,17 +36,21 @@ def test_means_intervals_noise_and_lead_match_a_hand_computation():
     assert summary.configs[0].p_best > summary.configs[1].p_best > 0.1 > summary.configs[2].p_best
     # with the noise known, P(7 beats 2) = Phi(1.2247) = 0.89; its estimate from 6 degrees of
     # freedom has heavier tails: P(t_6 < 1.2247) = 0.867
-    assert summary.configs[0].p_best == pytest.approx(student.cdf(0.01 / (noise * math.sqrt(2 / 3)), 6),
-                                                      abs=0.012)
-    assert summary.verdict("val_acc").startswith("The top 3 configurations are within noise of each other: "
-                                                 "trial 7 leads trial 2 by 0.0100 (95% [-0.0168, 0.0368])")
+    assert summary.configs[0].p_best == pytest.approx(
+        student.cdf(0.01 / (noise * math.sqrt(2 / 3)), 6), abs=0.012
+    )
+    assert summary.verdict("val_acc").startswith(
+        "The top 3 configurations are within noise of each other: "
+        "trial 7 leads trial 2 by 0.0100 (95% [-0.0168, 0.0368])"
+    )
 
 
 def test_a_lead_larger_than_the_noise_is_a_clear_winner_and_minimising_flips_the_order():
     clear = repeats.summarise({1: [0.95, 0.951, 0.949], 2: [0.90, 0.901, 0.899]}, maximize=True)
     assert clear.clear_winner and clear.best_trial == 1 and clear.lead_ci95[0] > 0
     assert clear.verdict("val_acc").startswith(
-        "Trial 1 is the clear winner: its mean val_acc 0.9500 over 3 new runs")
+        "Trial 1 is the clear winner: its mean val_acc 0.9500 over 3 new runs"
+    )
     losses = repeats.summarise({1: [0.95, 0.951, 0.949], 2: [0.90, 0.901, 0.899]}, maximize=False)
     assert losses.best_trial == 2 and losses.lead == pytest.approx(0.05)
 
@@ -86,10 +90,19 @@ def test_runs_that_agree_exactly_take_one_validation_step_as_their_noise_never_a
     assert not unknown.clear_winner and "could not be measured" in unknown.verdict("val_acc")
 
 
-def _confirm_under_the_null(rng: np.random.Generator, *, trials: int = 16, k: int = 3, seeds: int = 3,
-                            noise: float = 0.01, step: float | None = None, count_selecting: bool = False):
+def _confirm_under_the_null(
+    rng: np.random.Generator,
+    *,
+    trials: int = 16,
+    k: int = 3,
+    seeds: int = 3,
+    noise: float = 0.01,
+    step: float | None = None,
+    count_selecting: bool = False,
+):
     """One sweep where every configuration's true mean is 0.9: the search runs each once, the
     top k by that run are confirmed with ``seeds`` new runs each."""
+
     def run(size):
         values = 0.9 + rng.normal(0, noise, size)
         return np.round(values / step) * step if step else values
@@ -97,8 +110,9 @@ def _confirm_under_the_null(rng: np.random.Generator, *, trials: int = 16, k: in
     search = run(trials)
     top = np.argsort(-search)[:k]
     runs = {int(t): list(run(seeds)) + ([float(search[t])] if count_selecting else []) for t in top}
-    return repeats.summarise(runs, maximize=True, selecting={int(t): float(search[t]) for t in top},
-                             resolution=step, draws=500)
+    return repeats.summarise(
+        runs, maximize=True, selecting={int(t): float(search[t]) for t in top}, resolution=step, draws=500
+    )
 
 
 @pytest.mark.parametrize("step", [None, 1 / 287], ids=["continuous", "one-digits-image-steps"])
@@ -126,9 +140,9 @@ def _bias_of_means_and_noise(count_selecting: bool) -> tuple[float, float, float
     for _ in range(1500):
         summary = _confirm_under_the_null(rng, count_selecting=count_selecting)
         means.extend(c.mean for c in summary.configs)
-        variances.append(summary.noise_std ** 2)
+        variances.append(summary.noise_std**2)
     error = float(np.std(means) / math.sqrt(len(means)))
-    return float(np.mean(means) - 0.9), float(np.mean(variances) / 0.01 ** 2), error
+    return float(np.mean(means) - 0.9), float(np.mean(variances) / 0.01**2), error
 
 
 def test_new_seeds_alone_give_unbiased_means_and_noise_and_the_selecting_run_would_not():

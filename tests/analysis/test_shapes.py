@@ -32,15 +32,17 @@ def test_the_lessons_example_in_words():
 
 
 def test_the_receptive_field_grows_with_kernels_strides_and_pooling():
-    model = dict(_seed_model(), conv_blocks=2, convs_per_block=2, kernel_size=3, strides=1,
-                 padding="same", pool_size=2)
+    model = dict(
+        _seed_model(), conv_blocks=2, convs_per_block=2, kernel_size=3, strides=1, padding="same", pool_size=2
+    )
     # block 1: 3, 5; pool (step 2): 6; block 2: 5 + ... = 6 + 2*2 = 10, 14
     assert plan_architecture(model, (28, 28, 1), 10).receptive_field == 14
 
 
 def test_a_quantitys_slope_per_doubling_is_the_least_squares_slope_on_its_log2():
-    table = pd.DataFrame({"flatten_values": [1000, 2000, 4000, 8000, 16000],
-                          "objective": [0.80, 0.82, 0.84, 0.86, 0.88]})
+    table = pd.DataFrame(
+        {"flatten_values": [1000, 2000, 4000, 8000, 16000], "objective": [0.80, 0.82, 0.84, 0.86, 0.88]}
+    )
     (row,) = [e for e in shapes.quantity_effects(table) if e.key == "flatten_values"]
     assert row.effect == pytest.approx(0.02) and row.view == "shape" and row.trials == 5
     assert row.ci95_lo == pytest.approx(0.02) and row.ci95_hi == pytest.approx(0.02)  # a perfect line
@@ -52,8 +54,15 @@ def test_two_way_tables_give_cell_means_with_intervals_and_mark_cells_that_canno
     for n, (kernel, padding) in enumerate([(k, p) for k in (2, 5, 9) for p in ("valid", "same")] * 3):
         state = "infeasible" if (kernel, padding) == (9, "valid") else "complete"
         score = None if state == "infeasible" else 0.8 + 0.01 * kernel + rng.normal(0, 0.001)
-        rows.append({"trial_number": n, "state": state, "model.kernel_size": kernel, "model.padding": padding,
-                     "objective": score})
+        rows.append(
+            {
+                "trial_number": n,
+                "state": state,
+                "model.kernel_size": kernel,
+                "model.padding": padding,
+                "objective": score,
+            }
+        )
     trials = pd.DataFrame(rows)
     analysed = trials[trials["state"] == "complete"]
     cells = shapes.two_way_tables(trials, analysed, ["model.kernel_size", "model.padding"])

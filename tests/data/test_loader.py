@@ -1,6 +1,5 @@
 """Loading: where datasets are found, checks on their arrays, limits and the cache."""
 
-
 import numpy as np
 import pytest
 
@@ -76,8 +75,9 @@ def test_labels_out_of_range(tmp_path):
 
 
 def test_empty_split(tmp_path):
-    path = write_mnist_npz(tmp_path / "m.npz", x_test=np.zeros((0, 28, 28), np.uint8),
-                           y_test=np.zeros(0, np.uint8))
+    path = write_mnist_npz(
+        tmp_path / "m.npz", x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8)
+    )
     with pytest.raises(DataError, match="test split is empty"):
         load_dataset("mnist", str(path))
 

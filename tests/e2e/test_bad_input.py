@@ -64,8 +64,9 @@ def labels_out_of_range(d: Path) -> str:
 
 
 def empty_split(d: Path) -> str:
-    return str(write_mnist_npz(d / "m.npz", x_test=np.zeros((0, 28, 28), np.uint8),
-                               y_test=np.zeros(0, np.uint8)))
+    return str(
+        write_mnist_npz(d / "m.npz", x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8))
+    )
 
 
 def npz_missing_arrays(d: Path) -> str:
@@ -79,8 +80,12 @@ def corrupt_npz(d: Path) -> str:
 
 
 def npz_with_pickled_objects(d: Path) -> str:
-    arrays = {"x_train": np.array([object()] * 3, dtype=object), "y_train": np.zeros(3),
-              "x_test": np.zeros((2, 28, 28)), "y_test": np.zeros(2)}
+    arrays = {
+        "x_train": np.array([object()] * 3, dtype=object),
+        "y_train": np.zeros(3),
+        "x_test": np.zeros((2, 28, 28)),
+        "y_test": np.zeros(2),
+    }
     np.savez(d / "obj.npz", **arrays)
     return str(d / "obj.npz")
 
@@ -135,9 +140,21 @@ CASES: list[Case] = [
     # configs: unknown options, wrong types, values out of range
     ("unknown dataset", fixed("dataset=imagenet"), "dataset=imagenet is not a known dataset"),
     ("unknown model", fixed("model=resnet"), "model=resnet is not a known model"),
-    ("unknown key", fixed("model.filtrs=8"), "model.filtrs is not a key of the model config. Did you mean model.filters?"),
-    ("type: filters=abc", fixed("model.filters=abc"), "model.filters=abc cannot be used: model.filters takes a whole number."),
-    ("type: epochs=ten", fixed("trainer.epochs=ten"), "trainer.epochs=ten cannot be used: trainer.epochs takes a whole number."),
+    (
+        "unknown key",
+        fixed("model.filtrs=8"),
+        "model.filtrs is not a key of the model config. Did you mean model.filters?",
+    ),
+    (
+        "type: filters=abc",
+        fixed("model.filters=abc"),
+        "model.filters=abc cannot be used: model.filters takes a whole number.",
+    ),
+    (
+        "type: epochs=ten",
+        fixed("trainer.epochs=ten"),
+        "trainer.epochs=ten cannot be used: trainer.epochs takes a whole number.",
+    ),
     ("negative epochs", fixed("trainer.epochs=-1"), "trainer.epochs=-1 must be a positive integer"),
     ("zero batch", fixed("trainer.batch_size=0"), "trainer.batch_size=0 must be a positive integer"),
     ("zero learning rate", fixed("trainer.learning_rate=0"), "must be positive"),
@@ -153,21 +170,40 @@ CASES: list[Case] = [
     ("searched typo", fixed("model.filtrs=choice(8,16)"), "Did you mean model.filters?"),
     ("reversed range", fixed("model.filters=range(8,2)"), "is empty or reversed"),
     ("reversed interval", fixed("trainer.learning_rate=interval(0.1,0.01)"), "is empty or reversed"),
-    ("grid of an interval", fixed("hydra/sweeper/sampler=grid", "trainer.learning_rate=interval(0.001,0.01)"),
-     "a grid sampler cannot enumerate"),
+    (
+        "grid of an interval",
+        fixed("hydra/sweeper/sampler=grid", "trainer.learning_rate=interval(0.001,0.01)"),
+        "a grid sampler cannot enumerate",
+    ),
     ("n_trials", fixed("hydra.sweeper.n_trials=0"), "hydra.sweeper.n_trials=0 must be an integer >= 1"),
     ("n_jobs", fixed("hydra.sweeper.n_jobs=0"), "hydra.sweeper.n_jobs=0 must be an integer >= 1"),
-    ("too many workers", fixed("hydra.sweeper.n_jobs=1000"), "hydra.sweeper.n_jobs=1000 would start 1000 worker processes of about 900 MB each"),
-    ("timeout", fixed("hydra.sweeper.timeout=-5"), "hydra.sweeper.timeout=-5.0 must be a positive number of seconds, or null for none"),
+    (
+        "too many workers",
+        fixed("hydra.sweeper.n_jobs=1000"),
+        "hydra.sweeper.n_jobs=1000 would start 1000 worker processes of about 900 MB each",
+    ),
+    (
+        "timeout",
+        fixed("hydra.sweeper.timeout=-5"),
+        "hydra.sweeper.timeout=-5.0 must be a positive number of seconds, or null for none",
+    ),
     ("failure rate", fixed("hydra.sweeper.max_failure_rate=2"), "must be between 0 and 1"),
-    ("direction vs monitor", fixed("hydra.sweeper.direction=minimize"),
-     "contradicts trainer.early_stopping.monitor=val_acc"),
-    ("direction vs study",
-     fixed("hydra.sweeper.direction=minimize", "trainer.early_stopping.monitor=val_loss"),
-     "optimises ['maximize']"),
+    (
+        "direction vs monitor",
+        fixed("hydra.sweeper.direction=minimize"),
+        "contradicts trainer.early_stopping.monitor=val_acc",
+    ),
+    (
+        "direction vs study",
+        fixed("hydra.sweeper.direction=minimize", "trainer.early_stopping.monitor=val_loss"),
+        "optimises ['maximize']",
+    ),
     ("storage path", fixed("hydra.sweeper.storage=sqlite:////proc/no/such/dir/x.db"), "cannot be opened"),
-    ("storage refuses", fixed("hydra.sweeper.storage=postgresql://alice:s3cret@127.0.0.1:9/db"),
-     "hydra.sweeper.storage=postgresql://alice:***@127.0.0.1:9/db cannot be opened"),
+    (
+        "storage refuses",
+        fixed("hydra.sweeper.storage=postgresql://alice:s3cret@127.0.0.1:9/db"),
+        "hydra.sweeper.storage=postgresql://alice:***@127.0.0.1:9/db cannot be opened",
+    ),
     # data files
     ("path missing", fixed("dataset=mnist", "dataset.path=/no/such/place"), "does not exist"),
     ("truncated IDX", data("mnist", truncated_idx), "is truncated or corrupt"),
@@ -180,39 +216,73 @@ CASES: list[Case] = [
     ("empty split", data("mnist", empty_split), "test split is empty"),
     ("npz arrays", data("mnist", npz_missing_arrays), "lacks the arrays x_train, y_train"),
     ("corrupt npz", data("mnist", corrupt_npz), "cannot be read as a .npz archive"),
-    ("npz of objects", data("mnist", npz_with_pickled_objects), "obj.npz cannot be read as a .npz archive (ValueError: Object arrays cannot be loaded when allow_pickle=False)"),
+    (
+        "npz of objects",
+        data("mnist", npz_with_pickled_objects),
+        "obj.npz cannot be read as a .npz archive (ValueError: Object arrays cannot be loaded when allow_pickle=False)",
+    ),
     ("wrong format", data("mnist", text_file), "is not a mnist source"),
-    ("truncated CIFAR tar", data("cifar10", truncated_cifar_tar), "c.tar.gz cannot be read as a tar archive (Compressed file ended before the end-of-stream marker was reached). The file is corrupt or truncated; download cifar-10-python.tar.gz again"),
+    (
+        "truncated CIFAR tar",
+        data("cifar10", truncated_cifar_tar),
+        "c.tar.gz cannot be read as a tar archive (Compressed file ended before the end-of-stream marker was reached). The file is corrupt or truncated; download cifar-10-python.tar.gz again",
+    ),
     ("CIFAR batch missing", data("cifar10", cifar_missing_batch), "lacks the CIFAR-10 batch data_batch_3"),
-    ("CIFAR batch truncated", data("cifar10", cifar_truncated_batch), "data_batch_2 is not a CIFAR-10 python batch (UnpicklingError: pickle data was truncated). The file is corrupt or truncated; download it again"),
-    ("CIFAR pickle with code", data("cifar10", cifar_pickle_with_code), "test_batch is not a CIFAR-10 python batch (UnpicklingError: refusing to load __builtin__.print)"),
+    (
+        "CIFAR batch truncated",
+        data("cifar10", cifar_truncated_batch),
+        "data_batch_2 is not a CIFAR-10 python batch (UnpicklingError: pickle data was truncated). The file is corrupt or truncated; download it again",
+    ),
+    (
+        "CIFAR pickle with code",
+        data("cifar10", cifar_pickle_with_code),
+        "test_batch is not a CIFAR-10 python batch (UnpicklingError: refusing to load __builtin__.print)",
+    ),
 ]
 
 
 def digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def finished_sweep(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("existing")
     sweep_dir = root / "sweep"
-    proc = run_cli("--multirun", "+sweep=seed_cnn", *FAST, f"hydra.sweep.dir={sweep_dir}",
-                   "trainer.epochs=1", "hydra.sweeper.n_trials=2", f"hydra.sweeper.study_name={STUDY}",
-                   cwd=root)
+    proc = run_cli(
+        "--multirun",
+        "+sweep=seed_cnn",
+        *FAST,
+        f"hydra.sweep.dir={sweep_dir}",
+        "trainer.epochs=1",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.study_name={STUDY}",
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (sweep_dir / "optuna.db").is_file() and (sweep_dir / "report.html").is_file()
     return sweep_dir, digest(sweep_dir)
 
 
 @pytest.mark.parametrize(("name", "arguments", "message"), CASES, ids=[c[0] for c in CASES])
-def test_bad_input_fails_clearly_and_leaves_the_study_untouched(tmp_path, finished_sweep, name,
-                                                                 arguments, message):
+def test_bad_input_fails_clearly_and_leaves_the_study_untouched(
+    tmp_path, finished_sweep, name, arguments, message
+):
     sweep_dir, before = finished_sweep
-    proc = run_cli("--multirun", "+sweep=seed_cnn", *FAST, f"hydra.sweep.dir={sweep_dir}",
-                   f"hydra.sweeper.study_name={STUDY}", *arguments(tmp_path),
-                   cwd=tmp_path, env={"CNNSWEEP_DATA_DIR": str(tmp_path)})
+    proc = run_cli(
+        "--multirun",
+        "+sweep=seed_cnn",
+        *FAST,
+        f"hydra.sweep.dir={sweep_dir}",
+        f"hydra.sweeper.study_name={STUDY}",
+        *arguments(tmp_path),
+        cwd=tmp_path,
+        env={"CNNSWEEP_DATA_DIR": str(tmp_path)},
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-2000:]
     assert message in proc.stderr, proc.stderr

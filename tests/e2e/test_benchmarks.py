@@ -11,12 +11,42 @@ from benchmarks.run import main
 @pytest.mark.heavy
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     # Two of benchmark 4's peers: each peer script once, each recipe once.
-    assert main(["overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust", "levers",
-                 "tracking", "why", "--quick", "--results", str(tmp_path),
-                 "--peers", "keras_tuner_cnnsweep_recipe", "optuna_plain"]) == 0
+    assert (
+        main(
+            [
+                "overhead",
+                "throughput",
+                "pruning",
+                "quality",
+                "scaling",
+                "defaults",
+                "trust",
+                "levers",
+                "tracking",
+                "why",
+                "--quick",
+                "--results",
+                str(tmp_path),
+                "--peers",
+                "keras_tuner_cnnsweep_recipe",
+                "optuna_plain",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) == {"overhead", "throughput", "pruning", "quality", "scaling", "defaults", "trust",
-                            "levers", "tracking", "why"}
+    assert set(results) == {
+        "overhead",
+        "throughput",
+        "pruning",
+        "quality",
+        "scaling",
+        "defaults",
+        "trust",
+        "levers",
+        "tracking",
+        "why",
+    }
     assert results["why"]["path_runs"] >= 1 and 0 < results["why"]["path_share_of_training"] < 1
     assert results["tracking"]["finished_trials"] == {"plain": [2], "tracked": [2]}
     levers = results["levers"]["levers"]
@@ -34,14 +64,23 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     assert "lead_over_recipe_parity_points" in quality
     assert results["scaling"]["n_jobs=2"]["complete"] == 2 and results["scaling"]["command_speedup"] > 0
     assert results["overhead"]["command_overhead_ms_per_trial"] == round(
-        1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2)
+        1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2
+    )
     assert 0 <= results["defaults"]["test_acc"] <= 1 and results["defaults"]["command_s"] > 0
     trust = results["trust"]
     assert trust["confirm_runs"] >= 1 and 0 <= trust["single_run_picks_confirmed_winner"] <= 1
     page = (tmp_path / "RESULTS.md").read_text()
-    for title in ("1. Framework overhead per trial", "2. Training throughput",
-                  "3. Pruning and early stopping", "4. Time to quality", "5. Parallel scaling",
-                  "6. A good single run by default", "7. Trust: the winner's curse", "9. Levers toward 0.94",
-                  "10. The cost of MLflow tracking", "11. Why is the best configuration best?"):
+    for title in (
+        "1. Framework overhead per trial",
+        "2. Training throughput",
+        "3. Pruning and early stopping",
+        "4. Time to quality",
+        "5. Parallel scaling",
+        "6. A good single run by default",
+        "7. Trust: the winner's curse",
+        "9. Levers toward 0.94",
+        "10. The cost of MLflow tracking",
+        "11. Why is the best configuration best?",
+    ):
         assert title in page
     assert "No completed run recorded" not in page

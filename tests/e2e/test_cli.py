@@ -7,8 +7,15 @@ import pytest
 
 from tests.helpers import FASHION_DIR, requires, run_cli
 
-TINY = ["dataset=digits", "dataset.train_limit=300", "dataset.test_limit=60", "model.filters=8",
-        "model.dense_units=16", "trainer.epochs=2", "trainer.batch_size=32"]
+TINY = [
+    "dataset=digits",
+    "dataset.train_limit=300",
+    "dataset.test_limit=60",
+    "model.filters=8",
+    "model.dense_units=16",
+    "trainer.epochs=2",
+    "trainer.batch_size=32",
+]
 
 
 def _single_run_dir(root):
@@ -43,11 +50,16 @@ def test_quiet_mode_has_no_epoch_lines(tmp_path):
 
 
 BAD_INPUTS = [
-    (["dataset=imagenet"], "dataset=imagenet is not a known dataset. Use dataset= one of: "
-                           "cifar10, digits, fashion_mnist, mnist."),
+    (
+        ["dataset=imagenet"],
+        "dataset=imagenet is not a known dataset. Use dataset= one of: "
+        "cifar10, digits, fashion_mnist, mnist.",
+    ),
     (["model=resnet"], "model=resnet is not a known model. Use model= one of: cnn, seed."),
-    (["tracking=mlflow", "tracking.uri=ftp://u:pw@host/runs"],
-     "tracking.uri=ftp://u:***@host/runs is not a URI MLflow can track to (ftp://)"),
+    (
+        ["tracking=mlflow", "tracking.uri=ftp://u:pw@host/runs"],
+        "tracking.uri=ftp://u:***@host/runs is not a URI MLflow can track to (ftp://)",
+    ),
     (["dataset=mnist", "dataset.path=/no/such/place"], "dataset.path=/no/such/place does not exist"),
     (["model.padding=full"], "model.padding='full' is not a padding mode"),
     (["model.filters=0"], "model.filters=0 must be a positive integer"),
@@ -55,26 +67,35 @@ BAD_INPUTS = [
     (["model.strides=0"], "model.strides=0 must be a positive integer"),
     (["trainer.batch_size=0"], "trainer.batch_size=0 must be a positive integer"),
     (["trainer.epochs=-1"], "trainer.epochs=-1 must be a positive integer"),
-    (["model.kernel_size=9", "model.padding=valid"],
-     "model.kernel_size=9 does not fit: the input is 8x8 (padding=valid)"),
-    (["model.pool_size=3", "model.conv_blocks=3"],
-     "model.pool_size=3 does not fit: in block 2 the feature map before pooling is 2x2"),
+    (
+        ["model.kernel_size=9", "model.padding=valid"],
+        "model.kernel_size=9 does not fit: the input is 8x8 (padding=valid)",
+    ),
+    (
+        ["model.pool_size=3", "model.conv_blocks=3"],
+        "model.pool_size=3 does not fit: in block 2 the feature map before pooling is 2x2",
+    ),
     (["trainer.validation_split=1.5"], "trainer.validation_split=1.5 must be between 0 and 1"),
     (["trainer.validation_split=0"], "trainer.validation_split=0.0 must be between 0 and 1"),
-    (["trainer.backend=mxnet"], "trainer.backend='mxnet' is not a Keras backend. Use one of: "
-                                "tensorflow, jax, torch"),
+    (
+        ["trainer.backend=mxnet"],
+        "trainer.backend='mxnet' is not a Keras backend. Use one of: tensorflow, jax, torch",
+    ),
     (["trainer.precision=fp8"], "trainer.precision='fp8' is not a dtype policy"),
     (["trainer.steps_per_execution=0"], "trainer.steps_per_execution=0 must be a positive integer"),
-    (["trainer.batch_size=4096", "trainer.memory_limit_mb=1"],
-     "MB (activations of a batch of 4096 plus weights and optimizer state), over "
-     "trainer.memory_limit_mb=1"),
-    (["hydra.run.dir=/proc/cnnsweep-cannot-write"], "hydra.run.dir=/proc/cnnsweep-cannot-write "
-                                                   "is not a writable directory"),
+    (
+        ["trainer.batch_size=4096", "trainer.memory_limit_mb=1"],
+        "MB (activations of a batch of 4096 plus weights and optimizer state), over "
+        "trainer.memory_limit_mb=1",
+    ),
+    (
+        ["hydra.run.dir=/proc/cnnsweep-cannot-write"],
+        "hydra.run.dir=/proc/cnnsweep-cannot-write is not a writable directory",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), BAD_INPUTS,
-                         ids=[" ".join(o) for o, _ in BAD_INPUTS])
+@pytest.mark.parametrize(("overrides", "message"), BAD_INPUTS, ids=[" ".join(o) for o, _ in BAD_INPUTS])
 def test_bad_input_is_one_clear_line(tmp_path, overrides, message):
     proc = run_cli("dataset=digits", *overrides, cwd=tmp_path)
     assert proc.returncode == 2
@@ -115,21 +136,29 @@ def test_bad_data_file_is_one_clear_line(tmp_path, corruption):
 
 
 def test_dataset_not_found_offline(tmp_path):
-    proc = run_cli("dataset=cifar10", cwd=tmp_path,
-                   env={"CNNSWEEP_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    proc = run_cli(
+        "dataset=cifar10", cwd=tmp_path, env={"CNNSWEEP_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    )
     assert proc.returncode == 2
     assert "dataset cifar10 was not found. Tried:" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize(("arg", "line"), [
-    ("model.filters=abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
-    ("trainer.learning_rate=fast", "trainer.learning_rate=fast cannot be used: trainer.learning_rate "
-                                   "takes a number."),
-    ("trainer.flip_test=maybe",
-     "trainer.flip_test=maybe cannot be used: trainer.flip_test takes true or false."),
-    ("model.filters=8,abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
-])
+@pytest.mark.parametrize(
+    ("arg", "line"),
+    [
+        ("model.filters=abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
+        (
+            "trainer.learning_rate=fast",
+            "trainer.learning_rate=fast cannot be used: trainer.learning_rate takes a number.",
+        ),
+        (
+            "trainer.flip_test=maybe",
+            "trainer.flip_test=maybe cannot be used: trainer.flip_test takes true or false.",
+        ),
+        ("model.filters=8,abc", "model.filters=abc cannot be used: model.filters takes a whole number."),
+    ],
+)
 def test_type_errors_are_one_line_naming_the_key_and_what_it_takes(tmp_path, arg, line):
     """cnnsweep's own line, before Hydra composes (Hydra's is six lines with its type names)."""
     proc = run_cli(arg, cwd=tmp_path, timeout=120)
@@ -143,8 +172,9 @@ def test_type_errors_are_one_line_naming_the_key_and_what_it_takes(tmp_path, arg
 @requires(FASHION_DIR.is_dir(), "apt-get install dataset-fashion-mnist")
 def test_fashion_mnist_two_epochs_reaches_085(tmp_path):
     """The issue's bar: real Fashion-MNIST, two epochs, test accuracy >= 0.85."""
-    proc = run_cli("dataset=fashion_mnist", "trainer.epochs=2", "hydra.run.dir=out",
-                   cwd=tmp_path, timeout=600)
+    proc = run_cli(
+        "dataset=fashion_mnist", "trainer.epochs=2", "hydra.run.dir=out", cwd=tmp_path, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["data_source"] == str(FASHION_DIR)
@@ -157,8 +187,11 @@ def test_help_names_the_program_and_its_three_commands(tmp_path):
     first = result.stdout.splitlines()[0]
     assert first == "cnnsweep: train a Keras CNN, or sweep its hyperparameters with Optuna."
     assert "is powered by Hydra" not in result.stdout and "__main__" not in result.stdout
-    for command in ("python -m cnnsweep [OVERRIDES...]", "python -m cnnsweep --multirun +sweep=NAME",
-                    "python -m cnnsweep.report SWEEP_DIR"):
+    for command in (
+        "python -m cnnsweep [OVERRIDES...]",
+        "python -m cnnsweep --multirun +sweep=NAME",
+        "python -m cnnsweep.report SWEEP_DIR",
+    ):
         assert command in result.stdout
     assert "trainer: default, seed" in result.stdout  # Hydra's list of groups is still there
     assert "tracking: mlflow, none" in result.stdout and "tracking=mlflow" in result.stdout

@@ -49,17 +49,31 @@ def _get(url: str, timeout: float = 60) -> dict:
 @requires(Path(DASHBOARD).exists(), "pip install optuna-dashboard")
 def test_optuna_dashboard_shows_each_state_and_no_made_up_objective(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.padding=valid", "trainer.epochs=3",
-        "model.kernel_size=choice(2,3,9)", "trainer.learning_rate=choice(0.003,0.00001,1e12)",
-        "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=1",
-        "hydra.sweeper.pruner.n_warmup_steps=0", f"hydra.sweeper.n_trials={len(TRIALS)}",
-        "hydra.sweeper.max_failure_rate=1", "hydra.sweeper.study_name=dash",
-        "hydra.sweeper.baselines=[" + ",".join(TRIALS) + "]"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.padding=valid",
+            "trainer.epochs=3",
+            "model.kernel_size=choice(2,3,9)",
+            "trainer.learning_rate=choice(0.003,0.00001,1e12)",
+            "hydra/sweeper/pruner=median",
+            "hydra.sweeper.pruner.n_startup_trials=1",
+            "hydra.sweeper.pruner.n_warmup_steps=0",
+            f"hydra.sweeper.n_trials={len(TRIALS)}",
+            "hydra.sweeper.max_failure_rate=1",
+            "hydra.sweeper.study_name=dash",
+            "hydra.sweeper.baselines=[" + ",".join(TRIALS) + "]",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     port = _free_port()
-    server = subprocess.Popen([DASHBOARD, f"sqlite:///{sweep_dir / 'optuna.db'}", "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [DASHBOARD, f"sqlite:///{sweep_dir / 'optuna.db'}", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         (summary,) = _get(f"http://127.0.0.1:{port}/api/studies")["study_summaries"]
         assert summary["study_name"] == "dash"
@@ -84,5 +98,8 @@ def test_optuna_dashboard_shows_each_state_and_no_made_up_objective(tmp_path):
         if ending == "infeasible":  # it never trained: nothing reported either
             assert not trial["intermediate_values"], trial
     assert [t["number"] for t in study["best_trials"]] == [
-        max((n for n, e in enumerate(TRIALS.values()) if e == "complete"),
-            key=lambda n: metrics[n]["objective"])]
+        max(
+            (n for n, e in enumerate(TRIALS.values()) if e == "complete"),
+            key=lambda n: metrics[n]["objective"],
+        )
+    ]

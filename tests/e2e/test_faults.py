@@ -30,9 +30,16 @@ from tests.helpers import IN_CI, cli_env, load_study, requires, run_cli, sweep_a
 
 pytestmark = pytest.mark.fault
 
-TINY = ["model=seed", "dataset.train_limit=200", "dataset.test_limit=50", "trainer.epochs=2",
-        "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
-        "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none"]
+TINY = [
+    "model=seed",
+    "dataset.train_limit=200",
+    "dataset.test_limit=50",
+    "trainer.epochs=2",
+    "model.filters=choice(4,8)",
+    "model.kernel_size=choice(2,3)",
+    "hydra/sweeper/sampler=random",
+    "hydra/sweeper/pruner=none",
+]
 
 # (fault point, the occurrences a 3-trial sweep of TINY reaches)
 # artifact: 3 trials x (model.keras, history.csv, metrics.json), and trials.csv and
@@ -62,9 +69,13 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def popen_sweep(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path,
+        [sys.executable, "-m", "cnnsweep", *args],
+        cwd=tmp_path,
         env=cli_env(env),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
@@ -99,8 +110,14 @@ def test_sigkill_at_a_random_point_then_resume_completes_the_study(tmp_path, see
     point, reach = KILL_POINTS[seed % len(KILL_POINTS)]
     hit = random.Random(seed).randint(1, reach)
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, *TINY, "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=kill",
-                      f"hydra.sweeper.sampler.seed={seed}", "hydra.sweeper.report=false")
+    args = sweep_args(
+        sweep_dir,
+        *TINY,
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.study_name=kill",
+        f"hydra.sweeper.sampler.seed={seed}",
+        "hydra.sweeper.report=false",
+    )
     killed = run_cli(*args, cwd=tmp_path, env={"CNNSWEEP_FAULT": f"{point}:{hit}:kill"})
     assert killed.returncode == -signal.SIGKILL, (point, hit, killed.stderr[-2000:])
 
@@ -124,10 +141,19 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
     the coordinator starts in the dead one's place."""
     sweep_dir = tmp_path / "sweep"
     release = tmp_path / "go"
-    proc = popen_sweep(tmp_path, *sweep_args(
-        sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=4", "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=pair"),
-        env={"CNNSWEEP_FAULT": "between:1:hold", "CNNSWEEP_FAULT_RELEASE": str(release)})
+    proc = popen_sweep(
+        tmp_path,
+        *sweep_args(
+            sweep_dir,
+            *TINY,
+            "dataset.train_limit=400",
+            "trainer.epochs=4",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.n_jobs=2",
+            "hydra.sweeper.study_name=pair",
+        ),
+        env={"CNNSWEEP_FAULT": "between:1:hold", "CNNSWEEP_FAULT_RELEASE": str(release)},
+    )
     try:
         victim = wait_for(lambda: running_trial(sweep_dir, "pair"), timeout=180)
         pid = victim.user_attrs[records.WORKER_ATTR]
@@ -135,8 +161,11 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
 
         def retry_done():
             study = _quietly(lambda: load_study(sweep_dir, "pair"))
-            return study and [t for t in study.get_trials() if t.state == TrialState.COMPLETE
-                              and t.user_attrs.get(records.RETRY_ATTR) == victim.number]
+            return study and [
+                t
+                for t in study.get_trials()
+                if t.state == TrialState.COMPLETE and t.user_attrs.get(records.RETRY_ATTR) == victim.number
+            ]
 
         retry = wait_for(retry_done, timeout=240, every=0.5)[0]
         release.touch()
@@ -168,10 +197,20 @@ def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_p
     sweep_dir = tmp_path / "sweep"
     with throwaway_server() as server:
         url = server.url_with_password(password)
-        proc = popen_sweep(tmp_path, *sweep_args(
-            sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=3", "hydra.sweeper.n_trials=5",
-            f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=restart"))
+        proc = popen_sweep(
+            tmp_path,
+            *sweep_args(
+                sweep_dir,
+                *TINY,
+                "dataset.train_limit=400",
+                "trainer.epochs=3",
+                "hydra.sweeper.n_trials=5",
+                f"hydra.sweeper.storage={url}",
+                "hydra.sweeper.study_name=restart",
+            ),
+        )
         try:
+
             def second_trial_running():
                 study = optuna.load_study(study_name="restart", storage=server.url)
                 return any(t.number >= 1 and t.state == TrialState.RUNNING for t in study.get_trials())
@@ -206,12 +245,23 @@ def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_p
 
     grace = 4
     with throwaway_server() as server:
+
         def machine(name: str, env: dict | None = None) -> subprocess.Popen:
-            return popen_sweep(tmp_path, *sweep_args(
-                tmp_path / name, *TINY, "dataset.train_limit=400", "hydra.sweeper.n_trials=3",
-                f"hydra.sweeper.storage={server.url}", "hydra.sweeper.study_name=beat",
-                "hydra.sweeper.heartbeat.interval=1", f"hydra.sweeper.heartbeat.grace_period={grace}",
-                "hydra.sweeper.report=false"), env=env)
+            return popen_sweep(
+                tmp_path,
+                *sweep_args(
+                    tmp_path / name,
+                    *TINY,
+                    "dataset.train_limit=400",
+                    "hydra.sweeper.n_trials=3",
+                    f"hydra.sweeper.storage={server.url}",
+                    "hydra.sweeper.study_name=beat",
+                    "hydra.sweeper.heartbeat.interval=1",
+                    f"hydra.sweeper.heartbeat.grace_period={grace}",
+                    "hydra.sweeper.report=false",
+                ),
+                env=env,
+            )
 
         def trials():
             return optuna.load_study(study_name="beat", storage=server.url).get_trials()
@@ -268,13 +318,24 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
 
     with throwaway_server() as server:
         sweep_dir = tmp_path / "sweep"
-        proc = popen_sweep(tmp_path, *sweep_args(
-            sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6", "hydra.sweeper.n_trials=2",
-            f"hydra.sweeper.storage={server.url}", "hydra.sweeper.study_name=paused",
-            "hydra.sweeper.heartbeat.interval=1", "hydra.sweeper.heartbeat.grace_period=2",
-            "hydra.sweeper.report=false"), env={"CNNSWEEP_FAULT": "batch:2:hold",
-                                                "CNNSWEEP_FAULT_RELEASE": str(tmp_path / "go")})
+        proc = popen_sweep(
+            tmp_path,
+            *sweep_args(
+                sweep_dir,
+                *TINY,
+                "dataset.train_limit=400",
+                "trainer.epochs=6",
+                "hydra.sweeper.n_trials=2",
+                f"hydra.sweeper.storage={server.url}",
+                "hydra.sweeper.study_name=paused",
+                "hydra.sweeper.heartbeat.interval=1",
+                "hydra.sweeper.heartbeat.grace_period=2",
+                "hydra.sweeper.report=false",
+            ),
+            env={"CNNSWEEP_FAULT": "batch:2:hold", "CNNSWEEP_FAULT_RELEASE": str(tmp_path / "go")},
+        )
         try:
+
             def first_trial_held():
                 trials = optuna.load_study(study_name="paused", storage=server.url).get_trials()
                 return trials and trials[0].state == TrialState.RUNNING and not trials[0].intermediate_values
@@ -284,8 +345,12 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
             os.kill(proc.pid, signal.SIGSTOP)
             (tmp_path / "go").touch()
             time.sleep(4.0)
-            other = open_storage(server.url, tmp_path / "other", several_writers=True,
-                                 heartbeat=Heartbeat(interval=1, grace_period=2))
+            other = open_storage(
+                server.url,
+                tmp_path / "other",
+                several_writers=True,
+                heartbeat=Heartbeat(interval=1, grace_period=2),
+            )
             study = optuna.load_study(study_name="paused", storage=other.storage)
             studies.recover_stale(study, other)  # another machine's look at the study
             assert study.get_trials()[0].state == TrialState.FAIL
@@ -313,8 +378,9 @@ def _quietly(check):
 
 def _mount_tmpfs(target: Path, size: str) -> bool:
     target.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True
+    )
     return done.returncode == 0
 
 
@@ -325,14 +391,27 @@ def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path
     if not _mount_tmpfs(sweep_dir, "600k"):  # no mount permission: fill the disk by injection
         assert not IN_CI, "CI runs as root and must take the real tmpfs"
         env = {"CNNSWEEP_FAULT": "artifact:1:enospc"}
-        warnings.warn("no permission to mount a tmpfs: the disk-full test injects ENOSPC instead",
-                      stacklevel=1)
+        warnings.warn(
+            "no permission to mount a tmpfs: the disk-full test injects ENOSPC instead", stacklevel=1
+        )
     try:
-        proc = run_cli(*sweep_args(
-            sweep_dir, "model=seed", "trainer.epochs=1", "model.filters=choice(2,512)",
-            "model.kernel_size=1", "model.padding=same", "hydra/sweeper/sampler=grid",
-            "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=full",
-            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}"), cwd=tmp_path, env=env)
+        proc = run_cli(
+            *sweep_args(
+                sweep_dir,
+                "model=seed",
+                "trainer.epochs=1",
+                "model.filters=choice(2,512)",
+                "model.kernel_size=1",
+                "model.padding=same",
+                "hydra/sweeper/sampler=grid",
+                "hydra/sweeper/pruner=none",
+                "hydra.sweeper.n_trials=2",
+                "hydra.sweeper.study_name=full",
+                f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}",
+            ),
+            cwd=tmp_path,
+            env=env,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         study = optuna.load_study(study_name="full", storage=f"sqlite:///{tmp_path / 'study.db'}")
         states = {t.params["model.filters"]: records.trial_state(t) for t in study.get_trials()}
@@ -348,16 +427,26 @@ def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path
             subprocess.run(["umount", "-l", str(sweep_dir)], capture_output=True)
 
 
-@pytest.mark.parametrize(("sent", "status", "name", "n_jobs"), [
-    (signal.SIGINT, 130, "Ctrl-C", 1),
-    (signal.SIGTERM, 143, "SIGTERM", 1),  # kill, docker stop, systemd, scancel
-    (signal.SIGTERM, 143, "Ctrl-C", 2),  # the coordinator passes it on to its workers as Ctrl-C
-], ids=["sigint", "sigterm", "sigterm-two-workers"])
+@pytest.mark.parametrize(
+    ("sent", "status", "name", "n_jobs"),
+    [
+        (signal.SIGINT, 130, "Ctrl-C", 1),
+        (signal.SIGTERM, 143, "SIGTERM", 1),  # kill, docker stop, systemd, scancel
+        (signal.SIGTERM, 143, "Ctrl-C", 2),  # the coordinator passes it on to its workers as Ctrl-C
+    ],
+    ids=["sigint", "sigterm", "sigterm-two-workers"],
+)
 def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path, sent, status, name, n_jobs):
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6",
-                      "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=ctrlc",
-                      f"hydra.sweeper.n_jobs={n_jobs}")
+    args = sweep_args(
+        sweep_dir,
+        *TINY,
+        "dataset.train_limit=400",
+        "trainer.epochs=6",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.study_name=ctrlc",
+        f"hydra.sweeper.n_jobs={n_jobs}",
+    )
     proc = popen_sweep(tmp_path, *args)
     try:
         wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=n_jobs), timeout=180)
@@ -388,8 +477,14 @@ def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path, sent, status, name, 
 def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead_one(tmp_path):
     """Two terminals, or a scheduler's retry: the second command never fails the first one's trial."""
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, *TINY, "dataset.train_limit=400", "trainer.epochs=6",
-                      "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=twice")
+    args = sweep_args(
+        sweep_dir,
+        *TINY,
+        "dataset.train_limit=400",
+        "trainer.epochs=6",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.study_name=twice",
+    )
     first = popen_sweep(tmp_path, *args)
     try:
         wait_for(lambda: running_trial(sweep_dir, "twice", at_least=0), timeout=180)
@@ -423,9 +518,17 @@ def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead
 def test_out_of_memory_in_a_trial_is_recorded_and_the_worker_goes_on(tmp_path):
     """An out-of-memory error mid-epoch (injected: MemoryError at the 3rd batch)."""
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(sweep_dir, *TINY, "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=oom",
-                               "hydra.sweeper.report=false"),
-                   cwd=tmp_path, env={"CNNSWEEP_FAULT": "batch:3:oom"})
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            *TINY,
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.study_name=oom",
+            "hydra.sweeper.report=false",
+        ),
+        cwd=tmp_path,
+        env={"CNNSWEEP_FAULT": "batch:3:oom"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     study = load_study(sweep_dir, "oom")
     states = [records.trial_state(t) for t in study.get_trials()]

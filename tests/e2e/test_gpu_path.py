@@ -27,8 +27,9 @@ def _without_tensorflow(tmp_path: Path) -> dict:
 @pytest.mark.heavy
 def test_the_gpu_benchmark_runs_on_jax_without_tensorflow(tmp_path):
     command = [sys.executable, "-m", "benchmarks.run", "gpu", "--quick", "--results", str(tmp_path)]
-    proc = subprocess.run(command, cwd=REPO, env=_without_tensorflow(tmp_path), capture_output=True,
-                          text=True, timeout=1200)
+    proc = subprocess.run(
+        command, cwd=REPO, env=_without_tensorflow(tmp_path), capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     gpu = json.loads((tmp_path / "results.json").read_text())["gpu"]
     assert gpu["backends"] == ["jax"]
@@ -39,6 +40,11 @@ def test_the_gpu_benchmark_runs_on_jax_without_tensorflow(tmp_path):
 
 
 def test_tensorflow_is_blocked_the_way_the_gpu_test_blocks_it(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", "import tensorflow"], env=_without_tensorflow(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        env=_without_tensorflow(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "import of tensorflow halted" in proc.stderr

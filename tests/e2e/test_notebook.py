@@ -13,8 +13,10 @@ from tests.helpers import cli_env, requires
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "examples" / "lesson.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-TINY = ('DATASET = "digits"\nSMALL = ["dataset.train_limit=400", "dataset.test_limit=100"]\n'
-        "EPOCHS = 2\nTRIALS = 6\n")
+TINY = (
+    'DATASET = "digits"\nSMALL = ["dataset.train_limit=400", "dataset.test_limit=100"]\n'
+    "EPOCHS = 2\nTRIALS = 6\n"
+)
 
 
 def _text(cell) -> str:
@@ -44,8 +46,9 @@ def executed(tmp_path_factory):
     (parameters,) = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     parameters.source = TINY
     where = tmp_path_factory.mktemp("notebook")
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(where)}}).execute(env=cli_env())
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(where)}}
+    ).execute(env=cli_env())
     return notebook, where
 
 
@@ -57,7 +60,8 @@ def _cell(notebook, starts: str):
 def test_the_lesson_notebook_runs_top_to_bottom_on_a_real_kernel(executed):
     notebook, where = executed
     assert "block1_conv1" in _text(_cell(notebook, "lesson = ")) and "Flatten sees" in _text(
-        _cell(notebook, "lesson = "))
+        _cell(notebook, "lesson = ")
+    )
     history = _text(_cell(notebook, "run = "))
     assert "val_acc" in history and "val_loss" in history
     plot = _cell(notebook, "run.plot()")
@@ -65,7 +69,8 @@ def test_the_lesson_notebook_runs_top_to_bottom_on_a_real_kernel(executed):
     assert "cnnsweep sweep" in _text(_cell(notebook, "result = "))
     assert "'trial'" in _text(_cell(notebook, "result.best"))
     assert "conditional" in _text(_cell(notebook, "result.effects")) or "Empty DataFrame" in _text(
-        _cell(notebook, "result.effects"))
+        _cell(notebook, "result.effects")
+    )
     assert "<iframe srcdoc=" in _text(_cell(notebook, "result.show()"))
     assert _text(notebook.cells[-1]).strip() == "(False, False)"  # no TensorFlow, no JAX in the kernel
     assert len(list((where / "multirun").glob("*/*/trials.csv"))) == 1

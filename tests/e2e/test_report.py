@@ -16,9 +16,17 @@ from tests.helpers import requires, run_cli
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-FAST = ["trainer.quiet=true", "trainer.epochs=3", "model=seed", "model.padding=valid",
-        "model.filters=choice(4,16)", "model.kernel_size=choice(2,3,9)", "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1"]
+FAST = [
+    "trainer.quiet=true",
+    "trainer.epochs=3",
+    "model=seed",
+    "model.padding=valid",
+    "model.filters=choice(4,16)",
+    "model.kernel_size=choice(2,3,9)",
+    "hydra.sweeper.n_trials=6",
+    "hydra.sweeper.pruner.n_startup_trials=2",
+    "hydra.sweeper.pruner.n_warmup_steps=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +35,24 @@ def real_sweeps(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     mnist = write_mnist_idx(root / "mnist", n_train=300, n_test=60)
     sweeps, logs = {}, {}
-    confirm = ["hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=2",  # the trust sections
-               "hydra.sweeper.ablation.seeds=1"]  # and the "why" section's measured path
-    for name, data in (("digits", ["dataset=digits", "dataset.train_limit=500", *confirm]),
-                       ("mnist", ["dataset=mnist", f"dataset.path={mnist}"])):
+    confirm = [
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=2",  # the trust sections
+        "hydra.sweeper.ablation.seeds=1",
+    ]  # and the "why" section's measured path
+    for name, data in (
+        ("digits", ["dataset=digits", "dataset.train_limit=500", *confirm]),
+        ("mnist", ["dataset=mnist", f"dataset.path={mnist}"]),
+    ):
         sweep_dir = root / name
-        proc = run_cli("--multirun", *data, *FAST, f"hydra.sweep.dir={sweep_dir}",
-                       f"hydra.sweeper.study_name={name}", cwd=root)
+        proc = run_cli(
+            "--multirun",
+            *data,
+            *FAST,
+            f"hydra.sweep.dir={sweep_dir}",
+            f"hydra.sweeper.study_name={name}",
+            cwd=root,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         sweeps[name] = sweep_dir
         logs[name] = proc.stdout + proc.stderr
@@ -53,14 +72,30 @@ def test_sweep_writes_its_report(real_sweeps):
     assert "Best model: layers and output shapes" in page and "block1_conv1" in page
     assert "infeasible" in page
     effects = pd.read_csv(sweep / "effects.csv")
-    assert list(effects.columns) == ["key", "value", "versus", "view", "trials", "others", "mean_objective",
-                                     "effect", "ci95_lo", "ci95_hi", "p_value", "matters", "scored_at"]
+    assert list(effects.columns) == [
+        "key",
+        "value",
+        "versus",
+        "view",
+        "trials",
+        "others",
+        "mean_objective",
+        "effect",
+        "ci95_lo",
+        "ci95_hi",
+        "p_value",
+        "matters",
+        "scored_at",
+    ]
     settings = effects[effects["view"] != "shape"]
     assert set(settings["key"]) <= set(collected.param_keys)
     assert set(effects["view"]) <= {"conditional", "marginal", "shape"}
     shapes = effects[effects["view"] == "shape"]  # the lesson's quantities, per doubling
-    assert set(shapes["key"]) <= {"flatten_side", "flatten_values", "receptive_field", "macs_per_image",
-                                  "params_count"} and not shapes["matters"].any()
+    assert (
+        set(shapes["key"])
+        <= {"flatten_side", "flatten_values", "receptive_field", "macs_per_image", "params_count"}
+        and not shapes["matters"].any()
+    )
     assert not effects[effects["view"] == "marginal"]["matters"].any()  # the marginal view names nothing
     configs = collected.confirmed["configs"]
     assert 1 <= len(configs) <= 2 and all(c["runs"] == 2 for c in configs)  # the 2 new seeds alone
@@ -105,8 +140,15 @@ def test_a_confirmed_sweep_names_one_best_everywhere(real_sweeps):
 
 @pytest.mark.slow
 def test_cross_sweep_report_side_by_side(real_sweeps, tmp_path):
-    proc = run_cli(str(real_sweeps["digits"]), str(real_sweeps["mnist"]), "--out", str(tmp_path / "cmp"),
-                   "--no-model", cwd=tmp_path, module="cnnsweep.report")
+    proc = run_cli(
+        str(real_sweeps["digits"]),
+        str(real_sweeps["mnist"]),
+        "--out",
+        str(tmp_path / "cmp"),
+        "--no-model",
+        cwd=tmp_path,
+        module="cnnsweep.report",
+    )
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "cmp" / "report.html").read_text()
     assert "Sweep digits" in page and "Sweep mnist" in page and "Sweeps side by side" in page
@@ -125,9 +167,18 @@ def test_report_renders_in_headless_chromium(real_sweeps):
     best = int(collect_sweep(real_sweeps["digits"]).best()["trial_number"])
     failed, errors = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page()
         page.on("requestfailed", lambda request: failed.append(request.url))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -136,22 +187,26 @@ def test_report_renders_in_headless_chromium(real_sweeps):
         page.on("request", lambda request: requests.append(request.url))
         page.goto(report.as_uri(), wait_until="load")
         sizes = page.eval_on_selector_all(
-            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
+            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.getBoundingClientRect().width])"
+        )
         text = page.inner_text("body")
         sorted_by = {}
         for click in ("asc", "desc"):  # each header click sorts the rows, then reverses them
             page.click("#trials-report_ th:text-is('objective')")
-            sorted_by[click] = page.eval_on_selector("#trials-report_", """table => {
+            sorted_by[click] = page.eval_on_selector(
+                "#trials-report_",
+                """table => {
                 const header = Array.from(table.tHead.rows[0].cells);
                 const i = header.findIndex(c => c.textContent.trim() === "objective");
                 return Array.from(table.tBodies[0].rows).map(r => r.cells[i].textContent.trim());
-            }""")
+            }""",
+            )
         browser.close()
     assert failed == [] and errors == []
     for order, cells in sorted_by.items():
         values = [float(c) for c in cells if c]
         assert len(values) >= 3 and values == sorted(values, reverse=order == "desc"), (order, cells)
-        assert cells[:len(values)] == [c for c in cells if c]  # empty cells (failed trials) go last
+        assert cells[: len(values)] == [c for c in cells if c]  # empty cells (failed trials) go last
     assert all(url.startswith(("file://", "data:")) for url in requests), requests
     assert len(sizes) >= 8
     assert all(done and natural > 0 and shown > 0 for done, natural, shown in sizes), sizes

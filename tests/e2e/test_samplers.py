@@ -29,16 +29,22 @@ def _sweep(tmp_path, name, *extra):
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "nsga2"])
 def test_each_sampler_runs_a_sweep_and_leaves_its_mark(tmp_path, sampler):
-    extra = [f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=6", "hydra/sweeper/pruner=none",
-             "trainer.learning_rate=tag(log, interval(0.0003, 0.01))"]
+    extra = [
+        f"hydra/sweeper/sampler={sampler}",
+        "hydra.sweeper.n_trials=6",
+        "hydra/sweeper/pruner=none",
+        "trainer.learning_rate=tag(log, interval(0.0003, 0.01))",
+    ]
     if sampler in ("tpe", "nsga2"):
         option = "n_startup_trials" if sampler == "tpe" else "population_size"
         extra.append(f"hydra.sweeper.sampler.{option}=2")
     if sampler == "grid":
         extra[-1] = "trainer.learning_rate=choice(0.001,0.003,0.01)"
     if sampler == "nsga2":
-        extra += ["hydra.sweeper.direction=[maximize,minimize]",
-                  "hydra.sweeper.objectives=[objective,params_count]"]
+        extra += [
+            "hydra.sweeper.direction=[maximize,minimize]",
+            "hydra.sweeper.objectives=[objective,params_count]",
+        ]
     sweep_dir, proc = _sweep(tmp_path, sampler, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, sampler)
@@ -58,8 +64,13 @@ def test_each_sampler_runs_a_sweep_and_leaves_its_mark(tmp_path, sampler):
 
 
 def test_cmaes_on_a_space_of_choices_only_is_refused(tmp_path):
-    _, proc = _sweep(tmp_path, "cma", "hydra/sweeper/sampler=cmaes", "hydra.sweeper.n_trials=2",
-                     "trainer.batch_size=choice(16,32)")
+    _, proc = _sweep(
+        tmp_path,
+        "cma",
+        "hydra/sweeper/sampler=cmaes",
+        "hydra.sweeper.n_trials=2",
+        "trainer.batch_size=choice(16,32)",
+    )
     assert proc.returncode == 2
     assert "hydra/sweeper/sampler=cmaes models numeric ranges only" in proc.stderr
     assert "use hydra/sweeper/sampler=tpe" in proc.stderr and "Traceback" not in proc.stderr
@@ -69,33 +80,48 @@ def test_cmaes_on_a_space_of_choices_only_is_refused(tmp_path):
 def test_gp_without_pytorch_says_how_to_install_it(tmp_path):
     sweep_dir, proc = _sweep(tmp_path, "gp", "hydra/sweeper/sampler=gp", "hydra.sweeper.n_trials=2")
     assert proc.returncode == 2
-    assert "hydra/sweeper/sampler=gp needs the torch package, which is not installed: " \
-           "pip install 'cnnsweep[gp]'" in proc.stderr
+    assert (
+        "hydra/sweeper/sampler=gp needs the torch package, which is not installed: "
+        "pip install 'cnnsweep[gp]'" in proc.stderr
+    )
     assert not (sweep_dir / "optuna.db").exists()  # refused before the study was touched
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="pip install 'cnnsweep[gp]'")
 def test_gp_runs_a_sweep(tmp_path):
-    sweep_dir, proc = _sweep(tmp_path, "gp", "hydra/sweeper/sampler=gp", "hydra.sweeper.n_trials=4",
-                             "hydra.sweeper.sampler.n_startup_trials=2",
-                             "trainer.learning_rate=tag(log, interval(0.0003, 0.01))")
+    sweep_dir, proc = _sweep(
+        tmp_path,
+        "gp",
+        "hydra/sweeper/sampler=gp",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        "trainer.learning_rate=tag(log, interval(0.0003, 0.01))",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(assert_consistent(sweep_dir, load_study(sweep_dir, "gp"))) == 4
 
 
-@pytest.mark.parametrize(("pruner", "options"), [
-    ("none", []),
-    ("median", ["hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0"]),
-    ("successive_halving", []),
-    ("hyperband", ["hydra.sweeper.pruner.max_resource=3"]),
-])
+@pytest.mark.parametrize(
+    ("pruner", "options"),
+    [
+        ("none", []),
+        ("median", ["hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0"]),
+        ("successive_halving", []),
+        ("hyperband", ["hydra.sweeper.pruner.max_resource=3"]),
+    ],
+)
 # (patient is left out: it hands over to its wrapped pruner only when a trial's value got worse
 # within the patience window, and a hopeless trial's flat accuracy never does.)
 def test_each_pruner_prunes_the_hopeless_trials(tmp_path, pruner, options):
     # Good models first (a baseline each), then the hopeless corner: a pruner must stop it.
-    extra = [f"hydra/sweeper/pruner={pruner}", *options, "hydra.sweeper.n_trials=5",
-             "hydra/sweeper/sampler=random", "trainer.learning_rate=choice(1e-09,0.003)",
-             "hydra.sweeper.baselines=[" + ",".join([GOOD] * 2 + [HOPELESS] * 3) + "]"]
+    extra = [
+        f"hydra/sweeper/pruner={pruner}",
+        *options,
+        "hydra.sweeper.n_trials=5",
+        "hydra/sweeper/sampler=random",
+        "trainer.learning_rate=choice(1e-09,0.003)",
+        "hydra.sweeper.baselines=[" + ",".join([GOOD] * 2 + [HOPELESS] * 3) + "]",
+    ]
     sweep_dir, proc = _sweep(tmp_path, pruner, *extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, pruner)

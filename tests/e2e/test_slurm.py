@@ -20,8 +20,12 @@ from tests.slurm import slurm_available
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 pytestmark.append(requires(slurm_available(), "needs root and apt-get install slurm-wlm munge"))
 
-ON_SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.cpus_per_task=1",
-            "hydra.launcher.timeout_min=20", "hydra.sweeper.n_jobs=2"]
+ON_SLURM = [
+    "hydra/launcher=submitit_slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.timeout_min=20",
+    "hydra.sweeper.n_jobs=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +37,31 @@ def cluster():
 
 
 def _slurm_sweep(sweep_dir: Path, name: str, n_trials: int, *extra: str) -> list[str]:
-    return sweep_args(sweep_dir, "model=seed", "trainer.epochs=3", "model.filters=choice(2,16)",
-                      "trainer.learning_rate=choice(0.00001,0.003)", "model.kernel_size=choice(2,3)",
-                      "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
-                      f"hydra.sweeper.n_trials={n_trials}", f"hydra.sweeper.study_name={name}",
-                      *ON_SLURM, *extra)
+    return sweep_args(
+        sweep_dir,
+        "model=seed",
+        "trainer.epochs=3",
+        "model.filters=choice(2,16)",
+        "trainer.learning_rate=choice(0.00001,0.003)",
+        "model.kernel_size=choice(2,3)",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweeper.study_name={name}",
+        *ON_SLURM,
+        *extra,
+    )
 
 
 def _start(args: list[str], cwd: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=cwd, env=cli_env(env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnsweep", *args],
+        cwd=cwd,
+        env=cli_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _running_trial_of_a_job(sweep_dir: Path, name: str, timeout: float = 240) -> tuple[int, str]:
@@ -166,8 +185,9 @@ def test_wait_false_submits_and_returns_then_the_same_command_writes_the_report(
 
 def test_an_unknown_partition_is_refused_before_anything_is_submitted(cluster, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*_slurm_sweep(sweep_dir, "bad", 2, "hydra.launcher.partition=gpu-huge"),
-                   cwd=tmp_path, env=cluster.env)
+    proc = run_cli(
+        *_slurm_sweep(sweep_dir, "bad", 2, "hydra.launcher.partition=gpu-huge"), cwd=tmp_path, env=cluster.env
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "hydra.launcher.partition=gpu-huge: SLURM has no such partition (it has debug)" in proc.stderr
     assert "Traceback" not in proc.stderr and not cluster.queue()
@@ -190,8 +210,14 @@ def test_the_confirmation_runs_are_slurm_jobs_too(cluster, tmp_path):
     import pandas as pd
 
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*_slurm_sweep(sweep_dir, "trusted", 4, "hydra.sweeper.confirm.top_k=2",
-                                 "hydra.sweeper.confirm.seeds=1"), cwd=tmp_path, env=cluster.env, timeout=600)
+    proc = run_cli(
+        *_slurm_sweep(
+            sweep_dir, "trusted", 4, "hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=1"
+        ),
+        cwd=tmp_path,
+        env=cluster.env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     table = pd.read_csv(sweep_dir / "confirm.csv")
     assert len(table) == 2 * (1 + 1) and set(table["status"]) == {"complete"}, table

@@ -26,12 +26,22 @@ from tests.helpers import FAST, assert_consistent, cli_env, load_study, requires
 @pytest.mark.slow
 def test_sweep_prunes_and_records_infeasible_trials(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.padding=valid", "trainer.epochs=4",
-        "model.filters=choice(4,16)", "trainer.learning_rate=choice(0.00001,0.003)",
-        "model.kernel_size=choice(2,9)", "hydra.sweeper.n_trials=8",
-        "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1",
-        "hydra.sweeper.study_name=prune"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.padding=valid",
+            "trainer.epochs=4",
+            "model.filters=choice(4,16)",
+            "trainer.learning_rate=choice(0.00001,0.003)",
+            "model.kernel_size=choice(2,9)",
+            "hydra.sweeper.n_trials=8",
+            "hydra.sweeper.pruner.n_startup_trials=2",
+            "hydra.sweeper.pruner.n_warmup_steps=1",
+            "hydra.sweeper.study_name=prune",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     study = load_study(sweep_dir, "prune")
@@ -64,20 +74,33 @@ def test_two_workers_reuse_a_freed_slot(tmp_path):
     queued = optuna.create_study(study_name="par", storage=storage, direction="maximize")
     for epochs in (80, 1, 1, 1):  # the first trial taken is long, the rest are short
         queued.enqueue_trial({"trainer.epochs": epochs})
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.filters=8", "trainer.early_stopping.patience=100",
-        "trainer.epochs=choice(1,80)", "hydra/sweeper/pruner=none",
-        "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=par"),
-        cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.filters=8",
+            "trainer.early_stopping.patience=100",
+            "trainer.epochs=choice(1,80)",
+            "hydra/sweeper/pruner=none",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2",
+            "hydra.sweeper.study_name=par",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, "par")
     trials = study.get_trials(states=(TrialState.COMPLETE,))
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     long = next(t for t in trials if t.params["trainer.epochs"] == 80)
-    inside = [t for t in trials if t is not long and long.datetime_start <= t.datetime_start
-              and t.datetime_complete <= long.datetime_complete]
-    assert len(inside) >= 2, [(t.number, t.params, t.datetime_start, t.datetime_complete)
-                              for t in trials]
+    inside = [
+        t
+        for t in trials
+        if t is not long
+        and long.datetime_start <= t.datetime_start
+        and t.datetime_complete <= long.datetime_complete
+    ]
+    assert len(inside) >= 2, [(t.number, t.params, t.datetime_start, t.datetime_complete) for t in trials]
     assert_consistent(sweep_dir, study)
     counts = re.findall(r"(\d+)/4 done", proc.stdout + proc.stderr)
     assert counts == ["1", "2", "3", "4"]  # each count printed once, in order
@@ -90,10 +113,17 @@ def _digest(path: Path) -> str:
 @pytest.mark.slow
 def test_sigkill_then_resume_finishes_the_budget(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, "model=seed", "model.filters=choice(4,8)", "trainer.epochs=3",
-                      "model.kernel_size=choice(2,3)", "trainer.batch_size=32",
-                      "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=4",
-                      "hydra.sweeper.study_name=resume")
+    args = sweep_args(
+        sweep_dir,
+        "model=seed",
+        "model.filters=choice(4,8)",
+        "trainer.epochs=3",
+        "model.kernel_size=choice(2,3)",
+        "trainer.batch_size=32",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.study_name=resume",
+    )
     # 320 training images in batches of 32: 30 batches a trial, so the 35th batch is
     # mid-way through trial 1's first epoch. The process kills itself there.
     proc = run_cli(*args, cwd=tmp_path, env={"CNNSWEEP_FAULT": "batch:35:kill"})
@@ -122,7 +152,8 @@ def test_sigkill_then_resume_finishes_the_budget(tmp_path):
 def test_user_sweep_files_in_the_working_directory(tmp_path):
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "sweeps" / "mine.yaml").write_text(
-        "hydra:\n  sweeper:\n    n_trials: 0\n    params:\n      model.filters: choice(8, 16)\n")
+        "hydra:\n  sweeper:\n    n_trials: 0\n    params:\n      model.filters: choice(8, 16)\n"
+    )
     proc = run_cli("--multirun", "+sweep=mine", *FAST, f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert proc.returncode == 2
     assert "hydra.sweeper.n_trials=0 must be an integer >= 1" in proc.stderr  # the file was used
@@ -137,15 +168,29 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     with throwaway_server() as server:
         url = server.url
         commands = [
-            [sys.executable, "-m", "cnnsweep", *sweep_args(
-                tmp_path / f"machine{i}", "+sweep=seed_cnn", "trainer.epochs=2",
-                "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=6",
-                f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=shared")]
+            [
+                sys.executable,
+                "-m",
+                "cnnsweep",
+                *sweep_args(
+                    tmp_path / f"machine{i}",
+                    "+sweep=seed_cnn",
+                    "trainer.epochs=2",
+                    "hydra/sweeper/pruner=none",
+                    "hydra.sweeper.n_trials=6",
+                    f"hydra.sweeper.storage={url}",
+                    "hydra.sweeper.study_name=shared",
+                ),
+            ]
             for i in (1, 2)
         ]
         env = cli_env()
-        procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for cmd in commands]
+        procs = [
+            subprocess.Popen(
+                cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for cmd in commands
+        ]
         outputs = [p.communicate(timeout=400)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outputs
         study = optuna.load_study(study_name="shared", storage=url)
@@ -153,8 +198,9 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(6))  # exactly the budget, no duplicates
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    dirs = {i: {int(p.name) for p in (tmp_path / f"machine{i}").iterdir() if p.name.isdigit()}
-            for i in (1, 2)}
+    dirs = {
+        i: {int(p.name) for p in (tmp_path / f"machine{i}").iterdir() if p.name.isdigit()} for i in (1, 2)
+    }
     assert dirs[1] | dirs[2] == set(numbers) and not dirs[1] & dirs[2]
     assert dirs[1] and dirs[2]  # both machines did work
     for i in (1, 2):  # each machine's trials.csv shows the whole study
@@ -164,11 +210,20 @@ def test_two_machines_share_one_postgresql_study(tmp_path):
 @pytest.mark.slow
 def test_multi_objective_sweep_writes_a_pareto_front(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(2,8,32)",
-        "hydra/sweeper/sampler=nsga2", "hydra.sweeper.direction=[maximize,minimize]",
-        "hydra.sweeper.objectives=[objective,params_count]", "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.study_name=multi"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "trainer.epochs=2",
+            "model.filters=choice(2,8,32)",
+            "hydra/sweeper/sampler=nsga2",
+            "hydra.sweeper.direction=[maximize,minimize]",
+            "hydra.sweeper.objectives=[objective,params_count]",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.study_name=multi",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, "multi")
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
@@ -181,10 +236,19 @@ def test_multi_objective_sweep_writes_a_pareto_front(tmp_path):
 @pytest.mark.slow
 def test_sweep_stops_past_max_failure_rate(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model.activation=elu", "model.filters=8", "trainer.epochs=2",
-        "trainer.learning_rate=choice(1e12,1e13)", "hydra.sweeper.n_trials=10",
-        "hydra.sweeper.max_failure_rate=0.5", "hydra.sweeper.study_name=nan"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model.activation=elu",
+            "model.filters=8",
+            "trainer.epochs=2",
+            "trainer.learning_rate=choice(1e12,1e13)",
+            "hydra.sweeper.n_trials=10",
+            "hydra.sweeper.max_failure_rate=0.5",
+            "hydra.sweeper.study_name=nan",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 3, proc.stderr[-3000:]
     output = proc.stdout + proc.stderr
     # every trial fails; the rate is judged once 4 trials have finished (README), so it stops there
@@ -200,11 +264,24 @@ def test_sweep_stops_past_max_failure_rate(tmp_path):
 def test_worker_memory_stays_flat_over_fifty_trials(tmp_path):
     """A worker's memory after 50 trials is within 10% of its memory after 5."""
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "dataset.train_limit=200", "dataset.test_limit=50",
-        "trainer.epochs=1", "trainer.save_model=false", "model.filters=choice(4,8)",
-        "model.kernel_size=choice(2,3)", "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none",
-        "hydra.sweeper.n_trials=50", "hydra.sweeper.study_name=memory"), cwd=tmp_path, timeout=600)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "dataset.train_limit=200",
+            "dataset.test_limit=50",
+            "trainer.epochs=1",
+            "trainer.save_model=false",
+            "model.filters=choice(4,8)",
+            "model.kernel_size=choice(2,3)",
+            "hydra/sweeper/sampler=random",
+            "hydra/sweeper/pruner=none",
+            "hydra.sweeper.n_trials=50",
+            "hydra.sweeper.study_name=memory",
+        ),
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = pd.read_csv(sweep_dir / "trials.csv").set_index("trial_number")
     assert (table["state"] == "complete").all()
@@ -220,11 +297,20 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     sweep_dir = tmp_path / "sweep"
     budget = 30
     started, wall_started = time.monotonic(), time.time()
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.filters=choice(4,8)", "trainer.epochs=100000",
-        "trainer.early_stopping.patience=100000", "hydra.sweeper.n_trials=5",
-        "hydra/sweeper/pruner=none", f"hydra.sweeper.timeout={budget}",
-        "hydra.sweeper.study_name=budget"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.filters=choice(4,8)",
+            "trainer.epochs=100000",
+            "trainer.early_stopping.patience=100000",
+            "hydra.sweeper.n_trials=5",
+            "hydra/sweeper/pruner=none",
+            f"hydra.sweeper.timeout={budget}",
+            "hydra.sweeper.study_name=budget",
+        ),
+        cwd=tmp_path,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(sweep_dir / "trials.csv")
@@ -244,8 +330,14 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
 @pytest.mark.heavy
 def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     """With refit=true, the search stops early enough for the refit to run inside the budget."""
-    settings = ("model=seed", "model.filters=choice(4,8,16)", "trainer.epochs=3",
-                "hydra/sweeper/pruner=none", "hydra.sweeper.refit=true", "hydra.sweeper.study_name=reserve")
+    settings = (
+        "model=seed",
+        "model.filters=choice(4,8,16)",
+        "trainer.epochs=3",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.refit=true",
+        "hydra.sweeper.study_name=reserve",
+    )
     # The budget comes from this machine's speed today: a two-trial sweep with its refit, timed
     # whole (start-up, data, trials, refit, report), then three times that for the budgeted one.
     started = time.monotonic()
@@ -254,8 +346,10 @@ def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     budget = max(30, round(3 * (time.monotonic() - started)))
     sweep_dir = tmp_path / "sweep"
     started, wall_started = time.monotonic(), time.time()
-    proc = run_cli(*sweep_args(sweep_dir, *settings, "hydra.sweeper.n_trials=100000",
-                               f"hydra.sweeper.timeout={budget}"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(sweep_dir, *settings, "hydra.sweeper.n_trials=100000", f"hydra.sweeper.timeout={budget}"),
+        cwd=tmp_path,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "no time left for another trial and the refit" in proc.stderr + proc.stdout
@@ -275,10 +369,21 @@ def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
 def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path):
     sweep_dir = tmp_path / "sweep"
     baseline = "hydra.sweeper.baselines=[{model.filters:8,model.kernel_size:3}]"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
-        "trainer.epochs=3", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none",
-        "hydra.sweeper.refit=true", baseline, "hydra.sweeper.study_name=refit"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.filters=choice(4,8)",
+            "model.kernel_size=choice(2,3)",
+            "trainer.epochs=3",
+            "hydra.sweeper.n_trials=3",
+            "hydra/sweeper/pruner=none",
+            "hydra.sweeper.refit=true",
+            baseline,
+            "hydra.sweeper.study_name=refit",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, "refit")
     assert study.trials[0].params == {"model.filters": 8, "model.kernel_size": 3}  # the baseline first
@@ -294,30 +399,51 @@ def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path)
     assert 'id="refit-test-acc"' in page and "never used to choose" in page
     assert len(pd.read_csv(sweep_dir / "trials.csv")) == 3  # the refit is not a trial
 
-    again = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "model.filters=choice(4,8)", "model.kernel_size=choice(2,3)",
-        "trainer.epochs=3", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=none",
-        "hydra.sweeper.refit=true", baseline, "hydra.sweeper.study_name=refit"), cwd=tmp_path)
+    again = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "model.filters=choice(4,8)",
+            "model.kernel_size=choice(2,3)",
+            "trainer.epochs=3",
+            "hydra.sweeper.n_trials=3",
+            "hydra/sweeper/pruner=none",
+            "hydra.sweeper.refit=true",
+            baseline,
+            "hydra.sweeper.study_name=refit",
+        ),
+        cwd=tmp_path,
+    )
     assert again.returncode == 0 and "refit: trial" not in again.stderr + again.stdout  # kept, not redone
 
 
 @pytest.mark.slow
 def test_fidelity_prunes_on_a_share_of_the_images(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "trainer.epochs=3", "model.filters=choice(2,16)",
-        "trainer.learning_rate=choice(0.00001,0.003)", "hydra.sweeper.n_trials=6",
-        "hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=25",
-        "hydra.sweeper.fidelity=[0.25]", "hydra.sweeper.study_name=fidelity"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "trainer.epochs=3",
+            "model.filters=choice(2,16)",
+            "trainer.learning_rate=choice(0.00001,0.003)",
+            "hydra.sweeper.n_trials=6",
+            "hydra/sweeper/pruner=successive_halving",
+            "hydra.sweeper.pruner.min_resource=25",
+            "hydra.sweeper.fidelity=[0.25]",
+            "hydra.sweeper.study_name=fidelity",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, "fidelity")
     table = assert_consistent(sweep_dir, study)
     assert len(table) == 6 and "pruned" in set(table.state), table
     for trial in study.trials:  # steps are images seen: a quarter epoch, then whole ones
         steps = sorted(trial.intermediate_values)
-        assert steps == [25, 125, 225][:len(steps)], steps
+        assert steps == [25, 125, 225][: len(steps)], steps
         history = pd.read_csv(sweep_dir / str(trial.number) / "history.csv")
-        assert list(history["images"]) == [80, 320, 320][:len(history)]
+        assert list(history["images"]) == [80, 320, 320][: len(history)]
     pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
     assert any(len(t.intermediate_values) == 1 for t in pruned)  # dropped after the short epoch
 
@@ -325,10 +451,20 @@ def test_fidelity_prunes_on_a_share_of_the_images(tmp_path):
 @pytest.mark.slow
 def test_the_best_trials_command_trains_it_again(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(
-        sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(4,8)",
-        "model.padding=choice(valid,same)", "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=3",
-        "hydra.sweeper.fidelity=[0.5]", "hydra.sweeper.study_name=again"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            "model=seed",
+            "trainer.epochs=2",
+            "model.filters=choice(4,8)",
+            "model.padding=choice(valid,same)",
+            "hydra/sweeper/pruner=none",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.fidelity=[0.5]",
+            "hydra.sweeper.study_name=again",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     command = results["best_command"]
@@ -339,7 +475,8 @@ def test_the_best_trials_command_trains_it_again(tmp_path):
         saved = yaml.safe_load((sweep_dir / str(trial) / ".hydra" / "config.yaml").read_text())
         assert saved["trainer"]["subset_epochs"] == [0.5] and saved["trainer"]["seed"] == trial
         assert "trainer.subset_epochs=[0.5]" in yaml.safe_load(
-            (sweep_dir / str(trial) / ".hydra" / "overrides.yaml").read_text())
+            (sweep_dir / str(trial) / ".hydra" / "overrides.yaml").read_text()
+        )
     assert command in (sweep_dir / "summary.md").read_text()
     assert command in html.unescape((sweep_dir / "report.html").read_text())
     assert f"train it again: {command}" in proc.stdout + proc.stderr
@@ -365,8 +502,13 @@ def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched
     assert "Resume it with the old space, or start a new study with another hydra.sweep.dir" in line
     assert {name: _digest(sweep_dir / name) for name in before} == before
 
-    widened = run_cli(*first, "trainer.epochs=1", "trainer.learning_rate=interval(0.001,0.01)",
-                      "hydra.sweeper.n_trials=5", cwd=tmp_path)  # a new numeric key: allowed
+    widened = run_cli(
+        *first,
+        "trainer.epochs=1",
+        "trainer.learning_rate=interval(0.001,0.01)",
+        "hydra.sweeper.n_trials=5",
+        cwd=tmp_path,
+    )  # a new numeric key: allowed
     assert widened.returncode == 0, widened.stderr[-3000:]
     assert len(pd.read_csv(sweep_dir / "trials.csv")) == 5
 
@@ -374,11 +516,20 @@ def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched
 @pytest.mark.slow
 def test_the_confirmation_and_the_ablation_run_on_two_processes_and_a_resume_keeps_their_runs(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, "model=seed", "trainer.epochs=2", "model.filters=choice(4,8)",
-                      "model.kernel_size=choice(2,3)", "hydra/sweeper/pruner=none",
-                      "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "hydra.sweeper.confirm.top_k=2",
-                      "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.ablation.seeds=1",
-                      "hydra.sweeper.study_name=confirmed")
+    args = sweep_args(
+        sweep_dir,
+        "model=seed",
+        "trainer.epochs=2",
+        "model.filters=choice(4,8)",
+        "model.kernel_size=choice(2,3)",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=2",
+        "hydra.sweeper.ablation.seeds=1",
+        "hydra.sweeper.study_name=confirmed",
+    )
     proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(sweep_dir / "confirm.csv")

@@ -37,10 +37,24 @@ class MlflowServer:
     def start(self) -> MlflowServer:
         mlflow = Path(sys.executable).with_name("mlflow")
         self.process = subprocess.Popen(
-            [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-             "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "server.log", "ab"), start_new_session=True)
+            [
+                str(mlflow),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "server.log", "ab"),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,8 +110,13 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
     assert "/#/experiments/" in said  # the sweep says where to look
     assert "View run" not in proc.stdout + proc.stderr  # MLflow's own line per run stays quiet
     assert "hunter2" not in said and "someone:***@" in said
-    leaked = [p for p in sweep_dir.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json", ".csv", ".md")
-              and "hunter2" in p.read_text(errors="ignore")]
+    leaked = [
+        p
+        for p in sweep_dir.rglob("*")
+        if p.is_file()
+        and p.suffix in (".yaml", ".json", ".csv", ".md")
+        and "hunter2" in p.read_text(errors="ignore")
+    ]
     assert leaked == []
     client = MlflowClient(server.url)
     parents, children = runs_of(client, "digits-e2e")
@@ -129,8 +148,10 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
     assert best_run.data.metrics["test_acc"] == pytest.approx(table.set_index("trial_number").test_acc[best])
 
     # resumed by two worker processes: they log into the same parent run
-    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2",
-                               *tracking), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2", *tracking),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     parents, children = runs_of(client, "digits-e2e")
     assert [p.info.run_id for p in parents] == [parent.info.run_id]  # the same parent run
@@ -144,10 +165,22 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
 def test_a_tracking_server_killed_mid_sweep_loses_no_trial(tmp_path):
     server = MlflowServer(tmp_path).start()
     sweep_dir = tmp_path / "sweep"
-    args = sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=4", "tracking=mlflow",
-                      f"tracking.uri={server.url}", "tracking.experiment=killed")
-    sweep = subprocess.Popen([sys.executable, "-m", "cnnsweep", *args], cwd=tmp_path, env=cli_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = sweep_args(
+        sweep_dir,
+        *SEED,
+        "hydra.sweeper.n_trials=4",
+        "tracking=mlflow",
+        f"tracking.uri={server.url}",
+        "tracking.experiment=killed",
+    )
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "cnnsweep", *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     client = MlflowClient(server.url)
     try:
         deadline = time.monotonic() + 240
@@ -184,9 +217,17 @@ def test_a_tracking_server_killed_mid_sweep_loses_no_trial(tmp_path):
 @pytest.mark.slow
 def test_a_single_run_is_one_mlflow_run_with_its_model(server, tmp_path):
     with_password = server.url.replace("http://", "http://someone:hunter2@")
-    proc = run_cli("dataset=digits", "dataset.train_limit=300", "dataset.test_limit=100", "trainer.epochs=2",
-                   "trainer.quiet=true", f"hydra.run.dir={tmp_path / 'run'}", "tracking=mlflow",
-                   f"tracking.uri={with_password}", cwd=tmp_path)
+    proc = run_cli(
+        "dataset=digits",
+        "dataset.train_limit=300",
+        "dataset.test_limit=100",
+        "trainer.epochs=2",
+        "trainer.quiet=true",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "tracking=mlflow",
+        f"tracking.uri={with_password}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "hunter2" not in proc.stdout + proc.stderr
     assert not [p for p in (tmp_path / "run").rglob("*.yaml") if "hunter2" in p.read_text()]
@@ -205,16 +246,27 @@ def test_warm_start_and_patience_in_real_sweeps(tmp_path):
     proc = run_cli(*sweep_args(first, *SEED, "hydra.sweeper.n_trials=3"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     earlier = load_study(first, "seed_cnn")
-    best = max((t for t in earlier.trials if t.value is not None and t.state.name == "COMPLETE"),
-               key=lambda t: t.value)
+    best = max(
+        (t for t in earlier.trials if t.value is not None and t.state.name == "COMPLETE"),
+        key=lambda t: t.value,
+    )
 
     second = tmp_path / "second"
     # min_delta 1.0: no accuracy can improve by 1.0, so patience 2 stops after 3 finished trials
-    proc = run_cli(*sweep_args(second, *SEED, "hydra.sweeper.n_trials=8",
-                               f"hydra.sweeper.warm_start.from={first}", "hydra.sweeper.warm_start.tell=true",
-                               "hydra.sweeper.warm_start.top_k=1",
-                               "hydra.sweeper.patience=2", "hydra.sweeper.min_delta=1.0",
-                               "hydra/sweeper/pruner=none"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            second,
+            *SEED,
+            "hydra.sweeper.n_trials=8",
+            f"hydra.sweeper.warm_start.from={first}",
+            "hydra.sweeper.warm_start.tell=true",
+            "hydra.sweeper.warm_start.top_k=1",
+            "hydra.sweeper.patience=2",
+            "hydra.sweeper.min_delta=1.0",
+            "hydra/sweeper/pruner=none",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = proc.stdout + proc.stderr
     assert "1 of its best configurations queued first" in said
@@ -238,14 +290,25 @@ def test_the_mlflow_ui_shows_the_sweep_with_its_trials_nested(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     sweep_dir = tmp_path / "sweep"
-    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=2", "tracking=mlflow",
-                               f"tracking.uri={server.url}", "tracking.experiment=ui"), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(
+            sweep_dir,
+            *SEED,
+            "hydra.sweeper.n_trials=2",
+            "tracking=mlflow",
+            f"tracking.uri={server.url}",
+            "tracking.experiment=ui",
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     experiment = MlflowClient(server.url).get_experiment_by_name("ui")
     shot = REPO / ".pytest-screenshots" if os.environ.get("CNNSWEEP_KEEP_SCREENSHOTS") else tmp_path
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{server.url}/#/experiments/{experiment.experiment_id}/runs", wait_until="load")
         page.get_by_text("seed_cnn").first.wait_for(timeout=60_000)  # the sweep's parent run

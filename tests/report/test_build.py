@@ -20,14 +20,28 @@ def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
     report = build_report([handmade_sweep], out, with_model=False)
     page = report.read_text()
     table = pd.read_csv(out / "trials.csv")
-    for column in ("trial_number", "state", "model.filters", "objective", "test_acc", "epochs_run",
-                   "params_count", "train_seconds", "error"):
+    for column in (
+        "trial_number",
+        "state",
+        "model.filters",
+        "objective",
+        "test_acc",
+        "epochs_run",
+        "params_count",
+        "train_seconds",
+        "error",
+    ):
         assert column in table.columns, column
     assert len(table) == 8
     pngs = sorted(out.glob("*.png"))
-    assert {p.name for p in pngs} >= {"report_learning_curves.png", "report_history.png",
-                                      "report_best_curves.png", "report_params.png",
-                                      "report_epochs.png", "report_parallel.png"}
+    assert {p.name for p in pngs} >= {
+        "report_learning_curves.png",
+        "report_history.png",
+        "report_best_curves.png",
+        "report_params.png",
+        "report_epochs.png",
+        "report_parallel.png",
+    }
     for png in pngs:
         image = matplotlib.image.imread(png)
         assert image.shape[0] > 100 and image.shape[1] > 100, png
@@ -72,10 +86,12 @@ def test_the_best_models_plots_come_from_its_saved_predictions_without_keras(han
 
     truth = load_dataset("digits").y_test
     np.save(handmade_sweep / "1" / "test_predictions.npy", np.where(np.arange(len(truth)) % 4, truth, 0))
-    script = (f"import sys; from pathlib import Path; from cnnsweep.report.build import build_report; "
-              f"build_report([Path({str(handmade_sweep)!r})], Path({str(tmp_path / 'out')!r}), "
-              "with_model=True); "
-              "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
+    script = (
+        f"import sys; from pathlib import Path; from cnnsweep.report.build import build_report; "
+        f"build_report([Path({str(handmade_sweep)!r})], Path({str(tmp_path / 'out')!r}), "
+        "with_model=True); "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
@@ -95,8 +111,11 @@ def test_report_bad_input(tmp_path, kind):
     proc = run_cli(str(target), cwd=tmp_path, module="cnnsweep.report")
     assert proc.returncode == 2
     assert proc.stderr.startswith("cnnsweep.report: error: ") and "Traceback" not in proc.stderr
-    expected = {"missing": "is not a directory", "not_sweep": "is not a sweep dir",
-                "empty": "holds no trials yet"}[kind]
+    expected = {
+        "missing": "is not a directory",
+        "not_sweep": "is not a sweep dir",
+        "empty": "holds no trials yet",
+    }[kind]
     assert expected in proc.stderr
 
 

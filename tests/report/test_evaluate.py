@@ -10,14 +10,22 @@ from cnnsweep.report.collect import CollectedSweep, collect_sweep
 
 
 def _two_objective_sweep(tmp_path) -> CollectedSweep:
-    trials = pd.DataFrame({
-        "trial_number": [0, 1, 2, 3],
-        "state": ["complete", "complete", "complete", "pruned"],
-        "objective": [0.90, 0.80, 0.85, 0.99],
-        "params_count": [5000, 1000, 6000, 10],
-    })
-    return CollectedSweep(sweep_dir=tmp_path, name="mo", trials=trials, param_keys=[],
-                          directions=["maximize", "minimize"], objectives=["objective", "params_count"])
+    trials = pd.DataFrame(
+        {
+            "trial_number": [0, 1, 2, 3],
+            "state": ["complete", "complete", "complete", "pruned"],
+            "objective": [0.90, 0.80, 0.85, 0.99],
+            "params_count": [5000, 1000, 6000, 10],
+        }
+    )
+    return CollectedSweep(
+        sweep_dir=tmp_path,
+        name="mo",
+        trials=trials,
+        param_keys=[],
+        directions=["maximize", "minimize"],
+        objectives=["objective", "params_count"],
+    )
 
 
 def test_the_pareto_front_keeps_the_non_dominated_complete_trials(tmp_path):

@@ -33,8 +33,9 @@ def test_every_trial_figure_draws_a_png_and_leaves_rcparams_alone(sweep, tmp_pat
         trials.epoch_budget(sweep, tmp_path / "d.png"),
         parameters.param_effects(sweep, tmp_path / "e.png"),
         parameters.parallel_coordinates(sweep, tmp_path / "f.png"),
-        parameters.param_importance(sweep, evaluate.Importance({"model.filters": 0.7, "x": 0.3}, "test"),
-                                    tmp_path / "g.png"),
+        parameters.param_importance(
+            sweep, evaluate.Importance({"model.filters": 0.7, "x": 0.3}, "test"), tmp_path / "g.png"
+        ),
         trials.compare_sweeps([sweep, sweep], tmp_path / "h.png"),
     ]
     assert all(path is not None and _is_png(path) for path in drawn)
@@ -54,8 +55,9 @@ def test_the_effects_forest_draws_the_conditional_rows_and_nothing_without_them(
     from cnnsweep.analysis import effects
 
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"model.padding": rng.choice(["valid", "same"], 40),
-                          "model.kernel_size": rng.choice([2, 3, 5], 40)})
+    table = pd.DataFrame(
+        {"model.padding": rng.choice(["valid", "same"], 40), "model.kernel_size": rng.choice([2, 3, 5], 40)}
+    )
     table["objective"] = 0.9 + 0.02 * (table["model.padding"] == "same") + rng.normal(0, 0.005, 40)
     analysis = effects.analyse(table, ["model.padding", "model.kernel_size"])
     assert [k.key for k in analysis.mattering_keys] == ["model.padding"]
@@ -67,8 +69,13 @@ def test_the_effects_forest_draws_the_conditional_rows_and_nothing_without_them(
 def test_best_model_figures_from_predictions(tmp_path):
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, 40)
-    predictions = evaluate.Predictions(4, ("a", "b", "c"), rng.random((40, 8, 8, 1)), truth,
-                                       np.where(np.arange(40) % 5 == 0, (truth + 1) % 3, truth))
+    predictions = evaluate.Predictions(
+        4,
+        ("a", "b", "c"),
+        rng.random((40, 8, 8, 1)),
+        truth,
+        np.where(np.arange(40) % 5 == 0, (truth + 1) % 3, truth),
+    )
     assert _is_png(best_model.confusion_matrix(predictions, tmp_path / "confusion.png"))
     assert _is_png(best_model.example_images(predictions, tmp_path / "examples.png"))
 
@@ -82,8 +89,11 @@ def test_figures_never_import_keras_the_data_loaders_or_optuna():
     forbidden = ("keras", "tensorflow", "optuna", "yaml", "cnnsweep.data")
     for module in Path(figures.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n.startswith(forbidden) for n in names), (module.name, names)
 
 
@@ -103,8 +113,10 @@ def test_axes_that_count_trials_or_epochs_have_integer_ticks(sweep, tmp_path, mo
         assert len(ticks) and all(float(t).is_integer() for t in ticks), ticks
 
 
-@requires(any(f.name == "WenQuanYi Zen Hei" for f in matplotlib.font_manager.fontManager.ttflist),
-          "apt-get install fonts-wqy-zenhei")
+@requires(
+    any(f.name == "WenQuanYi Zen Hei" for f in matplotlib.font_manager.fontManager.ttflist),
+    "apt-get install fonts-wqy-zenhei",
+)
 @pytest.mark.parametrize("name", ["패션 실험", "时尚实验", "Мода и эксперимент"])
 def test_names_in_any_script_render_without_missing_glyphs(sweep, tmp_path, name):
     import dataclasses
@@ -121,8 +133,10 @@ def test_names_in_any_script_render_without_missing_glyphs(sweep, tmp_path, name
     assert not missing, missing
 
 
-@requires(any("wqy" in path for path in matplotlib.font_manager.findSystemFonts()),
-          "apt-get install fonts-wqy-zenhei")
+@requires(
+    any("wqy" in path for path in matplotlib.font_manager.findSystemFonts()),
+    "apt-get install fonts-wqy-zenhei",
+)
 def test_a_cjk_font_installed_after_matplotlibs_cache_is_used(tmp_path, monkeypatch):
     """The font cache was built before the font was installed: wide_fonts finds it on disk."""
     from matplotlib import font_manager

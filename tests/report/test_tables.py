@@ -18,7 +18,7 @@ def test_the_trials_table_has_the_contract_columns_first(handmade_sweep):
     sweep = collect_sweep(handmade_sweep)
     table = tables.trials_table([sweep])
     assert list(table.columns[:2]) == ["trial_number", "state"]
-    assert list(table.columns[2:2 + len(sweep.param_keys)]) == sweep.param_keys
+    assert list(table.columns[2 : 2 + len(sweep.param_keys)]) == sweep.param_keys
     several = tables.trials_table([sweep, sweep])
     assert list(several.columns[:2]) == ["sweep", "dataset"] and len(several) == 2 * len(table)
 

@@ -18,9 +18,11 @@ def sweep_config(*overrides: str, sweep_dir: str = "/tmp/s", sweep: str = "seed_
     register_sweeper_configs()
     register_sweep_files()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name="config", return_hydra_config=True,
-                       overrides=[f"+sweep={sweep}", "dataset=digits", f"hydra.sweep.dir={sweep_dir}",
-                                  *overrides])
+        return compose(
+            config_name="config",
+            return_hydra_config=True,
+            overrides=[f"+sweep={sweep}", "dataset=digits", f"hydra.sweep.dir={sweep_dir}", *overrides],
+        )
 
 
 def sweep_settings(*overrides: str, arguments=(), **kwargs) -> SweepSettings:

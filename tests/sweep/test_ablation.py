@@ -25,14 +25,25 @@ def padding_matters(params, seed=0):
 
 
 def _sweep(tmp_path, *overrides, **kwargs):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=8", f"hydra.sweeper.ablation.seeds={SEEDS}",
-                       "hydra.sweeper.report=false", *overrides,
-                       outcome=lambda trial: {
-                           "status": "complete", "test_acc": 0.7, "train_seconds": 2.0,
-                           "objective": padding_matters(trial.params) + trial.number / 1e4},
-                       **kwargs)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=8",
+        f"hydra.sweeper.ablation.seeds={SEEDS}",
+        "hydra.sweeper.report=false",
+        *overrides,
+        outcome=lambda trial: {
+            "status": "complete",
+            "test_acc": 0.7,
+            "train_seconds": 2.0,
+            "objective": padding_matters(trial.params) + trial.number / 1e4,
+        },
+        **kwargs,
+    )
     sweep.launcher.ablate_outcome = lambda params, seed: {
-        "status": "complete", "objective": padding_matters(params, seed), "test_acc": 0.7}
+        "status": "complete",
+        "objective": padding_matters(params, seed),
+        "test_acc": 0.7,
+    }
     return sweep
 
 
@@ -41,8 +52,13 @@ def test_the_path_starts_at_the_composed_defaults_and_ends_at_the_best(tmp_path)
     work(sweep)
     path = ablation.plan(sweep)
     best = records.chosen_best(sweep.study)
-    baseline = {"model.filters": 128, "model.kernel_size": 2, "model.strides": 1, "model.padding": "valid",
-                "trainer.batch_size": 128}  # model=seed and trainer=default, as composed
+    baseline = {
+        "model.filters": 128,
+        "model.kernel_size": 2,
+        "model.strides": 1,
+        "model.padding": "valid",
+        "trainer.batch_size": 128,
+    }  # model=seed and trainer=default, as composed
     assert dict(path[0].params) == {k: baseline[k] for k in best.params}
     assert dict(path[-1].params) == dict(best.params)
     changed = [c.changed for c in path[1:]]
@@ -129,6 +145,7 @@ def test_a_bad_number_of_seeds_stops_before_anything_runs(value):
 
 
 def test_the_first_baseline_is_where_the_path_starts(tmp_path):
-    settings = sweep_settings("hydra.sweeper.ablation.seeds=2",
-                              "hydra.sweeper.baselines=[{model.filters: 16, model.padding: same}]")
+    settings = sweep_settings(
+        "hydra.sweeper.ablation.seeds=2", "hydra.sweeper.baselines=[{model.filters: 16, model.padding: same}]"
+    )
     assert dict(settings.ablation.baseline) == {"model.filters": 16, "model.padding": "same"}

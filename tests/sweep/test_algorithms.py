@@ -9,8 +9,10 @@ def test_successive_halving_stops_pruning_after_its_last_rung():
     from cnnsweep.sweep.study.algorithms import SuccessiveHalving
 
     def prunes_at(last_rung):
-        study = optuna.create_study(direction="maximize", pruner=SuccessiveHalving(
-            min_resource=1, reduction_factor=3, last_rung=last_rung))
+        study = optuna.create_study(
+            direction="maximize",
+            pruner=SuccessiveHalving(min_resource=1, reduction_factor=3, last_rung=last_rung),
+        )
         for _ in range(6):  # strong trials that set the bar at every rung
             trial = study.ask()
             for step in range(1, 10):

@@ -34,10 +34,19 @@ class FakeLauncher:
 
     def __init__(self, settings, outcome=None):
         self.settings = settings
-        self.outcome = outcome or (lambda trial: {"status": "complete", "objective": 0.5 + trial.number / 100,
-                                                  "test_acc": 0.4, "best_epoch": 2, "epochs_run": 3,
-                                                  "images_per_second": 1000.0, "train_images": 800,
-                                                  "val_images": 200, "first_epoch_seconds": 0.5})
+        self.outcome = outcome or (
+            lambda trial: {
+                "status": "complete",
+                "objective": 0.5 + trial.number / 100,
+                "test_acc": 0.4,
+                "best_epoch": 2,
+                "epochs_run": 3,
+                "images_per_second": 1000.0,
+                "train_images": 800,
+                "val_images": 200,
+                "first_epoch_seconds": 0.5,
+            }
+        )
         self.hooks = []
         self.refits = []
         self.confirms = []
@@ -46,7 +55,10 @@ class FakeLauncher:
         # a new seed's run: the trial's own objective, a little lower (its single run was lucky)
         # new seeds score about as the trial did, with a seed-to-seed noise of about 0.0005
         self.confirm_outcome = lambda trial, seed: {
-            "status": "complete", "objective": trial.value - 0.001 + 0.0005 * (seed % 3 - 1), "test_acc": 0.4}
+            "status": "complete",
+            "objective": trial.value - 0.001 + 0.0005 * (seed % 3 - 1),
+            "test_acc": 0.4,
+        }
 
     def overrides(self, trial):
         return trial_overrides(self.settings, trial)
@@ -71,13 +83,23 @@ class FakeLauncher:
 def make_sweep(tmp_path, *overrides, outcome=None, told=None, deadline=None):
     told = told or WorkerEnv()
     settings = sweep_settings(*overrides, sweep_dir=str(tmp_path))
-    study = optuna.create_study(storage=InMemoryStorage(), study_name=settings.study_name,
-                                direction=settings.directions[0],
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        storage=InMemoryStorage(),
+        study_name=settings.study_name,
+        direction=settings.directions[0],
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
     study.set_user_attr("cnnsweep_params", settings.param_keys)
-    return Sweep(settings=settings, study=study, storage=OpenStorage(":memory:", study._storage, False),
-                 launcher=FakeLauncher(settings, outcome), stop_request=StopRequest(),  # type: ignore[arg-type]
-                 constrained=False, told=told, deadline=deadline)
+    return Sweep(
+        settings=settings,
+        study=study,
+        storage=OpenStorage(":memory:", study._storage, False),
+        launcher=FakeLauncher(settings, outcome),
+        stop_request=StopRequest(),  # type: ignore[arg-type]
+        constrained=False,
+        told=told,
+        deadline=deadline,
+    )
 
 
 def states(sweep):
@@ -86,8 +108,13 @@ def states(sweep):
 
 # ---------------------------------------------------------------- the worker's loop
 def test_a_worker_runs_the_budget_and_tells_each_trial_how_it_ended(tmp_path):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.fidelity=[0.1,0.3]",
-                       told=WorkerEnv(workers_here=3), deadline=time.time() + 3600)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=5",
+        "hydra.sweeper.fidelity=[0.1,0.3]",
+        told=WorkerEnv(workers_here=3),
+        deadline=time.time() + 3600,
+    )
     done = []
     work(sweep, on_trial_done=done.append)
     assert done == [0, 1, 2, 3, 4] and states(sweep) == ["complete"] * 5
@@ -100,8 +127,11 @@ def test_a_trial_that_cannot_start_fails_and_the_loop_goes_on(tmp_path):
     def outcome(trial):
         if trial.number == 1:
             raise RuntimeError("no such launcher")
-        return {"status": "infeasible" if trial.number == 2 else "complete", "objective": 0.5,
-                "error": "too big" if trial.number == 2 else None}
+        return {
+            "status": "infeasible" if trial.number == 2 else "complete",
+            "objective": 0.5,
+            "error": "too big" if trial.number == 2 else None,
+        }
 
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=4", outcome=outcome)
     work(sweep)
@@ -110,8 +140,12 @@ def test_a_trial_that_cannot_start_fails_and_the_loop_goes_on(tmp_path):
 
 
 def test_too_many_failures_stop_the_loop_and_say_why(tmp_path):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=20", "hydra.sweeper.max_failure_rate=0.5",
-                       outcome=lambda trial: {"status": "failed", "error": "NaN loss"})
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=20",
+        "hydra.sweeper.max_failure_rate=0.5",
+        outcome=lambda trial: {"status": "failed", "error": "NaN loss"},
+    )
     work(sweep)
     assert len(sweep.study.trials) == studies.MIN_FINISHED_TO_JUDGE
     assert sweep.stopped_by == ["too_many_failures"]
@@ -163,8 +197,14 @@ def test_a_worker_of_two_asks_for_trials_as_long_as_its_coordinator_would(tmp_pa
     """Read alone, a worker's settings give the coordinator's arithmetic: the confirmation's
     time left is shared by the sweep's two workers on both sides, so a worker asks for the
     trials that time allows. (A worker told n_jobs=1 kept back twice the time and stopped.)"""
-    overrides = ("hydra.sweeper.n_trials=8", "hydra.sweeper.n_jobs=2", "hydra.sweeper.confirm.top_k=2",
-                 "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.timeout=3600", "hydra.sweeper.report=false")
+    overrides = (
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=3",
+        "hydra.sweeper.timeout=3600",
+        "hydra.sweeper.report=false",
+    )
 
     class Enough(Exception):
         pass
@@ -185,9 +225,16 @@ def test_a_worker_of_two_asks_for_trials_as_long_as_its_coordinator_would(tmp_pa
 
     def as_worker(settings):
         told = WorkerEnv(storage_url="sqlite:///unused.db", index=0, workers_here=2, deadline=deadline)
-        return Sweep(settings=settings, study=coordinator.study, storage=coordinator.storage,
-                     launcher=coordinator.launcher, stop_request=StopRequest(), constrained=False, told=told,
-                     deadline=deadline)
+        return Sweep(
+            settings=settings,
+            study=coordinator.study,
+            storage=coordinator.storage,
+            launcher=coordinator.launcher,
+            stop_request=StopRequest(),
+            constrained=False,
+            told=told,
+            deadline=deadline,
+        )
 
     worker = as_worker(worker_settings(coordinator.settings, tmp_path))
     assert worker.settings.n_jobs == 2
@@ -200,8 +247,9 @@ def test_a_worker_of_two_asks_for_trials_as_long_as_its_coordinator_would(tmp_pa
 
 # ---------------------------------------------------------------- the coordinator and its outputs
 def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_best(tmp_path):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.fidelity=[0.1,0.3]",
-                       "hydra.sweeper.report=false")
+    sweep = make_sweep(
+        tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.fidelity=[0.1,0.3]", "hydra.sweeper.report=false"
+    )
     coordinate(sweep)
     results = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())
     assert results["best_trial"] == 2 and results["trials"] == {"complete": 3}
@@ -274,8 +322,12 @@ def test_a_refit_that_would_overrun_the_budget_is_skipped(tmp_path):
 
 # ---------------------------------------------------------------- a trial's overrides
 def test_a_trials_overrides_carry_its_values_seed_and_fidelity(tmp_path):
-    settings = sweep_settings("hydra.sweeper.fidelity=[0.1,0.3]", "trainer.seed=7", sweep_dir=str(tmp_path),
-                              arguments=["model.padding=valid"])
+    settings = sweep_settings(
+        "hydra.sweeper.fidelity=[0.1,0.3]",
+        "trainer.seed=7",
+        sweep_dir=str(tmp_path),
+        arguments=["model.padding=valid"],
+    )
     trial = SimpleNamespace(params={"model.filters": 32, "trainer.batch_size": 64}, number=3)
     overrides = trial_overrides(settings, trial)  # type: ignore[arg-type]
     assert overrides[0] == "model.padding=valid"  # a plain override pins its key
@@ -289,8 +341,13 @@ def test_a_trials_overrides_carry_its_values_seed_and_fidelity(tmp_path):
 def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
     from cnnsweep.sweep import confirm
 
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.report=false")
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=5",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=3",
+        "hydra.sweeper.report=false",
+    )
     coordinate(sweep)
     runs = sweep.launcher.confirms
     assert len(runs) == 2 * 3 and {trial for trial, _, _ in runs} == {4, 3}  # the two best objectives
@@ -310,8 +367,13 @@ def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
 
 
 def test_a_resume_does_not_repeat_finished_confirmation_runs(tmp_path):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=2", "hydra.sweeper.report=false")
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=2",
+        "hydra.sweeper.report=false",
+    )
     coordinate(sweep)
     assert len(sweep.launcher.confirms) == 4
     sweep.launcher.confirms.clear()
@@ -320,12 +382,20 @@ def test_a_resume_does_not_repeat_finished_confirmation_runs(tmp_path):
 
 
 def test_the_refit_and_the_command_use_the_confirmed_best(tmp_path):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=3", "hydra.sweeper.refit=true",
-                       "hydra.sweeper.report=false")
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=3",
+        "hydra.sweeper.refit=true",
+        "hydra.sweeper.report=false",
+    )
     # trial 2 won its single run by luck: with new seeds, trial 1 is better
     sweep.launcher.confirm_outcome = lambda trial, seed: {
-        "status": "complete", "objective": 0.6 if trial.number == 1 else 0.4, "test_acc": 0.5}
+        "status": "complete",
+        "objective": 0.6 if trial.number == 1 else 0.4,
+        "test_acc": 0.5,
+    }
     coordinate(sweep)
     results = yaml.safe_load((tmp_path / records.RESULTS_FILE).read_text())
     # one best everywhere: the confirmed one, its value the mean of its new runs
@@ -341,8 +411,13 @@ def test_the_refit_and_the_command_use_the_confirmed_best(tmp_path):
 
 
 def test_fewer_complete_trials_than_top_k_confirms_those_there_are(tmp_path, caplog):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.confirm.top_k=5",
-                       "hydra.sweeper.confirm.seeds=1", "hydra.sweeper.report=false")
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.confirm.top_k=5",
+        "hydra.sweeper.confirm.seeds=1",
+        "hydra.sweeper.report=false",
+    )
     with caplog.at_level("INFO", logger="cnnsweep"):
         coordinate(sweep)
     assert len(sweep.launcher.confirms) == 2
@@ -357,8 +432,14 @@ def test_a_configuration_the_sampler_tried_twice_is_confirmed_once(tmp_path):
         score = 0.9 if dict(trial.params) == first else 0.5 + trial.number / 100
         return {"status": "complete", "objective": score}
 
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=1", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=1", "hydra.sweeper.report=false", outcome=outcome)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=1",
+        "hydra.sweeper.report=false",
+        outcome=outcome,
+    )
     work(sweep)
     params = dict(sweep.study.trials[0].params)
     first.update(params)
@@ -371,14 +452,16 @@ def test_a_configuration_the_sampler_tried_twice_is_confirmed_once(tmp_path):
     confirmed = {trial for trial, _, _ in sweep.launcher.confirms}
     assert len(confirmed) == 2  # the two distinct configurations, not one of them twice
     assert {tuple(sorted(sweep.study.trials[t].params.items())) for t in confirmed} == {
-        tuple(sorted(t.params.items())) for t in sweep.study.trials}
+        tuple(sorted(t.params.items())) for t in sweep.study.trials
+    }
 
 
 def test_a_confirmation_that_does_not_fit_the_budget_is_cut_and_says_so(tmp_path, caplog):
     from cnnsweep.sweep import confirm
 
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=3")
+    sweep = make_sweep(
+        tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2", "hydra.sweeper.confirm.seeds=3"
+    )
     work(sweep)
     cost = budget.confirm_run_seconds(records.metrics_of(sweep.study.trials[0]))  # about 3.6 s a run
     sweep.deadline = time.time() + 2.5 * cost
@@ -390,8 +473,13 @@ def test_a_confirmation_that_does_not_fit_the_budget_is_cut_and_says_so(tmp_path
 
 def test_the_search_keeps_back_the_confirmations_time(tmp_path):
     deadline = time.time() + 600
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", "hydra.sweeper.confirm.top_k=2",
-                       "hydra.sweeper.confirm.seeds=3", deadline=deadline)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.confirm.top_k=2",
+        "hydra.sweeper.confirm.seeds=3",
+        deadline=deadline,
+    )
     work(sweep)
     per_run = budget.confirm_run_seconds(records.metrics_of(sweep.study.trials[0]))
     assert budget.search_deadline(sweep) == pytest.approx(deadline - 6 * per_run)
@@ -409,8 +497,13 @@ def test_patience_stops_the_study_after_n_finished_trials_without_a_better_best(
             return {"status": "pruned", "objective": 0.4}
         return {"status": "complete", "objective": value}
 
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=20", "hydra.sweeper.patience=3",
-                       "hydra.sweeper.min_delta=0.01", outcome=outcome)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=20",
+        "hydra.sweeper.patience=3",
+        "hydra.sweeper.min_delta=0.01",
+        outcome=outcome,
+    )
     work(sweep)
     assert states(sweep) == ["complete", "complete", "complete", "pruned", "complete"]
     reason = studies.stalled(sweep.study, sweep.settings)
@@ -423,21 +516,37 @@ def test_failed_and_infeasible_trials_do_not_use_up_patience(tmp_path):
             return {"status": "complete", "objective": 0.9}
         return {"status": "infeasible" if trial.number % 2 else "failed", "objective": None, "error": "x"}
 
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=6", "hydra.sweeper.patience=2",
-                       "hydra.sweeper.max_failure_rate=1.0", outcome=outcome)
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.patience=2",
+        "hydra.sweeper.max_failure_rate=1.0",
+        outcome=outcome,
+    )
     work(sweep)
     assert len(sweep.study.trials) == 6 and studies.stalled(sweep.study, sweep.settings) is None
 
 
 def test_a_stalled_sweep_ends_as_a_finished_one_and_says_why(tmp_path, caplog):
-    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=30", "hydra.sweeper.patience=2",
-                       "hydra.sweeper.refit=true", "hydra.sweeper.report=false",
-                       outcome=lambda trial: {"status": "complete", "objective": 0.5, "test_acc": 0.4,
-                                              "best_epoch": 1, "epochs_run": 1})
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=30",
+        "hydra.sweeper.patience=2",
+        "hydra.sweeper.refit=true",
+        "hydra.sweeper.report=false",
+        outcome=lambda trial: {
+            "status": "complete",
+            "objective": 0.5,
+            "test_acc": 0.4,
+            "best_epoch": 1,
+            "epochs_run": 1,
+        },
+    )
     with caplog.at_level("INFO", logger="cnnsweep"):
         coordinate(sweep)  # no SweepStopped: a converged study is a finished sweep
     assert len(sweep.study.trials) == 3 and sweep.stopped_by == []
     assert sweep.launcher.refits, "the refit still runs after an early stop"
-    assert any("stopped improving" in r.getMessage() and "patience=2" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "stopped improving" in r.getMessage() and "patience=2" in r.getMessage() for r in caplog.records
+    )
     assert yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["best_trial"] == 0

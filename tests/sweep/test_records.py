@@ -14,9 +14,11 @@ def test_trials_csv_has_a_row_per_trial_with_its_state_params_and_metrics(tmp_pa
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     space = {"model.filters": optuna.distributions.CategoricalDistribution([8, 16])}
-    outcomes = [{"status": "complete", "objective": 0.8, "test_acc": 0.79, "epochs_run": 3},
-                {"status": "pruned", "objective": 0.4, "epochs_run": 1},
-                {"status": "infeasible", "error": "does not fit"}]
+    outcomes = [
+        {"status": "complete", "objective": 0.8, "test_acc": 0.79, "epochs_run": 3},
+        {"status": "pruned", "objective": 0.4, "epochs_run": 1},
+        {"status": "infeasible", "error": "does not fit"},
+    ]
     for metrics in outcomes:
         studies.tell(study, study.ask(space), metrics, ("objective",), constrained=True)
     study.ask(space)  # still running
@@ -35,10 +37,17 @@ def test_trials_csv_has_a_row_per_trial_with_its_state_params_and_metrics(tmp_pa
 
 def test_integers_stay_integers_when_a_row_has_no_value(tmp_path):
     study = optuna.create_study(direction="maximize")
-    space = {"model.filters": optuna.distributions.CategoricalDistribution([32, 64]),
-             "trainer.batch_size": optuna.distributions.IntDistribution(16, 128)}
-    studies.tell(study, study.ask(space), {"status": "complete", "objective": 0.8, "epochs_run": 3,
-                                           "best_epoch": 2}, ("objective",), constrained=False)
+    space = {
+        "model.filters": optuna.distributions.CategoricalDistribution([32, 64]),
+        "trainer.batch_size": optuna.distributions.IntDistribution(16, 128),
+    }
+    studies.tell(
+        study,
+        study.ask(space),
+        {"status": "complete", "objective": 0.8, "epochs_run": 3, "best_epoch": 2},
+        ("objective",),
+        constrained=False,
+    )
     study.ask()  # a trial without parameters (as a failed resume leaves one)
     records.write_trials_csv(tmp_path, study, list(space))
     lines = (tmp_path / records.TRIALS_FILE).read_text().splitlines()

@@ -16,8 +16,13 @@ def _check(*overrides: str, arguments=()):
 
 def test_seed_cnn_searches_the_lessons_five_and_is_frozen():
     settings = _check()
-    assert settings.param_keys == ["model.filters", "model.kernel_size", "model.strides",
-                                   "model.padding", "trainer.batch_size"]
+    assert settings.param_keys == [
+        "model.filters",
+        "model.kernel_size",
+        "model.strides",
+        "model.padding",
+        "trainer.batch_size",
+    ]
     assert settings.directions == ("maximize",) and settings.study_name == "seed_cnn"
     assert not settings.shared_storage
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -29,16 +34,23 @@ def test_a_plain_override_pins_a_searched_key():
     assert "model.padding" not in settings.param_keys and "model.padding=valid" in settings.space.fixed
 
 
-@pytest.mark.parametrize(("overrides", "arguments", "key"), [
-    (["hydra.sweeper.n_trials=0"], [], "hydra.sweeper.n_trials"),
-    (["hydra.sweeper.max_failure_rate=2"], [], "hydra.sweeper.max_failure_rate"),
-    (["hydra.sweeper.direction=minimize"], [], "hydra.sweeper.direction"),
-    (["trainer.epochs=-1"], [], "trainer.epochs"),
-    (["hydra.sweeper.confirm.top_k=-1"], [], "hydra.sweeper.confirm.top_k"),
-    (["hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=0"], [], "hydra.sweeper.confirm.seeds"),
-    (["hydra.sweeper.ablation.seeds=-2"], [], "hydra.sweeper.ablation.seeds"),
-    ([], ["model.filtres=choice(1,2)"], "hydra.sweeper.params.model.filtres"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "arguments", "key"),
+    [
+        (["hydra.sweeper.n_trials=0"], [], "hydra.sweeper.n_trials"),
+        (["hydra.sweeper.max_failure_rate=2"], [], "hydra.sweeper.max_failure_rate"),
+        (["hydra.sweeper.direction=minimize"], [], "hydra.sweeper.direction"),
+        (["trainer.epochs=-1"], [], "trainer.epochs"),
+        (["hydra.sweeper.confirm.top_k=-1"], [], "hydra.sweeper.confirm.top_k"),
+        (
+            ["hydra.sweeper.confirm.top_k=3", "hydra.sweeper.confirm.seeds=0"],
+            [],
+            "hydra.sweeper.confirm.seeds",
+        ),
+        (["hydra.sweeper.ablation.seeds=-2"], [], "hydra.sweeper.ablation.seeds"),
+        ([], ["model.filtres=choice(1,2)"], "hydra.sweeper.params.model.filtres"),
+    ],
+)
 def test_each_bad_setting_names_its_key(overrides, arguments, key):
     with pytest.raises(ConfigError) as err:
         _check(*overrides, arguments=arguments)
@@ -73,8 +85,11 @@ def test_the_pruner_step_counts_images_in_hundredths_of_an_epoch():
     from cnnsweep.sweep.launch import pruner_step
 
     assert [pruner_step(epoch, float(epoch), by_images=False) for epoch in (1, 2, 3)] == [1, 2, 3]
-    assert [pruner_step(epoch, seen, by_images=True) for epoch, seen in ((1, 0.1), (2, 0.4), (3, 1.4))] \
-        == [10, 40, 140]
+    assert [pruner_step(epoch, seen, by_images=True) for epoch, seen in ((1, 0.1), (2, 0.4), (3, 1.4))] == [
+        10,
+        40,
+        140,
+    ]
 
 
 def test_the_confirmation_is_off_by_default_and_checked_when_on():

@@ -23,8 +23,12 @@ def test_the_sweep_dir_gets_sqlite_for_one_writer_and_a_journal_for_several(tmp_
 
 def test_an_unreachable_server_is_a_user_error_without_the_password(tmp_path):
     with pytest.raises(UserError) as err:
-        storage.open_storage("postgresql://ann:hunter2@127.0.0.1:1/db", tmp_path, several_writers=False,
-                             heartbeat=storage.Heartbeat(interval=10, grace_period=40))
+        storage.open_storage(
+            "postgresql://ann:hunter2@127.0.0.1:1/db",
+            tmp_path,
+            several_writers=False,
+            heartbeat=storage.Heartbeat(interval=10, grace_period=40),
+        )
     assert "hunter2" not in str(err.value) and "ann:***@" in str(err.value)
     assert err.value.key == "hydra.sweeper.storage"
 

@@ -21,23 +21,30 @@ DROPOUT = FloatDistribution(0.0, 0.5)
 def earlier_sweep(sweep_dir, trials):
     """A finished sweep's own optuna.db: ``trials`` is a list of (params, state, value)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(storage=f"sqlite:///{sweep_dir / 'optuna.db'}", study_name="earlier",
-                                direction="maximize")
+    study = optuna.create_study(
+        storage=f"sqlite:///{sweep_dir / 'optuna.db'}", study_name="earlier", direction="maximize"
+    )
     for params, state, value in trials:
         distributions = {"model.filters": FILTERS, "model.dropout": DROPOUT}
-        study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: distributions[k] for k in params},
-            state=TrialState.COMPLETE if state == "complete" else TrialState.PRUNED,
-            value=value if state == "complete" else None, intermediate_values={1: value or 0.3},
-            user_attrs={records.ATTR: {"state": state, "objective": value}}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions={k: distributions[k] for k in params},
+                state=TrialState.COMPLETE if state == "complete" else TrialState.PRUNED,
+                value=value if state == "complete" else None,
+                intermediate_values={1: value or 0.3},
+                user_attrs={records.ATTR: {"state": state, "objective": value}},
+            )
+        )
     return sweep_dir
 
 
 def new_study(tmp_path, *overrides):
     settings = sweep_settings("hydra.sweeper.n_trials=10", *overrides, sweep_dir=str(tmp_path / "new"))
     opened = open_storage(None, settings.sweep_dir, several_writers=False, heartbeat=settings.heartbeat)
-    return settings, studies.open_study(settings, opened, optuna.samplers.RandomSampler(seed=0),
-                                        optuna.pruners.NopPruner())
+    return settings, studies.open_study(
+        settings, opened, optuna.samplers.RandomSampler(seed=0), optuna.pruners.NopPruner()
+    )
 
 
 def queued_params(study):
@@ -46,16 +53,24 @@ def queued_params(study):
 
 
 def test_the_best_configurations_that_fit_go_first_and_the_rest_is_said(tmp_path, caplog):
-    source = earlier_sweep(tmp_path / "earlier", [
-        ({"model.filters": 8, "model.dropout": 0.1}, "complete", 0.95),   # best, but 8 is not searched here
-        ({"model.filters": 64, "model.dropout": 0.2}, "complete", 0.90),
-        ({"model.filters": 32, "model.dropout": 0.3}, "complete", 0.85),
-        ({"model.filters": 16, "model.dropout": 0.0}, "complete", 0.80),
-        ({"model.filters": 128, "model.dropout": 0.0}, "pruned", None),
-    ])
+    source = earlier_sweep(
+        tmp_path / "earlier",
+        [
+            (
+                {"model.filters": 8, "model.dropout": 0.1},
+                "complete",
+                0.95,
+            ),  # best, but 8 is not searched here
+            ({"model.filters": 64, "model.dropout": 0.2}, "complete", 0.90),
+            ({"model.filters": 32, "model.dropout": 0.3}, "complete", 0.85),
+            ({"model.filters": 16, "model.dropout": 0.0}, "complete", 0.80),
+            ({"model.filters": 128, "model.dropout": 0.0}, "pruned", None),
+        ],
+    )
     with caplog.at_level("INFO", logger="cnnsweep"):
-        _, study = new_study(tmp_path, f"hydra.sweeper.warm_start.from={source}",
-                             "hydra.sweeper.warm_start.top_k=2")
+        _, study = new_study(
+            tmp_path, f"hydra.sweeper.warm_start.from={source}", "hydra.sweeper.warm_start.top_k=2"
+        )
     assert queued_params(study) == [{"model.filters": 64}, {"model.filters": 32}]
     said = caplog.text
     assert "trial 0 of earlier skipped: model.filters=8 is outside" in said
@@ -65,16 +80,22 @@ def test_the_best_configurations_that_fit_go_first_and_the_rest_is_said(tmp_path
 
 
 def test_tell_adds_the_finished_trials_as_past_trials_outside_this_sweeps_records(tmp_path):
-    source = earlier_sweep(tmp_path / "earlier", [
-        ({"model.filters": 64}, "complete", 0.90),
-        ({"model.filters": 16}, "pruned", None),
-        ({"model.filters": 8}, "complete", 0.99),   # outside this space: not told
-    ])
-    settings, study = new_study(tmp_path, f"hydra.sweeper.warm_start.from={source}",
-                                "hydra.sweeper.warm_start.tell=true")
+    source = earlier_sweep(
+        tmp_path / "earlier",
+        [
+            ({"model.filters": 64}, "complete", 0.90),
+            ({"model.filters": 16}, "pruned", None),
+            ({"model.filters": 8}, "complete", 0.99),  # outside this space: not told
+        ],
+    )
+    settings, study = new_study(
+        tmp_path, f"hydra.sweeper.warm_start.from={source}", "hydra.sweeper.warm_start.tell=true"
+    )
     told = [t for t in study.get_trials(deepcopy=False) if records.told(t)]
     assert [(t.params, t.state, t.value) for t in told] == [
-        ({"model.filters": 64}, TrialState.COMPLETE, 0.90), ({"model.filters": 16}, TrialState.PRUNED, None)]
+        ({"model.filters": 64}, TrialState.COMPLETE, 0.90),
+        ({"model.filters": 16}, TrialState.PRUNED, None),
+    ]
     assert told[1].intermediate_values == {1: 0.3}  # the pruner learns from them too
     # the sampler sees them; this sweep's budget, rows and best do not
     assert len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) == 1
@@ -94,8 +115,11 @@ def test_a_source_that_cannot_warm_start_stops_before_the_study_exists(tmp_path,
     with pytest.raises(ConfigError) as error:
         new_study(tmp_path, f"hydra.sweeper.warm_start.from={source}")
     assert error.value.key.startswith("hydra.sweeper.warm_start")
-    assert {"not a sweep": "is not a sweep dir", "nothing complete": "no complete trial",
-            "missing": "no such folder"}[case] in str(error.value)
+    assert {
+        "not a sweep": "is not a sweep dir",
+        "nothing complete": "no complete trial",
+        "missing": "no such folder",
+    }[case] in str(error.value)
     db = tmp_path / "new" / "optuna.db"  # the settings check may stop before the file is made
     assert not db.exists() or optuna.get_all_study_names(f"sqlite:///{db}") == []
 
@@ -114,6 +138,8 @@ def test_warm_start_settings_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="warm_start.top_k=-1 must be an integer >= 0"):
         sweep_settings("hydra.sweeper.warm_start.from=/tmp", "hydra.sweeper.warm_start.top_k=-1")
     with pytest.raises(ConfigError, match="set one of them"):
-        sweep_settings("hydra.sweeper.warm_start.from=/tmp", "hydra.sweeper.warm_start.storage=sqlite:///x.db")
+        sweep_settings(
+            "hydra.sweeper.warm_start.from=/tmp", "hydra.sweeper.warm_start.storage=sqlite:///x.db"
+        )
     with pytest.raises(ConfigError, match="patience=0 must be an integer >= 1"):
         sweep_settings("hydra.sweeper.patience=0")

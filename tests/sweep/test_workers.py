@@ -29,19 +29,32 @@ def test_workers_split_the_cpu_threads_and_share_gpus_round_robin():
         for gpus in range(1, 4):
             envs = _envs(n_jobs, 16, gpus)
             for gpu in map(str, range(gpus)):
-                shares = [float(e.get("XLA_PYTHON_CLIENT_MEM_FRACTION", 1.0))
-                          for e in envs if e["CUDA_VISIBLE_DEVICES"] == gpu]
+                shares = [
+                    float(e.get("XLA_PYTHON_CLIENT_MEM_FRACTION", 1.0))
+                    for e in envs
+                    if e["CUDA_VISIBLE_DEVICES"] == gpu
+                ]
                 if len(shares) > 1:
                     assert sum(shares) <= 0.95 and min(shares) >= 0.8 / len(shares), shares
     one_each = _envs(2, 16, 2)[0]
     assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in one_each  # a GPU of its own keeps the default
-    assert _envs(4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[0][
-        "XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.3"  # the user's setting wins
+    assert (
+        _envs(4, 16, 1, {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"})[0]["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+        == "0.3"
+    )  # the user's setting wins
 
 
 def test_what_a_worker_is_told_is_what_it_reads_back():
-    told = WorkerEnv(storage_url="postgresql://u:pw@h/db", deadline=1790000000.25, worker_id="slurm-17",
-                     index=2, workers_here=3, threads=4, gpu=1, gpu_sharing=2)
+    told = WorkerEnv(
+        storage_url="postgresql://u:pw@h/db",
+        deadline=1790000000.25,
+        worker_id="slurm-17",
+        index=2,
+        workers_here=3,
+        threads=4,
+        gpu=1,
+        gpu_sharing=2,
+    )
     back = WorkerEnv.decode(told.encode({"PATH": "/bin"}))
     assert back == told.replace(gpu_sharing=1)  # the sharing is spent on the memory fraction
     assert WorkerEnv.decode({}) == WorkerEnv()  # a process nobody told anything: a sweep's own
@@ -52,8 +65,13 @@ def test_what_a_worker_is_told_is_what_it_reads_back():
 
 
 def test_worker_command_takes_the_storage_url_from_the_environment_only():
-    argv = ["--multirun", "+sweep=seed_cnn", "hydra.sweeper.storage=postgresql://u:secret@h/db",
-            "hydra.sweep.dir=/old", "hydra.sweeper.n_jobs=4"]
+    argv = [
+        "--multirun",
+        "+sweep=seed_cnn",
+        "hydra.sweeper.storage=postgresql://u:secret@h/db",
+        "hydra.sweep.dir=/old",
+        "hydra.sweeper.n_jobs=4",
+    ]
     command = worker_command(argv, "/sweeps/a", "fmnist")
     assert not any("secret" in part for part in command)
     assert f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}" in command
@@ -70,8 +88,9 @@ def test_a_process_is_a_worker_because_its_environment_says_so():
 
 
 def test_the_sweep_command_is_rebuilt_from_what_hydra_parsed(tmp_path):
-    settings = sweep_settings("hydra.sweeper.n_trials=3", sweep_dir=str(tmp_path),
-                              arguments=["dataset=digits", "model.filters=8"])
+    settings = sweep_settings(
+        "hydra.sweeper.n_trials=3", sweep_dir=str(tmp_path), arguments=["dataset=digits", "model.filters=8"]
+    )
     assert settings.command[0] == "--multirun"
     assert settings.command[1:3] == ("dataset=digits", "model.filters=8")
     assert "hydra.sweeper.n_trials=3" in settings.command
@@ -89,9 +108,11 @@ def test_ctrl_c_is_asked_at_safe_points_only():
 def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_not(tmp_path):
     """Real processes: one exits 0, one kills itself; the second is restarted once."""
     marker = tmp_path / "restarted"
-    script = (f"import os, pathlib, signal; p = pathlib.Path({str(marker)!r})\n"
-              "if os.environ['ROLE'] == 'crash' and not p.exists():\n"
-              "    p.write_text('x'); os.kill(os.getpid(), signal.SIGKILL)\n")
+    script = (
+        f"import os, pathlib, signal; p = pathlib.Path({str(marker)!r})\n"
+        "if os.environ['ROLE'] == 'crash' and not p.exists():\n"
+        "    p.write_text('x'); os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     envs = [{**os.environ, "ROLE": "ok"}, {**os.environ, "ROLE": "crash"}]
     deaths = []
     processes = LocalProcesses([sys.executable, "-c", script], envs, StopRequest())

@@ -39,20 +39,34 @@ def test_a_local_store_gets_params_epochs_final_metrics_and_files(tmp_path, monk
     exporter = mx.MlflowExporter(TrackingSettings(uri=uri, experiment=None), "fallback")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "history.csv").write_text("epoch,loss,acc,val_loss,val_acc,learning_rate,images\n"
-                                         "1,2.0,0.3,1.9,0.35,0.001,800\n2,1.5,0.5,1.6,0.55,0.0005,800\n")
+    (run_dir / "history.csv").write_text(
+        "epoch,loss,acc,val_loss,val_acc,learning_rate,images\n"
+        "1,2.0,0.3,1.9,0.35,0.001,800\n2,1.5,0.5,1.6,0.55,0.0005,800\n"
+    )
     (run_dir / "metrics.json").write_text("{}")
     run_id = exporter.start_run("trial 7", {"model.filters": 8, "model.padding": None}, {mx.TRIAL_TAG: 7})
     assert run_id is not None
-    sent = exporter.send_run_end(run_id, run_dir, {"status": "pruned", "objective": 0.55, "val_acc": 0.55,
-                                                   "epochs_run": 2, "error": "pruned after epoch 2"},
-                                 "pruned", with_history=True)
+    sent = exporter.send_run_end(
+        run_id,
+        run_dir,
+        {
+            "status": "pruned",
+            "objective": 0.55,
+            "val_acc": 0.55,
+            "epochs_run": 2,
+            "error": "pruned after epoch 2",
+        },
+        "pruned",
+        with_history=True,
+    )
     assert sent
     run = MlflowClient(uri).get_run(run_id)
     assert MlflowClient(uri).get_experiment(run.info.experiment_id).name == "fallback"
     assert run.info.status == "FINISHED" and run.data.tags[mx.STATE_TAG] == "pruned"
-    assert run.data.tags[mx.SENT_TAG] == "true" and run.data.params == {"model.filters": "8",
-                                                                      "model.padding": "null"}
+    assert run.data.tags[mx.SENT_TAG] == "true" and run.data.params == {
+        "model.filters": "8",
+        "model.padding": "null",
+    }
     history = MlflowClient(uri).get_metric_history(run_id, "val_acc")
     assert [(m.step, m.value) for m in history] == [(1, 0.35), (2, 0.55)]
     assert run.data.metrics["best_val_acc"] == 0.55 and "images" not in run.data.metrics
@@ -61,8 +75,9 @@ def test_a_local_store_gets_params_epochs_final_metrics_and_files(tmp_path, monk
 
 def test_tracking_settings_are_checked():
     assert tracking_settings({"name": "none", "uri": None, "experiment": None}) is None
-    assert tracking_settings({"name": "mlflow", "uri": "sqlite:///x.db", "experiment": None}) == \
-        TrackingSettings(uri="sqlite:///x.db", experiment=None)
+    assert tracking_settings(
+        {"name": "mlflow", "uri": "sqlite:///x.db", "experiment": None}
+    ) == TrackingSettings(uri="sqlite:///x.db", experiment=None)
     with pytest.raises(ConfigError, match="tracking.experiment is empty"):
         tracking_settings({"name": "mlflow", "uri": None, "experiment": " "})
     with pytest.raises(ConfigError, match="not a URI MLflow can track to"):
@@ -71,5 +86,8 @@ def test_tracking_settings_are_checked():
 
 
 def test_params_are_named_by_the_config_key():
-    assert dotted_keys({"model": {"filters": 8, "augment": {"flip": True}}, "x": 1}) == \
-        {"model.filters": 8, "model.augment.flip": True, "x": 1}
+    assert dotted_keys({"model": {"filters": 8, "augment": {"flip": True}}, "x": 1}) == {
+        "model.filters": 8,
+        "model.augment.flip": True,
+        "x": 1,
+    }

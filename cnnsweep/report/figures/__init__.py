@@ -25,8 +25,13 @@ from cnnsweep.atomic import save_atomically
 from cnnsweep.curves import wide_fonts
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-STATE_COLOURS = {"complete": "#0072B2", "pruned": "#E69F00", "failed": "#D55E00",
-                 "infeasible": "#CC79A7", "running": "#009E73"}
+STATE_COLOURS = {
+    "complete": "#0072B2",
+    "pruned": "#E69F00",
+    "failed": "#D55E00",
+    "infeasible": "#CC79A7",
+    "running": "#009E73",
+}
 BEST_COLOUR = "#000000"
 
 
@@ -39,13 +44,14 @@ def style(ax: Axes) -> Axes:
     return ax
 
 
-def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, *,
-               squeeze: bool = True) -> tuple[Figure, Any]:
+def new_figure(
+    figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, *, squeeze: bool = True
+) -> tuple[Figure, Any]:
     """A figure (constrained layout) and its styled axes, as ``Figure.subplots`` returns them."""
     fig = Figure(figsize=figsize, dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=squeeze)
-    for ax in (axes.flat if hasattr(axes, "flat") else [axes]):
+    for ax in axes.flat if hasattr(axes, "flat") else [axes]:
         style(ax)
     return fig, axes
 

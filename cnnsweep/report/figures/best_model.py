@@ -19,14 +19,22 @@ def confusion_matrix(predictions: Predictions, target: Path) -> Path:
     image = ax.imshow(matrix, cmap="Blues")
     ax.grid(False)
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > matrix.max() / 2 else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if count > matrix.max() / 2 else "black",
+        )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"best trial {predictions.trial_number} on the test split: "
-                 f"accuracy {predictions.accuracy:.4f}")
+    ax.set_title(
+        f"best trial {predictions.trial_number} on the test split: accuracy {predictions.accuracy:.4f}"
+    )
     fig.colorbar(image, ax=ax)
     return save(fig, target)
 
@@ -40,11 +48,16 @@ def example_images(predictions: Predictions, target: Path) -> Path:
     fig, axes = new_figure((cols * 1.5, rows * 1.75), rows, cols, squeeze=False)
     for ax, index in zip(axes.flat, shown, strict=False):
         image = predictions.images[index]
-        ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image,
-                  cmap="gray" if image.shape[-1] == 1 else None)
+        ax.imshow(
+            image.squeeze(-1) if image.shape[-1] == 1 else image,
+            cmap="gray" if image.shape[-1] == 1 else None,
+        )
         wrong = predicted[index] != truth[index]
-        ax.set_title(f"{'✗' if wrong else '✓'} {classes[predicted[index]]}\n(true {classes[truth[index]]})",
-                     fontsize=7, color=STATE_COLOURS["failed"] if wrong else "black")
+        ax.set_title(
+            f"{'✗' if wrong else '✓'} {classes[predicted[index]]}\n(true {classes[truth[index]]})",
+            fontsize=7,
+            color=STATE_COLOURS["failed"] if wrong else "black",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
@@ -52,7 +65,7 @@ def example_images(predictions: Predictions, target: Path) -> Path:
             spine.set_visible(wrong)
             spine.set_color(STATE_COLOURS["failed"])
             spine.set_linewidth(3)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     fig.suptitle("test images: predicted (true); mistakes framed")
     return save(fig, target)

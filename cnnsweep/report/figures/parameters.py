@@ -38,14 +38,24 @@ def param_effects(sweep: CollectedSweep, target: Path) -> Path | None:
                 ax.set_xscale("log")
         else:
             groups = [table.loc[values == level, "objective"].to_numpy() for level in levels]
-            ax.boxplot(groups, tick_labels=[str(level) for level in levels], widths=0.5,
-                       medianprops={"color": BEST_COLOUR})
+            ax.boxplot(
+                groups,
+                tick_labels=[str(level) for level in levels],
+                widths=0.5,
+                medianprops={"color": BEST_COLOUR},
+            )
             for i, group in enumerate(groups, start=1):
-                ax.scatter(i + rng.uniform(-0.12, 0.12, len(group)), group, s=22,
-                           color=OKABE_ITO[1], alpha=0.8, zorder=3)
+                ax.scatter(
+                    i + rng.uniform(-0.12, 0.12, len(group)),
+                    group,
+                    s=22,
+                    color=OKABE_ITO[1],
+                    alpha=0.8,
+                    zorder=3,
+                )
         ax.set_xlabel(key)
         ax.set_ylabel(sweep.objective_name)
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     fig.suptitle(f"{sweep.objective_name} by parameter ({sweep.name})")
     return save(fig, target)
@@ -98,7 +108,7 @@ def parallel_coordinates(sweep: CollectedSweep, target: Path) -> Path | None:
     fig, ax = new_figure(figsize=(max(6, 1.8 * len(axes_names)), 4.8))
     cmap = matplotlib.colormaps["viridis"]
     order = np.argsort(objective.to_numpy())
-    for i in (order if sweep.maximize else order[::-1]):
+    for i in order if sweep.maximize else order[::-1]:
         ax.plot(range(len(axes_names)), matrix[i], color=cmap(matrix[i, -1]), alpha=0.8, linewidth=1.4)
     for x, (bottom, top) in enumerate(tick_labels):
         ax.axvline(x, color="0.3", linewidth=0.8)
@@ -124,8 +134,13 @@ def pareto_front(sweep: CollectedSweep, front: ParetoFront | None, target: Path)
     ax.scatter(points[:, 1], points[:, 0], color=OKABE_ITO[5], s=30, label="trials")
     ax.plot(points[front.front, 1], points[front.front, 0], "o-", color=BEST_COLOUR, label="Pareto front")
     for i in front.front:
-        ax.annotate(str(front.trial_numbers[i]), (points[i, 1], points[i, 0]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(
+            str(front.trial_numbers[i]),
+            (points[i, 1], points[i, 0]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
     ax.set_xlabel(second)
     ax.set_ylabel(sweep.objective_name if first == "objective" else first)
     if second == "params_count":
@@ -146,16 +161,23 @@ def effects_forest(sweep: CollectedSweep, analysis: Analysis, target: Path) -> P
     effect = np.array([e.effect for e in rows])
     colours = [OKABE_ITO[0] if e.matters else "0.55" for e in rows]
     with_interval = [i for i, e in enumerate(rows) if not np.isnan(e.ci95_lo)]
-    ax.hlines(y[with_interval], [rows[i].ci95_lo for i in with_interval],
-              [rows[i].ci95_hi for i in with_interval], colors=[colours[i] for i in with_interval],
-              linewidth=2)
+    ax.hlines(
+        y[with_interval],
+        [rows[i].ci95_lo for i in with_interval],
+        [rows[i].ci95_hi for i in with_interval],
+        colors=[colours[i] for i in with_interval],
+        linewidth=2,
+    )
     ax.scatter(effect, y, color=colours, zorder=3, s=28)
     ax.axvline(0, color=BEST_COLOUR, linewidth=0.9)
-    ax.set_yticks(y, [f"{e.key}={e.value} vs {e.versus}  ({e.trials} vs {e.others})" for e in rows],
-                  fontsize=8)
-    ax.set_xlabel(f"effect on {sweep.objective_name}, the other searched settings held fixed\n"
-                  "(bars: 95% interval; blue: named after Holm's correction over the keys; "
-                  f"no bar under {MIN_TRIALS} trials)")
+    ax.set_yticks(
+        y, [f"{e.key}={e.value} vs {e.versus}  ({e.trials} vs {e.others})" for e in rows], fontsize=8
+    )
+    ax.set_xlabel(
+        f"effect on {sweep.objective_name}, the other searched settings held fixed\n"
+        "(bars: 95% interval; blue: named after Holm's correction over the keys; "
+        f"no bar under {MIN_TRIALS} trials)"
+    )
     where = "complete trials" if analysis.scored_at == AT_THE_END else f"every trial at {analysis.scored_at}"
     ax.set_title(f"effect of each searched value ({sweep.name}, {analysis.trials} trials: {where})")
     return save(fig, target)

@@ -29,14 +29,25 @@ def learning_curves(sweep: CollectedSweep, target: Path) -> Path | None:
         if best is not None and number == best["trial_number"]:
             continue
         faded = state == "pruned"
-        ax.plot(history["epoch"], history[metric], color=STATE_COLOURS.get(state, "#999999"),
-                alpha=0.3 if faded else 0.7, linestyle="--" if faded else "-", linewidth=1,
-                label=state if state not in shown else None)
+        ax.plot(
+            history["epoch"],
+            history[metric],
+            color=STATE_COLOURS.get(state, "#999999"),
+            alpha=0.3 if faded else 0.7,
+            linestyle="--" if faded else "-",
+            linewidth=1,
+            label=state if state not in shown else None,
+        )
         shown.add(state)
     if best is not None and int(best["trial_number"]) in curves:
         history = curves[int(best["trial_number"])]
-        ax.plot(history["epoch"], history[metric], color=BEST_COLOUR, linewidth=2.5,
-                label=f"best: trial {int(best['trial_number'])}")
+        ax.plot(
+            history["epoch"],
+            history[metric],
+            color=BEST_COLOUR,
+            linewidth=2.5,
+            label=f"best: trial {int(best['trial_number'])}",
+        )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric)
@@ -53,8 +64,9 @@ def best_trial_curves(sweep: CollectedSweep, target: Path) -> Path | None:
     history = sweep.histories[int(best["trial_number"])]
     columns = {c: history[c].tolist() for c in history.columns if c != "epoch"}
     best_epoch = int(best["best_epoch"]) if pd.notna(best.get("best_epoch")) else None
-    return plot_curves(columns, target, best_epoch=best_epoch,
-                       title=f"best trial {int(best['trial_number'])} ({sweep.name})")
+    return plot_curves(
+        columns, target, best_epoch=best_epoch, title=f"best trial {int(best['trial_number'])} ({sweep.name})"
+    )
 
 
 def optimization_history(sweep: CollectedSweep, target: Path) -> Path | None:
@@ -64,14 +76,25 @@ def optimization_history(sweep: CollectedSweep, target: Path) -> Path | None:
         return None
     fig, ax = new_figure(figsize=(9, 4.5))
     for state, group in table.groupby("state"):
-        ax.scatter(group["trial_number"], group["objective"], s=36, label=state,
-                   color=STATE_COLOURS.get(state, "#999999"),
-                   facecolors="none" if state == "pruned" else None)
+        ax.scatter(
+            group["trial_number"],
+            group["objective"],
+            s=36,
+            label=state,
+            color=STATE_COLOURS.get(state, "#999999"),
+            facecolors="none" if state == "pruned" else None,
+        )
     complete = sweep.complete().sort_values("trial_number")
     if not complete.empty:
         running = complete["objective"].cummax() if sweep.maximize else complete["objective"].cummin()
-        ax.step(complete["trial_number"], running, where="post", color=BEST_COLOUR, linewidth=2,
-                label="best so far")
+        ax.step(
+            complete["trial_number"],
+            running,
+            where="post",
+            color=BEST_COLOUR,
+            linewidth=2,
+            label="best so far",
+        )
     ax.set_xlabel("trial number")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(sweep.objective_name)
@@ -92,10 +115,22 @@ def epoch_budget(sweep: CollectedSweep, target: Path) -> Path | None:
     x = table["trial_number"].astype(int).to_numpy()
     fig, ax = new_figure(figsize=(max(6, 0.35 * len(x) + 3), 4.2))
     ax.bar(x, trained, color=OKABE_ITO[0], label=f"trained ({trained.sum()} epochs)")
-    ax.bar(x, np.where(pruned, 0, saved), bottom=trained, color=OKABE_ITO[2], alpha=0.6,
-           label=f"saved by early stopping ({int(saved[~pruned].sum())})")
-    ax.bar(x, np.where(pruned, saved, 0), bottom=trained, color=OKABE_ITO[1], alpha=0.6,
-           label=f"saved by pruning ({int(saved[pruned].sum())})")
+    ax.bar(
+        x,
+        np.where(pruned, 0, saved),
+        bottom=trained,
+        color=OKABE_ITO[2],
+        alpha=0.6,
+        label=f"saved by early stopping ({int(saved[~pruned].sum())})",
+    )
+    ax.bar(
+        x,
+        np.where(pruned, saved, 0),
+        bottom=trained,
+        color=OKABE_ITO[1],
+        alpha=0.6,
+        label=f"saved by pruning ({int(saved[pruned].sum())})",
+    )
     ax.set_xlabel("trial number")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("epochs")
@@ -124,8 +159,13 @@ def compare_sweeps(sweeps: Sequence[CollectedSweep], target: Path) -> Path | Non
         if table.empty:
             continue
         running = table["objective"].cummax() if sweep.maximize else table["objective"].cummin()
-        right.step(range(1, len(table) + 1), running, where="post", color=OKABE_ITO[i % 8],
-                   label=names[i].replace("\n", " "))
+        right.step(
+            range(1, len(table) + 1),
+            running,
+            where="post",
+            color=OKABE_ITO[i % 8],
+            label=names[i].replace("\n", " "),
+        )
     right.set_xlabel("complete trials")
     right.set_ylabel("best objective so far")
     right.set_title("progress per sweep")
@@ -144,21 +184,41 @@ def confirmed_runs(sweep: CollectedSweep, target: Path) -> Path | None:
     rng = np.random.default_rng(0)
     for x, config in enumerate(configs):
         mine = runs[(runs["trial"] == config["trial"]) & (runs["status"] == "complete")]
-        original = (mine["original"].astype(str).str.lower() == "true" if "original" in mine
-                    else mine["run_dir"].astype(str) == str(config["trial"]))
+        original = (
+            mine["original"].astype(str).str.lower() == "true"
+            if "original" in mine
+            else mine["run_dir"].astype(str) == str(config["trial"])
+        )
         jitter = rng.uniform(-0.08, 0.08, len(mine))
-        ax.scatter(x + jitter[~original.to_numpy()], mine.loc[~original, "objective"], color=OKABE_ITO[0],
-                   s=26, zorder=3, label="new seed" if x == 0 else None)
-        ax.scatter(x + jitter[original.to_numpy()], mine.loc[original, "objective"], facecolors="none",
-                   edgecolors=OKABE_ITO[3], s=40, zorder=3,
-                   label="the selecting run (not counted)" if x == 0 else None)
+        ax.scatter(
+            x + jitter[~original.to_numpy()],
+            mine.loc[~original, "objective"],
+            color=OKABE_ITO[0],
+            s=26,
+            zorder=3,
+            label="new seed" if x == 0 else None,
+        )
+        ax.scatter(
+            x + jitter[original.to_numpy()],
+            mine.loc[original, "objective"],
+            facecolors="none",
+            edgecolors=OKABE_ITO[3],
+            s=40,
+            zorder=3,
+            label="the selecting run (not counted)" if x == 0 else None,
+        )
         if config.get("ci95"):
             low, high = config["ci95"]
-            ax.errorbar(x + 0.22, config["mean"], yerr=[[config["mean"] - low], [high - config["mean"]]],
-                        fmt="s", color=BEST_COLOUR, capsize=4,
-                        label="new runs' mean, 95% interval" if x == 0 else None)
-    ax.set_xticks(range(len(configs)),
-                  [f"trial {c['trial']}\nP(best) {c['p_best']:.2f}" for c in configs])
+            ax.errorbar(
+                x + 0.22,
+                config["mean"],
+                yerr=[[config["mean"] - low], [high - config["mean"]]],
+                fmt="s",
+                color=BEST_COLOUR,
+                capsize=4,
+                label="new runs' mean, 95% interval" if x == 0 else None,
+            )
+    ax.set_xticks(range(len(configs)), [f"trial {c['trial']}\nP(best) {c['p_best']:.2f}" for c in configs])
     ax.set_ylabel(sweep.objective_name)
     ax.set_title(f"confirmed configurations ({sweep.name})")
     ax.legend(fontsize=8)
@@ -178,12 +238,25 @@ def ablation_waterfall(sweep: CollectedSweep, target: Path) -> Path | None:
         colour = "0.6" if not x else (OKABE_ITO[2] if means[x] >= means[x - 1] else OKABE_ITO[5])
         ax.bar(x, means[x] - low, bottom=low, color=colour, width=0.6)
         if step.get("ci95_lo") is not None and step.get("ci95_hi") is not None:
-            ax.errorbar(x, means[x], yerr=[[means[x] - step["ci95_lo"]], [step["ci95_hi"] - means[x]]],
-                        fmt="none", ecolor="0.2", capsize=4)
+            ax.errorbar(
+                x,
+                means[x],
+                yerr=[[means[x] - step["ci95_lo"]], [step["ci95_hi"] - means[x]]],
+                fmt="none",
+                ecolor="0.2",
+                capsize=4,
+            )
         share = step.get("share")
         if x and share is not None:
-            ax.annotate(f"{100 * share:.0f}%", (x, max(means[x], means[x - 1])), ha="center", va="bottom",
-                        fontsize=8, xytext=(0, 3), textcoords="offset points")
+            ax.annotate(
+                f"{100 * share:.0f}%",
+                (x, max(means[x], means[x - 1])),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 3),
+                textcoords="offset points",
+            )
     labels = ["baseline", *(f"{s['setting']}\n{s['from']} -> {s['to']}" for s in steps[1:])]
     ax.set_xticks(range(len(steps)), labels, fontsize=7, rotation=20, ha="right")
     ax.set_ylabel(f"{sweep.objective_name} (mean of new-seed runs)")

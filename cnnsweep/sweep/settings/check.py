@@ -28,8 +28,9 @@ DIRECTIONS = ("maximize", "minimize")
 SLURM_LAUNCHER = "SlurmLauncher"  # hydra-submitit-launcher's submitit_slurm (its _target_'s class)
 
 
-def check_settings(settings: Mapping[str, Any], config: DictConfig,
-                   arguments: Sequence[str]) -> SweepSettings:
+def check_settings(
+    settings: Mapping[str, Any], config: DictConfig, arguments: Sequence[str]
+) -> SweepSettings:
     """The sweeper's settings, checked against the composed ``config``.
 
     Args:
@@ -43,20 +44,26 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
     n_trials, n_jobs = _count(settings, "n_trials"), _count(settings, "n_jobs")
     timeout = settings["timeout"]
     if timeout is not None and not float(timeout) > 0:
-        raise ConfigError(f"hydra.sweeper.timeout={timeout} must be a positive number "
-                          "of seconds, or null for none.", key="hydra.sweeper.timeout")
+        raise ConfigError(
+            f"hydra.sweeper.timeout={timeout} must be a positive number of seconds, or null for none.",
+            key="hydra.sweeper.timeout",
+        )
     max_failure_rate = float(settings["max_failure_rate"])
     if not 0.0 <= max_failure_rate <= 1.0:
-        raise ConfigError(f"hydra.sweeper.max_failure_rate={max_failure_rate} must be "
-                          "between 0 and 1.", key="hydra.sweeper.max_failure_rate")
+        raise ConfigError(
+            f"hydra.sweeper.max_failure_rate={max_failure_rate} must be between 0 and 1.",
+            key="hydra.sweeper.max_failure_rate",
+        )
     params: Any = settings["params"]
     if isinstance(params, DictConfig):
         params = OmegaConf.to_container(params, resolve=False)
     space = parse_search_space({str(key): value for key, value in dict(params).items()}, arguments)
     if not space.distributions:
-        raise ConfigError("the search space is empty: add hydra.sweeper.params (or use "
-                          "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.",
-                          key="hydra.sweeper.params")
+        raise ConfigError(
+            "the search space is empty: add hydra.sweeper.params (or use "
+            "+sweep=NAME), e.g. hydra.sweeper.params.model.filters='choice(16,32)'.",
+            key="hydra.sweeper.params",
+        )
     _check_keys(space, config)
     _check_fixed_values(space, config)
     monitor = str(config.trainer.early_stopping.monitor)
@@ -85,15 +92,22 @@ def check_settings(settings: Mapping[str, Any], config: DictConfig,
         warm_start=nested.warm_start(settings["warm_start"]),
         patience=_patience(settings, len(directions)),
         min_delta=_min_delta(settings["min_delta"]),
-        tracking=tracking_settings(OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
-                                   if "tracking" in config else None),
+        tracking=tracking_settings(
+            OmegaConf.to_container(config.tracking, resolve=True)  # type: ignore[arg-type]
+            if "tracking" in config
+            else None
+        ),
         fidelity=_fidelity(settings["fidelity"]),
         command=_command(arguments, config),
         cluster=_cluster(config),
         wait=bool(settings["wait"]),
-        run=RunFacts(base_seed=int(config.trainer.seed), monitor=monitor, dataset=str(config.dataset.name),
-                     data=OmegaConf.to_container(config.dataset, resolve=True),  # type: ignore[arg-type]
-                     backend=config.trainer.backend),
+        run=RunFacts(
+            base_seed=int(config.trainer.seed),
+            monitor=monitor,
+            dataset=str(config.dataset.name),
+            data=OmegaConf.to_container(config.dataset, resolve=True),  # type: ignore[arg-type]
+            backend=config.trainer.backend,
+        ),
     )
 
 
@@ -102,21 +116,28 @@ def _patience(settings: Mapping[str, Any], n_objectives: int) -> int | None:
     if patience is None:
         return None
     if not is_whole(patience, 1):
-        raise ConfigError(f"hydra.sweeper.patience={patience!r} must be an integer >= 1 (finished "
-                          "trials without a better best before the study stops), or null for none.",
-                          key="hydra.sweeper.patience")
+        raise ConfigError(
+            f"hydra.sweeper.patience={patience!r} must be an integer >= 1 (finished "
+            "trials without a better best before the study stops), or null for none.",
+            key="hydra.sweeper.patience",
+        )
     if n_objectives > 1:
-        raise ConfigError("hydra.sweeper.patience needs a single objective: a study of several "
-                          "objectives has a Pareto front, not one best to improve. Remove "
-                          "hydra.sweeper.patience.", key="hydra.sweeper.patience")
+        raise ConfigError(
+            "hydra.sweeper.patience needs a single objective: a study of several "
+            "objectives has a Pareto front, not one best to improve. Remove "
+            "hydra.sweeper.patience.",
+            key="hydra.sweeper.patience",
+        )
     return patience
 
 
 def _min_delta(raw: Any) -> float:
     if not (is_number(raw) and raw >= 0):
-        raise ConfigError(f"hydra.sweeper.min_delta={raw!r} must be a number >= 0: the least "
-                          "improvement of the best objective that resets hydra.sweeper.patience.",
-                          key="hydra.sweeper.min_delta")
+        raise ConfigError(
+            f"hydra.sweeper.min_delta={raw!r} must be a number >= 0: the least "
+            "improvement of the best objective that resets hydra.sweeper.patience.",
+            key="hydra.sweeper.min_delta",
+        )
     return float(raw)
 
 
@@ -124,8 +145,11 @@ def _command(arguments: Sequence[str], config: DictConfig) -> tuple[str, ...]:
     """The sweep's command line after ``python -m cnnsweep``, rebuilt from what Hydra parsed: its
     config dirs and name, the run's overrides (``arguments``) and the ``hydra.*`` ones."""
     hydra = config.hydra
-    config_dirs = [f"--config-dir={source.path}" for source in hydra.runtime.config_sources
-                   if source.provider == "command-line"]
+    config_dirs = [
+        f"--config-dir={source.path}"
+        for source in hydra.runtime.config_sources
+        if source.provider == "command-line"
+    ]
     name = [] if hydra.job.config_name in (None, "config") else [f"--config-name={hydra.job.config_name}"]
     overrides = [str(o) for o in OmegaConf.to_container(hydra.overrides.hydra, resolve=False)]  # type: ignore[union-attr]
     return ("--multirun", *config_dirs, *name, *map(str, arguments), *overrides)
@@ -155,20 +179,22 @@ def _fidelity(raw: Any) -> tuple[float, ...]:
     if not raw:
         return ()
     example = "e.g. hydra.sweeper.fidelity=[0.1,0.3] (epoch 1 on 10% of the training images, epoch 2 on 30%)"
-    if not isinstance(raw, list) or not all(
-            is_number(share) and 0 < share < 1
-            for share in raw):
-        raise ConfigError(f"hydra.sweeper.fidelity={raw!r} must be a list of shares of the training "
-                          "images, each above 0 and below 1 (the epochs after them train on all), "
-                          f"{example}.", key="hydra.sweeper.fidelity")
+    if not isinstance(raw, list) or not all(is_number(share) and 0 < share < 1 for share in raw):
+        raise ConfigError(
+            f"hydra.sweeper.fidelity={raw!r} must be a list of shares of the training "
+            "images, each above 0 and below 1 (the epochs after them train on all), "
+            f"{example}.",
+            key="hydra.sweeper.fidelity",
+        )
     return tuple(float(share) for share in raw)
 
 
 def _count(settings: Mapping[str, Any], key: str) -> int:
     value = settings[key]
     if not is_whole(value, 1):
-        raise ConfigError(f"hydra.sweeper.{key}={value!r} must be an integer >= 1.",
-                          key=f"hydra.sweeper.{key}")
+        raise ConfigError(
+            f"hydra.sweeper.{key}={value!r} must be an integer >= 1.", key=f"hydra.sweeper.{key}"
+        )
     return value
 
 
@@ -182,8 +208,9 @@ def _check_keys(space: SearchSpace, config: DictConfig) -> None:
         known = [f"{section}.{name}" for section in SECTIONS for name in config[section]]
         close = difflib.get_close_matches(key, known, n=1)
         hint = f" Did you mean {close[0]}?" if close else ""
-        raise ConfigError(f"hydra.sweeper.params.{key}: no such key in the config.{hint}",
-                          key=f"hydra.sweeper.params.{key}")
+        raise ConfigError(
+            f"hydra.sweeper.params.{key}: no such key in the config.{hint}", key=f"hydra.sweeper.params.{key}"
+        )
 
 
 def _check_fixed_values(space: SearchSpace, config: DictConfig) -> None:
@@ -218,8 +245,11 @@ def _a_value_of(distribution: BaseDistribution) -> Any:
 
 def _objectives(settings: Mapping[str, Any], monitor: str) -> tuple[list[str], list[str]]:
     objectives = settings["objectives"]
-    objectives = ["objective"] if objectives is None else (
-        [objectives] if isinstance(objectives, str) else list(objectives))
+    objectives = (
+        ["objective"]
+        if objectives is None
+        else ([objectives] if isinstance(objectives, str) else list(objectives))
+    )
     direction = settings["direction"]
     if direction is None:
         directions = [objective_direction(monitor if o == "objective" else o) for o in objectives]
@@ -227,8 +257,11 @@ def _objectives(settings: Mapping[str, Any], monitor: str) -> tuple[list[str], l
         directions = [direction] if isinstance(direction, str) else list(direction)
     for value in directions:
         if value not in DIRECTIONS:
-            raise ConfigError(f"hydra.sweeper.direction={value!r} must be maximize or minimize "
-                              "(or a list of them, one per objective).", key="hydra.sweeper.direction")
+            raise ConfigError(
+                f"hydra.sweeper.direction={value!r} must be maximize or minimize "
+                "(or a list of them, one per objective).",
+                key="hydra.sweeper.direction",
+            )
     if len(directions) != len(objectives):
         if objectives == ["objective"] and len(directions) == 2:
             objectives = ["objective", "params_count"]
@@ -237,11 +270,13 @@ def _objectives(settings: Mapping[str, Any], monitor: str) -> tuple[list[str], l
                 f"hydra.sweeper.direction has {len(directions)} entries but there are "
                 f"{len(objectives)} objectives ({', '.join(objectives)}). Set "
                 "hydra.sweeper.objectives to one metrics.json key per direction.",
-                key="hydra.sweeper.objectives")
+                key="hydra.sweeper.objectives",
+            )
     if objectives[0] == "objective" and directions[0] != objective_direction(monitor):
         raise ConfigError(
             f"hydra.sweeper.direction={directions[0]} contradicts trainer.early_stopping."
             f"monitor={monitor}, which is {objective_direction(monitor)}d. Set "
             f"hydra.sweeper.direction={objective_direction(monitor)} (or leave it null).",
-            key="hydra.sweeper.direction")
+            key="hydra.sweeper.direction",
+        )
     return objectives, directions

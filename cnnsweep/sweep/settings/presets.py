@@ -39,5 +39,6 @@ def sweep_files() -> dict[str, Path]:
 def register_sweep_files() -> None:
     store = ConfigStore.instance()
     for name, path in sweep_files().items():
-        store.store(group=GROUP, name=name, node=OmegaConf.load(path), package="_global_",
-                    provider="cnnsweep")
+        store.store(
+            group=GROUP, name=name, node=OmegaConf.load(path), package="_global_", provider="cnnsweep"
+        )

@@ -98,10 +98,21 @@ class PatientPrunerConf:
     min_delta: float = 0.0
 
 
-SAMPLERS = {"tpe": TPESamplerConf, "random": RandomSamplerConf, "grid": GridSamplerConf,
-            "cmaes": CmaEsSamplerConf, "gp": GPSamplerConf, "nsga2": NSGAIISamplerConf}
-PRUNERS = {"none": NopPrunerConf, "median": MedianPrunerConf, "hyperband": HyperbandPrunerConf,
-           "successive_halving": SuccessiveHalvingPrunerConf, "patient": PatientPrunerConf}
+SAMPLERS = {
+    "tpe": TPESamplerConf,
+    "random": RandomSamplerConf,
+    "grid": GridSamplerConf,
+    "cmaes": CmaEsSamplerConf,
+    "gp": GPSamplerConf,
+    "nsga2": NSGAIISamplerConf,
+}
+PRUNERS = {
+    "none": NopPrunerConf,
+    "median": MedianPrunerConf,
+    "hyperband": HyperbandPrunerConf,
+    "successive_halving": SuccessiveHalvingPrunerConf,
+    "patient": PatientPrunerConf,
+}
 
 
 @dataclass

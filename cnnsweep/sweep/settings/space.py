@@ -1,10 +1,10 @@
 """Search spaces: Hydra's sweep syntax in, Optuna distributions out.
 
-    model.filters: choice(16, 32, 64)        -> CategoricalDistribution
-    model.conv_blocks: range(1, 4)           -> IntDistribution(1, 3)
-    model.dropout: interval(0.0, 0.5)        -> FloatDistribution(0.0, 0.5)
-    trainer.learning_rate: tag(log, interval(1e-4, 1e-2))  -> log-uniform
-    model.padding: valid                     -> pinned, not searched
+model.filters: choice(16, 32, 64)        -> CategoricalDistribution
+model.conv_blocks: range(1, 4)           -> IntDistribution(1, 3)
+model.dropout: interval(0.0, 0.5)        -> FloatDistribution(0.0, 0.5)
+trainer.learning_rate: tag(log, interval(1e-4, 1e-2))  -> log-uniform
+model.padding: valid                     -> pinned, not searched
 """
 
 from __future__ import annotations
@@ -89,15 +89,18 @@ def _distribution(key: str, override: Override) -> BaseDistribution:
         low, high = value.start, value.end
         log = "log" in (value.tags or set())
         if low is None or high is None or not low < high:
-            raise ConfigError(f"{where}=interval({low}, {high}) is empty or reversed: "
-                              "interval(low, high) needs low < high.")
+            raise ConfigError(
+                f"{where}=interval({low}, {high}) is empty or reversed: interval(low, high) needs low < high."
+            )
         if log and low <= 0:
             raise ConfigError(f"{where}: a log interval needs low > 0 (got {low}).")
         if isinstance(low, int) and isinstance(high, int):
             return IntDistribution(low, high, log=log)
         return FloatDistribution(float(low), float(high), log=log)
-    raise ConfigError(f"{where}={override.input_line} is not a search space cnnsweep can use. "
-                      "Use choice(...), range(...), interval(...) or tag(log, interval(...)).")
+    raise ConfigError(
+        f"{where}={override.input_line} is not a search space cnnsweep can use. "
+        "Use choice(...), range(...), interval(...) or tag(log, interval(...))."
+    )
 
 
 def parse_search_space(params: Mapping[str, Any], arguments: Sequence[str]) -> SearchSpace:
@@ -111,8 +114,7 @@ def parse_search_space(params: Mapping[str, Any], arguments: Sequence[str]) -> S
     override of a searched key pins it.
     """
     space = SearchSpace()
-    from_params = _parse([f"{key}={value}" for key, value in params.items()],
-                         "hydra.sweeper.params")
+    from_params = _parse([f"{key}={value}" for key, value in params.items()], "hydra.sweeper.params")
     for override in from_params:
         if override.is_sweep_override():
             space.distributions[override.key_or_group] = _distribution(override.key_or_group, override)

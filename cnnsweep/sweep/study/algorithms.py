@@ -48,13 +48,17 @@ def make_sampler(settings: SweepSettings, worker_index: int | None = None) -> op
         return instantiate(config, **extra)
     except Exception as exc:
         cause = exc.__cause__ or exc
-        raise ConfigError(f"hydra.sweeper.sampler ({target}) cannot be created: "
-                          f"{type(cause).__name__}: {cause}", key="hydra.sweeper.sampler") from None
+        raise ConfigError(
+            f"hydra.sweeper.sampler ({target}) cannot be created: {type(cause).__name__}: {cause}",
+            key="hydra.sweeper.sampler",
+        ) from None
 
 
 # sampler -> (its name in hydra/sweeper/sampler, the package it needs, how to install it)
-SAMPLER_PACKAGES = {"CmaEsSampler": ("cmaes", "cmaes", "cmaes"),
-                    "GPSampler": ("gp", "torch", "'cnnsweep[gp]'")}
+SAMPLER_PACKAGES = {
+    "CmaEsSampler": ("cmaes", "cmaes", "cmaes"),
+    "GPSampler": ("gp", "torch", "'cnnsweep[gp]'"),
+}
 
 
 def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
@@ -68,19 +72,30 @@ def _check_sampler_fits(target: str, settings: SweepSettings) -> None:
     if target in SAMPLER_PACKAGES:
         name, module, install = SAMPLER_PACKAGES[target]
         if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"hydra/sweeper/sampler={name} needs the {module} "
-                              f"package, which is not installed: pip install {install}, or use "
-                              "hydra/sweeper/sampler=tpe.", key="hydra.sweeper.sampler")
-    numeric = [k for k, d in settings.space.distributions.items()
-               if not isinstance(d, optuna.distributions.CategoricalDistribution)]
+            raise ConfigError(
+                f"hydra/sweeper/sampler={name} needs the {module} "
+                f"package, which is not installed: pip install {install}, or use "
+                "hydra/sweeper/sampler=tpe.",
+                key="hydra.sweeper.sampler",
+            )
+    numeric = [
+        k
+        for k, d in settings.space.distributions.items()
+        if not isinstance(d, optuna.distributions.CategoricalDistribution)
+    ]
     if target == "CmaEsSampler" and not numeric:
-        raise ConfigError("hydra/sweeper/sampler=cmaes models numeric ranges only, and every key of "
-                          "this space is a choice(...): it would sample at random. Search a range "
-                          "(e.g. trainer.learning_rate='tag(log, interval(1e-4, 1e-2))') or use "
-                          "hydra/sweeper/sampler=tpe.", key="hydra.sweeper.sampler")
+        raise ConfigError(
+            "hydra/sweeper/sampler=cmaes models numeric ranges only, and every key of "
+            "this space is a choice(...): it would sample at random. Search a range "
+            "(e.g. trainer.learning_rate='tag(log, interval(1e-4, 1e-2))') or use "
+            "hydra/sweeper/sampler=tpe.",
+            key="hydra.sweeper.sampler",
+        )
     if target == "CmaEsSampler" and len(numeric) < len(settings.space.distributions):
-        log.warning("hydra/sweeper/sampler=cmaes models %s; the choice(...) keys are sampled at "
-                    "random", ", ".join(numeric))
+        log.warning(
+            "hydra/sweeper/sampler=cmaes models %s; the choice(...) keys are sampled at random",
+            ", ".join(numeric),
+        )
 
 
 class SuccessiveHalving(optuna.pruners.SuccessiveHalvingPruner):

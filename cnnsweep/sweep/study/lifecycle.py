@@ -59,10 +59,15 @@ def check_space_unchanged(settings: SweepSettings, storage: Any) -> None:
         raise ConfigError(
             f"the study {settings.study_name!r} in {settings.sweep_dir} searched another space: "
             f"{'; '.join(changed)}. Resume it with the old space, or start a new study with another "
-            "hydra.sweep.dir (or hydra.sweeper.study_name).", key="hydra.sweeper.params")
+            "hydra.sweep.dir (or hydra.sweeper.study_name).",
+            key="hydra.sweeper.params",
+        )
     for change in widened:
-        log.info("resuming with a changed range: %s (finished trials keep their values; the "
-                 "sampler models the new range)", change)
+        log.info(
+            "resuming with a changed range: %s (finished trials keep their values; the "
+            "sampler models the new range)",
+            change,
+        )
 
 
 def _space_text(distribution: optuna.distributions.BaseDistribution) -> str:
@@ -72,8 +77,12 @@ def _space_text(distribution: optuna.distributions.BaseDistribution) -> str:
     return f"{low}..{high}{' (log)' if getattr(distribution, 'log', False) else ''}"
 
 
-def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
-               pruner: optuna.pruners.BasePruner) -> optuna.Study:
+def open_study(
+    settings: SweepSettings,
+    opened: OpenStorage,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> optuna.Study:
     """The coordinator's study: created, or loaded to resume, with what it searches recorded
     and, when new, its baselines and warm start queued.
 
@@ -88,7 +97,7 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
         warm_source = load_source(settings.warm_start)  # a bad source stops before the study exists
     study = load_study(settings, opened, sampler, pruner)
     if not study.get_trials(deepcopy=False):
-        queued = list(settings.baselines[:settings.n_trials])
+        queued = list(settings.baselines[: settings.n_trials])
         for index, baseline in enumerate(queued):
             study.enqueue_trial(baseline, user_attrs={records.BASELINE_ATTR: index})
         if warm_source is not None:
@@ -96,16 +105,22 @@ def open_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
 
             queue_and_tell(study, settings, warm_source, queued)
     elif settings.warm_start is not None:
-        log.info("hydra.sweeper.warm_start is used by a new study only: %r resumes with its own trials",
-                 settings.study_name)
+        log.info(
+            "hydra.sweeper.warm_start is used by a new study only: %r resumes with its own trials",
+            settings.study_name,
+        )
     study.set_user_attr("cnnsweep_objectives", list(settings.objectives))
     study.set_user_attr("cnnsweep_params", settings.param_keys)
     study.set_user_attr("cnnsweep_dataset", settings.run.dataset)
     return study
 
 
-def load_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.samplers.BaseSampler,
-               pruner: optuna.pruners.BasePruner) -> optuna.Study:
+def load_study(
+    settings: SweepSettings,
+    opened: OpenStorage,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> optuna.Study:
     """The study as it stands (a worker's, whose coordinator made it), created if it is missing.
 
     Raises:
@@ -114,20 +129,32 @@ def load_study(settings: SweepSettings, opened: OpenStorage, sampler: optuna.sam
     name = settings.study_name
     # Several machines may create the same study (and its tables) at once; the
     # loser of that race sees an integrity error and simply loads it next time.
-    create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8),
-                   reraise=True)(optuna.create_study)
+    create = retry(stop=stop_after_attempt(5), wait=wait_exponential(multiplier=0.5, max=8), reraise=True)(
+        optuna.create_study
+    )
     try:
-        study = create(storage=opened.storage, sampler=sampler, pruner=pruner, study_name=name,
-                       directions=list(settings.directions), load_if_exists=True)  # type: ignore[arg-type]
+        study = create(
+            storage=opened.storage,
+            sampler=sampler,
+            pruner=pruner,
+            study_name=name,
+            directions=list(settings.directions),  # type: ignore[arg-type]
+            load_if_exists=True,
+        )
     except Exception as exc:
-        raise UserError(f"the study {name!r} cannot be created in {mask_password(opened.url)} "
-                        f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:200])}).",
-                        key="hydra.sweeper.storage") from None
+        raise UserError(
+            f"the study {name!r} cannot be created in {mask_password(opened.url)} "
+            f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:200])}).",
+            key="hydra.sweeper.storage",
+        ) from None
     existing = [d.name.lower() for d in study.directions]
     if existing != list(settings.directions):
-        raise ConfigError(f"the study {name!r} in this storage optimises {existing}, not "
-                          f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
-                          "hydra.sweep.dir.", key="hydra.sweeper.study_name")
+        raise ConfigError(
+            f"the study {name!r} in this storage optimises {existing}, not "
+            f"{list(settings.directions)}. Use another hydra.sweeper.study_name or "
+            "hydra.sweep.dir.",
+            key="hydra.sweeper.study_name",
+        )
     return study
 
 
@@ -147,8 +174,10 @@ def stalled(study: optuna.Study, settings: SweepSettings) -> str | None:
     since = records.stalled_for(study, settings.min_delta)
     if since < settings.patience:
         return None
-    return (f"hydra.sweeper.patience={settings.patience}: the last {since} finished trials did not "
-            f"improve the {best_value_text(study)} by more than min_delta={settings.min_delta:g}")
+    return (
+        f"hydra.sweeper.patience={settings.patience}: the last {since} finished trials did not "
+        f"improve the {best_value_text(study)} by more than min_delta={settings.min_delta:g}"
+    )
 
 
 def enter_optimize_loop(study: optuna.Study) -> None:
@@ -179,8 +208,13 @@ def budget_of(study: optuna.Study) -> Budget:
     )
 
 
-def tell(study: optuna.Study, trial: optuna.trial.Trial, metrics: Mapping[str, Any],
-         objectives: tuple[str, ...], constrained: bool) -> None:
+def tell(
+    study: optuna.Study,
+    trial: optuna.trial.Trial,
+    metrics: Mapping[str, Any],
+    objectives: tuple[str, ...],
+    constrained: bool,
+) -> None:
     """Store how ``trial`` ended: its status and metrics, and its values for the sampler.
 
     An infeasible trial has no objective: it is stored as pruned, with no value
@@ -225,14 +259,14 @@ def abandon(study: optuna.Study, number: int, reason: str) -> None:
     except optuna.exceptions.UpdateFinishedTrialError:
         return  # someone else (a heartbeat check) already failed it
     if trial.user_attrs.get(records.RETRY_ATTR) is None:
-        study.enqueue_trial(trial.params, user_attrs={records.RETRY_ATTR: number},
-                            skip_if_exists=False)
+        study.enqueue_trial(trial.params, user_attrs={records.RETRY_ATTR: number}, skip_if_exists=False)
         reason += "; queued again"
     log.warning("trial %d %s", number, reason)
 
 
-def recover_interrupted(study: optuna.Study, storage: OpenStorage,
-                        alive: Callable[[Any], bool] | None = None) -> None:
+def recover_interrupted(
+    study: optuna.Study, storage: OpenStorage, alive: Callable[[Any], bool] | None = None
+) -> None:
     """Fail the trials a dead sweep left running, and queue each again once.
 
     With the default file storage in the sweep dir only this command writes
@@ -258,13 +292,16 @@ def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
     if storage.heartbeat is None:  # a file of the sweep dir: no heartbeats to lapse
         return
     for trial in stale_trials(study):
-        abandon(study, trial.number,
-                f"lost: its machine sent no heartbeat for over {storage.heartbeat.grace_period} s")
+        abandon(
+            study,
+            trial.number,
+            f"lost: its machine sent no heartbeat for over {storage.heartbeat.grace_period} s",
+        )
 
 
 def abandon_trials_of_worker(study: optuna.Study, worker: int | str, how: str) -> None:
     """A worker (a process id, or ``slurm-<job id>``) died: fail its trial and queue it again."""
-    name = f"SLURM job {worker[len('slurm-'):]}" if isinstance(worker, str) else f"worker process {worker}"
+    name = f"SLURM job {worker[len('slurm-') :]}" if isinstance(worker, str) else f"worker process {worker}"
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get(records.WORKER_ATTR) == worker:
             abandon(study, trial.number, f"lost: its {name} died ({how})")
@@ -281,16 +318,20 @@ def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | Non
         reason = str(records.metrics_of(trial).get("error", "unknown"))[:160]
         reasons[reason] = reasons.get(reason, 0) + 1
     summary = "; ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
-    return (f"{len(failed)} of {len(finished)} trials failed (hydra.sweeper.max_failure_rate="
-            f"{max_failure_rate}). {summary}")
+    return (
+        f"{len(failed)} of {len(finished)} trials failed (hydra.sweeper.max_failure_rate="
+        f"{max_failure_rate}). {summary}"
+    )
 
 
 def typical_first_epoch_seconds(study: optuna.Study) -> float:
     """The median first epoch (compilation included) of the trials so far: what a new
     trial needs at least. 0 before any trial trained."""
-    seconds = sorted(float(m["first_epoch_seconds"])
-                     for m in (records.metrics_of(t) for t in study.get_trials(deepcopy=False))
-                     if m.get("first_epoch_seconds"))
+    seconds = sorted(
+        float(m["first_epoch_seconds"])
+        for m in (records.metrics_of(t) for t in study.get_trials(deepcopy=False))
+        if m.get("first_epoch_seconds")
+    )
     return seconds[len(seconds) // 2] if seconds else 0.0
 
 

@@ -141,8 +141,11 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
 
 def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The trials that trained to their end with an objective (never infeasible ones)."""
-    return [t for t in own_trials(study, states=(TrialState.COMPLETE,))
-            if metrics_of(t).get("state", "complete") == "complete"]
+    return [
+        t
+        for t in own_trials(study, states=(TrialState.COMPLETE,))
+        if metrics_of(t).get("state", "complete") == "complete"
+    ]
 
 
 def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -194,17 +197,29 @@ def the_best(study: optuna.Study) -> Best | None:
         number = int(confirmed["best_trial"])
         configs = confirmed.get("configs") or []
         config: dict[str, Any] = next((c for c in configs if c.get("trial") == number), {})
-        new_runs = [r for r in confirm_runs(study).values()
-                    if r.get("trial") == number and not r.get("original") and r.get("status") == "complete"]
+        new_runs = [
+            r
+            for r in confirm_runs(study).values()
+            if r.get("trial") == number and not r.get("original") and r.get("status") == "complete"
+        ]
         accs = [float(r["test_acc"]) for r in new_runs if isinstance(r.get("test_acc"), int | float)]
-        return Best(trial=study.get_trials(deepcopy=False)[number], value=finite_or_none(config.get("mean")),
-                    test_acc=sum(accs) / len(accs) if accs else None, runs=int(config.get("runs") or 0),
-                    confirmed=True)
+        return Best(
+            trial=study.get_trials(deepcopy=False)[number],
+            value=finite_or_none(config.get("mean")),
+            test_acc=sum(accs) / len(accs) if accs else None,
+            runs=int(config.get("runs") or 0),
+            confirmed=True,
+        )
     best = best_trials(study)
     if not best:
         return None
-    return Best(trial=best[0], value=finite_or_none(best[0].value),
-                test_acc=metrics_of(best[0]).get("test_acc"), runs=1, confirmed=False)
+    return Best(
+        trial=best[0],
+        value=finite_or_none(best[0].value),
+        test_acc=metrics_of(best[0]).get("test_acc"),
+        runs=1,
+        confirmed=False,
+    )
 
 
 def stalled_for(study: optuna.Study, min_delta: float) -> int:
@@ -214,8 +229,11 @@ def stalled_for(study: optuna.Study, min_delta: float) -> int:
     Failed and infeasible trials do not count: they say nothing about the space's best.
     """
     sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
-    finished = [t for t in own_trials(study, states=(TrialState.COMPLETE, TrialState.PRUNED))
-                if trial_state(t) in ("complete", "pruned") and t.datetime_complete is not None]
+    finished = [
+        t
+        for t in own_trials(study, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if trial_state(t) in ("complete", "pruned") and t.datetime_complete is not None
+    ]
     best: float | None = None
     since = 0
     for trial in sorted(finished, key=lambda t: (t.datetime_complete, t.number)):
@@ -227,9 +245,14 @@ def stalled_for(study: optuna.Study, min_delta: float) -> int:
     return since if best is not None else 0
 
 
-def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives: Sequence[str],
-                               storage_url: str, n_trials: int | None = None,
-                               best_command: str | None = None) -> Path:
+def write_optimization_results(
+    sweep_dir: Path,
+    study: optuna.Study,
+    objectives: Sequence[str],
+    storage_url: str,
+    n_trials: int | None = None,
+    best_command: str | None = None,
+) -> Path:
     """``optimization_results.yaml``: the study's states, its best trial (or Pareto front),
     the command that reproduces the best trial, and the refit."""
     states = state_counts(study)
@@ -253,17 +276,24 @@ def write_optimization_results(sweep_dir: Path, study: optuna.Study, objectives:
         single = best_trials(study)
         if best is not None and best.confirmed and single:  # what the search alone would have said
             results["best_single_run"] = {
-                "trial": single[0].number, "value": finite_or_none(single[0].value),
-                "test_acc": metrics_of(single[0]).get("test_acc"), "params": dict(single[0].params)}
+                "trial": single[0].number,
+                "value": finite_or_none(single[0].value),
+                "test_acc": metrics_of(single[0]).get("test_acc"),
+                "params": dict(single[0].params),
+            }
         if confirmed := study.user_attrs.get(CONFIRMED_ATTR):
             results["confirmed"] = confirmed  # the best configurations again, with new seeds
         if ablation := study.user_attrs.get(ABLATION_ATTR):
             results["ablation"] = ablation  # the measured path from the baseline to the best
         if refit := study.user_attrs.get(REFIT_ATTR):
             results["refit"] = {  # the best configuration trained on train + validation images
-                "trial": refit.get("trial"), "epochs": refit.get("epochs"), "dir": refit.get("dir"),
-                "status": refit.get("status"), "test_acc": refit.get("test_acc"),
-                **({"error": refit["error"]} if refit.get("error") else {})}
+                "trial": refit.get("trial"),
+                "epochs": refit.get("epochs"),
+                "dir": refit.get("dir"),
+                "status": refit.get("status"),
+                "test_acc": refit.get("test_acc"),
+                **({"error": refit["error"]} if refit.get("error") else {}),
+            }
     else:
         results["pareto_front"] = [
             {"trial": t.number, "values": [finite_or_none(v) for v in t.values], "params": dict(t.params)}

@@ -31,14 +31,27 @@ def confirm_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
     return dict(study.user_attrs.get(CONFIRM_RUNS_ATTR) or {})
 
 
-def record_confirm_run(study: optuna.Study, trial: int, seed: int, metrics: Mapping[str, Any], run_dir: str,
-                       *, original: bool = False) -> None:
+def record_confirm_run(
+    study: optuna.Study,
+    trial: int,
+    seed: int,
+    metrics: Mapping[str, Any],
+    run_dir: str,
+    *,
+    original: bool = False,
+) -> None:
     """Store one run's outcome; the whole table is one study attribute (one transaction)."""
     runs = confirm_runs(study)
     runs[confirm_key(trial, seed)] = {
-        "trial": trial, "seed": seed, "objective": finite_or_none(metrics.get("objective")),
-        "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"), "run_dir": run_dir,
-        "original": original, **({"error": str(metrics["error"])[:300]} if metrics.get("error") else {})}
+        "trial": trial,
+        "seed": seed,
+        "objective": finite_or_none(metrics.get("objective")),
+        "test_acc": metrics.get("test_acc"),
+        "status": metrics.get("status", "failed"),
+        "run_dir": run_dir,
+        "original": original,
+        **({"error": str(metrics["error"])[:300]} if metrics.get("error") else {}),
+    }
     study.set_user_attr(CONFIRM_RUNS_ATTR, runs)
 
 
@@ -47,10 +60,19 @@ def confirmation_record(summary: Any, verdict: str) -> dict[str, Any]:
     :class:`cnnsweep.analysis.repeats.Confirmation`: statistics of the new-seed runs only."""
     return {
         "runs_counted": "new seeds only: each configuration's selecting run is shown, not counted",
-        "configs": [{"trial": c.trial, "runs": c.runs, "mean": c.mean, "std": c.std,
-                     "ci95": list(c.ci95) if c.ci95 else None, "p_best": c.p_best,
-                     "selecting_run": c.selecting_run, "overstated_by": c.overstated_by}
-                    for c in summary.configs],
+        "configs": [
+            {
+                "trial": c.trial,
+                "runs": c.runs,
+                "mean": c.mean,
+                "std": c.std,
+                "ci95": list(c.ci95) if c.ci95 else None,
+                "p_best": c.p_best,
+                "selecting_run": c.selecting_run,
+                "overstated_by": c.overstated_by,
+            }
+            for c in summary.configs
+        ],
         "best_trial": summary.best_trial,
         "noise_std": summary.noise_std,
         "runs_agree": bool(summary.runs_agree),
@@ -79,13 +101,19 @@ def ablation_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
     return dict(study.user_attrs.get(ABLATION_RUNS_ATTR) or {})
 
 
-def record_ablation_run(study: optuna.Study, key: str, step: int, seed: int, metrics: Mapping[str, Any],
-                        run_dir: str) -> None:
+def record_ablation_run(
+    study: optuna.Study, key: str, step: int, seed: int, metrics: Mapping[str, Any], run_dir: str
+) -> None:
     """Store one run's outcome; the whole table is one study attribute (one transaction)."""
     runs = ablation_runs(study)
-    runs[key] = {"step": step, "seed": seed, "objective": finite_or_none(metrics.get("objective")),
-                 "test_acc": metrics.get("test_acc"), "status": metrics.get("status", "failed"),
-                 "run_dir": run_dir}
+    runs[key] = {
+        "step": step,
+        "seed": seed,
+        "objective": finite_or_none(metrics.get("objective")),
+        "test_acc": metrics.get("test_acc"),
+        "status": metrics.get("status", "failed"),
+        "run_dir": run_dir,
+    }
     if metrics.get("error"):
         runs[key]["error"] = str(metrics["error"])[:300]
     study.set_user_attr(ABLATION_RUNS_ATTR, runs)

@@ -64,8 +64,9 @@ def local_url(sweep_dir: Path, several_writers: bool) -> str:
     return str(journal) if use_journal else f"sqlite:///{sqlite}"
 
 
-def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
-                 heartbeat: Heartbeat) -> OpenStorage:
+def open_storage(
+    url: str | None, sweep_dir: Path, several_writers: bool, *, heartbeat: Heartbeat
+) -> OpenStorage:
     """Open ``url`` (None: the sweep dir's own file) for a sweep.
 
     A database server gets ``heartbeat``: each running trial writes one every
@@ -90,25 +91,36 @@ def open_storage(url: str | None, sweep_dir: Path, several_writers: bool, *,
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # No stale-trial callback: cnnsweep fails and queues a lost trial itself
             # (cnnsweep.sweep.study.lifecycle.recover_stale), with the reason and its retry recorded.
-            kwargs = dict(heartbeat_interval=heartbeat.interval, grace_period=heartbeat.grace_period,
-                          engine_kwargs={"pool_pre_ping": True})
+            kwargs = dict(
+                heartbeat_interval=heartbeat.interval,
+                grace_period=heartbeat.grace_period,
+                engine_kwargs={"pool_pre_ping": True},
+            )
         elif not given:
             sweep_dir.mkdir(parents=True, exist_ok=True)
         # A server that is down at start-up is an error to report now; once the
         # sweep runs, calls are retried while it restarts (RetryingStorage).
-        open_rdb = retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8),
-                         retry=retry_if_not_exception_type(ImportError), reraise=True)(
-            retrying_storage if shared else optuna.storages.RDBStorage)
+        open_rdb = retry(
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_not_exception_type(ImportError),
+            reraise=True,
+        )(retrying_storage if shared else optuna.storages.RDBStorage)
         return OpenStorage(url, open_rdb(url, **kwargs), shared, heartbeat if shared else None)
     except ImportError:
-        raise UserError(f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
-                        "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'.",
-                        key="hydra.sweeper.storage") from None
+        raise UserError(
+            f"hydra.sweeper.storage={mask_password(url)} needs a database driver "
+            "that is not installed. For PostgreSQL: pip install 'cnnsweep[postgres]'.",
+            key="hydra.sweeper.storage",
+        ) from None
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200]
-        raise UserError(f"hydra.sweeper.storage={mask_password(url)} cannot be opened "
-                        f"({type(exc).__name__}: {mask_password(reason)}). Check the URL, "
-                        "that the server runs, and the credentials.", key="hydra.sweeper.storage") from None
+        raise UserError(
+            f"hydra.sweeper.storage={mask_password(url)} cannot be opened "
+            f"({type(exc).__name__}: {mask_password(reason)}). Check the URL, "
+            "that the server runs, and the credentials.",
+            key="hydra.sweeper.storage",
+        ) from None
 
 
 def open_local_study(sweep_dir: Path) -> optuna.Study | None:
@@ -135,8 +147,11 @@ def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
     ids = set(storage._get_stale_trial_ids(study._study_id))
     if not ids:
         return []
-    return [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-            if t._trial_id in ids]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if t._trial_id in ids
+    ]
 
 
 @contextmanager
@@ -200,21 +215,29 @@ def _storage_methods() -> list[str]:
 
 def _init(self: Any, backend: BaseStorage, give_up_after_s: float = GIVE_UP_AFTER_S) -> None:
     self._backend = backend
-    self._retry = Retrying(retry=retry_if_exception(is_transient), reraise=True,
-                           wait=wait_exponential(multiplier=0.5, max=15),
-                           stop=stop_after_delay(give_up_after_s), before_sleep=_log_retry)
+    self._retry = Retrying(
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+        wait=wait_exponential(multiplier=0.5, max=15),
+        stop=stop_after_delay(give_up_after_s),
+        before_sleep=_log_retry,
+    )
 
 
 def _getattr(self: Any, name: str) -> Any:
     return getattr(self.__dict__["_backend"], name)
 
 
-RetryingStorage = type("RetryingStorage", (BaseStorage, BaseHeartbeat), {
-    "__doc__": "Every storage call of ``backend``, retried while the database is unreachable.",
-    "__init__": _init,
-    "__getattr__": _getattr,
-    **{name: _retrying(name) for name in _storage_methods()},
-})
+RetryingStorage = type(
+    "RetryingStorage",
+    (BaseStorage, BaseHeartbeat),
+    {
+        "__doc__": "Every storage call of ``backend``, retried while the database is unreachable.",
+        "__init__": _init,
+        "__getattr__": _getattr,
+        **{name: _retrying(name) for name in _storage_methods()},
+    },
+)
 
 
 def retrying_storage(url: str, **kwargs: Any) -> BaseStorage:

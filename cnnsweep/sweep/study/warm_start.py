@@ -40,16 +40,20 @@ def load_source(warm: WarmStart) -> optuna.Study:
     if warm.sweep_dir is not None:
         study = open_local_study(warm.sweep_dir)
         if study is None:
-            raise ConfigError(f"hydra.sweeper.warm_start.from={warm.sweep_dir} is not a sweep dir: it has "
-                              "no optuna.db or optuna.journal with one study. Give the folder an earlier "
-                              "sweep wrote (with its trials.csv), or warm_start.storage and study_name.",
-                              key=key)
+            raise ConfigError(
+                f"hydra.sweeper.warm_start.from={warm.sweep_dir} is not a sweep dir: it has "
+                "no optuna.db or optuna.journal with one study. Give the folder an earlier "
+                "sweep wrote (with its trials.csv), or warm_start.storage and study_name.",
+                key=key,
+            )
     else:
         study = _load_from_storage(warm, key)
     if not records.complete_trials(study):
-        raise ConfigError(f"hydra.sweeper.warm_start: the study {study.study_name!r} in {warm.source} has no "
-                          "complete trial to start from. Warm-start from a sweep that finished a trial.",
-                          key=key)
+        raise ConfigError(
+            f"hydra.sweeper.warm_start: the study {study.study_name!r} in {warm.source} has no "
+            "complete trial to start from. Warm-start from a sweep that finished a trial.",
+            key=key,
+        )
     return study
 
 
@@ -58,26 +62,33 @@ def _load_from_storage(warm: WarmStart, key: str) -> optuna.Study:
     try:
         names = optuna.get_all_study_names(url)
     except Exception as exc:
-        raise ConfigError(f"hydra.sweeper.warm_start.storage={mask_password(url)} cannot be opened "
-                          f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:160])}).",
-                          key=key) from None
+        raise ConfigError(
+            f"hydra.sweeper.warm_start.storage={mask_password(url)} cannot be opened "
+            f"({type(exc).__name__}: {mask_password(str(exc).splitlines()[0][:160])}).",
+            key=key,
+        ) from None
     name = warm.study_name
     if name is None:
         if len(names) != 1:
-            raise ConfigError(f"hydra.sweeper.warm_start.storage={mask_password(url)} holds {len(names)} "
-                              f"studies ({', '.join(names[:5])}): name one with "
-                              "hydra.sweeper.warm_start.study_name.",
-                              key="hydra.sweeper.warm_start.study_name")
+            raise ConfigError(
+                f"hydra.sweeper.warm_start.storage={mask_password(url)} holds {len(names)} "
+                f"studies ({', '.join(names[:5])}): name one with "
+                "hydra.sweeper.warm_start.study_name.",
+                key="hydra.sweeper.warm_start.study_name",
+            )
         name = names[0]
     elif name not in names:
-        raise ConfigError(f"hydra.sweeper.warm_start.study_name={name}: no such study in "
-                          f"{mask_password(url)} (it has {', '.join(names[:5]) or 'none'}).",
-                          key="hydra.sweeper.warm_start.study_name")
+        raise ConfigError(
+            f"hydra.sweeper.warm_start.study_name={name}: no such study in "
+            f"{mask_password(url)} (it has {', '.join(names[:5]) or 'none'}).",
+            key="hydra.sweeper.warm_start.study_name",
+        )
     return optuna.load_study(study_name=name, storage=url)
 
 
-def fit_to_space(params: dict[str, Any],
-                 space: dict[str, BaseDistribution]) -> tuple[dict[str, Any], str | None]:
+def fit_to_space(
+    params: dict[str, Any], space: dict[str, BaseDistribution]
+) -> tuple[dict[str, Any], str | None]:
     """``params`` restricted to the searched keys of ``space``, or why they cannot be used
     (a value outside its key's range)."""
     kept = {key: value for key, value in params.items() if key in space}
@@ -87,8 +98,9 @@ def fit_to_space(params: dict[str, Any],
     return kept, None
 
 
-def queue_and_tell(study: optuna.Study, settings: SweepSettings, source: optuna.Study,
-                   already_queued: list[dict[str, Any]]) -> None:
+def queue_and_tell(
+    study: optuna.Study, settings: SweepSettings, source: optuna.Study, already_queued: list[dict[str, Any]]
+) -> None:
     """Queue the source's best configurations that fit (up to the study's budget) and, with
     ``tell``, add its finished trials as told past trials. Lines say what was taken and dropped."""
     warm = settings.warm_start
@@ -96,8 +108,9 @@ def queue_and_tell(study: optuna.Study, settings: SweepSettings, source: optuna.
     space = dict(settings.space.distributions)
     if warm.tell:
         _tell(study, settings, source, space)
-    ranked = (records.ranked_trials(source) if records.single_objective(source)
-              else records.best_trials(source))
+    ranked = (
+        records.ranked_trials(source) if records.single_objective(source) else records.best_trials(source)
+    )
     room = max(0, settings.n_trials - len(already_queued))
     dropped: set[str] = set()
     queued = 0
@@ -111,21 +124,37 @@ def queue_and_tell(study: optuna.Study, settings: SweepSettings, source: optuna.
             continue
         if params in already_queued:
             continue
-        study.enqueue_trial(params, user_attrs={records.WARM_START_ATTR: {
-            "study": source.study_name, "trial": trial.number, "value": trial.values[0]}})
+        study.enqueue_trial(
+            params,
+            user_attrs={
+                records.WARM_START_ATTR: {
+                    "study": source.study_name,
+                    "trial": trial.number,
+                    "value": trial.values[0],
+                }
+            },
+        )
         already_queued.append(params)
         queued += 1
-    log.info("warm start from %s: %d of its best configurations queued first%s", warm.source, queued,
-             f" (not searched here, dropped: {', '.join(sorted(dropped))})" if dropped else "")
+    log.info(
+        "warm start from %s: %d of its best configurations queued first%s",
+        warm.source,
+        queued,
+        f" (not searched here, dropped: {', '.join(sorted(dropped))})" if dropped else "",
+    )
 
 
-def _tell(study: optuna.Study, settings: SweepSettings, source: optuna.Study,
-          space: dict[str, BaseDistribution]) -> None:
+def _tell(
+    study: optuna.Study, settings: SweepSettings, source: optuna.Study, space: dict[str, BaseDistribution]
+) -> None:
     if [d.name for d in source.directions] != [d.name for d in study.directions]:
-        raise ConfigError(f"hydra.sweeper.warm_start.tell=true: the study {source.study_name!r} optimises "
-                          f"{[d.name.lower() for d in source.directions]}, this one "
-                          f"{list(settings.directions)}. Warm-start without tell (only its best "
-                          "configurations are tried first).", key="hydra.sweeper.warm_start.tell")
+        raise ConfigError(
+            f"hydra.sweeper.warm_start.tell=true: the study {source.study_name!r} optimises "
+            f"{[d.name.lower() for d in source.directions]}, this one "
+            f"{list(settings.directions)}. Warm-start without tell (only its best "
+            "configurations are tried first).",
+            key="hydra.sweeper.warm_start.tell",
+        )
     told, skipped = [], 0
     for trial in records.own_trials(source, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         if records.trial_state(trial) not in ("complete", "pruned"):
@@ -139,12 +168,17 @@ def _tell(study: optuna.Study, settings: SweepSettings, source: optuna.Study,
         except ValueError:  # a value off the new range's step grid
             skipped += 1
     study.add_trials(told)
-    log.info("warm start: %d finished trials of %s told to the sampler%s", len(told), source.study_name,
-             f" ({skipped} outside this space left out)" if skipped else "")
+    log.info(
+        "warm start: %d finished trials of %s told to the sampler%s",
+        len(told),
+        source.study_name,
+        f" ({skipped} outside this space left out)" if skipped else "",
+    )
 
 
-def _past_trial(trial: FrozenTrial, params: dict[str, Any], space: dict[str, BaseDistribution],
-                study_name: str) -> FrozenTrial:
+def _past_trial(
+    trial: FrozenTrial, params: dict[str, Any], space: dict[str, BaseDistribution], study_name: str
+) -> FrozenTrial:
     complete = trial.state == TrialState.COMPLETE and records.trial_state(trial) == "complete"
     return optuna.trial.create_trial(
         state=TrialState.COMPLETE if complete else TrialState.PRUNED,

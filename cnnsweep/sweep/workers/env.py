@@ -51,14 +51,21 @@ class WorkerEnv:
         A GPU memory fraction the user set in ``base`` is kept.
         """
         env = dict(base or {})
-        for var, value in ((STORAGE_VAR, self.storage_url), (WORKER_ID_VAR, self.worker_id),
-                           (INDEX_VAR, self.index), (DEADLINE_VAR, self.deadline and repr(self.deadline))):
+        for var, value in (
+            (STORAGE_VAR, self.storage_url),
+            (WORKER_ID_VAR, self.worker_id),
+            (INDEX_VAR, self.index),
+            (DEADLINE_VAR, self.deadline and repr(self.deadline)),
+        ):
             if value is not None:
                 env[var] = str(value)
         env[WORKERS_HERE_VAR] = str(self.workers_here)
         if self.threads is not None:
-            env.update(TF_NUM_INTRAOP_THREADS=str(self.threads), TF_NUM_INTEROP_THREADS="1",
-                       OMP_NUM_THREADS=str(self.threads))
+            env.update(
+                TF_NUM_INTRAOP_THREADS=str(self.threads),
+                TF_NUM_INTEROP_THREADS="1",
+                OMP_NUM_THREADS=str(self.threads),
+            )
         if self.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(self.gpu)
             if self.gpu_sharing > 1:  # JAX would reserve 75% of the GPU in the first process, TF all
@@ -72,13 +79,15 @@ class WorkerEnv:
         """What this process was told (the defaults where nothing was)."""
         deadline, index = environ.get(DEADLINE_VAR), environ.get(INDEX_VAR)
         threads, gpu = environ.get("TF_NUM_INTRAOP_THREADS"), environ.get("CUDA_VISIBLE_DEVICES", "")
-        return cls(storage_url=environ.get(STORAGE_VAR),
-                   deadline=float(deadline) if deadline else None,
-                   worker_id=environ.get(WORKER_ID_VAR) or None,
-                   index=int(index) if index else None,
-                   workers_here=max(1, int(environ.get(WORKERS_HERE_VAR) or 1)),
-                   threads=int(threads) if threads else None,
-                   gpu=int(gpu) if gpu.strip().isdigit() else None)
+        return cls(
+            storage_url=environ.get(STORAGE_VAR),
+            deadline=float(deadline) if deadline else None,
+            worker_id=environ.get(WORKER_ID_VAR) or None,
+            index=int(index) if index else None,
+            workers_here=max(1, int(environ.get(WORKERS_HERE_VAR) or 1)),
+            threads=int(threads) if threads else None,
+            gpu=int(gpu) if gpu.strip().isdigit() else None,
+        )
 
     def replace(self, **changes: object) -> WorkerEnv:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -100,16 +109,24 @@ class WorkerEnv:
         return self.worker_id is None
 
 
-def local_workers(n_jobs: int, cpus: int, gpus: int, storage_url: str,
-                  deadline: float | None) -> list[WorkerEnv]:
+def local_workers(
+    n_jobs: int, cpus: int, gpus: int, storage_url: str, deadline: float | None
+) -> list[WorkerEnv]:
     """What each of ``n_jobs`` worker processes on this machine is told: an equal share of
     the CPU threads and of the memory, and the GPUs round-robin."""
     threads = max(1, cpus // n_jobs)
-    return [WorkerEnv(storage_url=storage_url, deadline=deadline, index=index, workers_here=n_jobs,
-                      threads=threads,
-                      gpu=index % gpus if gpus else None,
-                      gpu_sharing=len(range(index % gpus, n_jobs, gpus)) if gpus else 1)
-            for index in range(n_jobs)]
+    return [
+        WorkerEnv(
+            storage_url=storage_url,
+            deadline=deadline,
+            index=index,
+            workers_here=n_jobs,
+            threads=threads,
+            gpu=index % gpus if gpus else None,
+            gpu_sharing=len(range(index % gpus, n_jobs, gpus)) if gpus else 1,
+        )
+        for index in range(n_jobs)
+    ]
 
 
 def worker_command(command: Sequence[str], sweep_dir: str, study_name: str) -> list[str]:
@@ -121,10 +138,21 @@ def worker_command(command: Sequence[str], sweep_dir: str, study_name: str) -> l
     ``hydra.sweeper.storage`` reads the environment (:data:`STORAGE_VAR`), and that
     environment, not the command, makes the process a worker (:attr:`WorkerEnv.is_worker`).
     """
-    replaced = ("hydra.sweep.dir=", "hydra.sweeper.storage=", "hydra.sweeper.study_name=",
-                "hydra/launcher=", "hydra.launcher.", "hydra.sweeper.wait=")
+    replaced = (
+        "hydra.sweep.dir=",
+        "hydra.sweeper.storage=",
+        "hydra.sweeper.study_name=",
+        "hydra/launcher=",
+        "hydra.launcher.",
+        "hydra.sweeper.wait=",
+    )
     args = [a for a in command if not a.lstrip("+~").startswith(replaced)]
-    return [sys.executable, "-m", "cnnsweep", *args,
-            f"hydra.sweep.dir={sweep_dir}",
-            f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}",
-            f"hydra.sweeper.study_name={study_name}"]
+    return [
+        sys.executable,
+        "-m",
+        "cnnsweep",
+        *args,
+        f"hydra.sweep.dir={sweep_dir}",
+        f"hydra.sweeper.storage=${{oc.env:{STORAGE_VAR}}}",
+        f"hydra.sweeper.study_name={study_name}",
+    ]

@@ -42,8 +42,13 @@ class LocalProcesses:
         self.stop_request = stop_request
         self.processes: list[subprocess.Popen] = []
 
-    def run(self, *, work: Callable[[], None] | None = None, on_death: Callable[[int, str], bool],
-            on_tick: Callable[[], bool]) -> None:
+    def run(
+        self,
+        *,
+        work: Callable[[], None] | None = None,
+        on_death: Callable[[int, str], bool],
+        on_tick: Callable[[], bool],
+    ) -> None:
         """Start the workers and watch them until every one has ended.
 
         Args:
@@ -126,17 +131,28 @@ def check_worker_count(n_jobs: int, machine_mb: int) -> None:
             f"hydra.sweeper.n_jobs={n_jobs} would start {n_jobs} worker processes of about "
             f"{WORKER_PROCESS_MB} MB each ({n_jobs * WORKER_PROCESS_MB / 1024:.1f} GB before any "
             f"model) on a machine with {machine_mb / 1024:.1f} GB of RAM. Use "
-            f"hydra.sweeper.n_jobs={fits} or less.", key="hydra.sweeper.n_jobs")
+            f"hydra.sweeper.n_jobs={fits} or less.",
+            key="hydra.sweeper.n_jobs",
+        )
 
 
-def local_processes(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-                    storage_url: str, stop_request: StopRequest,
-                    deadline: float | None = None) -> LocalProcesses:
+def local_processes(
+    n_jobs: int,
+    argv: Sequence[str],
+    sweep_dir: str,
+    study_name: str,
+    storage_url: str,
+    stop_request: StopRequest,
+    deadline: float | None = None,
+) -> LocalProcesses:
     """``n_jobs`` worker processes of this command, sharing this machine's CPUs, GPUs and
     memory (each model's memory limit is its share of ``trainer.memory_limit_mb``'s default)."""
     told = local_workers(n_jobs, os.cpu_count() or 1, gpu_count(), storage_url, deadline)
-    return LocalProcesses(worker_command(argv, sweep_dir, study_name),
-                          [worker.encode(os.environ) for worker in told], stop_request)
+    return LocalProcesses(
+        worker_command(argv, sweep_dir, study_name),
+        [worker.encode(os.environ) for worker in told],
+        stop_request,
+    )
 
 
 def gpu_count() -> int:
@@ -151,8 +167,9 @@ def gpu_count() -> int:
     return 0
 
 
-def run_commands_here(commands: Sequence[list[str]], n_jobs: int, stop_request: StopRequest,
-                      on_end: Callable[[int, str], None]) -> None:
+def run_commands_here(
+    commands: Sequence[list[str]], n_jobs: int, stop_request: StopRequest, on_end: Callable[[int, str], None]
+) -> None:
     """``commands`` as local processes, ``n_jobs`` at a time, each with its share of the CPU
     threads; ``on_end(index, last stderr line)`` as each ends.
 
@@ -167,9 +184,17 @@ def run_commands_here(commands: Sequence[list[str]], n_jobs: int, stop_request: 
             for slot in range(n_jobs):
                 if slot not in running and waiting:
                     index, command = waiting.pop(0)
-                    running[slot] = (index, subprocess.Popen(
-                        command, env=shares[slot], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                        text=True, start_new_session=True))
+                    running[slot] = (
+                        index,
+                        subprocess.Popen(
+                            command,
+                            env=shares[slot],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            start_new_session=True,
+                        ),
+                    )
             time.sleep(POLL_SECONDS / 2)
             stop_request.check()
             for slot, (index, process) in list(running.items()):

@@ -21,29 +21,49 @@ from cnnsweep.sweep.workers.interrupts import StopRequest
 class Placement(Protocol):
     """Where the worker loops of one machine run; ``run`` returns when they all ended."""
 
-    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
-            on_tick: Callable[[], bool]) -> None: ...
+    def run(
+        self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool], on_tick: Callable[[], bool]
+    ) -> None: ...
 
 
 class InThisProcess:
     """The one worker loop runs in the sweep's own process (``n_jobs=1``)."""
 
-    def run(self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool],
-            on_tick: Callable[[], bool]) -> None:
+    def run(
+        self, *, work: Callable[[], None], on_death: Callable[[Any, str], bool], on_tick: Callable[[], bool]
+    ) -> None:
         work()
 
 
-def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
-              storage_url: str, stop_request: StopRequest, deadline: float | None = None, *,
-              cluster: Mapping[str, Any] | None = None, wait: bool = True) -> Placement:
+def placement(
+    n_jobs: int,
+    argv: Sequence[str],
+    sweep_dir: str,
+    study_name: str,
+    storage_url: str,
+    stop_request: StopRequest,
+    deadline: float | None = None,
+    *,
+    cluster: Mapping[str, Any] | None = None,
+    wait: bool = True,
+) -> Placement:
     """Where this sweep's worker loops run: here for one job, as local processes for several,
     as SLURM jobs when ``cluster`` holds the ``submitit_slurm`` launcher's settings."""
     if cluster is not None:
         from cnnsweep.sweep.workers.slurm import slurm_jobs
 
         # The URL reaches the jobs through a file only their owner reads, never in the job's pickle.
-        return slurm_jobs(n_jobs, argv, Path(sweep_dir), study_name, storage_url, cluster, stop_request,
-                          WorkerEnv(deadline=deadline), wait)
+        return slurm_jobs(
+            n_jobs,
+            argv,
+            Path(sweep_dir),
+            study_name,
+            storage_url,
+            cluster,
+            stop_request,
+            WorkerEnv(deadline=deadline),
+            wait,
+        )
     if n_jobs == 1:
         return InThisProcess()
     from cnnsweep.sweep.workers.local import local_processes
@@ -51,9 +71,16 @@ def placement(n_jobs: int, argv: Sequence[str], sweep_dir: str, study_name: str,
     return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, stop_request, deadline)
 
 
-def run_commands(commands: Sequence[list[str]], *, n_jobs: int, cluster: Mapping[str, Any] | None,
-                 folder: Path, name: str, stop_request: StopRequest,
-                 on_end: Callable[[int, str], None]) -> None:
+def run_commands(
+    commands: Sequence[list[str]],
+    *,
+    n_jobs: int,
+    cluster: Mapping[str, Any] | None,
+    folder: Path,
+    name: str,
+    stop_request: StopRequest,
+    on_end: Callable[[int, str], None],
+) -> None:
     """Run whole commands (single runs) where the sweep's workers run: ``n_jobs`` local
     processes at a time, each with its share of the CPUs, or SLURM jobs with the launcher's
     settings. ``on_end(index, error)`` is called as each ends (``error``: its last stderr line).

@@ -34,8 +34,16 @@ STORAGE_FILE = ".storage-url"  # in the sweep dir, mode 0600: how a job learns t
 POLL_SECONDS = 2.0
 MAX_REPLACEMENTS_PER_JOB = 3
 # Launcher keys submitit's AutoExecutor takes as they are; the others are SLURM's (slurm_*).
-SHARED_KEYS = {"timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
-               "name", "stderr_to_stdout"}
+SHARED_KEYS = {
+    "timeout_min",
+    "cpus_per_task",
+    "gpus_per_node",
+    "tasks_per_node",
+    "mem_gb",
+    "nodes",
+    "name",
+    "stderr_to_stdout",
+}
 # Not passed on: a worker is no checkpointable function, so a job at its time limit
 # is not requeued (max_num_timeout): its worker records its trial, and another job takes over.
 NOT_PARAMETERS = {"_target_", "submitit_folder", "max_num_timeout", "python"}
@@ -49,21 +57,29 @@ def check_cluster(launcher: Mapping[str, Any]) -> None:
     """
     missing = [tool for tool in ("sbatch", "squeue", "scancel") if shutil.which(tool) is None]
     if missing:
-        raise UserError(f"hydra/launcher=submitit_slurm needs SLURM's {', '.join(missing)} on this "
-                        "machine, which has none: run the command on a login node of the cluster, "
-                        "or drop hydra/launcher to run the workers here.", key="hydra.launcher")
+        raise UserError(
+            f"hydra/launcher=submitit_slurm needs SLURM's {', '.join(missing)} on this "
+            "machine, which has none: run the command on a login node of the cluster, "
+            "or drop hydra/launcher to run the workers here.",
+            key="hydra.launcher",
+        )
     try:
         import submitit  # noqa: F401
     except ImportError:
-        raise UserError("hydra/launcher=submitit_slurm needs submitit: pip install "
-                        "'cnnsweep[slurm]'.", key="hydra.launcher") from None
+        raise UserError(
+            "hydra/launcher=submitit_slurm needs submitit: pip install 'cnnsweep[slurm]'.",
+            key="hydra.launcher",
+        ) from None
     partition = launcher.get("partition")
     if partition:
         known = _partitions()
         if known is not None and str(partition) not in known:
-            raise ConfigError(f"hydra.launcher.partition={partition}: SLURM has no such partition "
-                              f"(it has {', '.join(sorted(known)) or 'none'}). Name one of them, or "
-                              "leave it out for the default.", key="hydra.launcher.partition")
+            raise ConfigError(
+                f"hydra.launcher.partition={partition}: SLURM has no such partition "
+                f"(it has {', '.join(sorted(known)) or 'none'}). Name one of them, or "
+                "leave it out for the default.",
+                key="hydra.launcher.partition",
+            )
 
 
 def _partitions() -> set[str] | None:
@@ -73,8 +89,11 @@ def _partitions() -> set[str] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
-        raise UserError(f"SLURM does not answer (sinfo: {out.stderr.strip()[:200]}). Check that "
-                        "slurmctld runs and SLURM_CONF points at its slurm.conf.", key="hydra.launcher")
+        raise UserError(
+            f"SLURM does not answer (sinfo: {out.stderr.strip()[:200]}). Check that "
+            "slurmctld runs and SLURM_CONF points at its slurm.conf.",
+            key="hydra.launcher",
+        )
     return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
 
@@ -132,9 +151,18 @@ class SlurmJobs:
         wait: False submits the jobs and returns at once.
     """
 
-    def __init__(self, *, command: list[str], storage_file: Path, told: WorkerEnv,
-                 parameters: dict[str, Any], folder: str, n_jobs: int, stop_request: Any,
-                 wait: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        command: list[str],
+        storage_file: Path,
+        told: WorkerEnv,
+        parameters: dict[str, Any],
+        folder: str,
+        n_jobs: int,
+        stop_request: Any,
+        wait: bool = True,
+    ) -> None:
         self.command = command
         self.storage_file = storage_file
         self.told = told
@@ -145,8 +173,13 @@ class SlurmJobs:
         self.wait = wait
         self.jobs: dict[str, Any] = {}  # job id -> submitit job, while in the queue
 
-    def run(self, *, work: Callable[[], None] | None = None, on_death: Callable[[str, str], bool],
-            on_tick: Callable[[], bool]) -> None:
+    def run(
+        self,
+        *,
+        work: Callable[[], None] | None = None,
+        on_death: Callable[[str, str], bool],
+        on_tick: Callable[[], bool],
+    ) -> None:
         """Submit the jobs, then (``wait``) watch them until every one has ended.
 
         Args:
@@ -162,13 +195,16 @@ class SlurmJobs:
 
         executor = submitit.AutoExecutor(folder=self.folder, cluster="slurm", slurm_max_num_timeout=0)
         executor.update_parameters(**self.parameters)
-        submit = lambda: executor.submit(run_worker, self.command, str(self.storage_file),  # noqa: E731
-                                         self.told)
+
+        def submit() -> Any:
+            return executor.submit(run_worker, self.command, str(self.storage_file), self.told)
+
         try:
             for _ in range(self.n_jobs):
                 self._add(submit())
-            log.info("submitted %d SLURM job%s: %s", self.n_jobs, "s" * (self.n_jobs > 1),
-                     " ".join(self.jobs))
+            log.info(
+                "submitted %d SLURM job%s: %s", self.n_jobs, "s" * (self.n_jobs > 1), " ".join(self.jobs)
+            )
             if not self.wait:
                 return
             replacements = 0
@@ -180,8 +216,10 @@ class SlurmJobs:
                     if how is None:
                         continue
                     log.warning("SLURM job %s ended before the sweep did (%s)", job_id, how)
-                    if on_death(f"slurm-{job_id}", how) and \
-                            replacements < MAX_REPLACEMENTS_PER_JOB * self.n_jobs:
+                    if (
+                        on_death(f"slurm-{job_id}", how)
+                        and replacements < MAX_REPLACEMENTS_PER_JOB * self.n_jobs
+                    ):
                         replacements += 1
                         self._add(submit())
                         log.warning("SLURM job %s replaces it", list(self.jobs)[-1])
@@ -230,8 +268,9 @@ def queued(job_ids: Sequence[str]) -> list[str]:
     """The ones of ``job_ids`` still pending or running (``squeue``)."""
     if not job_ids:
         return []
-    out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=60
+    )
     if out.returncode != 0 and "Invalid job id" not in out.stderr:
         return list(job_ids)  # SLURM is busy: ask again later
     return [line.strip() for line in out.stdout.splitlines() if line.strip() in job_ids]
@@ -241,14 +280,16 @@ def job_alive(worker: Any) -> bool:
     """Whether a trial's worker is a SLURM job still in the queue."""
     if not (isinstance(worker, str) and worker.startswith("slurm-")):
         return False
-    job_id = worker[len("slurm-"):]
+    job_id = worker[len("slurm-") :]
     return bool(shutil.which("squeue")) and job_id in queued([job_id])
 
 
 def final_state(job_id: str) -> str:
     """How SLURM says a job ended (CANCELLED, TIMEOUT, NODE_FAIL...), as far as it remembers."""
-    for command in (["sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id],
-                    ["scontrol", "-o", "show", "job", job_id]):
+    for command in (
+        ["sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id],
+        ["scontrol", "-o", "show", "job", job_id],
+    ):
         try:
             out = subprocess.run(command, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError):
@@ -267,8 +308,14 @@ def run_command(command: list[str]) -> tuple[int, str]:
     return process.returncode, (process.stderr.strip().splitlines() or [""])[-1][:300]
 
 
-def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, Any], folder: str, name: str,
-                         stop_request: Any, on_end: Callable[[int, str], None]) -> None:
+def run_commands_as_jobs(
+    commands: Sequence[list[str]],
+    launcher: Mapping[str, Any],
+    folder: str,
+    name: str,
+    stop_request: Any,
+    on_end: Callable[[int, str], None],
+) -> None:
     """Each command as one SLURM job with the launcher's settings; ``on_end(index, error)`` as
     each ends (the scheduler decides how many run at once).
 
@@ -280,8 +327,12 @@ def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, A
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=0)
     executor.update_parameters(**executor_parameters(launcher, name))
     jobs = {index: executor.submit(run_command, command) for index, command in enumerate(commands)}
-    log.info("submitted %d SLURM job%s: %s", len(jobs), "s" * (len(jobs) > 1),
-             " ".join(str(job.job_id) for job in jobs.values()))
+    log.info(
+        "submitted %d SLURM job%s: %s",
+        len(jobs),
+        "s" * (len(jobs) > 1),
+        " ".join(str(job.job_id) for job in jobs.values()),
+    )
     try:
         while jobs:
             time.sleep(POLL_SECONDS)
@@ -296,16 +347,32 @@ def run_commands_as_jobs(commands: Sequence[list[str]], launcher: Mapping[str, A
                 on_end(index, error or f"exit status {code}")
     except KeyboardInterrupt:
         if jobs:
-            subprocess.run(["scancel", *(str(job.job_id) for job in jobs.values())], capture_output=True,
-                           timeout=60)
+            subprocess.run(
+                ["scancel", *(str(job.job_id) for job in jobs.values())], capture_output=True, timeout=60
+            )
         raise
 
 
-def slurm_jobs(n_jobs: int, argv: Sequence[str], sweep_dir: Path, study_name: str, storage_url: str,
-               launcher: Mapping[str, Any], stop_request: Any, told: WorkerEnv, wait: bool) -> SlurmJobs:
+def slurm_jobs(
+    n_jobs: int,
+    argv: Sequence[str],
+    sweep_dir: Path,
+    study_name: str,
+    storage_url: str,
+    launcher: Mapping[str, Any],
+    stop_request: Any,
+    told: WorkerEnv,
+    wait: bool,
+) -> SlurmJobs:
     """``n_jobs`` worker jobs of this command with the launcher's SLURM settings."""
     folder = str(launcher.get("submitit_folder") or sweep_dir / ".submitit" / "%j")
-    return SlurmJobs(command=worker_command(argv, str(sweep_dir), study_name),
-                     storage_file=write_storage_file(sweep_dir, storage_url), told=told,
-                     parameters=executor_parameters(launcher, f"cnnsweep-{study_name}"),
-                     folder=folder, n_jobs=n_jobs, stop_request=stop_request, wait=wait)
+    return SlurmJobs(
+        command=worker_command(argv, str(sweep_dir), study_name),
+        storage_file=write_storage_file(sweep_dir, storage_url),
+        told=told,
+        parameters=executor_parameters(launcher, f"cnnsweep-{study_name}"),
+        folder=folder,
+        n_jobs=n_jobs,
+        stop_request=stop_request,
+        wait=wait,
+    )
