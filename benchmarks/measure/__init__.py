@@ -1,0 +1,1 @@
+"""The benchmarks, one module each, and what they share; ``benchmarks.run`` is their command."""
