@@ -32,6 +32,7 @@ from cnnsweep import run_files
 from cnnsweep.hooks import TrialHooks
 from cnnsweep.sweep.settings.frozen import SweepSettings
 from cnnsweep.sweep.settings.space import override_for
+from cnnsweep.sweep.study import records
 from cnnsweep.sweep.study.storage import mask_password
 
 log = logging.getLogger("cnnsweep")
@@ -119,7 +120,7 @@ class SweepTrialHooks(TrialHooks):
 
     @property
     def reports_epochs(self) -> bool:
-        return len(self.trial.study.directions) == 1  # Optuna prunes single-objective studies only
+        return records.single_objective(self.trial.study)  # Optuna prunes single-objective studies only
 
     @property
     def can_stop(self) -> bool:

@@ -18,6 +18,7 @@ from cnnsweep.sweep.settings.frozen import (
     Heartbeat,
     WarmStart,
 )
+from cnnsweep.sweep.settings.schema import WARM_START_DEFAULTS
 from cnnsweep.sweep.settings.space import SearchSpace, in_range
 
 
@@ -120,7 +121,7 @@ def heartbeat(raw: Any) -> Heartbeat:
 def warm_start(raw: Any) -> WarmStart | None:
     if isinstance(raw, DictConfig):
         raw = OmegaConf.to_container(raw, resolve=True)
-    raw = dict(raw or {})
+    raw = {**WARM_START_DEFAULTS, **dict(raw or {})}  # the schema's defaults, written once
     source, storage, study_name = raw.get("from"), raw.get("storage"), raw.get("study_name")
     if source is None and storage is None:
         if study_name is not None:
@@ -136,7 +137,7 @@ def warm_start(raw: Any) -> WarmStart | None:
             "study: set one of them.",
             key="hydra.sweeper.warm_start.from",
         )
-    top_k, tell = raw.get("top_k", 5), raw.get("tell", False)
+    top_k, tell = raw["top_k"], raw["tell"]
     if not is_whole(top_k, 0):
         raise ConfigError(
             f"hydra.sweeper.warm_start.top_k={top_k!r} must be an integer >= 0: how many "

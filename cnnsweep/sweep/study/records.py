@@ -265,7 +265,7 @@ def write_optimization_results(
         "n_trials": n_trials,
         "trials": states,
     }
-    if len(directions) == 1:
+    if single_objective(study):
         best = the_best(study)
         results["best_trial"] = best.trial.number if best else None
         results["best_value"] = best.value if best else None
