@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -70,7 +71,10 @@ def run_sweep(
     stop_request = StopRequest()
     stop_request.install()
     checked = check_settings(settings, config, arguments)
-    launcher = TrialLauncher(checked, hydra_context=hydra_context, task_function=task_function, config=config)
+    # Hydra's launcher is made where the study is touched: after the placement and the data are checked.
+    launcher = partial(
+        TrialLauncher, checked, hydra_context=hydra_context, task_function=task_function, config=config
+    )
     told = WorkerEnv.decode(os.environ)
     if told.is_worker:
         run_worker(checked, told, launcher, stop_request)
@@ -79,7 +83,7 @@ def run_sweep(
 
 
 def run_coordinator(
-    checked: SweepSettings, launcher: TrialLauncher, stop_request: StopRequest, started: float
+    checked: SweepSettings, launcher: Callable[[], TrialLauncher], stop_request: StopRequest, started: float
 ) -> None:
     """The sweep's own process: one per sweep dir (a second command stops at the lock)."""
     held = hold_sweep_dir(checked.sweep_dir)
@@ -99,7 +103,7 @@ def run_coordinator(
             settings=checked,
             study=studies.open_study(checked, opened, sampler, pruner),
             storage=opened,
-            launcher=launcher,
+            launcher=launcher(),
             stop_request=stop_request,
             constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
             deadline=training_deadline(checked, started),
@@ -111,7 +115,7 @@ def run_coordinator(
 
 
 def run_worker(
-    checked: SweepSettings, told: WorkerEnv, launcher: TrialLauncher, stop_request: StopRequest
+    checked: SweepSettings, told: WorkerEnv, launcher: Callable[[], TrialLauncher], stop_request: StopRequest
 ) -> None:
     """A worker process of a coordinator (here, or as a SLURM job): trials until the budget is
     spent; the coordinator writes the records."""
@@ -125,7 +129,7 @@ def run_worker(
         settings=checked,
         study=studies.load_study(checked, opened, sampler, pruner),
         storage=opened,
-        launcher=launcher,
+        launcher=launcher(),
         stop_request=stop_request,
         constrained=type(sampler).__name__ in algorithms.CONSTRAINED_SAMPLERS,
         told=told,
