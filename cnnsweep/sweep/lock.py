@@ -41,14 +41,31 @@ def hold_sweep_dir(sweep_dir: Path) -> SweepDirLock:
     Raises:
         UserError: a live command holds it (its pid, host and start in the message).
     """
+    import errno
     import fcntl
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / LOCK_FILE
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the sweep
+    try:  # never through a link: a symlink planted in the sweep dir would have its target truncated
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise UserError(
+            f"hydra.sweep.dir={sweep_dir}: its lock file {path} cannot be opened ({exc.strerror}"
+            f"{'; it is a symbolic link: remove it' if exc.errno == errno.ELOOP else ''}).",
+            key="hydra.sweep.dir",
+        ) from None
+    handle = os.fdopen(descriptor, "r+")  # held open for the life of the sweep
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            handle.close()
+            raise UserError(
+                f"hydra.sweep.dir={sweep_dir}: its lock cannot be taken ({exc.strerror}; a network "
+                "file system without locks?). Give the sweep a dir on a local disk, or one whose file "
+                "system supports flock.",
+                key="hydra.sweep.dir",
+            ) from None
         handle.seek(0)
         holder = _read(handle.read())
         handle.close()

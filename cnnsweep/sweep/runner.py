@@ -342,6 +342,7 @@ def coordinate(sweep: Sweep) -> None:
             log.info("the study stopped improving: %s", stalled)
         _after_the_search(sweep)
     finally:
+        placement.clean_up(settings.sweep_dir, settings.cluster)  # every worker has ended
         curves.wait_for_plots()
         progress.write_records(sweep)
         progress.write_report(sweep)

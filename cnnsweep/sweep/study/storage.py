@@ -194,7 +194,9 @@ def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     reason = str(getattr(exc, "__cause__", None) or exc).splitlines()[0][:160]
     wait = state.next_action.sleep if state.next_action else 0.0
-    log.warning("study storage unreachable (%s); retry %d in %.1fs", reason, state.attempt_number, wait)
+    log.warning(
+        "study storage unreachable (%s); retry %d in %.1fs", mask_password(reason), state.attempt_number, wait
+    )
 
 
 def _retrying(name: str):

@@ -71,6 +71,14 @@ def placement(
     return local_processes(n_jobs, argv, sweep_dir, study_name, storage_url, stop_request, deadline)
 
 
+def clean_up(sweep_dir: Path, cluster: Mapping[str, Any] | None) -> None:
+    """Once every worker has ended: remove what only they needed (SLURM's storage URL file)."""
+    if cluster is not None:
+        from cnnsweep.sweep.workers.slurm import remove_storage_file
+
+        remove_storage_file(sweep_dir)
+
+
 def run_commands(
     commands: Sequence[list[str]],
     *,

@@ -111,14 +111,20 @@ def executor_parameters(launcher: Mapping[str, Any], job_name: str) -> dict[str,
 
 
 def write_storage_file(sweep_dir: Path, url: str) -> Path:
-    """The storage URL in a file only its owner can read, for the jobs to pick up."""
+    """The storage URL in a file only its owner can read, for the jobs to pick up; removed
+    when the sweep's jobs have ended (:func:`remove_storage_file`)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     target = sweep_dir / STORAGE_FILE
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    target.unlink(missing_ok=True)  # an older file, or a link planted there: never written through
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(url)
-    os.chmod(target, 0o600)  # an older file may have had other bits
     return target
+
+
+def remove_storage_file(sweep_dir: Path) -> None:
+    """The storage URL's file gone, once no job of the sweep is left to read it."""
+    (sweep_dir / STORAGE_FILE).unlink(missing_ok=True)
 
 
 def run_worker(command: list[str], storage_file: str, told: WorkerEnv) -> int:
