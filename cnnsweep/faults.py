@@ -10,7 +10,8 @@ The format is ``POINT[:N[:ACTION]]`` (N defaults to 1, ACTION to ``kill``).
 Points: ``data`` (a dataset is being loaded), ``batch`` (a training batch
 ended, mid-epoch), ``artifact`` (a run file is about to replace its old
 version), ``tell`` (a trial's result is about to be stored), ``between``
-(a trial was stored, the next not yet asked). Actions: ``kill``, ``enospc``
+(a trial was stored, the next not yet asked), ``ask`` (a worker found the budget
+open and is about to ask for a trial). Actions: ``kill``, ``enospc``
 (OSError "No space left on device"), ``oom`` (MemoryError), ``hold`` (wait,
 alive, until the file ``CNNSWEEP_FAULT_RELEASE`` names exists: a stalled
 process, or one a test keeps out of the way while others work).
@@ -26,7 +27,7 @@ import signal
 import time
 from pathlib import Path
 
-POINTS = ("data", "batch", "artifact", "tell", "between")
+POINTS = ("data", "batch", "artifact", "tell", "between", "ask")
 ACTIONS = ("kill", "enospc", "oom", "hold")
 HOLD_AT_MOST_S = 900.0  # a held process goes on by itself after this, so no test hangs for good
 _hits: dict[str, int] = {}

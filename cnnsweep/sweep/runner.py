@@ -230,10 +230,16 @@ def work(
             break
         if studies.stalled(study, settings) is not None:  # the coordinator says why, once
             break
+        faults.point("ask")
         trial = study.ask(settings.space.distributions)
+        if not studies.within_budget(study, trial, settings.n_trials):
+            studies.step_back(study, trial)  # another worker took the last trial at the same moment
+            continue
         # Beating from the trial's first moment: another machine waits for a running trial
         # until its heartbeat lapses, and one that never beat would never lapse.
         with heartbeat(study, trial):
+            if sweep.storage.shared:  # it beats now; one that never did is found by its age
+                trial.set_user_attr(records.BEATING_ATTR, True)
             if marks_trials:  # lets the coordinator recover the trial if this worker dies
                 trial.set_user_attr(records.WORKER_ATTR, sweep.told.marks_trials_as)
             _run_trial(sweep, trial, deadline)

@@ -189,6 +189,55 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
     assert_finished_trials_intact(sweep_dir, study)
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["fresh", "resumed"])
+def test_two_workers_asking_at_once_for_the_last_trial_end_with_exactly_n_trials(tmp_path, resume):
+    """Both workers find one trial left and ask for it at the same moment (each holds just
+    before asking until the test lets both go): the study ends with exactly n_trials finished
+    trials, fresh, or resumed with more workers and a larger budget."""
+    sweep_dir = tmp_path / "sweep"
+    release = tmp_path / "go"
+    base = [*TINY, "hydra.sweeper.study_name=last", "hydra.sweeper.n_jobs=2"]
+    n_trials, hold_at = 3, 2  # a fresh sweep: each worker's first trial, then both ask for the third
+    if resume:
+        done = run_cli(
+            *sweep_args(sweep_dir, *TINY, "hydra.sweeper.study_name=last", "hydra.sweeper.n_trials=3"),
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        n_trials = 6  # resumed: 3 done, each worker's first trial, then both ask for the sixth
+    proc = popen_sweep(
+        tmp_path,
+        *sweep_args(sweep_dir, *base, f"hydra.sweeper.n_trials={n_trials}"),
+        env={"CNNSWEEP_FAULT": f"ask:{hold_at}:hold", "CNNSWEEP_FAULT_RELEASE": str(release)},
+    )
+    try:
+
+        def both_waiting_to_ask():
+            study = _quietly(lambda: load_study(sweep_dir, "last"))
+            if not study:
+                return False
+            trials = study.get_trials()
+            return len(finished(study)) == n_trials - 1 and not [
+                t for t in trials if t.state == TrialState.RUNNING
+            ]
+
+        wait_for(both_waiting_to_ask, timeout=240, every=0.5)
+        time.sleep(2.0)  # both workers are past the budget check, held at the ask
+        release.touch()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        release.touch()
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    study = load_study(sweep_dir, "last")
+    assert len(finished(study)) == n_trials
+    assert f"{n_trials + 1}/{n_trials}" not in out + err
+    surplus = [t for t in study.get_trials() if records.surplus(t)]
+    assert len(surplus) == 1 and surplus[0].number == max(t.number for t in study.get_trials())
+    table = pd.read_csv(sweep_dir / "trials.csv")
+    assert len(table) == n_trials and surplus[0].number not in set(table["trial_number"])
+
+
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_path):
     from tests.postgres import throwaway_server
@@ -305,6 +354,53 @@ def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_p
     assert table["state"].value_counts().to_dict() == {"complete": 3, "failed": 1}
     assert "no heartbeat" in table.loc[held.number, "error"]
     assert table.loc[retries[0].number, "retry_of"] == held.number
+
+
+@requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
+def test_a_trial_whose_machine_died_before_its_first_heartbeat_is_run_again(tmp_path):
+    """A machine asks PostgreSQL for a trial and dies before its heartbeat starts (or a create
+    that committed is retried): the trial is RUNNING with no heartbeat at all. Another machine
+    waits for it only the grace period, then fails it and runs it again."""
+    from tests.postgres import throwaway_server
+
+    grace = 3
+    with throwaway_server() as server:
+        args = [
+            *TINY,
+            f"hydra.sweeper.storage={server.url}",
+            "hydra.sweeper.study_name=silent",
+            "hydra.sweeper.heartbeat.interval=1",
+            f"hydra.sweeper.heartbeat.grace_period={grace}",
+            "hydra.sweeper.report=false",
+        ]
+        first = run_cli(*sweep_args(tmp_path / "a", *args, "hydra.sweeper.n_trials=1"), cwd=tmp_path)
+        assert first.returncode == 0, first.stderr[-3000:]
+        dead = subprocess.run(  # asks for a trial on the shared study, then dies without a beat
+            [
+                sys.executable,
+                "-c",
+                "import optuna, os, sys; s = optuna.load_study(study_name='silent', "
+                "storage=sys.argv[1]); t = s.ask(); print(t.number, flush=True); os._exit(9)",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        orphan = int(dead.stdout.strip())
+        started = time.monotonic()
+        proc = run_cli(
+            *sweep_args(tmp_path / "b", *args, "hydra.sweeper.n_trials=3"), cwd=tmp_path, timeout=300
+        )
+        waited = time.monotonic() - started
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        every = optuna.load_study(study_name="silent", storage=server.url).get_trials()
+    lost = every[orphan]
+    assert lost.state == TrialState.FAIL and "no heartbeat at all" in lost.user_attrs[records.ABANDONED_ATTR]
+    retries = [t for t in every if t.user_attrs.get(records.RETRY_ATTR) == orphan]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert len([t for t in every if records.counts_toward_budget(t)]) == 3
+    assert waited < 240  # bounded by the grace period, not by the time budget (there is none)
 
 
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")

@@ -123,6 +123,24 @@ def test_a_worker_runs_the_budget_and_tells_each_trial_how_it_ended(tmp_path):
     assert hooks.fidelity == (0.1, 0.3) and hooks.memory_share == 3 and hooks.deadline == sweep.deadline
 
 
+def test_of_two_trials_asked_at_once_for_the_last_place_the_later_steps_back(tmp_path):
+    """The study decides: whichever worker asked second sees the first one's trial ahead of
+    its own, gives its trial back, and the loop ends with exactly n_trials."""
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3")
+    work(sweep, on_trial_done=lambda number: None)
+    sweep.settings = sweep_settings("hydra.sweeper.n_trials=4", sweep_dir=str(tmp_path))
+    first = sweep.study.ask()  # another worker's: asked a moment before this one
+    mine = sweep.study.ask()
+    assert studies.within_budget(sweep.study, first, 4) and not studies.within_budget(sweep.study, mine, 4)
+    studies.step_back(sweep.study, mine)
+    sweep.study.tell(first, 0.9)
+    assert studies.budget_of(sweep.study).done == 4 and records.surplus(sweep.study.trials[mine.number])
+    assert [t.number for t in records.own_trials(sweep.study)] == [0, 1, 2, first.number]
+    assert records.state_counts(sweep.study) == {"complete": 4}
+    work(sweep)  # the budget is spent: nothing more is asked
+    assert len(sweep.study.trials) == 5
+
+
 def test_a_trial_that_cannot_start_fails_and_the_loop_goes_on(tmp_path):
     def outcome(trial):
         if trial.number == 1:

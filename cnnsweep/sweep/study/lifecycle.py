@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import optuna
@@ -208,6 +209,27 @@ def budget_of(study: optuna.Study) -> Budget:
     )
 
 
+def within_budget(study: optuna.Study, trial: optuna.trial.Trial, n_trials: int) -> bool:
+    """Whether ``trial``, just asked for, is one of the study's ``n_trials``: fewer than
+    ``n_trials`` trials ahead of it (lower numbers) count, run or wait. Workers that asked at
+    once see the same order, so exactly the trials beyond the budget step back, on every
+    machine and storage: the study decides, not each worker's count."""
+    claimed = (TrialState.RUNNING, TrialState.WAITING)
+    ahead = sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.number < trial.number and (records.counts_toward_budget(t) or t.state in claimed)
+    )
+    return ahead < n_trials
+
+
+def step_back(study: optuna.Study, trial: optuna.trial.Trial) -> None:
+    """Give back a trial asked for beyond the budget: failed at once, marked surplus, so it
+    is no row, count or failure of the sweep (:func:`records.surplus`)."""
+    trial.set_user_attr(records.SURPLUS_ATTR, True)
+    study.tell(trial, state=TrialState.FAIL)
+
+
 def tell(
     study: optuna.Study,
     trial: optuna.trial.Trial,
@@ -291,12 +313,29 @@ def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
     """
     if storage.heartbeat is None:  # a file of the sweep dir: no heartbeats to lapse
         return
-    for trial in stale_trials(study):
-        abandon(
-            study,
-            trial.number,
-            f"lost: its machine sent no heartbeat for over {storage.heartbeat.grace_period} s",
-        )
+    grace = storage.heartbeat.grace_period
+    lapsed = {
+        t.number: f"lost: its machine sent no heartbeat for over {grace} s" for t in stale_trials(study)
+    }
+    for trial in never_beat(study, grace):
+        lapsed.setdefault(trial.number, f"lost: its machine sent no heartbeat at all in {grace} s")
+    for number, reason in sorted(lapsed.items()):
+        abandon(study, number, reason)
+
+
+def never_beat(study: optuna.Study, grace_period: float) -> list[FrozenTrial]:
+    """Running trials whose heartbeat never started, older than the grace period: a machine
+    that died between asking for the trial and its first beat, or a create that committed
+    before its connection dropped (and was retried). Optuna's own check only sees trials
+    that beat at least once."""
+    cutoff = datetime.now() - timedelta(seconds=grace_period)
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if records.BEATING_ATTR not in t.user_attrs
+        and t.datetime_start is not None
+        and t.datetime_start < cutoff
+    ]
 
 
 def abandon_trials_of_worker(study: optuna.Study, worker: int | str, how: str) -> None:

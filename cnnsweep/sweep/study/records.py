@@ -31,6 +31,8 @@ BASELINE_ATTR = "cnnsweep_baseline"  # a configuration the sweep file asked to t
 WARM_START_ATTR = "cnnsweep_warm_start"  # a configuration of an earlier study, tried first
 TOLD_ATTR = "cnnsweep_told_from"  # an earlier study's finished trial, told as a past trial
 ABANDONED_ATTR = "cnnsweep_abandoned"  # why a trial stopped without a result (then retried)
+BEATING_ATTR = "cnnsweep_beating"  # shared storage: the trial's heartbeat thread has started
+SURPLUS_ATTR = "cnnsweep_surplus"  # asked beyond n_trials while another worker took the last one
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
 CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's statistics
@@ -77,13 +79,20 @@ def told(trial: FrozenTrial) -> bool:
     return TOLD_ATTR in trial.user_attrs
 
 
+def surplus(trial: FrozenTrial) -> bool:
+    """A trial a worker asked for while another took the last of ``n_trials``: given back at
+    once, never trained, no row or count of the sweep."""
+    return SURPLUS_ATTR in trial.user_attrs
+
+
 def own_trials(study: optuna.Study, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
-    """The study's trials that this sweep ran or runs (told trials of an earlier study aside)."""
-    return [t for t in study.get_trials(deepcopy=False, states=states) if not told(t)]
+    """The study's trials that this sweep ran or runs (told trials of an earlier study and
+    surplus trials aside)."""
+    return [t for t in study.get_trials(deepcopy=False, states=states) if not told(t) and not surplus(t)]
 
 
 def counts_toward_budget(trial: FrozenTrial) -> bool:
-    return trial.state.is_finished() and not interrupted(trial) and not told(trial)
+    return trial.state.is_finished() and not interrupted(trial) and not told(trial) and not surplus(trial)
 
 
 def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str, Any]]:
