@@ -116,21 +116,32 @@ class EpochLogs(keras.callbacks.Callback):
 class StopAtDeadline(keras.callbacks.Callback):
     """Ends the fit after an epoch when the next one would end past the hooks' deadline.
 
-    The run is then complete with its best epoch so far (early stopping restores it).
+    The next epoch is estimated from the longest so far, scaled to its share of the training
+    images (``epoch_shares``: a fidelity's first epochs train on a tenth, a third, ...): after a
+    10% epoch, a full one is budgeted at ten times its time, not at the 10% epoch's. The run is
+    then complete with its best epoch so far (early stopping restores it).
     """
 
-    def __init__(self, hooks: TrialHooks):
+    def __init__(self, hooks: TrialHooks, epoch_shares: list[float] | None = None):
         super().__init__()
         self.hooks = hooks
+        self.shares = list(epoch_shares or [])
         self.stopped_epoch: int | None = None
-        self._longest = 0.0
+        self._per_whole_epoch = 0.0  # the longest epoch so far, scaled to every training image
+
+    def _share(self, epoch: int) -> float:
+        return self.shares[epoch] if 0 <= epoch < len(self.shares) and self.shares[epoch] > 0 else 1.0
+
+    def next_epoch_seconds(self, epoch: int, seconds: float) -> float:
+        """After ``epoch`` (0-based) took ``seconds``: how long the next one will take."""
+        self._per_whole_epoch = max(self._per_whole_epoch, seconds / self._share(epoch))
+        return self._per_whole_epoch * self._share(epoch + 1)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self._longest = max(self._longest, time.perf_counter() - self._started)
-        if self.hooks.out_of_time(self._longest):
+        if self.hooks.out_of_time(self.next_epoch_seconds(epoch, time.perf_counter() - self._started)):
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
 

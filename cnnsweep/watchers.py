@@ -68,7 +68,7 @@ def assemble(
     )
     watchers.callbacks = [LogLearningRate(), watchers.non_finite, watchers.progress]
     if hooks.can_stop:
-        watchers.deadline = StopAtDeadline(hooks)
+        watchers.deadline = StopAtDeadline(hooks, epoch_shares)
         watchers.callbacks += [StopWhenAsked(hooks), watchers.deadline]
     if (fault := faults.batch_callback()) is not None:
         watchers.callbacks.append(fault)

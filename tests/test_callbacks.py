@@ -113,6 +113,21 @@ def test_stop_at_deadline_ends_the_fit_when_the_next_epoch_would_overrun():
     assert stop.stopped_epoch == 2 and len(fit.history["loss"]) == 2
 
 
+def test_the_first_full_epoch_after_fidelity_epochs_is_budgeted_as_a_full_epoch():
+    """Epochs on 10% and 30% of the images, then full ones: after the 30% epoch the next
+    (full) epoch is estimated at the longest epoch scaled to every image, not at the 30% one's
+    time, so it is not started when only the short epoch would fit."""
+    from cnnsweep.callbacks import StopAtDeadline
+
+    stop = StopAtDeadline(TrialHooks(), epoch_shares=[0.1, 0.3, 1.0, 1.0])
+    assert stop.next_epoch_seconds(0, 1.0) == pytest.approx(3.0)  # 1 s for 10%: 3 s for 30%
+    assert stop.next_epoch_seconds(1, 3.0) == pytest.approx(10.0)  # then a full epoch: 10 s
+    assert stop.next_epoch_seconds(2, 8.0) == pytest.approx(10.0)  # the longest estimate stays
+    assert StopAtDeadline(TrialHooks()).next_epoch_seconds(0, 2.0) == pytest.approx(
+        2.0
+    )  # no shares: as measured
+
+
 def test_sweep_hooks_are_out_of_time_only_when_an_epoch_would_end_past_the_deadline():
     import threading
     import time

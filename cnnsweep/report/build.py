@@ -142,7 +142,7 @@ def _sweep_section(
     train_seconds = pd.to_numeric(sweep.trials["train_seconds"], errors="coerce").sum()
     return {
         "name": sweep.name,
-        "sweep_dir": str(sweep.sweep_dir),
+        "sweep_dir": html.shown_path(sweep.sweep_dir, out),
         "dataset": sweep.dataset or "-",
         "n_trials": len(sweep.trials),
         "budget": sweep.budget,
@@ -267,6 +267,7 @@ def build_report(sweep_dirs: Sequence[Path], out: Path | None = None, *, with_mo
             "comparison": html.data_uri(comparison) if comparison else None,
         }
     )
+    page = html.without_local_paths(page, [s.sweep_dir for s in sweeps], out)
     target = out / REPORT_FILE
     atomic_write_text(target, page)
     return target

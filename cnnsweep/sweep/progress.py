@@ -59,9 +59,12 @@ class Progress:
         left = max(0, settings.n_trials - count)
         elapsed = time.monotonic() - self.started
         eta = elapsed / finished_here * left if finished_here else 0.0
+        bound = ""
+        if self.sweep.deadline is not None and left and eta > self.sweep.deadline - time.time():
+            eta, bound = max(0.0, self.sweep.deadline - time.time()), " (the time budget)"
         value_text = f"{settings.objective_label} {value:.4f}" if isinstance(value, float) else "-"
         log.info(
-            "[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s",
+            "[trial %d] %-10s %s  %s  %d/%d done, %d left, ETA %s%s",
             number,
             records.trial_state(trial),
             value_text,
@@ -70,6 +73,7 @@ class Progress:
             settings.n_trials,
             left,
             format_seconds(eta),
+            bound,
         )
         if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
             write_records(self.sweep)

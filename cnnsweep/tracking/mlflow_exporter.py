@@ -120,7 +120,12 @@ class MlflowExporter:
         if self._experiment_id is None:
             found = self._call("find the experiment", self.client.get_experiment_by_name, self.experiment)
             if found is None and time.monotonic() >= self._offline_until:
-                self._call("create the experiment", self.client.create_experiment, self.experiment)
+                self._call(
+                    "create the experiment",
+                    self.client.create_experiment,
+                    self.experiment,
+                    artifact_location=artifacts_beside(self.uri),
+                )
                 # another worker may have created it first: read it back either way
                 found = self._call("find the experiment", self.client.get_experiment_by_name, self.experiment)
             self._experiment_id = None if found is None else str(found.experiment_id)
@@ -340,3 +345,15 @@ def _is_number(value: Any) -> bool:
 def _param_text(value: Any) -> str:
     text = "null" if value is None else str(value)
     return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
+
+
+def artifacts_beside(uri: str) -> str | None:
+    """Where a new experiment keeps its files: for a SQLite store, ``mlartifacts/`` beside its
+    database file (the place the user named), never MLflow's ``./mlruns`` in whatever folder
+    the command ran from; None (the store's own choice) for a server or a folder store."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if not database.is_absolute():
+        database = Path.cwd() / database
+    return (database.parent / "mlartifacts").absolute().as_uri()

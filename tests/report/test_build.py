@@ -19,6 +19,7 @@ def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
     out = tmp_path / "out"
     report = build_report([handmade_sweep], out, with_model=False)
     page = report.read_text()
+    assert str(tmp_path) not in page and "../sweep" in page  # no absolute path of this machine
     table = pd.read_csv(out / "trials.csv")
     for column in (
         "trial_number",

@@ -8,6 +8,7 @@ The end-to-end sweeps in tests/e2e/ train real models through the same code.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from types import SimpleNamespace
 
@@ -276,6 +277,22 @@ def test_the_coordinator_writes_the_records_with_a_command_that_reproduces_the_b
     for key, value in sweep.study.trials[2].params.items():
         assert f"{key}={value}" in command
     assert (tmp_path / records.TRIALS_FILE).read_text().count("\n") == 4  # a header and 3 trials
+
+
+def test_the_eta_is_the_time_budget_when_the_trials_would_take_longer(tmp_path, caplog):
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=1000", deadline=time.time() + 600)
+    work_one = make_sweep(tmp_path / "one", "hydra.sweeper.n_trials=1")
+    work(work_one)
+    sweep.study = work_one.study
+    shown = progress.Progress(sweep)
+    shown.done_before, shown.done_at_start = set(), 0  # as if trial 0 ran in this command
+    shown.started -= 60  # a minute a trial: 999 more would take 16 hours
+    with caplog.at_level(logging.INFO, logger="cnnsweep"):
+        shown.report(0)
+    line = caplog.records[-1].getMessage()
+    assert "1/1000 done, 999 left, ETA " in line and line.endswith("(the time budget)")
+    eta = line.split("ETA ")[1].split(" ")[0]
+    assert "h" not in eta and eta.startswith(("9m", "10m")), line
 
 
 def test_progress_counts_from_what_was_done_before_this_command(tmp_path, caplog):

@@ -33,9 +33,12 @@ def test_an_unreachable_server_costs_a_warning_and_nothing_raises(tmp_path, capl
 def test_a_local_store_gets_params_epochs_final_metrics_and_files(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    monkeypatch.chdir(tmp_path)  # MLflow keeps a SQLite store's artifacts in ./mlruns
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    elsewhere = tmp_path / "where the command ran"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # MLflow's own choice would be ./mlruns here
+    store = tmp_path / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store / 'mlflow.db'}"
     exporter = mx.MlflowExporter(TrackingSettings(uri=uri, experiment=None), "fallback")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -71,6 +74,8 @@ def test_a_local_store_gets_params_epochs_final_metrics_and_files(tmp_path, monk
     assert [(m.step, m.value) for m in history] == [(1, 0.35), (2, 0.55)]
     assert run.data.metrics["best_val_acc"] == 0.55 and "images" not in run.data.metrics
     assert {a.path for a in MlflowClient(uri).list_artifacts(run_id)} == {"history.csv", "metrics.json"}
+    assert list(elsewhere.iterdir()) == []  # nothing where the command ran: the files sit beside the store
+    assert sorted(p.name for p in (store / "mlartifacts").rglob("*.csv")) == ["history.csv"]
 
 
 def test_tracking_settings_are_checked():
