@@ -1,11 +1,11 @@
-"""Every benchmark figure the README and the configs quote is one benchmarks/results.json holds.
+"""Every benchmark figure the README and the configs quote is one field of benchmarks/results.json.
 
 A sentence (of a paragraph, or of a block of comment lines) that names a benchmark
 ("benchmark 6") may only quote figures that the run of the benchmarks it names wrote:
-each decimal number and each percentage in it must be a value of that benchmark's entry
-in results.json (a number, or one in a text such as its verdict), as written
-or rounded to the digits quoted, also read as a share (x100: percent, points) or as
-seconds in minutes (/60).
+each decimal number and each percentage in it is listed in :data:`FIGURES` with the one
+field it comes from (a number, or the n-th number of a text such as a verdict: ``#n``)
+and how it is read (as written, x100 as percent or points, /60 as minutes), and that
+field, rounded to the digits quoted, must give it. A new figure needs its field named here.
 """
 
 import json
@@ -33,26 +33,48 @@ ENTRIES = {
 }
 
 
-def _numbers(node) -> list[float]:
-    if isinstance(node, dict):  # the machine's entry holds dates and versions, not figures
-        return [x for key, value in node.items() if key != "machine" for x in _numbers(value)]
-    if isinstance(node, list):
-        return [x for value in node for x in _numbers(value)]
-    if isinstance(node, str):
-        return [float(x) for x in re.findall(r"\d+\.\d+|\d+", node)]
-    if isinstance(node, bool) or not isinstance(node, int | float):
-        return []
-    return [float(node)]
+# (file, figure as quoted) -> (its field in results.json, how it is read: 1, 100 or 1/60)
+FIGURES: dict[tuple[str, str], tuple[str, float]] = {
+    ("README.md", "0.9286"): ("defaults.test_acc", 1),
+    ("README.md", "5.1"): ("defaults.command_s", 1 / 60),
+    ("README.md", "54"): ("trust.confirm_share_of_training", 100),
+    ("README.md", "42.9"): ("pruning.epochs_saved_pct", 1),
+    ("README.md", "0.35"): ("pruning.best_val_acc_diff_points", 1),
+    ("README.md", "2.8"): ("why.total_gain_points", 1),
+    ("README.md", "95"): ("why.in_words#11", 1),
+    ("README.md", "2.2"): ("why.total_gain_ci95_points[0]", 1),
+    ("README.md", "3.5"): ("why.total_gain_ci95_points[1]", 1),
+    ("README.md", "0.27"): ("levers.levers.flip_test.gain_points", 1),
+    ("README.md", "0.9281"): ("levers.levers.flip_test.mean_test_acc", 1),
+    ("README.md", "0.9254"): ("levers.levers.baseline.mean_test_acc", 1),
+    ("README.md", "0.9265"): ("levers.levers.baseline.test_acc[0]", 1),
+    ("README.md", "0.9243"): ("levers.levers.baseline.test_acc[1]", 1),
+    ("README.md", "0.931"): ("quality.best_test_acc", 1),
+    ("README.md", "0.22"): ("quality.lead_over_recipe_parity_points", 1),
+    ("README.md", "0.9288"): ("quality.peers.optuna_cnnsweep_recipe.best_test_acc", 1),
+    ("README.md", "0.9135"): ("quality.peers.keras_tuner_cnnsweep_recipe.best_test_acc", 1),
+    ("default.yaml", "0.9286"): ("defaults.test_acc", 1),
+    ("default.yaml", "5.1"): ("defaults.command_s", 1 / 60),
+    ("seed_cnn.yaml", "0.17"): ("trust.noise_std_points", 1),
+}
 
 
-def _recorded(figure: str, values: list[float]) -> bool:
+def field(results: dict, path: str) -> float:
+    """The number at ``path`` (``a.b[0].c``, or ``a.b#n``: the n-th number in the text at a.b)."""
+    path, _, nth = path.partition("#")
+    node: object = results
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        node = node[int(index)] if index else node[name]  # type: ignore[index]
+    if nth:
+        return float(re.findall(r"\d+\.\d+|\d+", str(node))[int(nth)])
+    assert isinstance(node, int | float) and not isinstance(node, bool), f"{path} is no number: {node!r}"
+    return float(node)
+
+
+def matches(figure: str, value: float, reading: float) -> bool:
+    """``figure`` is ``value`` read so and rounded to the digits quoted (a sign is text before it)."""
     digits = len(figure.split(".")[1]) if "." in figure else 0
-    quoted = float(figure)
-    readings = (1.0, 100.0, 1 / 60)
-    # the figure's sign is text before it ("-3.90 points"): magnitudes are compared
-    return any(
-        abs(abs(round(value * scale, digits)) - quoted) < 1e-9 for value in values for scale in readings
-    )
+    return abs(abs(round(value * reading, digits)) - float(figure)) < 1e-9
 
 
 def _paragraphs(path: Path) -> list[str]:
@@ -89,18 +111,20 @@ SOURCES = [
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
-def test_each_quoted_benchmark_figure_is_in_results_json(path):
+def test_each_quoted_benchmark_figure_is_its_named_field_of_results_json(path):
     results = json.loads((REPO / "benchmarks" / "results.json").read_text())
-
-    def values(benchmarks: list[str]) -> list[float]:
-        return _numbers([results.get(entry) for number in benchmarks for entry in ENTRIES[number]])
-
-    missing = [
-        (figure, named, where)
-        for figure, named, where in quoted_figures(path)
-        if not _recorded(figure, values(named))
-    ]
-    assert not missing, f"{path.name} quotes benchmark figures results.json does not hold: {missing}"
+    wrong = []
+    for figure, named, where in quoted_figures(path):
+        entry = FIGURES.get((path.name, figure))
+        if entry is None:
+            wrong.append((figure, where, "no field named for it in FIGURES"))
+            continue
+        source, reading = entry
+        if not any(re.split(r"[.#\[]", source)[0] in ENTRIES[number] for number in named):
+            wrong.append((figure, where, f"{source} is not of benchmark {', '.join(named)}"))
+        elif not matches(figure, field(results, source), reading):
+            wrong.append((figure, where, f"{source} holds {field(results, source)}"))
+    assert not wrong, f"{path.name} quotes benchmark figures results.json does not hold: {wrong}"
 
 
 def test_the_check_finds_a_figure_no_run_wrote(tmp_path):
@@ -112,5 +136,18 @@ def test_the_check_finds_a_figure_no_run_wrote(tmp_path):
     figures = [figure for figure, _, _ in quoted_figures(page)]
     assert quoted_figures(page)[0][1] == ["3"]
     assert figures == ["41", "0.9258", "4.3"]
-    values = [0.9258, 255.3, 42.9]
-    assert [f for f in figures if not _recorded(f, values)] == ["41"]
+    results = {"pruning": {"epochs_saved_pct": 42.9, "best_test_acc": 0.92581, "wall_s": 258.0}}
+    assert field(results, "pruning.best_test_acc") == 0.92581
+    assert matches("0.9258", field(results, "pruning.best_test_acc"), 1)
+    assert matches("4.3", field(results, "pruning.wall_s"), 1 / 60)
+    assert not matches("41", field(results, "pruning.epochs_saved_pct"), 1)  # 42.9, not 41
+    assert not matches("0.9258", field(results, "pruning.wall_s"), 1)  # the right number, named wrong
+    assert field({"why": {"in_words": "gained 2.8 points (95% [2.2, 3.5])"}}, "why.in_words#1") == 95
+
+
+def test_results_md_is_the_fresh_render_of_results_json():
+    """RESULTS.md is never edited by hand: it is what benchmarks.report renders from results.json."""
+    from benchmarks.report import render
+
+    results = json.loads((REPO / "benchmarks" / "results.json").read_text())
+    assert (REPO / "benchmarks" / "RESULTS.md").read_text() == render(results)

@@ -48,5 +48,5 @@ def write_results(results_dir: Path, updates: dict) -> Path:
     data.update(updates)
     store.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     target = results_dir / "RESULTS.md"
-    target.write_text(render(data))
+    target.write_text(render(json.loads(store.read_text())))  # what results.json holds, as it holds it
     return target
