@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from cnnsweep.errors import CnnsweepError, Infeasible, SweepStopped, TrialError, UserError
+from cnnsweep.errors import CnnsweepError, Infeasible, StopReason, SweepStopped, TrialError, UserError
 
 OK = 0
 TRAINING_FAILED = 1  # a single run whose training failed (NaN loss, out of memory, disk full)
@@ -26,7 +26,11 @@ ERROR_STATUSES: tuple[tuple[type[CnnsweepError], int], ...] = (
     (Infeasible, USER_ERROR),  # in a single run, the architecture is the user's input
     (TrialError, TRAINING_FAILED),
 )
-SWEEP_STOPS = {"too_many_failures": TOO_MANY_FAILURES, "interrupted": INTERRUPTED, "terminated": TERMINATED}
+SWEEP_STOPS = {
+    StopReason.TOO_MANY_FAILURES: TOO_MANY_FAILURES,
+    StopReason.INTERRUPTED: INTERRUPTED,
+    StopReason.TERMINATED: TERMINATED,
+}
 
 
 def exit_status(error: CnnsweepError) -> int:

@@ -52,6 +52,12 @@ def pytest_runtest_logreport(report):
         _skipped.append(report.nodeid)
 
 
+def pytest_collectreport(report):
+    """A whole file skipped as it is collected (a module-level ``importorskip``) counts too."""
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") != "true":
         return

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 
+import optuna
 import pandas as pd
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from tests.helpers import assert_consistent, load_study, run_cli, sweep_args
@@ -61,6 +63,34 @@ def test_each_sampler_runs_a_sweep_and_leaves_its_mark(tmp_path, sampler):
     elif sampler == "grid":  # each point of the 2x3 grid once
         points = {(t.params["model.filters"], t.params["trainer.learning_rate"]) for t in trials}
         assert len(points) == 6
+    else:  # the sampler's mark is its choices: replayed with its class and seed, it proposes them again
+        seed = yaml.safe_load((sweep_dir / "0" / ".hydra" / "config.yaml").read_text())["trainer"]["seed"]
+        ran = study.get_trials()
+        replays = {
+            "tpe": optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=2, multivariate=True, constant_liar=True
+            ),
+            "random": optuna.samplers.RandomSampler(seed=seed),
+        }
+        assert _replayed(replays[sampler], ran) == [t.params for t in ran]
+        other = "random" if sampler == "tpe" else "tpe"
+        other_seeded = _replayed(replays[other], ran)
+        assert other_seeded[:2] == [t.params for t in ran][:2]  # TPE starts with random trials
+        assert other_seeded != [t.params for t in ran]  # then they part: the mark is this sampler's
+
+
+def _replayed(sampler, trials) -> list[dict]:
+    """What ``sampler`` proposes for ``trials``' distributions, told their values in order."""
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    proposed = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        asked = study.ask(trial.distributions)
+        proposed.append(asked.params)
+        if trial.state == TrialState.COMPLETE:
+            study.tell(asked, trial.value)
+        else:
+            study.tell(asked, state=TrialState.FAIL)
+    return proposed
 
 
 def test_cmaes_on_a_space_of_choices_only_is_refused(tmp_path):

@@ -543,6 +543,12 @@ def test_the_confirmation_and_the_ablation_run_on_two_processes_and_a_resume_kee
         saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
         assert metrics["seed"] == row.seed == saved["trainer"]["seed"]
         assert metrics["val_acc"] == pytest.approx(row.objective)
+    # Two at a time: a run's folder is made as it starts and its metrics.json written as it ends.
+    spans = sorted(
+        ((sweep_dir / r / ".hydra").stat().st_mtime, (sweep_dir / r / "metrics.json").stat().st_mtime)
+        for r in new["run_dir"]
+    )
+    assert any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:], strict=False)), spans
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     confirmed = results["confirmed"]
     assert [c["runs"] for c in confirmed["configs"]] == [2, 2] and isinstance(confirmed["clear_winner"], bool)
