@@ -42,7 +42,7 @@ SKIP_ALLOWED = {
     "tests/e2e/test_samplers.py::test_gp_runs_a_sweep": (
         "the GP sampler needs PyTorch, which CI does not install (a large download; the "
         "test without it, test_gp_without_pytorch_says_how_to_install_it, runs)"
-    ),
+    )
 }
 _skipped: list[str] = []
 

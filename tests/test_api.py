@@ -128,7 +128,7 @@ def test_an_interrupted_sweep_returns_its_finished_trials_and_resumes_to_n_trial
     child.send_signal(signal.SIGINT)  # what interrupting the kernel does to a running cell
     out, err = child.communicate(timeout=120)
     interrupted, complete = out.split("RESULT", 1)[1].split()
-    assert interrupted == "True" and 1 <= int(complete) < 6, err[-2000:]
+    assert interrupted == "True" and 1 <= int(complete) < 6, out[-2000:] + err[-2000:]
     resumed = cnnsweep.sweep(
         *TINY, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=6", sweep_dir=sweep_dir, resume=True
     )

@@ -10,10 +10,8 @@ stalling every epoch of every trial. A sweep sends what is missing at its end
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,8 +20,14 @@ from typing import Any
 
 from cnnsweep import run_files
 from cnnsweep.masking import mask_password
-from cnnsweep.numbers import is_number
 from cnnsweep.tracking import TrackingSettings
+from cnnsweep.tracking.conversions import (
+    artifacts_beside,
+    history_rows,
+    is_metric,
+    model_signature,
+    param_text,
+)
 
 log = logging.getLogger("cnnsweep")
 
@@ -35,7 +39,6 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
-MAX_PARAM_CHARS = 6000  # MLflow's limit on a param's value
 PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits on one log_batch
 
 # Tags cnnsweep reads back (the sweep's end finds what is missing by them).
@@ -151,7 +154,7 @@ class MlflowExporter:
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(str(k), _param_text(v)) for k, v in params.items()]
+        items = [Param(str(k), param_text(v)) for k, v in params.items()]
         for start in range(0, len(items), PARAMS_PER_CALL):
             self._call(
                 "log params", self.client.log_batch, run_id, params=items[start : start + PARAMS_PER_CALL]
@@ -169,7 +172,7 @@ class MlflowExporter:
             Metric(str(name), float(value), now, int(step))
             for step, values in rows
             for name, value in values.items()
-            if _is_number(value)
+            if is_metric(value)
         ]
         for start in range(0, len(metrics), METRICS_PER_CALL):
             self._call(
@@ -301,59 +304,7 @@ class MlflowExporter:
             mlflow.keras.log_model(
                 model,
                 name="model",
-                signature=_signature(model),
+                signature=model_signature(model),
                 pip_requirements=[f"keras=={keras.__version__}"],
             )
         self.set_tags(run_id, {MODEL_TAG: "true"})
-
-
-def _signature(model: Any) -> Any:
-    """Images in (batch, height, width, channels), class probabilities out: what serving checks."""
-    import numpy as np
-    from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
-
-    def spec(shape: tuple) -> Schema:
-        return Schema([TensorSpec(np.dtype(np.float32), tuple(-1 if n is None else int(n) for n in shape))])
-
-    return ModelSignature(inputs=spec(model.input_shape), outputs=spec(model.output_shape))
-
-
-def history_rows(path: Path) -> list[tuple[int, dict[str, float | None]]]:
-    """``history.csv`` as (epoch, {key: value}) rows, every column but ``epoch`` and ``images``."""
-    if not path.is_file():
-        return []
-    rows: list[tuple[int, dict[str, float | None]]] = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            values = {str(k): _number(v) for k, v in row.items() if k not in ("epoch", "images")}
-            rows.append((int(float(row.get("epoch") or len(rows) + 1)), values))
-    return rows
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _is_number(value: Any) -> bool:
-    return is_number(value) and math.isfinite(value)
-
-
-def _param_text(value: Any) -> str:
-    text = "null" if value is None else str(value)
-    return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
-
-
-def artifacts_beside(uri: str) -> str | None:
-    """Where a new experiment keeps its files: for a SQLite store, ``mlartifacts/`` beside its
-    database file (the place the user named), never MLflow's ``./mlruns`` in whatever folder
-    the command ran from; None (the store's own choice) for a server or a folder store."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    database = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
-    if not database.is_absolute():
-        database = Path.cwd() / database
-    return (database.parent / "mlartifacts").absolute().as_uri()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import t as student
 
-from cnnsweep.analysis import effects
+from cnnsweep.analysis import conditional, effects
 from cnnsweep.analysis import trials as analysed
 from tests.analysis.sweeps import DEEP_CNN, SPACES, draw_trials, objective
 
@@ -52,7 +52,7 @@ def test_a_key_with_more_values_has_a_row_per_value_against_the_keys_average():
     average = sum(means.values()) / 3
     for kernel, mean in means.items():
         row = _row(analysis, "model.kernel_size", str(kernel))
-        assert row.versus == effects.KEY_AVERAGE and row.effect == pytest.approx(mean - average)
+        assert row.versus == conditional.KEY_AVERAGE and row.effect == pytest.approx(mean - average)
     assert _named(analysis) == {"model.kernel_size"}
     assert _row(analysis, "model.kernel_size", "2").matters  # 6 points below the average
 
@@ -91,8 +91,8 @@ def test_numeric_bins_are_labelled_by_values_the_trials_took_and_a_constant_key_
 
 
 def test_holm_adjusts_as_by_hand():
-    assert effects.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert effects.holm([]) == []
+    assert conditional.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert conditional.holm([]) == []
 
 
 def test_too_few_trials_for_the_joint_model_give_a_reason_and_no_verdict():

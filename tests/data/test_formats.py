@@ -10,13 +10,7 @@ import pytest
 from cnnsweep.data.formats import read_idx
 from cnnsweep.data.loader import forget_loaded, load_dataset
 from cnnsweep.errors import DataError
-from tests.datafiles import (
-    write_cifar_dir,
-    write_cifar_tar,
-    write_idx,
-    write_mnist_idx,
-    write_mnist_npz,
-)
+from tests.datafiles import write_cifar_dir, write_cifar_tar, write_idx, write_mnist_idx, write_mnist_npz
 
 
 def test_idx_round_trip(tmp_path):

@@ -5,11 +5,7 @@ import pytest
 
 from cnnsweep.data.loader import load_dataset
 from cnnsweep.errors import ConfigError, DataError
-from tests.datafiles import (
-    write_idx,
-    write_mnist_idx,
-    write_mnist_npz,
-)
+from tests.datafiles import write_idx, write_mnist_idx, write_mnist_npz
 from tests.helpers import FASHION_DIR, requires
 
 

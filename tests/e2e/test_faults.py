@@ -408,7 +408,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
     """A machine frozen (SIGSTOP: a paused VM, a stalled host) for longer than the grace
     period has its trial failed by another; when it wakes up it says so in one line, stops
     that trial, and goes on with the study, without a traceback."""
-    from cnnsweep.sweep.study import lifecycle as studies
+    from cnnsweep.sweep.study import recovery
     from cnnsweep.sweep.study.storage import Heartbeat, open_storage
     from tests.postgres import throwaway_server
 
@@ -448,7 +448,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
                 heartbeat=Heartbeat(interval=1, grace_period=2),
             )
             study = optuna.load_study(study_name="paused", storage=other.storage)
-            studies.recover_stale(study, other)  # another machine's look at the study
+            recovery.recover_stale(study, other)  # another machine's look at the study
             assert study.get_trials()[0].state == TrialState.FAIL
             os.kill(proc.pid, signal.SIGCONT)
             out, err = proc.communicate(timeout=300)

@@ -11,7 +11,7 @@ import yaml
 
 from cnnsweep.errors import ConfigError
 from cnnsweep.sweep import ablation, budget
-from cnnsweep.sweep.runner import coordinate, work
+from cnnsweep.sweep.loops import coordinate, work
 from cnnsweep.sweep.study import records
 from tests.sweep.composed import sweep_settings
 from tests.sweep.test_loop import make_sweep

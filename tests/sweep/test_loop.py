@@ -20,7 +20,7 @@ from optuna.storages import InMemoryStorage
 
 from cnnsweep.sweep import budget, confirm, progress, refit
 from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
-from cnnsweep.sweep.runner import coordinate, work
+from cnnsweep.sweep.loops import coordinate, work
 from cnnsweep.sweep.state import Sweep, training_deadline
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns

@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from cnnsweep.sweep.study import lifecycle as studies
-from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study import records, recovery
 
 
 @pytest.fixture
@@ -88,11 +88,11 @@ def test_a_non_finite_objective_fails_the_trial(study):
 
 def test_an_abandoned_trial_is_failed_and_queued_again_once(study):
     trial = _ask(study)
-    studies.abandon(study, trial.number, "lost")
+    recovery.abandon(study, trial.number, "lost")
     assert studies.budget_of(study) == studies.Budget(done=0, running=0, waiting=1)
     retry = study.ask({"x": optuna.distributions.IntDistribution(1, 9)})
     assert retry.params == trial.params and retry.user_attrs[records.RETRY_ATTR] == trial.number
-    studies.abandon(study, retry.number, "lost again")
+    recovery.abandon(study, retry.number, "lost again")
     assert studies.budget_of(study).waiting == 0  # a retry is not retried
 
 

@@ -90,7 +90,7 @@ def open_storage(
         if shared:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # No stale-trial callback: cnnsweep fails and queues a lost trial itself
-            # (cnnsweep.sweep.study.lifecycle.recover_stale), with the reason and its retry recorded.
+            # (cnnsweep.sweep.study.recovery.recover_stale), with the reason and its retry recorded.
             kwargs = dict(
                 heartbeat_interval=heartbeat.interval,
                 grace_period=heartbeat.grace_period,

@@ -97,7 +97,7 @@ def run_commands(
         KeyboardInterrupt: Ctrl-C; the running commands were asked to stop first.
     """
     if cluster is not None:
-        from cnnsweep.sweep.workers.slurm import run_commands_as_jobs
+        from cnnsweep.sweep.workers.slurm_runs import run_commands_as_jobs
 
         run_commands_as_jobs(commands, cluster, str(folder), name, stop_request, on_end)
         return
