@@ -109,6 +109,8 @@ def test_sweep_reads_back_as_dataframes_and_refuses_to_reload_an_old_sweep(tmp_p
 def test_an_interrupted_sweep_returns_its_finished_trials_and_resumes_to_n_trials(tmp_path):
     sweep_dir = tmp_path / "s"
     script = textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a kernel's, even if started ignoring it
         import cnnsweep
         result = cnnsweep.sweep(*{TINY!r}, "model.kernel_size=choice(2,3)", "hydra.sweeper.n_trials=6",
                                 sweep_dir={str(sweep_dir)!r})
