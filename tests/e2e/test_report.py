@@ -67,6 +67,7 @@ def test_sweep_writes_its_report(real_sweeps):
     collected = collect_sweep(sweep)
     best = int(collected.best()["trial_number"])
     assert f'class="best-trial">{best}<' in page
+    assert str(sweep.parent) not in page  # no absolute path of this machine in a page people share
     for name in ("report_confusion.png", "report_examples.png", "report_importance.png"):
         assert matplotlib.image.imread(sweep / name).size > 0
     assert "Best model: layers and output shapes" in page and "block1_conv1" in page
@@ -152,6 +153,7 @@ def test_cross_sweep_report_side_by_side(real_sweeps, tmp_path):
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "cmp" / "report.html").read_text()
     assert "Sweep digits" in page and "Sweep mnist" in page and "Sweeps side by side" in page
+    assert str(real_sweeps["digits"].parent) not in page and "../" in page  # named relative to the page
     assert "grid-template-columns: repeat(2," in page
     table = pd.read_csv(tmp_path / "cmp" / "trials.csv")
     assert set(table["sweep"]) == {"digits", "mnist"}

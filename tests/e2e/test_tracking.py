@@ -237,6 +237,27 @@ def test_a_single_run_is_one_mlflow_run_with_its_model(server, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_sqlite_store_keeps_its_files_beside_it_not_where_the_command_ran(tmp_path):
+    store, here = tmp_path / "store", tmp_path / "here"
+    store.mkdir()
+    here.mkdir()
+    proc = run_cli(
+        "dataset=digits",
+        "dataset.train_limit=300",
+        "dataset.test_limit=100",
+        "trainer.epochs=1",
+        "trainer.quiet=true",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "tracking=mlflow",
+        f"tracking.uri=sqlite:///{store / 'mlflow.db'}",
+        cwd=here,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(here.iterdir()) == []  # no ./mlruns where the command ran
+    assert any(p.name == "history.csv" for p in (store / "mlartifacts").rglob("*"))
+
+
+@pytest.mark.slow
 @pytest.mark.heavy
 def test_warm_start_and_patience_in_real_sweeps(tmp_path):
     first = tmp_path / "first"
