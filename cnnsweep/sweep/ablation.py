@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnnsweep import run_files
 from cnnsweep.analysis import ablation
-from cnnsweep.sweep import budget
-from cnnsweep.sweep.launch import RefitHooks, config_overrides
+from cnnsweep.sweep import after_runs, budget
+from cnnsweep.sweep.launch import config_overrides
 from cnnsweep.sweep.study import records, reruns
-from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -231,48 +228,26 @@ def _run_here(sweep: Sweep, config: Configuration, seed: int) -> None:
     subdir = _subdir(config, seed)
     log.info("ablation: step %d (%s) with seed %d", config.step, config.changed or "the baseline", seed)
     best = records.chosen_best(sweep.study)
-    try:
-        metrics = sweep.launcher.ablate(
-            best.number if best else 0, config.params, seed, subdir, RefitHooks(sweep.stop_request.requested)
-        )
-    except OSError as exc:
-        metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
-    sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
+    number = best.number if best else 0
+    metrics = after_runs.run_here(
+        sweep, lambda hooks: sweep.launcher.ablate(number, config.params, seed, subdir, hooks)
+    )
     reruns.record_ablation_run(sweep.study, _run_key(config, seed), config.step, seed, metrics, subdir)
 
 
 def _run_elsewhere(sweep: Sweep, todo: list[tuple[Configuration, int]]) -> None:
-    """The runs as single-run commands where the sweep's workers run: ``n_jobs`` local
-    processes at a time, or SLURM jobs; each run's metrics.json says how it ended."""
-    settings = sweep.settings
-    dirs = [settings.sweep_dir / _subdir(config, seed) for config, seed in todo]
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "cnnsweep",
-            *config_overrides(settings, config.params, seed),
-            "trainer.quiet=true",
-            f"hydra.run.dir={run_dir}",
-        ]
-        for (config, seed), run_dir in zip(todo, dirs, strict=True)
-    ]
+    """The runs as single-run commands where the sweep's workers run."""
 
-    def ended(index: int, error: str) -> None:
+    def record(index: int, metrics: Mapping[str, Any]) -> None:
         config, seed = todo[index]
-        metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
         reruns.record_ablation_run(
             sweep.study, _run_key(config, seed), config.step, seed, metrics, _subdir(config, seed)
         )
 
     for config, seed in todo:
         log.info("ablation: step %d (%s) with seed %d", config.step, config.changed or "the baseline", seed)
-    placement.run_commands(
-        commands,
-        n_jobs=settings.n_jobs,
-        cluster=settings.cluster,
-        folder=settings.sweep_dir / ".submitit" / "%j",
-        name=f"cnnsweep-{sweep.study.study_name}-ablation",
-        stop_request=sweep.stop_request,
-        on_end=ended,
-    )
+    runs = [
+        (config_overrides(sweep.settings, config.params, seed), _subdir(config, seed))
+        for config, seed in todo
+    ]
+    after_runs.run_elsewhere(sweep, runs, "ablation", record)

@@ -18,19 +18,17 @@ workers to SLURM jobs.
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial
 
-from cnnsweep import run_files
 from cnnsweep.analysis import repeats
-from cnnsweep.sweep import budget
-from cnnsweep.sweep.launch import RefitHooks, seeded_overrides, trial_overrides
+from cnnsweep.sweep import after_runs, budget
+from cnnsweep.sweep.launch import seeded_overrides, trial_overrides
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
-from cnnsweep.sweep.workers import placement
 from cnnsweep.timing import format_seconds
 
 if TYPE_CHECKING:
@@ -171,44 +169,20 @@ def _run_here(sweep: Sweep, trial: FrozenTrial, seed: int) -> None:
     """One confirmation run as a Hydra job of this process (``n_jobs=1``)."""
     subdir = _subdir(trial.number, seed)
     log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
-    try:
-        metrics = sweep.launcher.confirm(trial, seed, subdir, RefitHooks(sweep.stop_request.requested))
-    except OSError as exc:
-        metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
-    sweep.stop_request.check()  # an interrupted run is not recorded: a resume runs it again
+    metrics = after_runs.run_here(sweep, lambda hooks: sweep.launcher.confirm(trial, seed, subdir, hooks))
     reruns.record_confirm_run(sweep.study, trial.number, seed, metrics, subdir)
 
 
 def _run_elsewhere(sweep: Sweep, todo: list[tuple[FrozenTrial, int]]) -> None:
-    """The runs as single-run commands where the sweep's workers run: ``n_jobs`` local
-    processes at a time, or SLURM jobs; each run's metrics.json says how it ended."""
-    settings = sweep.settings
-    dirs = [settings.sweep_dir / _subdir(trial.number, seed) for trial, seed in todo]
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "cnnsweep",
-            *seeded_overrides(settings, trial, seed),
-            "trainer.quiet=true",
-            f"hydra.run.dir={run_dir}",
-        ]
-        for (trial, seed), run_dir in zip(todo, dirs, strict=True)
-    ]
+    """The runs as single-run commands where the sweep's workers run."""
 
-    def ended(index: int, error: str) -> None:
+    def record(index: int, metrics: Mapping[str, Any]) -> None:
         trial, seed = todo[index]
-        metrics = run_files.read_metrics(dirs[index]) or run_files.failed_metrics(error)
         reruns.record_confirm_run(sweep.study, trial.number, seed, metrics, _subdir(trial.number, seed))
 
     for trial, seed in todo:
         log.info("confirm: trial %d's configuration with seed %d", trial.number, seed)
-    placement.run_commands(
-        commands,
-        n_jobs=settings.n_jobs,
-        cluster=settings.cluster,
-        folder=settings.sweep_dir / ".submitit" / "%j",
-        name=f"cnnsweep-{sweep.study.study_name}-confirm",
-        stop_request=sweep.stop_request,
-        on_end=ended,
-    )
+    runs = [
+        (seeded_overrides(sweep.settings, trial, seed), _subdir(trial.number, seed)) for trial, seed in todo
+    ]
+    after_runs.run_elsewhere(sweep, runs, "confirm", record)

@@ -401,6 +401,31 @@ def test_the_confirmation_trains_k_times_s_new_runs_with_unused_seeds(tmp_path):
     assert confirmed["clear_winner"] is True  # 0.01 apart with 0.0005 of noise
 
 
+def test_a_confirmation_run_interrupted_midway_is_not_recorded_and_the_sweep_says_stopped(tmp_path):
+    from cnnsweep.errors import SweepStopped
+
+    sweep = make_sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.confirm.top_k=1",
+        "hydra.sweeper.confirm.seeds=2",
+        "hydra.sweeper.report=false",
+    )
+    answer = sweep.launcher.confirm_outcome
+
+    def interrupted_run(trial, seed):  # Ctrl-C arrives while the first new-seed run trains
+        sweep.stop_request.requested.set()
+        return answer(trial, seed)
+
+    sweep.launcher.confirm_outcome = interrupted_run
+    with pytest.raises(SweepStopped):
+        coordinate(sweep)
+    assert len(sweep.launcher.confirms) == 1  # it stopped there
+    assert [
+        r for r in reruns.confirm_runs(sweep.study).values() if not r["original"]
+    ] == []  # a resume runs it
+
+
 def test_a_resume_does_not_repeat_finished_confirmation_runs(tmp_path):
     sweep = make_sweep(
         tmp_path,
