@@ -22,7 +22,7 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 	$(PY) -m cnnsweep --multirun +sweep=seed_cnn dataset=fashion_mnist dataset.train_limit=6000 \
 		trainer.epochs=3 hydra.sweeper.n_trials=6
 
-test: install  ## the suite, two test files at a time (8.5 minutes on 2 cores, fresh clone, 2026-12-05)
+test: install  ## the suite, two test files at a time (the longest cases are in test-heavy)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-heavy: install  ## the longest end-to-end cases (benchmarks, SLURM, MLflow server, real data), a CI step
