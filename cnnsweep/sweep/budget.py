@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from optuna.trial import FrozenTrial
 
 from cnnsweep.sweep.settings.frozen import MAX_CONFIRM_SEEDS
+from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
 
 if TYPE_CHECKING:
@@ -109,7 +110,12 @@ def search_deadline(sweep: Sweep) -> float | None:
     the ablation path and the refit of the best trials so far will take."""
     if sweep.deadline is None or not sweep.settings.single_objective:
         return sweep.deadline
-    return sweep.deadline - refit_reserve(sweep) - confirm_reserve(sweep) - ablation_reserve(sweep)
+    reserved = refit_reserve(sweep) + confirm_reserve(sweep) + ablation_reserve(sweep)
+    if not reserved:
+        return sweep.deadline
+    # A trial stopped at this deadline still scores its test split and saves its files: that
+    # tail comes before the runs reserved here, so the search ends that much earlier.
+    return sweep.deadline - reserved - studies.typical_trial_tail_seconds(sweep.study)
 
 
 def ablation_reserve(sweep: Sweep) -> float:
