@@ -10,7 +10,8 @@ time box. It trains with one of two recipes:
   baseline (cnnsweep's default model) tried first, and each test image scored with its
   mirror (``trainer.flip_test``). A lead over such a peer is the search's.
 * ``plain``: what a user first writes: Adam at the sampled rate, plain cross-entropy, no
-  augmentation, Keras's BatchNormalization, early stopping with patience 3, no baseline.
+  augmentation, Keras's BatchNormalization, early stopping with patience 3; the baseline is
+  still tried first, as on every side.
 
 The space is ``sweeps/deep_cnn.yaml``'s; :data:`SPACE` names it once for both peers.
 """
@@ -105,6 +106,33 @@ def compile_model(keras: Any, model: Any, params: dict, train_images: int, recip
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
         metrics=["acc"],
     )
+
+
+def sized_cosine(keras: Any, rate: float, steps_per_epoch: int, epochs: int) -> Any:
+    """cnnsweep's schedule (a one-epoch linear warm-up to ``rate``, then a cosine decay to 0)
+    whose length can change while it runs: ``schedule.total_steps`` is a variable the fit
+    reads every step, so a run can size its epochs after measuring the first ones."""
+    ops = keras.ops
+
+    class SizedCosine(keras.optimizers.schedules.LearningRateSchedule):
+        def __init__(self) -> None:
+            self.total_steps = keras.Variable(
+                float(steps_per_epoch * epochs), dtype="float32", trainable=False, name="total_steps"
+            )
+
+        def __call__(self, step: Any) -> Any:
+            step = ops.cast(step, "float32")
+            warm = float(steps_per_epoch)
+            decay = ops.maximum(self.total_steps - warm, 1.0)
+            progress = ops.clip((step - warm) / decay, 0.0, 1.0)
+            return ops.where(
+                step < warm, rate * step / warm, 0.5 * rate * (1.0 + ops.cos(math.pi * progress))
+            )
+
+        def get_config(self) -> dict:
+            return {"rate": rate, "steps_per_epoch": steps_per_epoch}
+
+    return SizedCosine()
 
 
 def training_data(x: Any, y: Any, batch_size: int, recipe: str, mirrors: bool, seed: int) -> Any:

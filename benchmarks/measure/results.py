@@ -25,8 +25,39 @@ def machine() -> dict:
         "machine": platform.machine(),
         "python": platform.python_version(),
         "processor": cpu_name(),
+        "commit": commit(),
         **versions,
     }
+
+
+def commit() -> str | None:
+    """The checkout the benchmark ran: its commit, ``+changes`` when its code differed from it
+    (results.json and RESULTS.md, which the run itself rewrites, aside)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                ".",
+                ":!benchmarks/results.json",
+                ":!benchmarks/RESULTS.md",
+            ],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout (an unpacked copy on a device machine)
+    return head + ("+changes" if changed else "")
 
 
 def cpu_name() -> str:

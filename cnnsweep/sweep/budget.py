@@ -38,6 +38,18 @@ def refit_seconds(metrics: Mapping[str, Any]) -> float:
     return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
 
 
+def sized_refit_epochs(metrics: Mapping[str, Any], seconds: float) -> int:
+    """The refit's epoch count for ``seconds`` of training (``hydra.sweeper.refit_share``): as
+    many epochs on every training image as fit at the trial's own speed, with the tenth more
+    and the fixed cost of :func:`refit_seconds`; never fewer than the trial's best epoch count."""
+    best_epoch = int(metrics.get("best_epoch") or 1)
+    speed = float(metrics.get("images_per_second") or 0)
+    images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
+    if speed <= 0 or images <= 0:
+        return best_epoch
+    return max(best_epoch, int((seconds - REFIT_FIXED_S) / (1.1 * images / speed)))
+
+
 def confirm_run_seconds(metrics: Mapping[str, Any]) -> float:
     """About how long one more run of a trial takes: its own training time, a tenth more,
     and :data:`CONFIRM_FIXED_S`."""
@@ -99,10 +111,14 @@ def confirm_reserve(sweep: Sweep) -> float:
 
 
 def refit_reserve(sweep: Sweep) -> float:
-    if not sweep.settings.refit:  # asked before every trial: no storage read when there is no refit
+    """The refit's time: ``hydra.sweeper.refit_share`` of the timeout where it is set (or the
+    best trial's epoch count on every image, if that takes longer), else that estimate alone."""
+    settings = sweep.settings
+    if not settings.refit:  # asked before every trial: no storage read when there is no refit
         return 0.0
+    share = settings.refit_share * settings.timeout if settings.refit_share and settings.timeout else 0.0
     best = records.chosen_best(sweep.study)
-    return refit_seconds(records.metrics_of(best)) if best is not None else 0.0
+    return max(share, refit_seconds(records.metrics_of(best)) if best is not None else 0.0)
 
 
 def search_deadline(sweep: Sweep) -> float | None:

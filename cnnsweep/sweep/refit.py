@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnsweep import run_files
-from cnnsweep.sweep.budget import refit_seconds
+from cnnsweep.sweep.budget import refit_seconds, sized_refit_epochs
 from cnnsweep.sweep.launch import RefitHooks
 from cnnsweep.sweep.study import records
 from cnnsweep.timing import format_seconds
@@ -22,8 +22,10 @@ log = logging.getLogger("cnnsweep")
 
 def refit(sweep: Sweep) -> None:
     """Train the best configuration (the confirmed best, where ``hydra.sweeper.confirm`` ran)
-    again on training plus validation images, for its best epoch count, in
-    ``sweep_dir/refit-<trial>``; its test accuracy goes beside the trial's.
+    again on training plus validation images, in ``sweep_dir/refit-<trial>``; its test
+    accuracy goes beside the trial's. It trains the trial's best epoch count, or with
+    ``hydra.sweeper.refit_share`` as many epochs as the time left holds (its learning-rate
+    schedule spans them all).
 
     Selection used validation only; the refit's test accuracy is reported, never used to choose.
     A refit already done for the same best trial is kept, not repeated.
@@ -49,6 +51,8 @@ def refit(sweep: Sweep) -> None:
                 format_seconds(needed),
             )
             return
+        if sweep.settings.refit_share:
+            epochs = sized_refit_epochs(searched, sweep.deadline - time.time())
     log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
     subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
     try:

@@ -10,7 +10,7 @@ from benchmarks.run import main
 @pytest.mark.slow
 @pytest.mark.heavy
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
-    # Two of benchmark 4's peers: each peer script once, each recipe once.
+    # Three of benchmark 4's peers: each peer script once, each recipe once.
     assert (
         main(
             [
@@ -30,6 +30,7 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
                 "--peers",
                 "keras_tuner_cnnsweep_recipe",
                 "optuna_plain",
+                "train_longer",
             ]
         )
         == 0
@@ -57,11 +58,18 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     assert results["pruning"]["none"]["epochs_trained"] > 0
     quality = results["quality"]
     assert 0 <= quality["best_test_acc"] <= 1
-    assert set(quality["peers"]) == {"keras_tuner_cnnsweep_recipe", "optuna_plain"}
+    assert set(quality["peers"]) == {"keras_tuner_cnnsweep_recipe", "optuna_plain", "train_longer"}
     for name, peer in quality["peers"].items():
         assert 0 <= peer["best_test_acc"] <= 1 and peer["trials"] >= 1 and peer["wall_s"] > 0, (name, peer)
     assert quality["peers"]["optuna_plain"]["recipe"] == "plain"
-    assert "lead_over_recipe_parity_points" in quality
+    assert set(quality["lead_points"]) == set(quality["peers"])
+    assert quality["answer"] in ("refit", "best trial") and "hydra.sweeper.refit=true" in quality["flags"]
+    assert quality["peers"]["train_longer"]["epochs_trained"] >= 1
+    [round_] = results["quality_runs"]
+    assert round_["protocol"] == quality["protocol"] and set(round_["test_acc"]) == {
+        "cnnsweep",
+        *quality["peers"],
+    }
     assert results["scaling"]["n_jobs=2"]["complete"] == 2 and results["scaling"]["command_speedup"] > 0
     assert results["overhead"]["command_overhead_ms_per_trial"] == round(
         1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from optuna.storages import InMemoryStorage
 
+from cnnsweep.errors import ConfigError
 from cnnsweep.sweep import budget, confirm, progress, refit
 from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
 from cnnsweep.sweep.loops import coordinate, work
@@ -355,6 +357,40 @@ def test_a_refit_that_would_overrun_the_budget_is_skipped(tmp_path):
     sweep.deadline = time.time() + 1  # less than the ~4 s the refit needs
     refit.refit(sweep)
     assert sweep.launcher.refits == [] and records.REFIT_ATTR not in sweep.study.user_attrs
+
+
+def test_a_refit_share_keeps_its_time_back_and_sizes_the_refit_to_the_time_left(tmp_path):
+    share = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.25", "hydra.sweeper.timeout=400")
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", *share, deadline=time.time() + 600)
+    # Before any trial, the share is kept back (a quarter of 400 s), not the ~4 s estimate.
+    assert sweep.deadline - budget.search_deadline(sweep) == pytest.approx(100, abs=0.05)
+    work(sweep)
+    sweep.deadline = time.time() + 24.5
+    refit.refit(sweep)
+    # ~24 s less the fixed 2 s, at 1.1 s per epoch of 1000 images at 1000 images/s: 20 epochs,
+    # where the best trial's own count is 2.
+    [(trial, epochs, _)] = sweep.launcher.refits
+    assert epochs == 20 and sweep.study.user_attrs[records.REFIT_ATTR]["epochs"] == 20
+
+
+def test_a_sized_refit_never_trains_fewer_epochs_than_the_best_trial(tmp_path):
+    metrics = {"best_epoch": 7, "images_per_second": 100.0, "train_images": 800, "val_images": 200}
+    assert budget.sized_refit_epochs(metrics, 3.0) == 7
+    assert budget.sized_refit_epochs({"best_epoch": 4}, 999.0) == 4  # no measured speed
+    assert budget.sized_refit_epochs(metrics, 2.0 + 1.1 * 10 * 10) == 10
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (("hydra.sweeper.refit_share=1.5",), "must be a number from 0 to 0.9"),
+        (("hydra.sweeper.refit_share=0.3", "hydra.sweeper.timeout=60"), "hydra.sweeper.refit=true"),
+        (("hydra.sweeper.refit_share=0.3", "hydra.sweeper.refit=true"), "hydra.sweeper.timeout=SECONDS"),
+    ],
+)
+def test_a_refit_share_without_its_refit_or_budget_is_refused_with_the_fix(tmp_path, overrides, says):
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        sweep_settings(*overrides, sweep_dir=str(tmp_path))
 
 
 # ---------------------------------------------------------------- a trial's overrides

@@ -86,6 +86,7 @@ def check_settings(
         report=bool(settings["report"]),
         baselines=baselines,
         refit=bool(settings["refit"]),
+        refit_share=_refit_share(settings, timeout),
         confirm=nested.confirm(settings["confirm"]),
         ablation=nested.ablation(settings["ablation"], baselines, space, config),
         heartbeat=nested.heartbeat(settings["heartbeat"]),
@@ -139,6 +140,25 @@ def _min_delta(raw: Any) -> float:
             key="hydra.sweeper.min_delta",
         )
     return float(raw)
+
+
+def _refit_share(settings: Mapping[str, Any], timeout: Any) -> float:
+    share = settings["refit_share"]
+    key = "hydra.sweeper.refit_share"
+    if not (is_number(share) and 0 <= share <= 0.9):
+        raise ConfigError(
+            f"{key}={share!r} must be a number from 0 to 0.9: the share of hydra.sweeper.timeout "
+            "kept for the refit (0: the refit trains the best trial's epoch count).",
+            key=key,
+        )
+    if share and not (settings["refit"] and timeout is not None):
+        raise ConfigError(
+            f"{key}={share} sizes the refit to a share of the time budget, so it needs both "
+            "hydra.sweeper.refit=true and hydra.sweeper.timeout=SECONDS. Add them, or drop "
+            f"{key}.",
+            key=key,
+        )
+    return float(share)
 
 
 def _command(arguments: Sequence[str], config: DictConfig) -> tuple[str, ...]:

@@ -181,6 +181,9 @@ class CnnsweepSweeperConf:
     # the pruner's step is the training images seen, in hundredths of an epoch.
     fidelity: list[float] = field(default_factory=list)
     refit: bool = False  # retrain the best configuration on training + validation images at the end
+    # With a timeout: this share of it is kept for the refit, whose epoch count (and so its
+    # learning-rate schedule) is sized to the time it gets; 0: the best trial's epoch count.
+    refit_share: float = 0.0
     confirm: ConfirmConf = field(default_factory=ConfirmConf)
     ablation: AblationConf = field(default_factory=AblationConf)
     heartbeat: HeartbeatConf = field(default_factory=HeartbeatConf)

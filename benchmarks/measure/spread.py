@@ -1,0 +1,71 @@
+"""Benchmark 4 over its rounds: each side's median and range, and cnnsweep's lead over each
+side with a 95% interval.
+
+The lead is the difference of the two sides' mean test accuracies, in points, with Welch's
+t interval: the rounds of each side are independent runs (a side's seed, its machine's
+speed that day), and the sides may have different numbers of rounds. The claim "cnnsweep
+leads by at least 0.5 points" is made only where the interval's lower end is above zero;
+``tests/test_benchmark_spread.py`` checks how often that happens when no side is better.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+
+LEAD_TARGET_POINTS = 0.5
+ACCURACY_TARGET = 0.94
+
+
+def side_accuracies(runs: Iterable[Mapping], protocol: int) -> dict[str, list[float]]:
+    """Each side's test accuracies over the rounds of ``protocol``, in the order they ran."""
+    sides: dict[str, list[float]] = {}
+    for run in runs:
+        if run.get("protocol") == protocol:
+            for side, acc in run["test_acc"].items():
+                sides.setdefault(side, []).append(float(acc))
+    return sides
+
+
+def lead(ours: list[float], theirs: list[float]) -> dict:
+    """Our mean lead over ``theirs`` in points, with its 95% Welch interval where both sides
+    have at least two rounds (``ci95_points`` None otherwise)."""
+    from scipy import stats
+
+    points = 100 * (statistics.fmean(ours) - statistics.fmean(theirs))
+    interval = None
+    if len(ours) >= 2 and len(theirs) >= 2:
+        a, b = [100 * x for x in ours], [100 * x for x in theirs]
+        if statistics.pvariance(a) + statistics.pvariance(b) == 0:  # identical rounds: no spread to test
+            interval = (points, points)
+        else:
+            low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+            interval = (float(low), float(high))
+    return {
+        "points": round(points, 2),
+        "ci95_points": None if interval is None else [round(interval[0], 2), round(interval[1], 2)],
+        "rounds": [len(ours), len(theirs)],
+    }
+
+
+def clear_lead(result: Mapping) -> bool:
+    """A lead of at least :data:`LEAD_TARGET_POINTS` whose interval excludes zero."""
+    interval = result["ci95_points"]
+    return interval is not None and result["points"] >= LEAD_TARGET_POINTS and interval[0] > 0
+
+
+def summary(runs: Iterable[Mapping], protocol: int, ours: str = "cnnsweep") -> dict:
+    """The medians, ranges and leads RESULTS.md reports, and whether each target is met."""
+    sides = side_accuracies(runs, protocol)
+    if ours not in sides:
+        return {"sides": {}, "leads": {}, "accuracy_met": False, "lead_met": False}
+    leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side != ours}
+    return {
+        "sides": {
+            side: {"rounds": len(a), "median": round(statistics.median(a), 4), "range": [min(a), max(a)]}
+            for side, a in sides.items()
+        },
+        "leads": leads,
+        "accuracy_met": statistics.median(sides[ours]) >= ACCURACY_TARGET,
+        "lead_met": bool(leads) and all(clear_lead(result) for result in leads.values()),
+    }
