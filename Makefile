@@ -37,7 +37,7 @@ test-fast: install  ## everything but the slow subprocess trainings and the faul
 bench: install  ## benchmarks 1-3 (overhead, throughput, pruning) -> benchmarks/RESULTS.md, ~20 min
 	$(PY) -m benchmarks.run
 
-bench-quality: install  ## benchmark 4: a 20-minute Fashion-MNIST sweep, then four peers' -> RESULTS.md
+bench-quality: install  ## benchmark 4: one round, a 20-minute sweep and two peers -> RESULTS.md
 	$(PY) -m benchmarks.run quality
 
 lint: install  ## ruff on the code, the tests and the benchmarks, and the formatter's check

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import statistics
 
+from benchmarks.methods import METHODS, ran
+
 TARGETS = {
     "overhead": (
         "at most 150 ms per trial over the plain Keras loop, and below KerasTuner's, both "
@@ -87,9 +89,15 @@ def _verdict(which: str, r: dict) -> str:
             text += f"; KerasTuner {tuner_ms} ms per trial ({r['tuner_command_ratio']:.2f}x)"
         return text
     if which == "throughput":
+        # Recorded before each round's ratio was kept: the rounds' runs give them.
+        ratios = r.get("round_ratios") or [
+            round(ours / plain, 3) for ours, plain in zip(r["cnnsweep_runs"], r["plain_runs"], strict=True)
+        ]
+        ratio = statistics.median(ratios)
         return (
-            f"{'met' if r['ratio'] >= 0.97 else 'NOT met'}: {r['ratio']:.2f}x the images per second of "
-            f"plain fit with the same recipe ({r.get('recipe', 'the lesson')})"
+            f"{'met' if ratio >= 0.97 else 'NOT met'}: {ratio:.3f}x the images per second of plain fit "
+            f"with the same recipe ({r.get('recipe', 'the lesson')}), the median of the rounds' ratios "
+            f"({', '.join(f'{x:.3f}' for x in ratios)})"
         )
     if which == "pruning":
         met = r["epochs_saved_pct"] >= 40 and r["best_val_acc_diff_points"] >= -0.3
@@ -166,10 +174,16 @@ def _verdict(which: str, r: dict) -> str:
         )
     if which == "tracking":
         share = r["tracking_share_pct"]
+        if "trial_own_s" not in r:  # recorded when the share was taken of the command per trial
+            return (
+                f"NOT measured as targeted: {r['tracking_ms_per_trial']} ms per trial is {share}% of the "
+                f"whole untracked command per trial ({r['trial_s']} s), not of a trial's own time "
+                f"(median whole commands over {r['rounds']} rounds of {r['n_trials']} trials)"
+            )
         return (
             f"{'met' if share < 5 else 'NOT met'}: {r['tracking_ms_per_trial']} ms per trial, "
-            f"{share}% of a trial's {r['trial_s']} s (median whole commands over {r['rounds']} rounds "
-            f"of {r['n_trials']} trials)"
+            f"{share}% of a trial's own {r['trial_own_s']} s (the difference of the median whole "
+            f"commands over {r['rounds']} rounds of {r['n_trials']} trials)"
         )
     raise ValueError(f"no verdict for benchmark {which!r}")
 
@@ -182,31 +196,23 @@ PEER_NAMES = {
     "train_longer": "the default model trained for the whole time box",
 }
 
-# What every round of benchmark 4 does (benchmarks/measure/quality.py says it in code).
-QUALITY_METHOD = (
-    "Each round runs every side one after another, alone on the machine, each in the same time box "
-    "measured as its whole command: cnnsweep's deep_cnn sweep (its flags below: the chosen "
-    "configuration is trained again on training plus validation images in the share of the budget "
-    "kept for it, and that refit is cnnsweep's answer), Optuna TPE with successive halving and "
-    "KerasTuner Hyperband on the same space, split and baseline with cnnsweep's recipe written in "
-    "plain Keras (benchmarks/peers.py), and the default model trained once for the whole time box "
-    "(benchmarks/train_longer.py: its epochs sized from its measured ones). Every side scores "
-    "each test image with its mirror. The lead is the difference of the mean test accuracies with "
-    "Welch's 95% interval over the rounds; a side with one round has no interval."
-)
-
 
 def _quality_verdict(r: dict, runs: list[dict]) -> str:
-    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, summary
+    from benchmarks.measure.quality import PROTOCOLS
+    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, side_protocol, summary
 
     if "protocol" not in r:  # a run of the first protocol: one round, no refit, no train-longer side
         return (
             f"0.94 NOT met: test accuracy {r['best_test_acc']} in {r['wall_s'] / 60:.1f} minutes of "
             "measured wall time (one round of an earlier protocol; no spread)"
         )
-    found = summary(runs, r["protocol"])
+    found = summary(runs, PROTOCOLS)
+    if "cnnsweep" not in found["sides"]:
+        return "NOT met: no round of cnnsweep's current protocol is recorded yet"
     ours = found["sides"]["cnnsweep"]
-    walls = [run["wall_s"]["cnnsweep"] for run in runs if run.get("protocol") == r["protocol"]]
+    walls = [
+        run["wall_s"]["cnnsweep"] for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]
+    ]
     text = (
         f"{ACCURACY_TARGET} {'met' if found['accuracy_met'] else 'NOT met'}: cnnsweep's answer scored a "
         f"median {ours['median']} (range {ours['range'][0]}-{ours['range'][1]}) over {ours['rounds']} "
@@ -225,38 +231,38 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     return text
 
 
-def _quality_rounds(runs: list[dict], protocol: int | None) -> list[str]:
-    """Each side's rounds as a table, then the facts of the rounds pooled and of older ones."""
-    from benchmarks.measure.spread import side_accuracies
+def _quality_rounds(runs: list[dict]) -> list[str]:
+    """Each side's rounds of its current protocol as a table, the facts of those rounds, and the
+    rounds of earlier protocols."""
+    from benchmarks.measure.quality import PROTOCOLS
+    from benchmarks.measure.spread import side_accuracies, side_protocol
+
+    def pooled(run: dict, side: str) -> bool:
+        return side in PROTOCOLS and side_protocol(run, side) == PROTOCOLS[side]
 
     lines = []
-    sides = side_accuracies(runs, protocol) if protocol is not None else {}
-    if sides:
+    if sides := side_accuracies(runs, PROTOCOLS):
         lines += ["| side | rounds | median | range | test accuracy of each round |", "|---|---|---|---|---|"]
         for side, accs in sides.items():
-            each = ", ".join(f"{acc:.4f}" for acc in accs)
             lines.append(
                 f"| {PEER_NAMES.get(side, side)} | {len(accs)} | {statistics.median(accs):.4f} "
-                f"| {min(accs):.4f}-{max(accs):.4f} | {each} |"
+                f"| {min(accs):.4f}-{max(accs):.4f} | {', '.join(f'{acc:.4f}' for acc in accs)} |"
             )
         lines.append("")
-    pooled = [run for run in runs if protocol is not None and run.get("protocol") == protocol]
-    if pooled:
+    counted = [run for run in runs if any(pooled(run, side) for side in run.get("test_acc", {}))]
+    if counted:
         facts = sorted(
-            {f"{run['date']} on {run['processor']} (commit {run.get('commit')})" for run in pooled}
+            {f"{run['date']} on {run['processor']} (commit {run.get('commit')})" for run in counted}
         )
         lines += ["Rounds pooled: " + "; ".join(facts) + ".", ""]
-    older = [run for run in runs if protocol is None or run.get("protocol") != protocol]
+    older = []
+    for run in runs:
+        accs = run.get("test_acc") or run.get("best_test_acc") or {}
+        if left := {side: acc for side, acc in accs.items() if not pooled(run, side)}:
+            sides_text = ", ".join(f"{PEER_NAMES.get(side, side)} {acc}" for side, acc in left.items())
+            older.append(f"{run['date']}: {sides_text}")
     if older:
-        parts = [
-            f"{run['date']}: "
-            + ", ".join(
-                f"{PEER_NAMES.get(side, side)} {acc}"
-                for side, acc in (run.get("test_acc") or run.get("best_test_acc") or {}).items()
-            )
-            for run in older
-        ]
-        lines += ["Rounds of an earlier protocol (listed, not pooled): " + "; ".join(parts) + ".", ""]
+        lines += ["Sides' rounds of an earlier protocol (listed, not pooled): " + "; ".join(older) + ".", ""]
     return lines
 
 
@@ -287,8 +293,8 @@ def render(data: dict) -> str:
         result = data.get(which)
         if not result:
             lines += [NOT_RUN.get(which, "No completed run recorded."), ""]
-            if note := data.get("notes", {}).get(which):
-                lines += [note, ""]
+            if which in METHODS:
+                lines += [METHODS[which], ""]
             continue
         verdict = (
             _quality_verdict(result, data.get("quality_runs", []))
@@ -306,9 +312,8 @@ def render(data: dict) -> str:
             "",
         ]
         if which == "quality":
-            lines += _quality_rounds(data.get("quality_runs", []), result.get("protocol"))
-            if "protocol" in result:
-                lines += [QUALITY_METHOD, ""]
-        if note := data.get("notes", {}).get(which):
-            lines += [note, ""]
+            lines += _quality_rounds(data.get("quality_runs", []))
+        lines += [METHODS[which], "", ran(result), ""] if which in METHODS else [ran(result), ""]
+        if observed := data.get("observed", {}).get(which):
+            lines += [f"Observed while it ran: {observed}", ""]
     return "\n".join(lines)

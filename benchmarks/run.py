@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
+    command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
     quick = args.quick
     updates: dict = {}
     with tempfile.TemporaryDirectory(prefix="cnnsweep-bench-") as tmp:
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                         peer_minutes=0.15 if quick else None,
                     )
                     result["machine"] = machine()
+                    result["command"] = command
                     result["seconds"] = round(time.perf_counter() - started, 1)
                     started = time.perf_counter()
                     runs = recorded_quality_runs(args.results) + [quality_run(result)]
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     else scaling(workdir, 3, seconds=SCALING_BUDGET_S)
                 )
             result["machine"] = machine()
+            result["command"] = command
             result["seconds"] = round(time.perf_counter() - started, 1)
             updates[which] = result
             print(json.dumps(result, indent=2), flush=True)

@@ -146,6 +146,54 @@ class StopAtDeadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class SizeToTime(keras.callbacks.Callback):
+    """Plans a run's epochs to fill ``seconds`` of training (``trainer.refit_seconds``) and ends
+    the fit at the last one.
+
+    After each of the first :data:`SIZED_AFTER` epochs it measures the epoch, plans as many
+    more as the time left holds, and moves the end of the learning-rate schedule
+    (:class:`cnnsweep.recipe.SizedCosine`) to the last planned step, tracing the training
+    step again so it reads the new end. The first epoch also compiles, so the second one's
+    time is the plan that stays. ``progress`` shows the planned count.
+    """
+
+    SIZED_AFTER = 2
+
+    def __init__(self, seconds: float, steps_per_epoch: int, progress: Any = None):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.progress = progress
+        self.planned: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self._train_started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def plan(self, epoch: int, epoch_seconds: float, elapsed: float) -> int:
+        """The epochs to train, after ``epoch`` (0-based) took ``epoch_seconds`` and the fit
+        ``elapsed`` seconds in all: those done and as many more as the time left holds."""
+        left = max(0.0, self.seconds - elapsed)
+        return epoch + 1 + int(left / max(epoch_seconds, 1e-6))
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if epoch < self.SIZED_AFTER:
+            planned = self.plan(epoch, now - self._epoch_started, now - self._train_started)
+            if planned != self.planned:
+                self.planned = planned
+                schedule = getattr(self.model.optimizer, "_learning_rate", None)
+                if hasattr(schedule, "resize"):
+                    schedule.resize(planned * self.steps_per_epoch)
+                    self.model.make_train_function(force=True)
+                if self.progress is not None:
+                    self.progress.epochs = planned
+        if self.planned is not None and epoch + 1 >= self.planned:
+            self.model.stop_training = True
+
+
 class StopWhenAsked(keras.callbacks.Callback):
     """Stops the fit within a tenth of a second of the run's hooks asking (a sweep's Ctrl-C),
     mid-epoch or mid-validation, and raises KeyboardInterrupt when it has stopped, so the

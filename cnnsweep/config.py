@@ -89,6 +89,7 @@ class TrainerConfig:
     subset_epochs: list[float] = MISSING
     tensorboard: bool = MISSING
     refit_epochs: int | None = MISSING
+    refit_seconds: float | None = MISSING
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

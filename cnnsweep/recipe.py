@@ -43,6 +43,35 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "total_steps": self.total_steps, "warmup_fraction": self.warmup_fraction}
 
 
+@keras.saving.register_keras_serializable(package="cnnsweep")
+class SizedCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """The cosine schedule (a linear warm-up from 0 to ``peak``, then a cosine decay to 0 at
+    ``total_steps``) of a run that sizes its length while it trains (``trainer.refit_seconds``):
+    :meth:`resize` moves the end. The value is read when the training step is traced, so
+    whoever resizes it traces the step again (:class:`cnnsweep.callbacks.SizeToTime`)."""
+
+    def __init__(self, peak: float, total_steps: float, warmup_steps: int) -> None:
+        self.peak = float(peak)
+        self.warmup_steps = int(warmup_steps)
+        self.total_steps = float(total_steps)
+
+    def resize(self, total_steps: float) -> None:
+        self.total_steps = float(max(total_steps, self.warmup_steps + 1))
+
+    def __call__(self, step: Any) -> Any:
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        warm = float(max(self.warmup_steps, 1))
+        progress = ops.clip(
+            (step - self.warmup_steps) / max(1.0, self.total_steps - self.warmup_steps), 0.0, 1.0
+        )
+        decay = 0.5 * self.peak * (1.0 + ops.cos(math.pi * progress))
+        return ops.where(step < self.warmup_steps, self.peak * step / warm, decay)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps}
+
+
 def warmup_steps(trainer: Mapping[str, Any], epoch_steps: Sequence[int]) -> int:
     """The warm-up's length in steps: the first ``trainer.warmup_epochs`` of the run's own
     epochs, at most half of the run. A sweep's subset epochs are short, so a trial judged
@@ -65,6 +94,8 @@ def learning_rate(
     schedule = trainer["lr_schedule"]
     epoch_steps = list(epoch_steps or [steps_per_epoch] * int(trainer["epochs"]))
     total = max(1, sum(epoch_steps))
+    if schedule == "cosine" and trainer.get("refit_seconds") is not None:
+        return SizedCosine(peak, total, warmup_steps(trainer, epoch_steps))
     if schedule == "cosine":
         if (warmup := warmup_steps(trainer, epoch_steps)) > 0:
             return keras.optimizers.schedules.CosineDecay(

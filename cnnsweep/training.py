@@ -30,6 +30,8 @@ from cnnsweep.watchers import Watchers, assemble
 
 log = logging.getLogger("cnnsweep")
 
+SIZED_MAX_EPOCHS = 10_000  # a time-sized refit's fit bound: its sizer ends it (trainer.refit_seconds)
+
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
     """Hold out the last ``fraction`` of the samples, as Keras's ``validation_split`` does."""
@@ -90,7 +92,7 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
 
     monitor = trainer["early_stopping"]["monitor"]
-    if trainer["refit_epochs"]:  # all training images, no validation, a fixed epoch count
+    if trainer["refit_epochs"] or trainer["refit_seconds"]:  # all training images, no validation
         (x_fit, y_fit), (x_val, y_val) = (data.x_train, data.y_train), (data.x_train[:0], data.y_train[:0])
     else:
         (x_fit, y_fit), (x_val, y_val) = split_validation(
@@ -153,7 +155,7 @@ def _fit_and_save(
 ) -> RunResult:
     """The Keras part of :func:`train`: build, fit, then score and save as the fit ended."""
     trainer = cfg["trainer"]
-    refit = bool(trainer["refit_epochs"])
+    refit = bool(trainer["refit_epochs"] or trainer["refit_seconds"])
     epochs = int(trainer["refit_epochs"] or trainer["epochs"])
     (x_fit, y_fit), (x_val, y_val) = fit_split, val_split
     # Subset epochs (a sweep's fidelity, written into the trial's config) train on shares of
@@ -161,6 +163,9 @@ def _fit_and_save(
     images = fitting.epoch_images(len(x_fit), epochs, () if refit else trainer["subset_epochs"])
     subset_epochs = sum(n < len(x_fit) for n in images)
     model = _build_model(cfg, plan, len(x_fit), images)
+    if trainer["refit_seconds"] is not None:  # its schedule starts at ``epochs``; the sizer plans the rest
+        epochs = SIZED_MAX_EPOCHS
+        images = [len(x_fit)] * epochs
     metrics["backend"] = _backend_name()
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     watchers = assemble(
@@ -172,6 +177,7 @@ def _fit_and_save(
         prefix,
         epoch_shares=[n / len(x_fit) for n in images],
         refit=refit,
+        steps_per_epoch=math.ceil(len(x_fit) / int(trainer["batch_size"])),
     )
     num_classes = data.spec.num_classes
     validation = (x_val, one_hot(y_val, num_classes)) if len(x_val) else None
@@ -197,6 +203,8 @@ def _fit_and_save(
     )
     if subset_epochs:
         metrics["subset_epoch_images"] = images[:subset_epochs]
+    if watchers.sizer is not None:
+        metrics["epochs_planned"] = watchers.sizer.planned
     if watchers.non_finite.bad_epoch is not None:
         fail(
             run_dir,

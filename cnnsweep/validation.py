@@ -14,7 +14,7 @@ from typing import Any
 from cnnsweep.architecture import ArchitecturePlan, plan_architecture
 from cnnsweep.data.catalog import get_spec
 from cnnsweep.errors import ConfigError, Infeasible
-from cnnsweep.numbers import is_whole
+from cnnsweep.numbers import is_number, is_whole
 
 MONITORS = ("val_acc", "val_loss")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -49,6 +49,7 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
         )
     if trainer["refit_epochs"] is not None:
         _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
+    _refit_seconds(trainer)
     _positive_int("trainer", trainer, "steps_per_execution", "Use 1 on a CPU, 16-32 on a GPU.")
     shares = list(trainer["subset_epochs"])
     if not all(0.0 < float(share) < 1.0 for share in shares):
@@ -208,3 +209,20 @@ def check_memory(plan: ArchitecturePlan, trainer: Mapping[str, Any], memory_shar
 def objective_direction(monitor: str) -> str:
     """``minimize`` for losses, ``maximize`` for accuracies (as Keras's mode='auto')."""
     return "minimize" if "loss" in monitor else "maximize"
+
+
+def _refit_seconds(trainer: Mapping[str, Any]) -> None:
+    seconds = trainer["refit_seconds"]
+    if seconds is None:
+        return
+    if not (is_number(seconds) and seconds > 0):
+        raise ConfigError(
+            f"trainer.refit_seconds={seconds!r} must be a positive number of seconds of training, or null.",
+            key="trainer.refit_seconds",
+        )
+    if trainer["lr_schedule"] == "one_cycle":
+        raise ConfigError(
+            "trainer.refit_seconds sizes a cosine or constant learning-rate schedule to the time, "
+            "not one_cycle. Use trainer.lr_schedule=cosine, or trainer.refit_epochs=N.",
+            key="trainer.refit_seconds",
+        )

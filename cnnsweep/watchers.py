@@ -25,6 +25,7 @@ class Watchers:
     non_finite: Any
     progress: Any
     deadline: Any = None  # the sweep's time budget, when the hooks can stop the run
+    sizer: Any = None  # trainer.refit_seconds: the epochs planned to fill them
     reporter: Any = None  # the pruner's ear, when one listens
 
 
@@ -38,12 +39,14 @@ def assemble(
     *,
     epoch_shares: list[float],
     refit: bool,
+    steps_per_epoch: int = 1,
 ) -> Watchers:
     """Early stopping, progress lines, the NaN guard and whatever the hooks listen for."""
     from cnnsweep.callbacks import (
         EpochProgress,
         EpochReporter,
         LogLearningRate,
+        SizeToTime,
         StopAtDeadline,
         StopOnNonFinite,
         StopWhenAsked,
@@ -67,6 +70,9 @@ def assemble(
         ),
     )
     watchers.callbacks = [LogLearningRate(), watchers.non_finite, watchers.progress]
+    if refit and trainer.get("refit_seconds") is not None:
+        watchers.sizer = SizeToTime(trainer["refit_seconds"], steps_per_epoch, watchers.progress)
+        watchers.callbacks.append(watchers.sizer)
     if hooks.can_stop:
         watchers.deadline = StopAtDeadline(hooks, epoch_shares)
         watchers.callbacks += [StopWhenAsked(hooks), watchers.deadline]

@@ -138,3 +138,42 @@ def test_sweep_hooks_are_out_of_time_only_when_an_epoch_would_end_past_the_deadl
     assert not hooks.out_of_time(next_epoch_seconds=5)
     assert hooks.out_of_time(next_epoch_seconds=15)
     assert not SweepTrialHooks(trial=None, stop=threading.Event()).out_of_time(10**9)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- a time-sized refit
+def test_a_time_sized_fit_plans_from_its_measured_epochs():
+    from cnnsweep.callbacks import SizeToTime
+
+    sizer = SizeToTime(seconds=20.0, steps_per_epoch=4)
+    # After the second epoch (2 s) with 5 s spent: the 15 s left hold 7 more.
+    assert sizer.plan(1, 2.0, 5.0) == 9
+    assert sizer.plan(0, 30.0, 30.0) == 1  # not even one more fits: stop after this one
+
+
+def test_a_time_sized_fit_trains_to_its_planned_end_with_the_schedule_moved_there():
+    """Planned for 2 epochs when compiled, replanned to 8 after the first: the weights still
+    move in the sixth epoch (a step traced with the first plan would train at rate 0 after
+    the second), the rate reaches 0 at the last, and the fit stops there."""
+    from cnnsweep.callbacks import SizeToTime, keras
+    from cnnsweep.recipe import SizedCosine
+
+    keras.utils.set_random_seed(0)
+    schedule = SizedCosine(0.05, total_steps=2 * 4, warmup_steps=4)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
+    sizer = SizeToTime(seconds=1e6, steps_per_epoch=4)
+    sizer.plan = lambda epoch, epoch_seconds, elapsed: 8  # type: ignore[method-assign]
+    weights: list[np.ndarray] = []
+    rates: list[float] = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights.append(np.array(self.model.layers[-1].kernel))
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = keras.utils.to_categorical(np.arange(16) % 2, 2)
+    history = model.fit(x, y, batch_size=4, epochs=100, callbacks=[sizer, Watch()], verbose=0)
+    assert len(history.history["loss"]) == 8 and sizer.planned == 8
+    assert not np.allclose(weights[5], weights[4]), "the traced step kept the first plan's schedule"
+    assert rates[-1] == pytest.approx(0.0, abs=1e-6) and rates[3] > 0.01

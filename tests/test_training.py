@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cnnsweep import run_files
-from cnnsweep.errors import TrialError
+from cnnsweep.errors import ConfigError, TrialError
 from cnnsweep.hooks import TrialHooks
 from cnnsweep.training import split_validation, train
 
@@ -193,6 +193,26 @@ def test_a_refit_trains_on_every_training_image_for_the_stated_epochs(tiny_confi
     assert metrics["train_images"] == 400 and metrics["val_images"] == 0
     assert metrics["val_acc"] is None and 0.0 <= metrics["test_acc"] <= 1.0
     assert (tmp_path / run_files.MODEL_FILE).exists() and (tmp_path / run_files.CURVES_FILE).exists()
+
+
+def test_a_time_sized_refit_plans_its_epochs_to_the_seconds_it_is_given(tiny_config, tmp_path):
+    tiny_config["trainer"].update(refit_epochs=1, refit_seconds=4.0, epochs=1)
+    metrics = train(tiny_config, tmp_path).metrics
+    assert metrics["status"] == "complete" and metrics["val_images"] == 0
+    # Planned after measuring its epochs, and trained to the plan: more than the 1 it started from.
+    assert metrics["epochs_run"] == metrics["epochs_planned"] > 1
+    assert metrics["train_seconds"] < 4.0 + 5.0  # its last planned epoch ends near the time given
+    rates = pd.read_csv(tmp_path / run_files.HISTORY_FILE)["learning_rate"]
+    assert rates.iloc[-1] < 0.05 * rates.max()  # the cosine schedule ended with the plan
+
+
+def test_refit_seconds_refuses_a_schedule_it_cannot_size(tiny_config, tmp_path):
+    tiny_config["trainer"].update(refit_seconds=4.0, lr_schedule="one_cycle")
+    with pytest.raises(ConfigError, match="not one_cycle"):
+        train(tiny_config, tmp_path)
+    tiny_config["trainer"].update(refit_seconds=-1, lr_schedule="cosine")
+    with pytest.raises(ConfigError, match="positive number of seconds"):
+        train(tiny_config, tmp_path)
 
 
 class _Listening(TrialHooks):

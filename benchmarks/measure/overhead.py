@@ -26,7 +26,7 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
     """
     sweep_phases, sweep_walls, plain_phases, plain_walls, tuner_walls, tuner_phases = [], [], [], [], [], []
     configs = workdir / "configs.json"
-    tuner_best, tuner_error = None, None
+    tuner_best, tuner_error, tuner_tested = None, None, 0
     for round_ in range(rounds):
         sweep_wall, sweep_dir = run_sweep(
             workdir,
@@ -70,6 +70,7 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
             tuner_walls.append(tuner_wall)
             tuner_phases.append(tuner["wall_seconds"])
             tuner_best = tuner["best_val_acc"]
+            tuner_tested = tuner["tested_trials"]
 
     def median(values: list[float]) -> float:
         return round(statistics.median(values), 2)
@@ -103,6 +104,7 @@ def overhead(workdir: Path, n_trials: int, epochs: int, with_tuner: bool, rounds
             tuner_command_runs_s=[round(x, 2) for x in tuner_walls],
             tuner_search_s=median(tuner_phases),
             tuner_best_val_acc=round(tuner_best, 4),
+            tuner_tested_trials=tuner_tested,
         )
         result["tuner_command_ratio"] = round(result["tuner_command_s"] / result["plain_command_s"], 3)
         result["tuner_command_overhead_ms_per_trial"] = per_trial_ms(

@@ -30,10 +30,12 @@ MAIN_PEERS = ("optuna_cnnsweep_recipe", "train_longer")
 # How the sweep spends its time box beyond the search: the chosen configuration trained again
 # on training plus validation images, its epochs sized to the share of the budget kept for it.
 SWEEP_FLAGS = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.4")
-# Bumped when a side's recipe, scoring or budget changes: runs of another protocol are listed
-# as history, never pooled with the current ones. 2: every side has the baseline and scores
-# with mirrors, the train-longer side, the sweep with n_jobs=2 and a sized refit.
-PROTOCOL = 2
+# Each side's protocol, bumped when its recipe, scoring or budget changes: its rounds of another
+# protocol are listed as history, never pooled with the current ones. 2: every side has the
+# baseline and scores with mirrors, the train-longer side, the sweep with n_jobs=2 and a
+# refit share. 3 (cnnsweep): the refit sizes its epochs to the time left from its own
+# measured epochs (trainer.refit_seconds).
+PROTOCOLS = {"cnnsweep": 3} | {name: 2 for name, _, _ in PEERS}
 
 
 def quality(
@@ -71,7 +73,7 @@ def quality(
     refit_acc = refit.get("test_acc") if refit.get("status") == "complete" else None
     best_acc = round(metrics_of(best)["test_acc"], 4)
     result: dict = {
-        "protocol": PROTOCOL,
+        "protocol": {"cnnsweep": PROTOCOLS["cnnsweep"]},
         "flags": list(flags),
         "minutes": minutes,
         "n_jobs": n_jobs,
@@ -114,6 +116,7 @@ def quality(
             continue
         peer = json.loads(proc.stdout.strip().splitlines()[-1])
         result["peers"][name] = {**peer, "wall_s": round(peer_wall, 1), "script_s": peer["wall_s"]}
+        result["protocol"][name] = PROTOCOLS[name]
     result["lead_points"] = {
         name: round(100 * (result["answer_test_acc"] - peer["best_test_acc"]), 2)
         for name, peer in result["peers"].items()

@@ -17,12 +17,19 @@ LEAD_TARGET_POINTS = 0.5
 ACCURACY_TARGET = 0.94
 
 
-def side_accuracies(runs: Iterable[Mapping], protocol: int) -> dict[str, list[float]]:
-    """Each side's test accuracies over the rounds of ``protocol``, in the order they ran."""
+def side_protocol(run: Mapping, side: str) -> int | None:
+    """The protocol ``side`` ran by in ``run``: one number for every side, or one per side."""
+    protocol = run.get("protocol")
+    return protocol.get(side) if isinstance(protocol, Mapping) else protocol
+
+
+def side_accuracies(runs: Iterable[Mapping], protocols: Mapping[str, int]) -> dict[str, list[float]]:
+    """Each side's test accuracies over its rounds of its current protocol (``protocols``), in
+    the order they ran."""
     sides: dict[str, list[float]] = {}
     for run in runs:
-        if run.get("protocol") == protocol:
-            for side, acc in run["test_acc"].items():
+        for side, acc in (run.get("test_acc") or {}).items():
+            if side in protocols and side_protocol(run, side) == protocols[side]:
                 sides.setdefault(side, []).append(float(acc))
     return sides
 
@@ -54,9 +61,9 @@ def clear_lead(result: Mapping) -> bool:
     return interval is not None and result["points"] >= LEAD_TARGET_POINTS and interval[0] > 0
 
 
-def summary(runs: Iterable[Mapping], protocol: int, ours: str = "cnnsweep") -> dict:
+def summary(runs: Iterable[Mapping], protocols: Mapping[str, int], ours: str = "cnnsweep") -> dict:
     """The medians, ranges and leads RESULTS.md reports, and whether each target is met."""
-    sides = side_accuracies(runs, protocol)
+    sides = side_accuracies(runs, protocols)
     if ours not in sides:
         return {"sides": {}, "leads": {}, "accuracy_met": False, "lead_met": False}
     leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side != ours}

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnsweep.analysis import ablation
 from cnnsweep.sweep import after_runs, budget
-from cnnsweep.sweep.launch import config_overrides
+from cnnsweep.sweep.overrides import config_overrides
 from cnnsweep.sweep.study import records, reruns
 from cnnsweep.timing import format_seconds
 

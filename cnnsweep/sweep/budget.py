@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cnnsweep.sweep.state import Sweep
 
 REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
+SIZED_REFIT_FLOOR = 2  # a time-sized refit measures its first two epochs before it plans the rest
 CONFIRM_FIXED_S = 3.0  # a confirmation run's cost beyond training: building, the test split, its files
 CONFIRM_SEED_BLOCK = 1_000_000  # confirmation seeds start this far above trainer.seed
 
@@ -38,16 +39,19 @@ def refit_seconds(metrics: Mapping[str, Any]) -> float:
     return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
 
 
-def sized_refit_epochs(metrics: Mapping[str, Any], seconds: float) -> int:
-    """The refit's epoch count for ``seconds`` of training (``hydra.sweeper.refit_share``): as
-    many epochs on every training image as fit at the trial's own speed, with the tenth more
-    and the fixed cost of :func:`refit_seconds`; never fewer than the trial's best epoch count."""
-    best_epoch = int(metrics.get("best_epoch") or 1)
+def epoch_seconds(metrics: Mapping[str, Any]) -> float:
+    """About how long one refit epoch of the trial with these ``metrics`` takes: every training
+    image (training plus validation) at the trial's own images per second, with a tenth more.
+    Trials that ran beside others were slower than a refit alone, so this errs long."""
     speed = float(metrics.get("images_per_second") or 0)
     images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
-    if speed <= 0 or images <= 0:
-        return best_epoch
-    return max(best_epoch, int((seconds - REFIT_FIXED_S) / (1.1 * images / speed)))
+    return 1.1 * images / speed if speed > 0 else 0.0
+
+
+def refit_tail_seconds(study: Any) -> float:
+    """What a refit spends beyond its training: building, the data, the test split, its
+    files; as much as a typical trial did, and at least :data:`REFIT_FIXED_S`."""
+    return max(REFIT_FIXED_S, studies.typical_trial_tail_seconds(study))
 
 
 def confirm_run_seconds(metrics: Mapping[str, Any]) -> float:

@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial
 
 from cnnsweep.analysis import repeats
 from cnnsweep.sweep import after_runs, budget
-from cnnsweep.sweep.launch import seeded_overrides, trial_overrides
+from cnnsweep.sweep.overrides import seeded_overrides, trial_overrides
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
 from cnnsweep.timing import format_seconds

@@ -30,8 +30,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from cnnsweep import run_files
 from cnnsweep.hooks import TrialHooks
+from cnnsweep.sweep.overrides import config_overrides, seeded_overrides, trial_overrides
 from cnnsweep.sweep.settings.frozen import SweepSettings
-from cnnsweep.sweep.settings.space import override_for
 from cnnsweep.sweep.study import records
 from cnnsweep.sweep.study.storage import mask_password
 
@@ -44,56 +44,12 @@ def pruner_step(epoch: int, epochs_seen: float, *, by_images: bool) -> int:
     return round(100 * epochs_seen) if by_images else epoch
 
 
-def trial_overrides(
-    settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial
-) -> list[str]:
-    """A trial's command-line overrides: fixed ones, its values, its seed and (a sweep with a
-    fidelity) its subset epochs. Its saved config and the best trial's command both come
-    from these, so the command trains exactly what the trial trained."""
-    overrides = list(settings.space.fixed)
-    overrides += [override_for(key, value) for key, value in trial.params.items()]
-    if "trainer.seed" not in trial.params and not any(o.startswith("trainer.seed=") for o in overrides):
-        overrides.append(f"trainer.seed={settings.run.trial_seed(trial.number)}")
-    if settings.fidelity:
-        overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
-        overrides.append(subset_epochs_override(settings.fidelity))
-    return overrides
-
-
-def seeded_overrides(
-    settings: SweepSettings, trial: optuna.trial.Trial | optuna.trial.FrozenTrial, seed: int
-) -> list[str]:
-    """The trial's overrides with ``seed`` in place of its own (a confirmation run)."""
-    return [
-        *(o for o in trial_overrides(settings, trial) if not o.startswith("trainer.seed=")),
-        f"trainer.seed={seed}",
-    ]
-
-
-def config_overrides(settings: SweepSettings, params: Mapping[str, Any], seed: int) -> list[str]:
-    """The overrides of a configuration that no trial ran (a step of the ablation path): the
-    fixed ones, ``params`` for the searched keys, ``seed``, and the sweep's fidelity, so it
-    trains exactly as a trial with those values would."""
-    overrides = [o for o in settings.space.fixed if not o.startswith("trainer.seed=")]
-    overrides += [override_for(key, value) for key, value in params.items()]
-    overrides.append(f"trainer.seed={seed}")
-    if settings.fidelity:
-        overrides = [o for o in overrides if not o.startswith("trainer.subset_epochs=")]
-        overrides.append(subset_epochs_override(settings.fidelity))
-    return overrides
-
-
 @dataclass(frozen=True)
 class PathJob:
     """A job of a configuration no trial ran: the number its job is logged under, its values."""
 
     number: int
     params: Mapping[str, Any]
-
-
-def subset_epochs_override(fidelity: tuple[float, ...]) -> str:
-    """The override that gives a trial the sweep's fidelity: ``trainer.subset_epochs=[0.1,0.3]``."""
-    return f"trainer.subset_epochs=[{','.join(map(str, fidelity))}]"
 
 
 class SweepTrialHooks(TrialHooks):
@@ -221,20 +177,27 @@ class TrialLauncher:
         return self._launch(trial, self.overrides(trial), hooks)
 
     def refit(
-        self, trial: optuna.trial.FrozenTrial, epochs: int, subdir: str, hooks: TrialHooks
+        self,
+        trial: optuna.trial.FrozenTrial,
+        epochs: int,
+        subdir: str,
+        hooks: TrialHooks,
+        seconds: float | None = None,
     ) -> dict[str, Any]:
-        """Train ``trial``'s configuration again on every training image for ``epochs``, in
-        ``sweep_dir/subdir``; its metrics. A refit trains every epoch on all images, so its
+        """Train ``trial``'s configuration again on every training image for ``epochs`` (or, with
+        ``seconds``, for the epochs that many seconds of training hold, ``trainer.refit_seconds``),
+        in ``sweep_dir/subdir``; its metrics. A refit trains every epoch on all images, so its
         config has no subset epochs.
 
         Raises:
             OSError: Hydra could not create the folder (a full disk).
         """
         searched = [o for o in self.overrides(trial) if not o.startswith("trainer.subset_epochs=")]
-        overrides = [*searched, f"trainer.refit_epochs={epochs}", f"hydra.sweep.subdir={subdir}"]
-        return self._launch(
-            trial, overrides, hooks, extra={"trainer.refit_epochs": epochs, "hydra.sweep.subdir": subdir}
-        )
+        extra: dict[str, Any] = {"trainer.refit_epochs": epochs, "hydra.sweep.subdir": subdir}
+        if seconds is not None:  # the epochs start its schedule; the run sizes it to the time
+            extra["trainer.refit_seconds"] = round(seconds, 1)
+        overrides = [*searched, *(f"{key}={value}" for key, value in extra.items())]
+        return self._launch(trial, overrides, hooks, extra=extra)
 
     def confirm(
         self, trial: optuna.trial.FrozenTrial, seed: int, subdir: str, hooks: TrialHooks

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from cnnsweep import run_files
-from cnnsweep.sweep.budget import refit_seconds, sized_refit_epochs
+from cnnsweep.sweep.budget import SIZED_REFIT_FLOOR, epoch_seconds, refit_seconds, refit_tail_seconds
 from cnnsweep.sweep.launch import RefitHooks
 from cnnsweep.sweep.study import records
 from cnnsweep.timing import format_seconds
@@ -43,7 +43,20 @@ def refit(sweep: Sweep) -> None:
         return
     searched = records.metrics_of(trial)
     epochs = int(searched.get("best_epoch") or 1)
-    if sweep.deadline is not None:
+    seconds = None
+    if sweep.deadline is not None and sweep.settings.refit_share:
+        # Sized to the time left, less what the run spends beyond training (as a trial does).
+        seconds = sweep.deadline - time.time() - refit_tail_seconds(sweep.study)
+        needed = SIZED_REFIT_FLOOR * epoch_seconds(searched)
+        if seconds < needed:
+            log.warning(
+                "refit skipped: %s left, less than the %d epochs it needs to size itself (about %s)",
+                format_seconds(max(0.0, seconds)),
+                SIZED_REFIT_FLOOR,
+                format_seconds(needed),
+            )
+            return
+    elif sweep.deadline is not None:
         needed = refit_seconds(searched)
         if time.time() + needed > sweep.deadline:
             log.warning(
@@ -51,19 +64,28 @@ def refit(sweep: Sweep) -> None:
                 format_seconds(needed),
             )
             return
-        if sweep.settings.refit_share:
-            epochs = sized_refit_epochs(searched, sweep.deadline - time.time())
-    log.info("refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs)
+    if seconds is None:
+        log.info(
+            "refit: trial %d's configuration on every training image for %d epochs", trial.number, epochs
+        )
+    else:
+        log.info(
+            "refit: trial %d's configuration on every training image for the epochs %s of training hold",
+            trial.number,
+            format_seconds(seconds),
+        )
     subdir = f"{records.REFIT_DIR_PREFIX}{trial.number}"
     try:
-        metrics = sweep.launcher.refit(trial, epochs, subdir, RefitHooks(sweep.stop_request.requested))
+        metrics = sweep.launcher.refit(
+            trial, epochs, subdir, RefitHooks(sweep.stop_request.requested), seconds=seconds
+        )
     except OSError as exc:
         metrics = run_files.failed_metrics(run_files.write_error_message(exc, sweep.settings.sweep_dir))
     study.set_user_attr(
         records.REFIT_ATTR,
         {
             "trial": trial.number,
-            "epochs": epochs,
+            "epochs": metrics.get("epochs_run") or epochs,
             "dir": subdir,
             "status": metrics.get("status"),
             "test_acc": metrics.get("test_acc"),

@@ -36,7 +36,7 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
         == 0
     )
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) == {
+    assert set(results) - {"quality_runs"} == {
         "overhead",
         "throughput",
         "pruning",
@@ -49,7 +49,13 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
         "why",
     }
     assert results["why"]["path_runs"] >= 1 and 0 < results["why"]["path_share_of_training"] < 1
-    assert results["tracking"]["finished_trials"] == {"plain": [2], "tracked": [2]}
+    tracking = results["tracking"]
+    assert tracking["finished_trials"] == {"plain": [2], "tracked": [2]}
+    # The share is of a trial's own time, less than the whole command's time per trial.
+    assert 0 < tracking["trial_own_s"] < tracking["command_s_per_trial"]
+    assert tracking["tracking_share_pct"] == pytest.approx(
+        100 * tracking["tracking_ms_per_trial"] / 1000 / tracking["trial_own_s"], abs=0.5
+    )
     levers = results["levers"]["levers"]
     assert set(levers) == {"baseline", "cutout"} and levers["baseline"]["gain_points"] == 0.0
     assert levers["cutout"]["overrides"] == ["trainer.augment.cutout=0.25"]
@@ -70,7 +76,11 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
         "cnnsweep",
         *quality["peers"],
     }
-    assert results["scaling"]["n_jobs=2"]["complete"] == 2 and results["scaling"]["command_speedup"] > 0
+    scaling = results["scaling"]
+    assert scaling["n_jobs=2"]["complete"] == 2 and scaling["command_speedup"] > 0
+    assert scaling["same_configurations"] == 2  # both sides ran the list's first two
+    commands = {results[name]["command"] for name in results if name != "quality_runs"}
+    assert len(commands) == 1 and commands.pop().startswith("python -m benchmarks.run overhead")
     assert results["overhead"]["command_overhead_ms_per_trial"] == round(
         1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2
     )

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from cnnsweep.sweep.study.records import metrics_of
 from tests.helpers import FAST, assert_consistent, cli_env, load_study, requires, run_cli, sweep_args
 
 
@@ -363,6 +364,41 @@ def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     first_trial = load_study(sweep_dir, "reserve").trials[0].datetime_start.timestamp()
     start_up = first_trial - wall_started
     assert elapsed < budget + start_up + 5, (elapsed, budget, start_up)
+
+
+@pytest.mark.slow
+@pytest.mark.heavy
+def test_a_refit_share_spends_the_time_kept_back_on_a_longer_refit_with_two_workers(tmp_path):
+    """With refit_share, the refit gets the time left and sizes its epochs to it: with two
+    workers whose trials ran slower than a refit alone, it still runs, trains more epochs than
+    the best trial's, and the sweep ends within its budget."""
+    settings = (
+        "model=seed",
+        "model.filters=choice(4,8)",
+        "trainer.epochs=2",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.refit=true",
+        "hydra.sweeper.refit_share=0.4",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.study_name=share",
+    )
+    budget = 60
+    sweep_dir = tmp_path / "sweep"
+    started, wall_started = time.monotonic(), time.time()
+    proc = run_cli(
+        *sweep_args(sweep_dir, *settings, "hydra.sweeper.n_trials=100000", f"hydra.sweeper.timeout={budget}"),
+        cwd=tmp_path,
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refit = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text()).get("refit")
+    assert refit and refit["status"] == "complete", (proc.stdout + proc.stderr)[-3000:]
+    metrics = json.loads((sweep_dir / refit["dir"] / "metrics.json").read_text())
+    best = load_study(sweep_dir, "share").best_trial
+    assert metrics["epochs_run"] == metrics["epochs_planned"] == refit["epochs"]
+    assert refit["epochs"] > metrics_of(best)["best_epoch"]
+    first_trial = min(t.datetime_start.timestamp() for t in load_study(sweep_dir, "share").trials)
+    assert elapsed < budget + (first_trial - wall_started) + 5
 
 
 @pytest.mark.slow

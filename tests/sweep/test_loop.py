@@ -21,8 +21,8 @@ from optuna.storages import InMemoryStorage
 
 from cnnsweep.errors import ConfigError
 from cnnsweep.sweep import budget, confirm, progress, refit
-from cnnsweep.sweep.launch import subset_epochs_override, trial_overrides
 from cnnsweep.sweep.loops import coordinate, work
+from cnnsweep.sweep.overrides import subset_epochs_override, trial_overrides
 from cnnsweep.sweep.state import Sweep, training_deadline
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
@@ -70,8 +70,9 @@ class FakeLauncher:
         self.hooks.append(hooks)
         return self.outcome(trial)
 
-    def refit(self, trial, epochs, subdir, hooks):
+    def refit(self, trial, epochs, subdir, hooks, seconds=None):
         self.refits.append((trial.number, epochs, subdir))
+        self.refit_seconds = seconds
         return {"status": "complete", "test_acc": 0.61}
 
     def confirm(self, trial, seed, subdir, hooks):
@@ -359,25 +360,29 @@ def test_a_refit_that_would_overrun_the_budget_is_skipped(tmp_path):
     assert sweep.launcher.refits == [] and records.REFIT_ATTR not in sweep.study.user_attrs
 
 
-def test_a_refit_share_keeps_its_time_back_and_sizes_the_refit_to_the_time_left(tmp_path):
+def test_a_refit_share_keeps_its_time_back_and_gives_the_refit_the_time_left(tmp_path):
     share = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.25", "hydra.sweeper.timeout=400")
     sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=3", *share, deadline=time.time() + 600)
     # Before any trial, the share is kept back (a quarter of 400 s), not the ~4 s estimate.
     assert sweep.deadline - budget.search_deadline(sweep) == pytest.approx(100, abs=0.05)
     work(sweep)
-    sweep.deadline = time.time() + 24.5
+    sweep.deadline = time.time() + 30.0
     refit.refit(sweep)
-    # ~24 s less the fixed 2 s, at 1.1 s per epoch of 1000 images at 1000 images/s: 20 epochs,
-    # where the best trial's own count is 2.
-    [(trial, epochs, _)] = sweep.launcher.refits
-    assert epochs == 20 and sweep.study.user_attrs[records.REFIT_ATTR]["epochs"] == 20
+    # The refit starts its schedule at the best trial's 2 epochs and sizes itself to the time
+    # left, less what a run spends beyond training (at least REFIT_FIXED_S).
+    assert sweep.launcher.refits == [(2, 2, "refit-2")]
+    assert sweep.launcher.refit_seconds == pytest.approx(30.0 - budget.REFIT_FIXED_S, abs=0.5)
 
 
-def test_a_sized_refit_never_trains_fewer_epochs_than_the_best_trial(tmp_path):
-    metrics = {"best_epoch": 7, "images_per_second": 100.0, "train_images": 800, "val_images": 200}
-    assert budget.sized_refit_epochs(metrics, 3.0) == 7
-    assert budget.sized_refit_epochs({"best_epoch": 4}, 999.0) == 4  # no measured speed
-    assert budget.sized_refit_epochs(metrics, 2.0 + 1.1 * 10 * 10) == 10
+def test_a_refit_share_skips_a_refit_with_no_time_to_size_itself(tmp_path):
+    share = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.25", "hydra.sweeper.timeout=400")
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=1", *share)
+    work(sweep)
+    # Two epochs of 1000 images at 1000 images/s, a tenth more: 2.2 s, and the 2 s beyond training.
+    assert budget.epoch_seconds(records.metrics_of(records.best_trials(sweep.study)[0])) == pytest.approx(1.1)
+    sweep.deadline = time.time() + 4.0
+    refit.refit(sweep)
+    assert sweep.launcher.refits == [] and records.REFIT_ATTR not in sweep.study.user_attrs
 
 
 @pytest.mark.parametrize(

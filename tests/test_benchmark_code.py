@@ -1,0 +1,83 @@
+"""The benchmarks measure what they say: the train-longer side's schedule follows its plan,
+benchmark 2 compares runs of the same round, benchmark 5's sides share one list of
+configurations, and benchmark 1's KerasTuner side scores the test split as the others do."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import peers
+from benchmarks.measure.scaling import baselines_override, configurations
+from benchmarks.report import _verdict
+
+
+def test_the_sized_schedule_warms_up_then_decays_over_the_planned_steps():
+    schedule = peers.sized_cosine(keras, 0.01, steps_per_epoch=10, epochs=3)
+    rate = lambda step: float(schedule(step))  # noqa: E731
+    assert rate(0) == 0.0 and rate(5) == pytest.approx(0.005) and rate(10) == pytest.approx(0.01)
+    assert rate(20) == pytest.approx(0.005) and rate(30) == pytest.approx(0.0, abs=1e-9)
+    schedule.total_steps.assign(110.0)  # replanned to 11 epochs: halfway is now step 60
+    assert rate(60) == pytest.approx(0.005) and rate(30) == pytest.approx(0.005 * (1 + math.cos(math.pi / 5)))
+
+
+def test_a_fit_reads_the_replanned_length_while_it_runs():
+    """Planned for 2 epochs, replanned to 8 after the first: the rate is still above zero in the
+    fifth epoch (a schedule frozen at its first length would have reached zero after the second)."""
+    keras.utils.set_random_seed(0)
+    schedule = peers.sized_cosine(keras, 0.01, steps_per_epoch=4, epochs=2)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
+    rates: list[float] = []
+
+    class Replan(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                schedule.total_steps.assign(32.0)
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = keras.utils.to_categorical(np.arange(16) % 2, 2)
+    model.fit(x, y, batch_size=4, epochs=6, callbacks=[Replan()], verbose=0)
+    assert rates[4] > 0.001 and rates[4] < rates[2], rates
+
+
+def test_benchmark_2_is_the_median_of_each_rounds_ratio_not_a_ratio_of_medians():
+    result = {"plain_runs": [1391, 1400, 1574], "cnnsweep_runs": [1361, 1360, 1466], "recipe": "r"}
+    verdict = _verdict("throughput", result)
+    # The ratio of the medians would be 1361 / 1400 = 0.972; the rounds' ratios are these.
+    assert verdict.startswith("met: 0.971x") and "(0.978, 0.971, 0.931)" in verdict
+    assert _verdict("throughput", result | {"round_ratios": [0.96, 0.95, 0.99]}).startswith("NOT met: 0.960x")
+
+
+def test_benchmark_5_gives_both_sides_every_configuration_in_one_seeded_order():
+    configs = configurations()
+    assert len(configs) == 4 * 3 * 2 * 2 * 4 == len({tuple(c.items()) for c in configs})
+    assert configs == configurations() and configs != configurations(seed=1)
+    override = baselines_override(configs[:2])
+    first = ",".join(f"{key}:{value}" for key, value in configs[0].items())
+    assert override.startswith(f"hydra.sweeper.baselines=[{{{first}}},{{")
+
+
+def test_benchmark_1s_kerastuner_side_scores_every_trial_on_the_test_split(tmp_path):
+    from benchmarks import keras_tuner_loop
+
+    given = [
+        {
+            "model.filters": 16,
+            "model.kernel_size": 3,
+            "model.strides": 2,
+            "model.padding": "same",
+            "trainer.batch_size": 128,
+        },
+        {
+            "model.filters": 16,
+            "model.kernel_size": 2,
+            "model.strides": 2,
+            "model.padding": "valid",
+            "trainer.batch_size": 128,
+        },
+    ]
+    result = keras_tuner_loop.run(given, "digits", 1, str(tmp_path))
+    assert result["trials"] == 2 and result["tested_trials"] == 2
