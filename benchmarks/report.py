@@ -213,12 +213,19 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     walls = [
         run["wall_s"]["cnnsweep"] for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]
     ]
+    within = max(walls) <= 60 * r["minutes"]
     text = (
-        f"{ACCURACY_TARGET} {'met' if found['accuracy_met'] else 'NOT met'}: cnnsweep's answer scored a "
-        f"median {ours['median']} (range {ours['range'][0]}-{ours['range'][1]}) over {ours['rounds']} "
-        f"round{'s' * (ours['rounds'] > 1)} of {r['minutes']:g} minutes on {r['machine']['cpu_cores']} "
-        f"cores, each whole command within {max(walls) / 60:.1f} minutes; a lead of {LEAD_TARGET_POINTS} "
-        f"points over every side {'met' if found['lead_met'] else 'NOT met'}"
+        f"{ACCURACY_TARGET} {'met' if found['accuracy_met'] and within else 'NOT met'}: cnnsweep's answer "
+        f"scored a median {ours['median']} (range {ours['range'][0]}-{ours['range'][1]}) over "
+        f"{ours['rounds']} round{'s' * (ours['rounds'] > 1)} of {r['minutes']:g} minutes on "
+        f"{r['machine']['cpu_cores']} cores, "
+        + (
+            f"each whole command within {max(walls) / 60:.1f} minutes"
+            if within
+            else f"a whole command taking up to {max(walls) / 60:.1f} minutes, past its time box"
+        )
+        + f"; a lead of {LEAD_TARGET_POINTS} points over every side "
+        + ("met" if found["lead_met"] else "NOT met")
     )
     for side, lead in found["leads"].items():
         theirs = found["sides"][side]
@@ -242,11 +249,18 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
 
     lines = []
     if sides := side_accuracies(runs, PROTOCOLS):
-        lines += ["| side | rounds | median | range | test accuracy of each round |", "|---|---|---|---|---|"]
+        lines += [
+            "| side | rounds | median | range | test accuracy of each round | its whole command, s |",
+            "|---|---|---|---|---|---|",
+        ]
         for side, accs in sides.items():
+            walls = [
+                run["wall_s"][side] for run in runs if pooled(run, side) and side in run.get("wall_s", {})
+            ]
             lines.append(
                 f"| {PEER_NAMES.get(side, side)} | {len(accs)} | {statistics.median(accs):.4f} "
-                f"| {min(accs):.4f}-{max(accs):.4f} | {', '.join(f'{acc:.4f}' for acc in accs)} |"
+                f"| {min(accs):.4f}-{max(accs):.4f} | {', '.join(f'{acc:.4f}' for acc in accs)} "
+                f"| {', '.join(f'{wall:.0f}' for wall in walls)} |"
             )
         lines.append("")
     counted = [run for run in runs if any(pooled(run, side) for side in run.get("test_acc", {}))]

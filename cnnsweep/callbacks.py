@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import statistics
 import threading
 import time
 import weakref
@@ -150,14 +151,17 @@ class SizeToTime(keras.callbacks.Callback):
     """Plans a run's epochs to fill ``seconds`` of training (``trainer.refit_seconds``) and ends
     the fit at the last one.
 
-    After each of the first :data:`SIZED_AFTER` epochs it measures the epoch, plans as many
-    more as the time left holds, and moves the end of the learning-rate schedule
+    After each of the first :data:`SIZED_AFTER` epochs it plans as many more epochs as the
+    time left holds, and moves the end of the learning-rate schedule
     (:class:`cnnsweep.recipe.SizedCosine`) to the last planned step, tracing the training
-    step again so it reads the new end. The first epoch also compiles, so the second one's
-    time is the plan that stays. ``progress`` shows the planned count.
+    step again so it reads the new end. Later epochs can only shorten the plan: when they
+    run slower than planned, the end moves earlier, so the run ends within its seconds.
+    An epoch is estimated at the mean of those after the first (which also compiles), with
+    :data:`MARGIN` more. ``progress`` shows the planned count.
     """
 
     SIZED_AFTER = 2
+    MARGIN = 1.05
 
     def __init__(self, seconds: float, steps_per_epoch: int, progress: Any = None):
         super().__init__()
@@ -165,6 +169,7 @@ class SizeToTime(keras.callbacks.Callback):
         self.steps_per_epoch = int(steps_per_epoch)
         self.progress = progress
         self.planned: int | None = None
+        self.epoch_seconds: list[float] = []
 
     def on_train_begin(self, logs=None):
         self._train_started = time.perf_counter()
@@ -173,25 +178,31 @@ class SizeToTime(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def plan(self, epoch: int, epoch_seconds: float, elapsed: float) -> int:
-        """The epochs to train, after ``epoch`` (0-based) took ``epoch_seconds`` and the fit
-        ``elapsed`` seconds in all: those done and as many more as the time left holds."""
+        """The epochs to train, after ``epoch`` (0-based), when an epoch takes ``epoch_seconds``
+        and the fit has run ``elapsed`` seconds: those done and as many more as the time left holds."""
         left = max(0.0, self.seconds - elapsed)
         return epoch + 1 + int(left / max(epoch_seconds, 1e-6))
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
-        if epoch < self.SIZED_AFTER:
-            planned = self.plan(epoch, now - self._epoch_started, now - self._train_started)
-            if planned != self.planned:
-                self.planned = planned
-                schedule = getattr(self.model.optimizer, "_learning_rate", None)
-                if hasattr(schedule, "resize"):
-                    schedule.resize(planned * self.steps_per_epoch)
-                    self.model.make_train_function(force=True)
-                if self.progress is not None:
-                    self.progress.epochs = planned
-        if self.planned is not None and epoch + 1 >= self.planned:
+        self.epoch_seconds.append(now - self._epoch_started)
+        typical = self.MARGIN * statistics.fmean(self.epoch_seconds[1:] or self.epoch_seconds)
+        planned = self.plan(epoch, typical, now - self._train_started)
+        if self.planned is None or planned < self.planned or epoch < self.SIZED_AFTER:
+            self._replan(planned)
+        if epoch + 1 >= self.planned:  # type: ignore[operator]
             self.model.stop_training = True
+
+    def _replan(self, planned: int) -> None:
+        if planned == self.planned:
+            return
+        self.planned = planned
+        schedule = getattr(self.model.optimizer, "_learning_rate", None)
+        if hasattr(schedule, "resize"):
+            schedule.resize(planned * self.steps_per_epoch)
+            self.model.make_train_function(force=True)
+        if self.progress is not None:
+            self.progress.epochs = planned
 
 
 class StopWhenAsked(keras.callbacks.Callback):

@@ -177,3 +177,35 @@ def test_a_time_sized_fit_trains_to_its_planned_end_with_the_schedule_moved_ther
     assert len(history.history["loss"]) == 8 and sizer.planned == 8
     assert not np.allclose(weights[5], weights[4]), "the traced step kept the first plan's schedule"
     assert rates[-1] == pytest.approx(0.0, abs=1e-6) and rates[3] > 0.01
+
+
+def test_a_time_sized_fit_shortens_its_plan_when_its_epochs_run_slower(monkeypatch):
+    """Planned from a 10 s epoch, then every epoch takes 14 s: the plan shrinks and the fit
+    ends within its 100 s (the first plan, held, would have ended at 120 s)."""
+    from types import SimpleNamespace
+
+    from cnnsweep import callbacks
+    from cnnsweep.recipe import SizedCosine
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    schedule = SizedCosine(0.01, total_steps=30, warmup_steps=10)
+    traced: list[bool] = []
+    model = SimpleNamespace(
+        optimizer=SimpleNamespace(_learning_rate=schedule),
+        make_train_function=lambda force: traced.append(force),
+        stop_training=False,
+    )
+    sizer = callbacks.SizeToTime(seconds=100.0, steps_per_epoch=10)
+    sizer.set_model(model)
+    sizer.on_train_begin()
+    plans = []
+    for epoch, seconds in enumerate([12.0, 10.0] + [14.0] * 20):
+        sizer.on_epoch_begin(epoch)
+        clock[0] += seconds
+        sizer.on_epoch_end(epoch)
+        plans.append(sizer.planned)
+        if model.stop_training:
+            break
+    assert plans[1] == 9 and plans[-1] == 7 < plans[1] and len(plans) == 7
+    assert clock[0] <= 100.0 and schedule.total_steps == 70.0 and traced

@@ -34,8 +34,9 @@ SWEEP_FLAGS = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.4")
 # protocol are listed as history, never pooled with the current ones. 2: every side has the
 # baseline and scores with mirrors, the train-longer side, the sweep with n_jobs=2 and a
 # refit share. 3 (cnnsweep): the refit sizes its epochs to the time left from its own
-# measured epochs (trainer.refit_seconds).
-PROTOCOLS = {"cnnsweep": 3} | {name: 2 for name, _, _ in PEERS}
+# measured epochs (trainer.refit_seconds). 4: the refit's plan also shrinks when its later
+# epochs run slower than the first ones (a round of 3 overran its time box by its refit).
+PROTOCOLS = {"cnnsweep": 4} | {name: 2 for name, _, _ in PEERS}
 
 
 def quality(
