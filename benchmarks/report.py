@@ -208,7 +208,14 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
         )
     found = summary(runs, PROTOCOLS)
     if "cnnsweep" not in found["sides"]:
-        return "NOT met: no round of cnnsweep's current protocol is recorded yet"
+        text = f"NOT met: no round of cnnsweep's current protocol ({PROTOCOLS['cnnsweep']}) is recorded yet"
+        if last := [run for run in runs if "cnnsweep" in run.get("wall_s", {})][-1:]:
+            run = last[0]
+            text += (
+                f"; its last round (protocol {side_protocol(run, 'cnnsweep')}) scored "
+                f"{run['test_acc']['cnnsweep']} in {run['wall_s']['cnnsweep'] / 60:.1f} minutes"
+            )
+        return text
     ours = found["sides"]["cnnsweep"]
     walls = [
         run["wall_s"]["cnnsweep"] for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]
