@@ -190,16 +190,16 @@ class SizeToTime(keras.callbacks.Callback):
         planned = self.plan(epoch, typical, now - self._train_started)
         if self.planned is None or planned < self.planned or epoch < self.SIZED_AFTER:
             self._replan(planned)
-        if epoch + 1 >= self.planned:  # type: ignore[operator]
+        if self.planned is not None and epoch + 1 >= self.planned:
             self.model.stop_training = True
 
     def _replan(self, planned: int) -> None:
         if planned == self.planned:
             return
         self.planned = planned
-        schedule = getattr(self.model.optimizer, "_learning_rate", None)
-        if hasattr(schedule, "resize"):
-            schedule.resize(planned * self.steps_per_epoch)
+        resize = getattr(getattr(self.model.optimizer, "_learning_rate", None), "resize", None)
+        if callable(resize):  # a schedule sized to the run (SizedCosine), not a constant rate
+            resize(planned * self.steps_per_epoch)
             self.model.make_train_function(force=True)
         if self.progress is not None:
             self.progress.epochs = planned
