@@ -32,11 +32,7 @@ def refit_seconds(metrics: Mapping[str, Any]) -> float:
     """About how long a refit of the trial with these ``metrics`` takes: its best epoch count
     on every training image (training plus validation), at the trial's own images per
     second, with a tenth more and :data:`REFIT_FIXED_S` for building, testing and saving."""
-    speed = float(metrics.get("images_per_second") or 0)
-    if speed <= 0:
-        return REFIT_FIXED_S
-    images = int(metrics.get("train_images") or 0) + int(metrics.get("val_images") or 0)
-    return 1.1 * int(metrics.get("best_epoch") or 1) * images / speed + REFIT_FIXED_S
+    return int(metrics.get("best_epoch") or 1) * epoch_seconds(metrics) + REFIT_FIXED_S
 
 
 def epoch_seconds(metrics: Mapping[str, Any]) -> float:
