@@ -188,7 +188,7 @@ def test_a_time_sized_fit_shortens_its_plan_when_its_epochs_run_slower(monkeypat
     from cnnsweep.recipe import SizedCosine
 
     clock = [0.0]
-    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(callbacks.SizeToTime, "clock", staticmethod(lambda: clock[0]))
     schedule = SizedCosine(0.01, total_steps=30, warmup_steps=10)
     traced: list[bool] = []
     model = SimpleNamespace(
