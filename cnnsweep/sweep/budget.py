@@ -130,8 +130,9 @@ def search_deadline(sweep: Sweep) -> float | None:
     if not reserved:
         return sweep.deadline
     # A trial stopped at this deadline still scores its test split and saves its files: that
-    # tail comes before the runs reserved here, so the search ends that much earlier.
-    return sweep.deadline - reserved - studies.typical_trial_tail_seconds(sweep.study)
+    # tail comes before the runs reserved here, so the search ends that much earlier. The
+    # longest tail seen, not the typical one: the runs check the time left again after it.
+    return sweep.deadline - reserved - studies.longest_trial_tail_seconds(sweep.study)
 
 
 def ablation_reserve(sweep: Sweep) -> float:
