@@ -276,6 +276,8 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
             {f"{run['date']} on {run['processor']} (commit {run.get('commit')})" for run in counted}
         )
         lines += ["Rounds pooled: " + "; ".join(facts) + ".", ""]
+        if did := [_sweep_facts(run) for run in counted if "cnnsweep" in run and pooled(run, "cnnsweep")]:
+            lines += ["What cnnsweep's sweep did in each round: " + "; ".join(did) + ".", ""]
     older = []
     for run in runs:
         accs = run.get("test_acc") or run.get("best_test_acc") or {}
@@ -285,6 +287,15 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
     if older:
         lines += ["Sides' rounds of an earlier protocol (listed, not pooled): " + "; ".join(older) + ".", ""]
     return lines
+
+
+def _sweep_facts(run: dict) -> str:
+    facts = run["cnnsweep"]
+    refit = f"a refit of {facts['refit_epochs']} epochs" if facts.get("refit_epochs") else "no refit"
+    return (
+        f"{run['date']}: {facts['trials']} trials ({facts['complete']} complete), "
+        f"best trial {facts['best_trial']}, {refit}"
+    )
 
 
 def render(data: dict) -> str:

@@ -151,17 +151,16 @@ class SizeToTime(keras.callbacks.Callback):
     """Plans a run's epochs to fill ``seconds`` of training (``trainer.refit_seconds``) and ends
     the fit at the last one.
 
-    After each of the first :data:`SIZED_AFTER` epochs it plans as many more epochs as the
-    time left holds, and moves the end of the learning-rate schedule
+    After every epoch it plans as many more epochs as the time left holds, and where the
+    count changes moves the end of the learning-rate schedule
     (:class:`cnnsweep.recipe.SizedCosine`) to the last planned step, tracing the training
-    step again so it reads the new end. Later epochs can only shorten the plan: when they
-    run slower than planned, the end moves earlier, so the run ends within its seconds.
-    An epoch is estimated at the mean of those after the first (which also compiles), with
-    :data:`MARGIN` more. ``progress`` shows the planned count.
+    step again so it reads the new end. The plan follows the machine both ways: it grows
+    back after one slow epoch and shrinks when the epochs run slower for good, so the run
+    ends within its seconds without leaving them unused. ``progress`` shows the planned count.
     """
 
-    SIZED_AFTER = 2
-    MARGIN = 1.05
+    MARGIN = 1.05  # an epoch is planned at its typical time and this much more
+    RECENT = 3  # the epochs whose median says whether the machine has slowed down
     clock = staticmethod(time.perf_counter)  # a test may swap in a clock of its own
 
     def __init__(self, seconds: float, steps_per_epoch: int, progress: Any = None):
@@ -184,14 +183,19 @@ class SizeToTime(keras.callbacks.Callback):
         left = max(0.0, self.seconds - elapsed)
         return epoch + 1 + int(left / max(epoch_seconds, 1e-6))
 
+    def typical_epoch(self) -> float:
+        """The seconds planned for each epoch to come: the median of the epochs after the first
+        (which also compiles), or of the last :data:`RECENT` of them where those run slower.
+        A median, so one slow epoch moves neither; the recent one, so a lasting slowdown does."""
+        measured = self.epoch_seconds[1:] or self.epoch_seconds
+        return self.MARGIN * max(statistics.median(measured), statistics.median(measured[-self.RECENT :]))
+
     def on_epoch_end(self, epoch, logs=None):
         now = self.clock()
         self.epoch_seconds.append(now - self._epoch_started)
-        typical = self.MARGIN * statistics.fmean(self.epoch_seconds[1:] or self.epoch_seconds)
-        planned = self.plan(epoch, typical, now - self._train_started)
-        if self.planned is None or planned < self.planned or epoch < self.SIZED_AFTER:
-            self._replan(planned)
-        if self.planned is not None and epoch + 1 >= self.planned:
+        planned = self.plan(epoch, self.typical_epoch(), now - self._train_started)
+        self._replan(planned)
+        if epoch + 1 >= planned:
             self.model.stop_training = True
 
     def _replan(self, planned: int) -> None:

@@ -81,3 +81,29 @@ def test_benchmark_1s_kerastuner_side_scores_every_trial_on_the_test_split(tmp_p
     ]
     result = keras_tuner_loop.run(given, "digits", 1, str(tmp_path))
     assert result["trials"] == 2 and result["tested_trials"] == 2
+
+
+def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_rounds():
+    from benchmarks.measure.quality import PROTOCOLS, quality_run
+    from benchmarks.report import _quality_rounds
+
+    result = {
+        "protocol": {"cnnsweep": PROTOCOLS["cnnsweep"]},
+        "machine": {"date": "2026-12-06T07:00", "processor": "cpu", "commit": "abc"},
+        "minutes": 20.0,
+        "n_jobs": 2,
+        "answer": "refit",
+        "answer_test_acc": 0.93,
+        "wall_s": 1150.0,
+        "trials": 7,
+        "complete": 3,
+        "best_trial": 0,
+        "refit_epochs": 21,
+        "peers": {},
+    }
+    run = quality_run(result)
+    assert run["cnnsweep"] == {"trials": 7, "complete": 3, "best_trial": 0, "refit_epochs": 21}
+    older = quality_run(result | {"protocol": {"cnnsweep": 1}, "refit_epochs": 5})
+    text = "\n".join(_quality_rounds([older, run]))
+    assert "2026-12-06T07:00: 7 trials (3 complete), best trial 0, a refit of 21 epochs" in text
+    assert "a refit of 5 epochs" not in text  # a round of another protocol is not described as this one's

@@ -182,6 +182,28 @@ def test_a_time_sized_fit_trains_to_its_planned_end_with_the_schedule_moved_ther
 def test_a_time_sized_fit_shortens_its_plan_when_its_epochs_run_slower(monkeypatch):
     """Planned from a 10 s epoch, then every epoch takes 14 s: the plan shrinks and the fit
     ends within its 100 s (the first plan, held, would have ended at 120 s)."""
+    clock, model, sizer = _fake_sized_fit(monkeypatch, seconds=100.0)
+    plans = _run_epochs(sizer, model, clock, [12.0, 10.0] + [14.0] * 20)
+    assert plans[1] == 9 and plans[-1] == 7 < plans[1] and len(plans) == 7
+    assert clock[0] <= 100.0 and model.optimizer._learning_rate.total_steps == 70.0 and model.traced
+
+
+def test_a_time_sized_fit_grows_its_plan_back_after_one_slow_epoch(monkeypatch):
+    """The second epoch takes 14 s, every other 10 s: planned from it, the fit would stop at
+    7 epochs and 76 of its 100 s; it replans from the typical epoch and trains 9 in 96 s.
+    Later one 30 s epoch among the 10 s ones does not cut the plan."""
+    clock, model, sizer = _fake_sized_fit(monkeypatch, seconds=100.0)
+    plans = _run_epochs(sizer, model, clock, [12.0, 14.0] + [10.0] * 20)
+    assert plans[1] == 7 and max(plans) == plans[-1] == len(plans) == 9
+    assert 90.0 <= clock[0] <= 100.0
+
+    clock, model, sizer = _fake_sized_fit(monkeypatch, seconds=120.0)
+    plans = _run_epochs(sizer, model, clock, [12.0, 10.0, 10.0, 10.0, 30.0] + [10.0] * 20)
+    assert plans[4] == plans[3] - 2  # the slow epoch's own 20 s extra, no more
+    assert plans[-1] == len(plans) and clock[0] <= 120.0
+
+
+def _fake_sized_fit(monkeypatch, seconds):
     from types import SimpleNamespace
 
     from cnnsweep import callbacks
@@ -189,23 +211,25 @@ def test_a_time_sized_fit_shortens_its_plan_when_its_epochs_run_slower(monkeypat
 
     clock = [0.0]
     monkeypatch.setattr(callbacks.SizeToTime, "clock", staticmethod(lambda: clock[0]))
-    schedule = SizedCosine(0.01, total_steps=30, warmup_steps=10)
-    traced: list[bool] = []
     model = SimpleNamespace(
-        optimizer=SimpleNamespace(_learning_rate=schedule),
-        make_train_function=lambda force: traced.append(force),
+        optimizer=SimpleNamespace(_learning_rate=SizedCosine(0.01, total_steps=30, warmup_steps=10)),
+        make_train_function=lambda force: model.traced.append(force),
         stop_training=False,
+        traced=[],
     )
-    sizer = callbacks.SizeToTime(seconds=100.0, steps_per_epoch=10)
+    sizer = callbacks.SizeToTime(seconds=seconds, steps_per_epoch=10)
     sizer.set_model(model)
     sizer.on_train_begin()
+    return clock, model, sizer
+
+
+def _run_epochs(sizer, model, clock, epoch_seconds):
     plans = []
-    for epoch, seconds in enumerate([12.0, 10.0] + [14.0] * 20):
+    for epoch, seconds in enumerate(epoch_seconds):
         sizer.on_epoch_begin(epoch)
         clock[0] += seconds
         sizer.on_epoch_end(epoch)
         plans.append(sizer.planned)
         if model.stop_training:
             break
-    assert plans[1] == 9 and plans[-1] == 7 < plans[1] and len(plans) == 7
-    assert clock[0] <= 100.0 and schedule.total_steps == 70.0 and traced
+    return plans

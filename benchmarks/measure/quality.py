@@ -36,7 +36,9 @@ SWEEP_FLAGS = ("hydra.sweeper.refit=true", "hydra.sweeper.refit_share=0.4")
 # refit share. 3 (cnnsweep): the refit sizes its epochs to the time left from its own
 # measured epochs (trainer.refit_seconds). 4: the refit's plan also shrinks when its later
 # epochs run slower than the first ones (a round of 3 overran its time box by its refit).
-PROTOCOLS = {"cnnsweep": 4} | {name: 2 for name, _, _ in PEERS}
+# 5: the refit replans after every epoch from the median epoch, growing as well as shrinking
+# (a round of 4 planned from one slow second epoch and left much of its time unused).
+PROTOCOLS = {"cnnsweep": 5} | {name: 2 for name, _, _ in PEERS}
 
 
 def quality(
@@ -138,6 +140,8 @@ def quality_run(result: dict) -> dict:
         "minutes": result["minutes"],
         "n_jobs": result["n_jobs"],
         "answer": result["answer"],
+        # What the sweep did with its time box: how far the search got and what the refit trained.
+        "cnnsweep": {key: result[key] for key in ("trials", "complete", "best_trial", "refit_epochs")},
         "test_acc": {"cnnsweep": result["answer_test_acc"]}
         | {name: peer["best_test_acc"] for name, peer in scored.items()},
         "wall_s": {"cnnsweep": result["wall_s"]} | {name: peer["wall_s"] for name, peer in scored.items()},

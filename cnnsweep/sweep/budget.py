@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from cnnsweep.sweep.state import Sweep
 
 REFIT_FIXED_S = 2.0  # a refit's cost beyond its epochs: building the model, the test split, model.keras
-SIZED_REFIT_FLOOR = 2  # a time-sized refit measures its first two epochs before it plans the rest
+SIZED_REFIT_FLOOR = 2  # a time-sized refit plans from its epochs after the first (which compiles)
 CONFIRM_FIXED_S = 3.0  # a confirmation run's cost beyond training: building, the test split, its files
 CONFIRM_SEED_BLOCK = 1_000_000  # confirmation seeds start this far above trainer.seed
 
