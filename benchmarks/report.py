@@ -194,19 +194,27 @@ PEER_NAMES = {
     "keras_tuner_plain": "KerasTuner Hyperband, Keras defaults",
     "optuna_plain": "Optuna TPE + successive halving, Keras defaults",
     "train_longer": "the default model trained for the whole time box",
+    "cnnsweep_n_jobs_1": "cnnsweep with one worker (n_jobs=1)",
 }
 
 
 def _quality_verdict(r: dict, runs: list[dict]) -> str:
-    from benchmarks.measure.quality import PROTOCOLS
-    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, side_protocol, summary
+    from benchmarks.measure.quality import PROTOCOLS, SWEEP_JOBS, VARIANTS
+    from benchmarks.measure.spread import (
+        ACCURACY_TARGET,
+        LEAD_TARGET_POINTS,
+        lead,
+        side_accuracies,
+        side_protocol,
+        summary,
+    )
 
     if "protocol" not in r:  # a run of the first protocol: one round, no refit, no train-longer side
         return (
             f"0.94 NOT met: test accuracy {r['best_test_acc']} in {r['wall_s'] / 60:.1f} minutes of "
             "measured wall time (one round of an earlier protocol; no spread)"
         )
-    found = summary(runs, PROTOCOLS)
+    found = summary(runs, PROTOCOLS, variants=VARIANTS)
     if "cnnsweep" not in found["sides"]:
         text = f"NOT met: no round of cnnsweep's current protocol ({PROTOCOLS['cnnsweep']}) is recorded yet"
         if last := [run for run in runs if "cnnsweep" in run.get("wall_s", {})][-1:]:
@@ -234,21 +242,32 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
         + f"; a lead of {LEAD_TARGET_POINTS} points over every side "
         + ("met" if found["lead_met"] else "NOT met")
     )
-    for side, lead in found["leads"].items():
-        theirs = found["sides"][side]
-        interval = lead["ci95_points"]
-        text += (
-            f"; over {PEER_NAMES.get(side, side)} (median {theirs['median']}) {lead['points']:+.2f} points "
-            + (f"(95% {interval[0]:+.2f} to {interval[1]:+.2f}" if interval else "(no interval")
-            + f", {lead['rounds'][0]} vs {lead['rounds'][1]} rounds)"
-        )
+    for side, result in found["leads"].items():
+        theirs = found["sides"][side]["median"]
+        text += f"; over {PEER_NAMES.get(side, side)} (median {theirs}) {_lead_text(result)}"
+    accs = side_accuracies(runs, PROTOCOLS)
+    for variant, jobs in VARIANTS.items():
+        if variant in accs:
+            text += (
+                f"; {SWEEP_JOBS} workers over {jobs} (median {found['sides'][variant]['median']}) "
+                + _lead_text(lead(accs["cnnsweep"], accs[variant]))
+            )
     return text
+
+
+def _lead_text(result: dict) -> str:
+    interval = result["ci95_points"]
+    return (
+        f"{result['points']:+.2f} points "
+        + (f"(95% {interval[0]:+.2f} to {interval[1]:+.2f}" if interval else "(no interval")
+        + f", {result['rounds'][0]} vs {result['rounds'][1]} rounds)"
+    )
 
 
 def _quality_rounds(runs: list[dict]) -> list[str]:
     """Each side's rounds of its current protocol as a table, the facts of those rounds, and the
     rounds of earlier protocols."""
-    from benchmarks.measure.quality import PROTOCOLS
+    from benchmarks.measure.quality import PROTOCOLS, VARIANTS
     from benchmarks.measure.spread import side_accuracies, side_protocol
 
     def pooled(run: dict, side: str) -> bool:
@@ -276,7 +295,9 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
             {f"{run['date']} on {run['processor']} (commit {run.get('commit')})" for run in counted}
         )
         lines += ["Rounds pooled: " + "; ".join(facts) + ".", ""]
-        if did := [_sweep_facts(run) for run in counted if "cnnsweep" in run and pooled(run, "cnnsweep")]:
+        ours = ("cnnsweep", *VARIANTS)
+        described = [run for run in counted if "cnnsweep" in run and any(pooled(run, s) for s in ours)]
+        if did := [_sweep_facts(run) for run in described]:
             lines += ["What cnnsweep's sweep did in each round: " + "; ".join(did) + ".", ""]
     older = []
     for run in runs:
@@ -292,8 +313,9 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
 def _sweep_facts(run: dict) -> str:
     facts = run["cnnsweep"]
     refit = f"a refit of {facts['refit_epochs']} epochs" if facts.get("refit_epochs") else "no refit"
+    workers = f"{run['n_jobs']} worker{'s' * (run['n_jobs'] > 1)}"
     return (
-        f"{run['date']}: {facts['trials']} trials ({facts['complete']} complete), "
+        f"{run['date']}: {workers}, {facts['trials']} trials ({facts['complete']} complete), "
         f"best trial {facts['best_trial']}, {refit}"
     )
 

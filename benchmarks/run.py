@@ -32,7 +32,15 @@ from benchmarks.measure.gpu import GPU_SCALING_BUDGET_S, gpu
 from benchmarks.measure.levers import LEVERS, levers
 from benchmarks.measure.overhead import overhead
 from benchmarks.measure.pruning import pruning
-from benchmarks.measure.quality import MAIN_PEERS, PEERS, quality, quality_run, recorded_quality_runs
+from benchmarks.measure.quality import (
+    MAIN_PEERS,
+    PEERS,
+    SWEEP_JOBS,
+    VARIANTS,
+    quality,
+    quality_run,
+    recorded_quality_runs,
+)
 from benchmarks.measure.results import machine, write_results
 from benchmarks.measure.scaling import SCALING_BUDGET_S, scaling
 from benchmarks.measure.throughput import throughput
@@ -66,7 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{' '.join(name for name, _, _ in PEERS if name not in MAIN_PEERS)})",
     )
     parser.add_argument("--rounds", type=int, default=1, help="benchmark 4: rounds of every side")
-    parser.add_argument("--jobs", type=int, default=2, help="benchmark 4: the sweep's hydra.sweeper.n_jobs")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=SWEEP_JOBS,
+        choices=[SWEEP_JOBS, *VARIANTS.values()],
+        help=f"benchmark 4: the sweep's hydra.sweeper.n_jobs (default {SWEEP_JOBS}; another count's "
+        "rounds are kept as a side of their own)",
+    )
     parser.add_argument("--gpu-jobs", type=int, default=4, help="benchmark 8: workers sharing the GPU")
     parser.add_argument(
         "--levers",

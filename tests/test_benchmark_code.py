@@ -105,5 +105,39 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
     assert run["cnnsweep"] == {"trials": 7, "complete": 3, "best_trial": 0, "refit_epochs": 21}
     older = quality_run(result | {"protocol": {"cnnsweep": 1}, "refit_epochs": 5})
     text = "\n".join(_quality_rounds([older, run]))
-    assert "2026-12-06T07:00: 7 trials (3 complete), best trial 0, a refit of 21 epochs" in text
+    assert "2026-12-06T07:00: 2 workers, 7 trials (3 complete), best trial 0, a refit of 21 epochs" in text
     assert "a refit of 5 epochs" not in text  # a round of another protocol is not described as this one's
+
+
+def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_lead():
+    from benchmarks.measure.quality import PROTOCOLS, quality_run, sweep_side
+    from benchmarks.report import _quality_verdict
+
+    assert sweep_side(2) == "cnnsweep" and sweep_side(1) == "cnnsweep_n_jobs_1"
+    with pytest.raises(ValueError, match="not 3"):
+        sweep_side(3)
+    machine = {"date": "d", "processor": "cpu", "commit": "c", "cpu_cores": 2}
+
+    def round_(n_jobs, acc, peer_acc):
+        side = sweep_side(n_jobs)
+        result = {
+            "side": side,
+            "protocol": {side: PROTOCOLS[side], "train_longer": PROTOCOLS["train_longer"]},
+            "machine": machine,
+            "minutes": 20.0,
+            "n_jobs": n_jobs,
+            "answer": "refit",
+            "answer_test_acc": acc,
+            "wall_s": 1100.0,
+            **{"trials": 5, "complete": 2, "best_trial": 0, "refit_epochs": 20},
+            "peers": {"train_longer": {"best_test_acc": peer_acc, "wall_s": 1150.0}},
+        }
+        return quality_run(result)
+
+    runs = [round_(2, 0.95, 0.92), round_(2, 0.951, 0.921), round_(2, 0.952, 0.919), round_(1, 0.96, 0.92)]
+    assert runs[-1]["test_acc"] == {"cnnsweep_n_jobs_1": 0.96, "train_longer": 0.92}
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
+    # The one-worker round neither joins cnnsweep's median nor counts as a side cnnsweep must
+    # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
+    assert "median 0.951 " in verdict and "over every side met" in verdict
+    assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict

@@ -61,12 +61,19 @@ def clear_lead(result: Mapping) -> bool:
     return interval is not None and result["points"] >= LEAD_TARGET_POINTS and interval[0] > 0
 
 
-def summary(runs: Iterable[Mapping], protocols: Mapping[str, int], ours: str = "cnnsweep") -> dict:
-    """The medians, ranges and leads RESULTS.md reports, and whether each target is met."""
+def summary(
+    runs: Iterable[Mapping],
+    protocols: Mapping[str, int],
+    ours: str = "cnnsweep",
+    variants: Iterable[str] = (),
+) -> dict:
+    """The medians, ranges and leads RESULTS.md reports, and whether each target is met.
+    ``variants`` are our own side set otherwise: reported beside ours, not sides to lead."""
     sides = side_accuracies(runs, protocols)
     if ours not in sides:
         return {"sides": {}, "leads": {}, "accuracy_met": False, "lead_met": False}
-    leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side != ours}
+    own = {ours, *variants}
+    leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side not in own}
     return {
         "sides": {
             side: {"rounds": len(a), "median": round(statistics.median(a), 4), "range": [min(a), max(a)]}

@@ -72,8 +72,10 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     assert quality["answer"] in ("refit", "best trial") and "hydra.sweeper.refit=true" in quality["flags"]
     assert quality["peers"]["train_longer"]["epochs_trained"] >= 1
     [round_] = results["quality_runs"]
+    # The quick sweep has one worker: its round counts for that side, not the two-worker one.
+    assert quality["side"] == "cnnsweep_n_jobs_1" and quality["n_jobs"] == 1
     assert round_["protocol"] == quality["protocol"] and set(round_["test_acc"]) == {
-        "cnnsweep",
+        "cnnsweep_n_jobs_1",
         *quality["peers"],
     }
     scaling = results["scaling"]
