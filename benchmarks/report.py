@@ -200,14 +200,7 @@ PEER_NAMES = {
 
 def _quality_verdict(r: dict, runs: list[dict]) -> str:
     from benchmarks.measure.quality import PROTOCOLS, SWEEP_JOBS, VARIANTS
-    from benchmarks.measure.spread import (
-        ACCURACY_TARGET,
-        LEAD_TARGET_POINTS,
-        lead,
-        side_accuracies,
-        side_protocol,
-        summary,
-    )
+    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, side_protocol, summary
 
     if "protocol" not in r:  # a run of the first protocol: one round, no refit, no train-longer side
         return (
@@ -245,13 +238,11 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     for side, result in found["leads"].items():
         theirs = found["sides"][side]["median"]
         text += f"; over {PEER_NAMES.get(side, side)} (median {theirs}) {_lead_text(result)}"
-    accs = side_accuracies(runs, PROTOCOLS)
-    for variant, jobs in VARIANTS.items():
-        if variant in accs:
-            text += (
-                f"; {SWEEP_JOBS} workers over {jobs} (median {found['sides'][variant]['median']}) "
-                + _lead_text(lead(accs["cnnsweep"], accs[variant]))
-            )
+    for variant, result in found["variant_leads"].items():
+        text += (
+            f"; {SWEEP_JOBS} workers over {VARIANTS[variant]} (median {found['sides'][variant]['median']}) "
+            + _lead_text(result)
+        )
     return text
 
 

@@ -68,13 +68,15 @@ def summary(
     variants: Iterable[str] = (),
 ) -> dict:
     """The medians, ranges and leads RESULTS.md reports, and whether each target is met.
-    ``variants`` are our own side set otherwise: reported beside ours, not sides to lead."""
+    ``variants`` are our own side set otherwise: our lead over each is in ``variant_leads``,
+    apart from the sides we must lead."""
     sides = side_accuracies(runs, protocols)
     if ours not in sides:
-        return {"sides": {}, "leads": {}, "accuracy_met": False, "lead_met": False}
+        return {"sides": {}, "leads": {}, "variant_leads": {}, "accuracy_met": False, "lead_met": False}
     own = {ours, *variants}
     leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side not in own}
     return {
+        "variant_leads": {side: lead(sides[ours], sides[side]) for side in variants if side in sides},
         "sides": {
             side: {"rounds": len(a), "median": round(statistics.median(a), 4), "range": [min(a), max(a)]}
             for side, a in sides.items()

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from cnnsweep.sweep.settings.frozen import MAX_CONFIRM_SEEDS
-from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
 
 if TYPE_CHECKING:
@@ -44,10 +43,33 @@ def epoch_seconds(metrics: Mapping[str, Any]) -> float:
     return 1.1 * images / speed if speed > 0 else 0.0
 
 
+def _trial_tails(study: Any) -> list[float]:
+    """What each complete trial spent beyond its training (building, scoring the test split,
+    saving its files, telling the study), shortest first."""
+    return sorted(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        - float(records.metrics_of(t).get("train_seconds") or 0)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.datetime_start is not None and t.datetime_complete is not None
+    )
+
+
+def typical_trial_tail_seconds(study: Any) -> float:
+    """The median time a complete trial spent beyond its training. 0 before any trial completed."""
+    tails = _trial_tails(study)
+    return max(0.0, tails[len(tails) // 2]) if tails else 0.0
+
+
+def longest_trial_tail_seconds(study: Any) -> float:
+    """The longest time a complete trial spent beyond its training. 0 before any completed."""
+    tails = _trial_tails(study)
+    return max(0.0, tails[-1]) if tails else 0.0
+
+
 def refit_tail_seconds(study: Any) -> float:
     """What a refit spends beyond its training: building, the data, the test split, its
     files; as much as a typical trial did, and at least :data:`REFIT_FIXED_S`."""
-    return max(REFIT_FIXED_S, studies.typical_trial_tail_seconds(study))
+    return max(REFIT_FIXED_S, typical_trial_tail_seconds(study))
 
 
 def confirm_run_seconds(metrics: Mapping[str, Any]) -> float:
@@ -132,7 +154,7 @@ def search_deadline(sweep: Sweep) -> float | None:
     # A trial stopped at this deadline still scores its test split and saves its files: that
     # tail comes before the runs reserved here, so the search ends that much earlier. The
     # longest tail seen, not the typical one: the runs check the time left again after it.
-    return sweep.deadline - reserved - studies.longest_trial_tail_seconds(sweep.study)
+    return sweep.deadline - reserved - longest_trial_tail_seconds(sweep.study)
 
 
 def ablation_reserve(sweep: Sweep) -> float:

@@ -688,6 +688,6 @@ def test_the_search_ends_early_enough_for_the_last_trials_tail_before_the_refit(
             trial_id=0,
         )
     )
-    assert studies.typical_trial_tail_seconds(sweep.study) == pytest.approx(4.0)
+    assert budget.typical_trial_tail_seconds(sweep.study) == pytest.approx(4.0)
     reserve = budget.refit_reserve(sweep)
     assert reserve > 0 and sweep.deadline - budget.search_deadline(sweep) == pytest.approx(reserve + 4.0)

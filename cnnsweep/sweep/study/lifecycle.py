@@ -284,29 +284,6 @@ def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | Non
     )
 
 
-def _trial_tails(study: optuna.Study) -> list[float]:
-    """What each complete trial spent beyond its training (building, scoring the test split,
-    saving its files, telling the study), shortest first."""
-    return sorted(
-        (t.datetime_complete - t.datetime_start).total_seconds()
-        - float(records.metrics_of(t).get("train_seconds") or 0)
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.datetime_start is not None and t.datetime_complete is not None
-    )
-
-
-def typical_trial_tail_seconds(study: optuna.Study) -> float:
-    """The median time a complete trial spent beyond its training. 0 before any trial completed."""
-    tails = _trial_tails(study)
-    return max(0.0, tails[len(tails) // 2]) if tails else 0.0
-
-
-def longest_trial_tail_seconds(study: optuna.Study) -> float:
-    """The longest time a complete trial spent beyond its training. 0 before any completed."""
-    tails = _trial_tails(study)
-    return max(0.0, tails[-1]) if tails else 0.0
-
-
 def typical_first_epoch_seconds(study: optuna.Study) -> float:
     """The median first epoch (compilation included) of the trials so far: what a new
     trial needs at least. 0 before any trial trained."""
