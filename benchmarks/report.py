@@ -243,6 +243,13 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
             f"; {SWEEP_JOBS} workers over {VARIANTS[variant]} (median {found['sides'][variant]['median']}) "
             + _lead_text(result)
         )
+    answers = [run.get("answer") for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]]
+    if "ensemble" in answers:
+        text += (
+            f". In {answers.count('ensemble')} of these {len(answers)} rounds cnnsweep's answer is an "
+            "ensemble (its refit and best trials averaged) where each peer's is one model: the lead "
+            "includes what the averaging buys, a step no peer takes"
+        )
     return text
 
 
@@ -305,10 +312,25 @@ def _sweep_facts(run: dict) -> str:
     facts = run["cnnsweep"]
     refit = f"a refit of {facts['refit_epochs']} epochs" if facts.get("refit_epochs") else "no refit"
     workers = f"{run['n_jobs']} worker{'s' * (run['n_jobs'] > 1)}"
-    return (
+    text = (
         f"{run['date']}: {workers}, {facts['trials']} trials ({facts['complete']} complete), "
         f"best trial {facts['best_trial']}, {refit}"
     )
+    # What each part of the answer scored alone (rounds of protocol 6 on keep it).
+    scored = [
+        f"{name} {facts[key]}"
+        for name, key in (
+            ("best trial alone", "best_test_acc"),
+            ("refit alone", "refit_test_acc"),
+            ("ensemble", "ensemble_test_acc"),
+        )
+        if facts.get(key) is not None
+    ]
+    if scored:
+        text += " (" + ", ".join(scored) + ")"
+    if facts.get("ensemble_members"):
+        text += f"; the ensemble averaged {', '.join(facts['ensemble_members'])}"
+    return text
 
 
 def render(data: dict) -> str:

@@ -29,6 +29,9 @@ CURVES_FILE = "curves.png"
 # The kept epoch's predicted class of each test image, in the test split's order: the report
 # draws the best model's confusion matrix and examples from it without loading Keras.
 PREDICTIONS_FILE = "test_predictions.npy"
+# The kept epoch's class probabilities of each test image (float16) beside the true classes:
+# a sweep's ensemble (hydra.sweeper.ensemble) averages its members' without loading Keras.
+PROBABILITIES_FILE = "test_probabilities.npz"
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"  # the resolved config Hydra saves per run
 HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
 
@@ -160,6 +163,7 @@ def write_run(
     model: Any = None,
     draw: DrawCurves | None = None,
     predictions: Any = None,
+    test_scores: tuple[Any, Any] | None = None,
 ) -> None:
     """Everything a run leaves: ``model.keras`` (if given), history, curves, then metrics.
 
@@ -173,6 +177,8 @@ def write_run(
             (:func:`cnnsweep.curves.plot_curves`, or its background helper in a sweep);
             None draws no plot.
         predictions: the test images' predicted classes, saved as ``test_predictions.npy``.
+        test_scores: the test images' class probabilities and true classes, saved as
+            ``test_probabilities.npz`` (:func:`read_test_scores`).
 
     Raises:
         OSError: a file could not be written (:func:`write_error_message` words it).
@@ -186,8 +192,37 @@ def write_run(
             run_dir / PREDICTIONS_FILE,
             lambda tmp: np.save(tmp, np.asarray(predictions, dtype=np.int16), allow_pickle=False),
         )
+    if test_scores is not None:
+        import numpy as np
+
+        probabilities, labels = test_scores
+        save_atomically(
+            run_dir / PROBABILITIES_FILE,
+            lambda tmp: np.savez(
+                tmp,
+                probabilities=np.asarray(probabilities, dtype=np.float16),
+                labels=np.asarray(labels, dtype=np.int16),
+            ),
+        )
     if history:
         write_history(run_dir, history)
         if draw is not None:
             draw(history, run_dir / CURVES_FILE, best_epoch=metrics.get("best_epoch"), title=title)
     write_metrics(run_dir, metrics)
+
+
+def read_test_scores(run_dir: Path) -> tuple[Any, Any] | None:
+    """A run's test class probabilities (float32) and true classes from
+    ``test_probabilities.npz``, or None when it is missing or unreadable."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(run_dir / PROBABILITIES_FILE, allow_pickle=False) as saved:
+            probabilities, labels = saved["probabilities"].astype(np.float32), saved["labels"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if probabilities.ndim != 2 or labels.shape != (len(probabilities),):
+        return None
+    return probabilities, labels

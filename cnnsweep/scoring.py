@@ -120,6 +120,7 @@ def evaluate_and_save(
         title=run_title(cfg, trial_number),
         model=model if trainer["save_model"] else None,
         predictions=predicted,
+        test_scores=(probabilities, data.y_test),
     )
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     kept = (
@@ -191,6 +192,7 @@ def save_run(
     title: str = "",
     model: Any = None,
     predictions: Any = None,
+    test_scores: tuple[Any, Any] | None = None,
 ) -> None:
     """The run's files; a failed write fails the run with its reason."""
     from cnnsweep.backend import resident_memory_mb
@@ -205,6 +207,7 @@ def save_run(
             model=model,
             draw=curves_drawer(metrics),
             predictions=predictions,
+            test_scores=test_scores,
         )
     except OSError as exc:
         fail(run_dir, metrics, history, run_files.write_error_message(exc, run_dir))

@@ -92,20 +92,37 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
         "machine": {"date": "2026-12-06T07:00", "processor": "cpu", "commit": "abc"},
         "minutes": 20.0,
         "n_jobs": 2,
-        "answer": "refit",
-        "answer_test_acc": 0.93,
+        "answer": "ensemble",
+        "answer_test_acc": 0.94,
         "wall_s": 1150.0,
         "trials": 7,
         "complete": 3,
         "best_trial": 0,
         "refit_epochs": 21,
+        "best_test_acc": 0.925,
+        "refit_test_acc": 0.93,
+        "ensemble_test_acc": 0.94,
+        "ensemble_members": ["refit-0", "trial 0", "trial 3"],
         "peers": {},
     }
     run = quality_run(result)
-    assert run["cnnsweep"] == {"trials": 7, "complete": 3, "best_trial": 0, "refit_epochs": 21}
+    assert run["cnnsweep"] == {
+        "trials": 7,
+        "complete": 3,
+        "best_trial": 0,
+        "refit_epochs": 21,
+        "best_test_acc": 0.925,
+        "refit_test_acc": 0.93,
+        "ensemble_test_acc": 0.94,
+        "ensemble_members": ["refit-0", "trial 0", "trial 3"],
+    }
     older = quality_run(result | {"protocol": {"cnnsweep": 1}, "refit_epochs": 5})
     text = "\n".join(_quality_rounds([older, run]))
-    assert "2026-12-06T07:00: 2 workers, 7 trials (3 complete), best trial 0, a refit of 21 epochs" in text
+    assert (
+        "2026-12-06T07:00: 2 workers, 7 trials (3 complete), best trial 0, a refit of 21 epochs "
+        "(best trial alone 0.925, refit alone 0.93, ensemble 0.94); the ensemble averaged refit-0, "
+        "trial 0, trial 3"
+    ) in text
     assert "a refit of 5 epochs" not in text  # a round of another protocol is not described as this one's
 
 
@@ -141,3 +158,11 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
     # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
     assert "median 0.951 " in verdict and "over every side met" in verdict
     assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict
+    assert "ensemble" not in verdict  # every round answered with its refit
+
+    # Rounds that answer with an ensemble say so beside the lead: the peers answer with one model.
+    for run in runs[1:3]:
+        run["answer"] = "ensemble"
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
+    assert "In 2 of these 3 rounds cnnsweep's answer is an ensemble" in verdict
+    assert "a step no peer takes" in verdict

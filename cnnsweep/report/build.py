@@ -177,6 +177,13 @@ def _sweep_section(
             "status": sweep.refit.get("status"),
             "error": sweep.refit.get("error"),
         },
+        "ensemble": None
+        if not sweep.ensemble
+        else {
+            "members": ", ".join(map(str, sweep.ensemble.get("members") or [])),
+            "test_acc": _fmt(sweep.ensemble.get("test_acc")),
+            "error": sweep.ensemble.get("error"),
+        },
         "confirmed": None
         if not sweep.confirmed
         else {

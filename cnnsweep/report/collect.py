@@ -39,6 +39,7 @@ class CollectedSweep:
     budget: int | None = None
     max_epochs: int | None = None
     refit: dict[str, Any] | None = None  # the best configuration retrained on every training image
+    ensemble: dict[str, Any] | None = None  # hydra.sweeper.ensemble: the refit and best trials averaged
     best_command: str | None = None  # the single run that trains the best trial again
     # hydra.sweeper.confirm: every run of the confirmed configurations (confirm.csv) and their
     # statistics (optimization_results.yaml's confirmed), when the sweep confirmed any
@@ -213,6 +214,7 @@ def collect_sweep(sweep_dir: Path) -> CollectedSweep:
         # trainer.epochs searched: the epochs differ per trial
         max_epochs=None if "trainer.epochs" in found.param_keys else trainer.get("epochs"),
         refit=refit if isinstance(refit, dict) else None,
+        ensemble=results["ensemble"] if isinstance(results.get("ensemble"), dict) else None,
         best_command=best_command if isinstance(best_command, str) else None,
         confirm_runs=_read_confirm_runs(sweep_dir / reruns.CONFIRM_FILE, problems),
         confirmed=confirmed if isinstance(confirmed, dict) else None,

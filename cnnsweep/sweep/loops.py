@@ -3,7 +3,7 @@ job (which reports every epoch to the pruner), tell the study how it ended, unti
 budget is spent or something says stop. The coordinator's (:func:`coordinate`): recover
 what a killed sweep left running, run the worker loops where
 :mod:`cnnsweep.sweep.workers.placement` says (here, or as worker processes or SLURM jobs),
-print a line per finished trial, then confirm, ablate and refit, and write the records and
+print a line per finished trial, then confirm, ablate, refit and average, and write the records and
 the report however it ends."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import optuna
 
 from cnnsweep import curves, faults, run_files
 from cnnsweep.errors import StopReason, SweepStopped
-from cnnsweep.sweep import ablation, confirm, progress
+from cnnsweep.sweep import ablation, confirm, ensemble, progress
 from cnnsweep.sweep.budget import search_deadline
 from cnnsweep.sweep.launch import SweepTrialHooks
 from cnnsweep.sweep.refit import refit
@@ -216,12 +216,13 @@ def coordinate(sweep: Sweep) -> None:
 
 
 def _after_the_search(sweep: Sweep) -> None:
-    """The confirmation of the best configurations, the ablation path to the chosen one, then
-    its refit."""
+    """The confirmation of the best configurations, the ablation path to the chosen one, its
+    refit, then the ensemble."""
     for step, name, asked in (
         (confirm.confirm, "the confirmation", sweep.settings.confirm.top_k > 0),
         (ablation.run, "the ablation", sweep.settings.ablation.seeds > 0),
         (refit, "the refit", sweep.settings.refit),
+        (ensemble.run, "the ensemble", sweep.settings.ensemble > 1),
     ):
         if not asked or sweep.stopped_by:
             continue

@@ -94,6 +94,10 @@ class SweepTracker:
                 values["best_objective"] = best.value
             tags["cnnsweep.best_trial"] = best.trial.number
             tags["cnnsweep.best_is"] = best.basis
+        ensemble = self.study.user_attrs.get(records.ENSEMBLE_ATTR) or {}
+        if ensemble.get("status") == "complete":
+            values["ensemble_test_acc"] = ensemble["test_acc"]
+            tags["cnnsweep.ensemble"] = ", ".join(ensemble["members"])
         self.exporter.log_metrics(parent, values, step=finished)
         self.exporter.set_tags(parent, tags)
 
@@ -231,6 +235,7 @@ def sweep_params(settings: SweepSettings) -> dict[str, Any]:
         "fidelity": list(settings.fidelity),
         "patience": settings.patience,
         "refit": settings.refit,
+        "ensemble": settings.ensemble,
         "confirm.top_k": settings.confirm.top_k,
         "storage": mask_password(settings.storage) if settings.storage else "sweep dir",
     }

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from cnnsweep import run_files
 from cnnsweep.sweep.study.records import metrics_of, surplus
 from tests.helpers import FAST, assert_consistent, cli_env, load_study, requires, run_cli, sweep_args
 
@@ -408,22 +409,20 @@ def test_a_refit_share_spends_the_time_kept_back_on_a_longer_refit_with_two_work
 @pytest.mark.slow
 def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    baseline = "hydra.sweeper.baselines=[{model.filters:8,model.kernel_size:3}]"
-    proc = run_cli(
-        *sweep_args(
-            sweep_dir,
-            "model=seed",
-            "model.filters=choice(4,8)",
-            "model.kernel_size=choice(2,3)",
-            "trainer.epochs=3",
-            "hydra.sweeper.n_trials=3",
-            "hydra/sweeper/pruner=none",
-            "hydra.sweeper.refit=true",
-            baseline,
-            "hydra.sweeper.study_name=refit",
-        ),
-        cwd=tmp_path,
+    args = sweep_args(
+        sweep_dir,
+        "model=seed",
+        "model.filters=choice(4,8)",
+        "model.kernel_size=choice(2,3)",
+        "trainer.epochs=3",
+        "hydra.sweeper.n_trials=3",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.refit=true",
+        "hydra.sweeper.ensemble=3",
+        "hydra.sweeper.baselines=[{model.filters:8,model.kernel_size:3}]",
+        "hydra.sweeper.study_name=refit",
     )
+    proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     study = load_study(sweep_dir, "refit")
     assert study.trials[0].params == {"model.filters": 8, "model.kernel_size": 3}  # the baseline first
@@ -439,21 +438,24 @@ def test_refit_retrains_the_best_configuration_on_every_training_image(tmp_path)
     assert 'id="refit-test-acc"' in page and "never used to choose" in page
     assert len(pd.read_csv(sweep_dir / "trials.csv")) == 3  # the refit is not a trial
 
-    again = run_cli(
-        *sweep_args(
-            sweep_dir,
-            "model=seed",
-            "model.filters=choice(4,8)",
-            "model.kernel_size=choice(2,3)",
-            "trainer.epochs=3",
-            "hydra.sweeper.n_trials=3",
-            "hydra/sweeper/pruner=none",
-            "hydra.sweeper.refit=true",
-            baseline,
-            "hydra.sweeper.study_name=refit",
-        ),
-        cwd=tmp_path,
+    # The ensemble: the refit, then the two best trials by validation, their saved test
+    # probabilities averaged (each run's own probabilities score its own test accuracy).
+    ensemble = results["ensemble"]
+    ranked = sorted(
+        (t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: (-t.value, t.number)
     )
+    assert ensemble["members"] == [refit["dir"], *(f"trial {t.number}" for t in ranked[:2])]
+    scores = [
+        run_files.read_test_scores(sweep_dir / folder)
+        for folder in (refit["dir"], *(str(t.number) for t in ranked[:2]))
+    ]
+    assert (scores[0][0].argmax(axis=1) == scores[0][1]).mean() == pytest.approx(refit["test_acc"], abs=1e-4)
+    mean = sum(probabilities for probabilities, _ in scores) / 3
+    assert ensemble["status"] == "complete"
+    assert ensemble["test_acc"] == pytest.approx((mean.argmax(axis=1) == scores[0][1]).mean(), abs=1e-4)
+    assert 'id="ensemble-test-acc"' in page and "chose neither the members" in page
+
+    again = run_cli(*args, cwd=tmp_path)
     assert again.returncode == 0 and "refit: trial" not in again.stderr + again.stdout  # kept, not redone
 
 

@@ -87,6 +87,7 @@ def check_settings(
         baselines=baselines,
         refit=bool(settings["refit"]),
         refit_share=_refit_share(settings, timeout),
+        ensemble=_ensemble(settings["ensemble"], len(directions)),
         confirm=nested.confirm(settings["confirm"]),
         ablation=nested.ablation(settings["ablation"], baselines, space, config),
         heartbeat=nested.heartbeat(settings["heartbeat"]),
@@ -140,6 +141,23 @@ def _min_delta(raw: Any) -> float:
             key="hydra.sweeper.min_delta",
         )
     return float(raw)
+
+
+def _ensemble(size: Any, n_objectives: int) -> int:
+    key = "hydra.sweeper.ensemble"
+    if not is_whole(size, 0) or size == 1:
+        raise ConfigError(
+            f"{key}={size!r} must be a whole number of at least 2 (the models whose class "
+            "probabilities are averaged: the refit and the best complete trials), or 0 for none.",
+            key=key,
+        )
+    if size and n_objectives > 1:
+        raise ConfigError(
+            f"{key} needs a single objective: a study of several objectives has a Pareto front, "
+            f"not one order of best trials. Remove {key}.",
+            key=key,
+        )
+    return int(size)
 
 
 def _refit_share(settings: Mapping[str, Any], timeout: Any) -> float:

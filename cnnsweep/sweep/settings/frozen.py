@@ -102,6 +102,7 @@ class SweepSettings:
     baselines: tuple[dict[str, Any], ...]  # searched values tried first
     refit: bool  # retrain the best configuration on all training images at the end
     refit_share: float  # share of the timeout kept for the refit, its epochs sized to it (0: none)
+    ensemble: int  # models whose class probabilities are averaged at the end (0: none)
     confirm: ConfirmSettings  # retrain the best configurations with new seeds after the search
     ablation: AblationSettings  # the measured path from the baseline to the best
     heartbeat: Heartbeat  # with a database server: when a silent machine's trial is run again

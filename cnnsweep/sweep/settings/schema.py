@@ -184,6 +184,10 @@ class CnnsweepSweeperConf:
     # With a timeout: this share of it is kept for the refit, whose epoch count (and so its
     # learning-rate schedule) is sized to the time it gets; 0: the best trial's epoch count.
     refit_share: float = 0.0
+    # Average the class probabilities of this many models: the refit (where it ran) and the
+    # complete trials, best by the objective first; its test accuracy is reported beside the
+    # refit's (the test split never chooses). 0: none.
+    ensemble: int = 0
     confirm: ConfirmConf = field(default_factory=ConfirmConf)
     ablation: AblationConf = field(default_factory=AblationConf)
     heartbeat: HeartbeatConf = field(default_factory=HeartbeatConf)

@@ -35,6 +35,7 @@ BEATING_ATTR = "cnnsweep_beating"  # shared storage: the trial's heartbeat threa
 SURPLUS_ATTR = "cnnsweep_surplus"  # asked beyond n_trials while another worker took the last one
 REFIT_ATTR = "cnnsweep_refit"  # a study attribute: the best trial retrained on every training image
 REFIT_DIR_PREFIX = "refit-"  # its folder in the sweep dir: refit-<trial number>
+ENSEMBLE_ATTR = "cnnsweep_ensemble"  # a study attribute: the refit and best trials averaged
 CONFIRMED_ATTR = "cnnsweep_confirmed"  # a study attribute: the confirmation's statistics
 TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
@@ -263,7 +264,7 @@ def write_optimization_results(
     best_command: str | None = None,
 ) -> Path:
     """``optimization_results.yaml``: the study's states, its best trial (or Pareto front),
-    the command that reproduces the best trial, and the refit."""
+    the command that reproduces the best trial, the refit and the ensemble."""
     states = state_counts(study)
     directions = [d.name.lower() for d in study.directions]
     results: dict[str, Any] = {
@@ -303,6 +304,8 @@ def write_optimization_results(
                 "test_acc": refit.get("test_acc"),
                 **({"error": refit["error"]} if refit.get("error") else {}),
             }
+        if ensemble := study.user_attrs.get(ENSEMBLE_ATTR):
+            results["ensemble"] = ensemble  # their class probabilities averaged, scored on test
     else:
         results["pareto_front"] = [
             {"trial": t.number, "values": [finite_or_none(v) for v in t.values], "params": dict(t.params)}
