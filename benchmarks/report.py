@@ -243,13 +243,6 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
             f"; {SWEEP_JOBS} workers over {VARIANTS[variant]} (median {found['sides'][variant]['median']}) "
             + _lead_text(result)
         )
-    answers = [run.get("answer") for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]]
-    if "ensemble" in answers:
-        text += (
-            f". In {answers.count('ensemble')} of these {len(answers)} rounds cnnsweep's answer is an "
-            "ensemble (its refit and best trials averaged) where each peer's is one model: the lead "
-            "includes what the averaging buys, a step no peer takes"
-        )
     return text
 
 
@@ -263,8 +256,8 @@ def _lead_text(result: dict) -> str:
 
 
 def _quality_rounds(runs: list[dict]) -> list[str]:
-    """Each side's rounds of its current protocol as a table, the facts of those rounds, and the
-    rounds of earlier protocols."""
+    """Each side's rounds of its current protocol as a table, the facts of those rounds, the
+    rounds whose sweep averaged an ensemble, and the rounds of other protocols."""
     from benchmarks.measure.quality import PROTOCOLS, VARIANTS
     from benchmarks.measure.spread import side_accuracies, side_protocol
 
@@ -297,6 +290,7 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
         described = [run for run in counted if "cnnsweep" in run and any(pooled(run, s) for s in ours)]
         if did := [_sweep_facts(run) for run in described]:
             lines += ["What cnnsweep's sweep did in each round: " + "; ".join(did) + ".", ""]
+    lines += _ensemble_rounds(runs)
     older = []
     for run in runs:
         accs = run.get("test_acc") or run.get("best_test_acc") or {}
@@ -304,8 +298,33 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
             sides_text = ", ".join(f"{PEER_NAMES.get(side, side)} {acc}" for side, acc in left.items())
             older.append(f"{run['date']}: {sides_text}")
     if older:
-        lines += ["Sides' rounds of an earlier protocol (listed, not pooled): " + "; ".join(older) + ".", ""]
+        lines += ["Sides' rounds of another protocol (listed, not pooled): " + "; ".join(older) + ".", ""]
     return lines
+
+
+def _ensemble_rounds(runs: list[dict]) -> list[str]:
+    """Every round whose sweep averaged an ensemble: what it and the refit alone scored, and the
+    mean difference (the ensemble's gain over the refit it contains, round by round)."""
+    pairs = [
+        (run, run["cnnsweep"]["ensemble_test_acc"], run["cnnsweep"]["refit_test_acc"])
+        for run in runs
+        if run.get("cnnsweep", {}).get("ensemble_test_acc") is not None
+        and run["cnnsweep"].get("refit_test_acc") is not None
+    ]
+    if not pairs:
+        return []
+    each = "; ".join(
+        f"{run['date']} (protocol {run['protocol'].get(run.get('side', 'cnnsweep'))}): "
+        f"ensemble {ensemble} against the refit alone {refit} "
+        f"({', '.join(run['cnnsweep']['ensemble_members'] or [])})"
+        for run, ensemble, refit in pairs
+    )
+    gain = 100 * statistics.mean(ensemble - refit for _, ensemble, refit in pairs)
+    return [
+        f"The ensemble against the refit it averages, in the same round: {each}; "
+        f"mean {gain:+.2f} points over {len(pairs)} round{'s' * (len(pairs) > 1)}.",
+        "",
+    ]
 
 
 def _sweep_facts(run: dict) -> str:

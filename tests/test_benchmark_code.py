@@ -92,8 +92,8 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
         "machine": {"date": "2026-12-06T07:00", "processor": "cpu", "commit": "abc"},
         "minutes": 20.0,
         "n_jobs": 2,
-        "answer": "ensemble",
-        "answer_test_acc": 0.94,
+        "answer": "refit",
+        "answer_test_acc": 0.93,
         "wall_s": 1150.0,
         "trials": 7,
         "complete": 3,
@@ -124,6 +124,15 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
         "trial 0, trial 3"
     ) in text
     assert "a refit of 5 epochs" not in text  # a round of another protocol is not described as this one's
+    # Every round that averaged an ensemble, of any protocol, is set against its own refit.
+    assert (
+        "The ensemble against the refit it averages, in the same round: 2026-12-06T07:00 (protocol 1): "
+        "ensemble 0.94 against the refit alone 0.93 (refit-0, trial 0, trial 3); 2026-12-06T07:00 "
+        f"(protocol {PROTOCOLS['cnnsweep']}): ensemble 0.94 against the refit alone 0.93 (refit-0, trial 0, "
+        "trial 3); mean +1.00 points over 2 rounds."
+    ) in text
+    without = quality_run(result | {"ensemble_test_acc": None, "ensemble_members": None})
+    assert "The ensemble against" not in "\n".join(_quality_rounds([without]))
 
 
 def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_lead():
@@ -158,11 +167,3 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
     # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
     assert "median 0.951 " in verdict and "over every side met" in verdict
     assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict
-    assert "ensemble" not in verdict  # every round answered with its refit
-
-    # Rounds that answer with an ensemble say so beside the lead: the peers answer with one model.
-    for run in runs[1:3]:
-        run["answer"] = "ensemble"
-    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
-    assert "In 2 of these 3 rounds cnnsweep's answer is an ensemble" in verdict
-    assert "a step no peer takes" in verdict
