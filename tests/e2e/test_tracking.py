@@ -104,7 +104,10 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
     # A password in the URI (this server ignores it) must appear in no line and no file.
     with_password = server.url.replace("http://", "http://someone:hunter2@")
     tracking = ["tracking=mlflow", f"tracking.uri={with_password}", "tracking.experiment=digits-e2e"]
-    proc = run_cli(*sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=3", *tracking), cwd=tmp_path)
+    proc = run_cli(
+        *sweep_args(sweep_dir, *SEED, "hydra.sweeper.n_trials=3", "hydra.sweeper.ensemble=2", *tracking),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = proc.stdout + proc.stderr
     assert "/#/experiments/" in said  # the sweep says where to look
@@ -140,6 +143,10 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_trial_and_a_resume_continu
     assert parent.data.tags["cnnsweep.best_trial"] == str(best)
     assert parent.data.tags["cnnsweep.best_is"] == "one run"
     assert parent.data.metrics["best_objective"] == pytest.approx(results["best_value"])
+    # the ensemble of the two best trials (no refit ran): its test accuracy and its members
+    assert parent.data.metrics["ensemble_test_acc"] == pytest.approx(results["ensemble"]["test_acc"])
+    assert parent.data.tags["cnnsweep.ensemble"] == ", ".join(results["ensemble"]["members"])
+    assert parent.data.params["ensemble"] == "2"
     best_run = next(c for c in children if c.data.tags["cnnsweep.trial"] == str(best))
     assert best_run.data.tags.get("cnnsweep.model") == "true"
     assert best_run.data.metrics["test_acc"] == pytest.approx(table.set_index("trial_number").test_acc[best])
