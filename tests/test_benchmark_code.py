@@ -87,6 +87,17 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
     from benchmarks.measure.quality import PROTOCOLS, quality_run
     from benchmarks.report import _quality_rounds
 
+    # What the sweep did, as the round keeps it: exactly these facts of the result.
+    facts = {
+        "trials": 7,
+        "complete": 3,
+        "best_trial": 0,
+        "refit_epochs": 21,
+        "best_test_acc": 0.925,
+        "refit_test_acc": 0.93,
+        "ensemble_test_acc": 0.94,
+        "ensemble_members": ["refit-0", "trial 0", "trial 3"],
+    }
     result = {
         "protocol": {"cnnsweep": PROTOCOLS["cnnsweep"]},
         "machine": {"date": "2026-12-06T07:00", "processor": "cpu", "commit": "abc"},
@@ -95,27 +106,11 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
         "answer": "refit",
         "answer_test_acc": 0.93,
         "wall_s": 1150.0,
-        "trials": 7,
-        "complete": 3,
-        "best_trial": 0,
-        "refit_epochs": 21,
-        "best_test_acc": 0.925,
-        "refit_test_acc": 0.93,
-        "ensemble_test_acc": 0.94,
-        "ensemble_members": ["refit-0", "trial 0", "trial 3"],
         "peers": {},
+        **facts,
     }
     run = quality_run(result)
-    assert run["cnnsweep"] == {
-        "trials": 7,
-        "complete": 3,
-        "best_trial": 0,
-        "refit_epochs": 21,
-        "best_test_acc": 0.925,
-        "refit_test_acc": 0.93,
-        "ensemble_test_acc": 0.94,
-        "ensemble_members": ["refit-0", "trial 0", "trial 3"],
-    }
+    assert run["cnnsweep"] == facts
     older = quality_run(result | {"protocol": {"cnnsweep": 1}, "refit_epochs": 5})
     text = "\n".join(_quality_rounds([older, run]))
     assert (

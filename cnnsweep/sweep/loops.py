@@ -3,8 +3,8 @@ job (which reports every epoch to the pruner), tell the study how it ended, unti
 budget is spent or something says stop. The coordinator's (:func:`coordinate`): recover
 what a killed sweep left running, run the worker loops where
 :mod:`cnnsweep.sweep.workers.placement` says (here, or as worker processes or SLURM jobs),
-print a line per finished trial, then confirm, ablate, refit and average, and write the records and
-the report however it ends."""
+print a line per finished trial, then confirm, ablate, refit and average, and write the
+records and the report however it ends."""
 
 from __future__ import annotations
 
