@@ -351,3 +351,22 @@ def test_tensorboard_writes_scalars_and_the_trials_hparams(tiny_config, tmp_path
     assert hparams["model.filters"].number_value == 8 and hparams["model.padding"].string_value == "same"
     objective = [float(make_ndarray(e.tensor_proto)) for e in session.Tensors("objective")]
     assert objective[-1] == pytest.approx(result.objective)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_the_test_loss_is_the_compiled_loss_of_keras(smoothing):
+    """scoring.cross_entropy, in NumPy, gives what the compiled CategoricalCrossentropy gives,
+    label smoothing and probabilities at the clip's edges included."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.scoring import cross_entropy, one_hot
+
+    rng = np.random.default_rng(3)
+    probabilities = rng.dirichlet(np.full(10, 0.3), size=200).astype(np.float32)
+    probabilities[:5] = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 5)]  # certain, maybe wrong
+    labels = rng.integers(0, 10, 200)
+    expected = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(
+        one_hot(labels, 10), probabilities
+    )
+    assert cross_entropy(labels, probabilities, label_smoothing=smoothing) == pytest.approx(
+        float(np.asarray(expected)), rel=1e-5
+    )

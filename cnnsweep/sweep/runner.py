@@ -12,6 +12,7 @@ coordinator of the same study.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -164,6 +165,9 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
     if trains_here:  # a coordinator of worker processes only watches
         select_backend(settings.run.backend)
         import_keras()
+    # What is loaded now (Keras, Optuna, Hydra, the data) lives as long as the sweep: out of
+    # Python's cyclic collector, whose every full pass over it cost ~0.2 s, ~0.1 s a digits trial.
+    gc.freeze()
 
 
 # ---------------------------------------------------------------- the worker's loop

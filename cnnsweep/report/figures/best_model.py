@@ -6,6 +6,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from cnnsweep.report.evaluate import Predictions
 from cnnsweep.report.figures import STATE_COLOURS, new_figure, save
@@ -39,33 +42,49 @@ def confusion_matrix(predictions: Predictions, target: Path) -> Path:
     return save(fig, target)
 
 
-def example_images(predictions: Predictions, target: Path) -> Path:
-    """A grid of test images with the prediction and the truth; mistakes framed."""
+def example_images(predictions: Predictions, target: Path, cols: int = 8) -> Path:
+    """A grid of test images with the prediction and the truth; mistakes framed.
+
+    Every image is drawn on one axes, each in its own cell: an axes per image cost ~0.8 s of
+    a sweep's report (ticks, spines and layout 24 times over); this costs a tenth of that.
+    """
     shown = predictions.examples()
     classes, truth, predicted = predictions.class_names, predictions.truth, predictions.predicted
-    cols = 8
+    image_inches, caption_inches, gap_inches, title_inches, bottom_inches = 1.25, 0.32, 0.25, 0.45, 0.1
+    cell_w = (image_inches + gap_inches) / image_inches  # in image widths: an image is 1 x 1
+    cell_h = (image_inches + caption_inches + gap_inches / 2) / image_inches
     rows = math.ceil(len(shown) / cols)
-    fig, axes = new_figure((cols * 1.5, rows * 1.75), rows, cols, squeeze=False)
-    for ax, index in zip(axes.flat, shown, strict=False):
+    grid_inches = (cols * cell_w * image_inches, rows * cell_h * image_inches)
+    fig = Figure(figsize=(grid_inches[0], grid_inches[1] + title_inches + bottom_inches), dpi=100)
+    FigureCanvasAgg(fig)
+    height = fig.get_figheight()
+    ax = fig.add_axes((0, bottom_inches / height, 1, grid_inches[1] / height))
+    for i, index in enumerate(shown):
+        left = (i % cols) * cell_w + (cell_w - 1) / 2
+        top = (i // cols) * cell_h + (cell_h - 1)
         image = predictions.images[index]
+        grey = image.shape[-1] == 1
         ax.imshow(
-            image.squeeze(-1) if image.shape[-1] == 1 else image,
-            cmap="gray" if image.shape[-1] == 1 else None,
+            image[..., 0] if grey else image,
+            cmap="gray" if grey else None,
+            extent=(left, left + 1, top + 1, top),
+            interpolation="nearest",
         )
         wrong = predicted[index] != truth[index]
-        ax.set_title(
+        colour = STATE_COLOURS["failed"] if wrong else "black"
+        ax.text(
+            left + 0.5,
+            top - 0.04,
             f"{'✗' if wrong else '✓'} {classes[predicted[index]]}\n(true {classes[truth[index]]})",
+            ha="center",
+            va="bottom",
             fontsize=7,
-            color=STATE_COLOURS["failed"] if wrong else "black",
+            color=colour,
         )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        for spine in ax.spines.values():
-            spine.set_visible(wrong)
-            spine.set_color(STATE_COLOURS["failed"])
-            spine.set_linewidth(3)
-    for ax in list(axes.flat)[len(shown) :]:
-        ax.set_visible(False)
-    fig.suptitle("test images: predicted (true); mistakes framed")
+        if wrong:
+            ax.add_patch(Rectangle((left, top), 1, 1, fill=False, edgecolor=colour, linewidth=3))
+    ax.set_xlim(0, cols * cell_w)
+    ax.set_ylim(rows * cell_h, 0)
+    ax.set_axis_off()
+    fig.suptitle("test images: predicted (true); mistakes framed", y=1 - 0.1 / height, va="top")
     return save(fig, target)
