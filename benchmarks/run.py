@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                     2 if quick else 30,
                     1 if quick else 2,
                     with_tuner=not (quick or args.no_tuner),
-                    rounds=1 if quick else 3,
+                    rounds=1 if quick else 5,
                 )
             elif which == "throughput":
                 result = throughput(1 if quick else 2, 2000 if quick else 20000)

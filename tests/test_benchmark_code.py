@@ -162,3 +162,23 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
     # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
     assert "median 0.951 " in verdict and "over every side met" in verdict
     assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict
+
+
+def test_benchmark_1_pairs_each_rounds_commands_rather_than_subtracting_medians():
+    from benchmarks.measure.overhead import paired_overheads
+
+    sweep, plain = [41.73, 41.28, 41.29], [37.13, 35.05, 38.68]
+    # The medians' difference would be 41.29 - 37.13 = 4.16 s, 139 ms a trial: met. The rounds say not.
+    rounds = paired_overheads(sweep, plain, 30)
+    assert rounds == [153, 208, 87]
+    result = {
+        "command_overhead_ms_per_trial": 153,
+        "command_ratio": 1.12,
+        "trial_phase_overhead_ms_per_trial": 91,
+        "round_overheads_ms_per_trial": rounds,
+    }
+    assert _verdict("overhead", result).startswith(
+        "NOT met: 153 ms per trial over the plain loop, whole commands (the median of the rounds' "
+        "153, 208, 87 ms)"
+    )
+    assert paired_overheads([50.0], plain, 30) == [429]  # KerasTuner stopped after one round

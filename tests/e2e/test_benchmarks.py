@@ -83,9 +83,11 @@ def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     assert scaling["same_configurations"] == 2  # both sides ran the list's first two
     commands = {results[name]["command"] for name in results if name != "quality_runs"}
     assert len(commands) == 1 and commands.pop().startswith("python -m benchmarks.run overhead")
-    assert results["overhead"]["command_overhead_ms_per_trial"] == round(
-        1000 * (results["overhead"]["sweep_command_s"] - results["overhead"]["plain_command_s"]) / 2
+    overhead = results["overhead"]
+    assert overhead["command_overhead_ms_per_trial"] == round(
+        1000 * (overhead["sweep_command_s"] - overhead["plain_command_s"]) / 2
     )
+    assert overhead["round_overheads_ms_per_trial"] == [overhead["command_overhead_ms_per_trial"]]
     assert 0 <= results["defaults"]["test_acc"] <= 1 and results["defaults"]["command_s"] > 0
     trust = results["trust"]
     assert trust["confirm_runs"] >= 1 and 0 <= trust["single_run_picks_confirmed_winner"] <= 1
