@@ -167,6 +167,8 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
         import_keras()
     # What is loaded now (Keras, Optuna, Hydra, the data) lives as long as the sweep: out of
     # Python's cyclic collector, whose every full pass over it cost ~0.2 s, ~0.1 s a digits trial.
+    # A sweep's process is its own (the command, or the child cnnsweep.api starts), so nothing
+    # of a caller's is kept from the collector.
     gc.freeze()
 
 
