@@ -301,7 +301,11 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
     for run in runs:
         accs = run.get("test_acc") or run.get("best_test_acc") or {}
         if left := {side: acc for side, acc in accs.items() if not pooled(run, side)}:
-            sides_text = ", ".join(f"{PEER_NAMES.get(side, side)} {acc}" for side, acc in left.items())
+            sides_text = ", ".join(
+                f"{PEER_NAMES.get(side, side)} {acc}"
+                + (f" (protocol {side_protocol(run, side)})" if "protocol" in run else "")
+                for side, acc in left.items()
+            )
             older.append(f"{run['date']}: {sides_text}")
     if older:
         lines += ["Sides' rounds of another protocol (listed, not pooled): " + "; ".join(older) + ".", ""]

@@ -119,6 +119,7 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
         "trial 0, trial 3"
     ) in text
     assert "a refit of 5 epochs" not in text  # a round of another protocol is not described as this one's
+    assert "(listed, not pooled): 2026-12-06T07:00: cnnsweep 0.93 (protocol 1)." in text
     # Every round that averaged an ensemble, of any protocol, is set against its own refit.
     assert (
         "The ensemble against the refit it averages, in the same round: 2026-12-06T07:00 (protocol 1): "

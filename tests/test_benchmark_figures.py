@@ -60,6 +60,8 @@ FIGURES: dict[tuple[str, str], tuple[str, float] | list[tuple[str, float]]] = {
     ("README.md", "0.9330"): ("quality_runs[11].test_acc.cnnsweep", 1),
     ("README.md", "0.9334"): ("quality_runs[12].cnnsweep.refit_test_acc", 1),
     ("README.md", "0.9325"): ("quality_runs[13].cnnsweep.refit_test_acc", 1),
+    ("README.md", "0.9352"): ("quality_runs[14].test_acc.cnnsweep", 1),
+    ("README.md", "0.9364"): ("quality_runs[15].test_acc.cnnsweep", 1),
     ("README.md", "0.9335"): ("quality_runs[2].test_acc.train_longer", 1),
     ("README.md", "0.9336"): ("quality_runs[9].test_acc.cnnsweep_n_jobs_1", 1),
     ("README.md", "0.9310"): ("quality_runs[10].test_acc.cnnsweep_n_jobs_1", 1),

@@ -166,7 +166,7 @@ def _warm_up(settings: SweepSettings, trains_here: bool) -> None:
         select_backend(settings.run.backend)
         import_keras()
     # What is loaded now (Keras, Optuna, Hydra, the data) lives as long as the sweep: out of
-    # Python's cyclic collector, whose every full pass over it cost ~0.2 s, ~0.1 s a digits trial.
+    # Python's cyclic collector, whose every full pass over it cost ~0.19 s (~0.08 s a digits trial).
     # A sweep's process is its own (the command, or the child cnnsweep.api starts), so nothing
     # of a caller's is kept from the collector.
     gc.freeze()

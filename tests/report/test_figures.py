@@ -151,3 +151,28 @@ def test_a_cjk_font_installed_after_matplotlibs_cache_is_used(tmp_path, monkeypa
     curves.wide_fonts(fig)
     assert "WenQuanYi Zen Hei" in fig.texts[0].get_fontfamily()
     assert any("wqy" in f.fname for f in font_manager.fontManager.ttflist)
+
+
+def test_the_test_image_grid_shows_each_image_once_its_caption_and_frames_only_the_mistakes(
+    tmp_path, monkeypatch
+):
+    from matplotlib.patches import Rectangle
+
+    from cnnsweep.report import evaluate
+    from cnnsweep.report.figures import best_model
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 30)
+    predicted = np.where(np.arange(30) % 4 == 0, (truth + 1) % 3, truth)
+    predictions = evaluate.Predictions(2, ("a", "b", "c"), rng.random((30, 8, 8, 1)), truth, predicted)
+    drawn = []
+    monkeypatch.setattr(best_model, "save", lambda fig, target: drawn.append(fig) or target)
+    best_model.example_images(predictions, tmp_path / "examples.png")
+    [ax] = drawn[0].axes
+    shown = predictions.examples()
+    assert len(ax.images) == len(shown)
+    mistakes = [i for i in shown if predicted[i] != truth[i]]
+    assert sum(isinstance(p, Rectangle) for p in ax.patches) == len(mistakes) > 0
+    captions = [t.get_text() for t in ax.texts]
+    assert sum(c.startswith("✗") for c in captions) == len(mistakes)
+    assert captions[0] == f"✗ {'abc'[predicted[shown[0]]]}\n(true {'abc'[truth[shown[0]]]})"
