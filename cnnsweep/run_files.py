@@ -14,6 +14,7 @@ import errno
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,10 @@ def ensure_writable_dir(directory: Path) -> None:
         OSError: it cannot be created or written (the caller words the message).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    probe = directory / ".cnnsweep-write-test"
-    probe.write_bytes(b"")
-    probe.unlink()
+    # A probe of its own: a sweep's worker processes check the same folder at the same moment,
+    # and one shared name would let one remove another's probe before it does.
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".cnnsweep-write-test-"):
+        pass
 
 
 def write_error_message(exc: OSError, folder: Path) -> str:

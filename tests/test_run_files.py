@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import json
 import math
+import threading
 
 import pandas as pd
 import pytest
 
 from cnnsweep import run_files
 from cnnsweep.atomic import atomic_path
+from cnnsweep.run_files import ensure_writable_dir
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -91,3 +93,27 @@ def test_every_recorded_metric_is_a_metrics_json_key_of_a_run(tiny_config, tmp_p
     metrics = train(tiny_config, tmp_path).metrics
     assert set(run_files.RECORDED_METRICS) - {"error", "stopped_by"} <= set(metrics)
     assert metrics["status"] in run_files.STATUSES
+
+
+def test_workers_checking_one_folder_at_once_never_see_it_unwritable(tmp_path):
+    """A sweep's worker processes each check hydra.sweep.dir as they start, at the same
+    moment: no check may remove the probe of another (which read as "not a writable
+    directory" and ended that worker). Threads race the check here, hundreds of times."""
+    start = threading.Barrier(6)
+    errors: list[OSError] = []
+
+    def check_repeatedly():
+        start.wait()
+        for _ in range(300):
+            try:
+                ensure_writable_dir(tmp_path)
+            except OSError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=check_repeatedly) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
+    assert list(tmp_path.iterdir()) == []  # no probe left behind

@@ -8,6 +8,7 @@ sweeps alone start forty processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -78,13 +79,47 @@ def popen_sweep(tmp_path: Path, *args: str, env: dict | None = None) -> subproce
     )
 
 
-def wait_for(condition, timeout: float = 120.0, every: float = 0.2):
+def wait_for(condition, timeout: float = 120.0, every: float = 0.2, *, proc=None, explain=None):
+    """``condition()``'s first truthy value, polled every ``every`` seconds.
+
+    With ``proc`` (the sweep under test), a sweep that ends first fails the wait at once, and
+    a timeout kills it: either way the failure shows its output and ``explain()`` (e.g. the
+    study's trials), so a failure in CI says what the sweep was doing.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := condition():
             return result
+        if proc is not None and proc.poll() is not None:
+            ended = f"the sweep ended (status {proc.returncode}) before {condition.__name__}"
+            raise AssertionError(ended + _what_happened(proc, explain))
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {condition.__doc__ or condition}")
+    what = f"timed out after {timeout}s waiting for {condition.__doc__ or condition.__name__}"
+    raise AssertionError(what + (_what_happened(proc, explain) if proc is not None else ""))
+
+
+def _what_happened(proc: subprocess.Popen, explain) -> str:
+    state = _quietly(explain) if explain is not None else None
+    for pid in [*_descendants(proc.pid), proc.pid]:  # workers hold the output pipes too
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    return f"\n--- state: {state}\n--- stdout (end):\n{out[-4000:]}\n--- stderr (end):\n{err[-4000:]}"
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every living process below ``pid`` (worker processes start their own sessions)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def running_trial(sweep_dir: Path, name: str, at_least: int = 0):
@@ -221,7 +256,12 @@ def test_two_workers_asking_at_once_for_the_last_trial_end_with_exactly_n_trials
                 t for t in trials if t.state == TrialState.RUNNING
             ]
 
-        wait_for(both_waiting_to_ask, timeout=240, every=0.5)
+        def trials_now():
+            return [
+                (t.number, t.state.name, sorted(t.user_attrs)) for t in load_study(sweep_dir, "last").trials
+            ]
+
+        wait_for(both_waiting_to_ask, timeout=240, every=0.5, proc=proc, explain=trials_now)
         time.sleep(2.0)  # both workers are past the budget check, held at the ask
         release.touch()
         out, err = proc.communicate(timeout=300)

@@ -3,12 +3,14 @@ its command, Ctrl-C, and the supervision that replaces a crashed one."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 
 import pytest
 
+from cnnsweep import exits
 from cnnsweep.sweep.workers.env import STORAGE_VAR, WorkerEnv, local_workers, worker_command
 from cnnsweep.sweep.workers.interrupts import StopRequest
 from cnnsweep.sweep.workers.local import LocalProcesses
@@ -119,6 +121,25 @@ def test_a_crashed_worker_is_reported_once_and_replaced_while_a_clean_exit_is_no
     processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
     assert deaths == [f"signal {signal.SIGKILL}"]
     assert marker.exists() and all(p.returncode == 0 for p in processes.processes)
+
+
+def test_a_worker_that_refuses_its_input_is_named_once_and_not_restarted(caplog):
+    """A worker that exits with the bad-input status would refuse again: it is not a death to
+    recover from, but the sweep says it goes on with one worker fewer."""
+    envs = [{**os.environ, "CODE": "0"}, {**os.environ, "CODE": str(exits.USER_ERROR)}]
+    deaths = []
+    processes = LocalProcesses(
+        [sys.executable, "-c", "import os; raise SystemExit(int(os.environ['CODE']))"], envs, StopRequest()
+    )
+    with caplog.at_level(logging.WARNING, logger="cnnsweep"):
+        processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
+    assert deaths == []
+    assert [p.returncode for p in processes.processes] == [0, exits.USER_ERROR]
+    refused = [r.getMessage() for r in caplog.records if "refused to start" in r.getMessage()]
+    assert refused == [
+        f"worker process {processes.processes[1].pid} refused to start (see its error above): "
+        "the sweep goes on with one worker fewer"
+    ]
 
 
 def test_more_workers_than_the_memory_holds_are_refused_with_a_workable_count():

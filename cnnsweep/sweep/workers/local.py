@@ -70,9 +70,16 @@ class LocalProcesses:
                 self.stop_request.check()
                 for index, process in enumerate(self.processes):
                     code = process.poll()
-                    if code in (None, 0, exits.USER_ERROR, exits.INTERRUPTED) or process.pid in handled:
+                    if code in (None, 0, exits.INTERRUPTED) or process.pid in handled:
                         continue
                     handled.add(process.pid)
+                    if code == exits.USER_ERROR:  # its one-line error is on stderr already
+                        log.warning(
+                            "worker process %d refused to start (see its error above): "
+                            "the sweep goes on with one worker fewer",
+                            process.pid,
+                        )
+                        continue
                     how = f"signal {-code}" if code < 0 else f"exit status {code}"
                     log.warning("worker process %d died (%s)", process.pid, how)
                     if on_death(process.pid, how) and restarts < MAX_RESTARTS_PER_WORKER * len(self.envs):
