@@ -190,7 +190,7 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
         env={"CNNSWEEP_FAULT": "between:1:hold", "CNNSWEEP_FAULT_RELEASE": str(release)},
     )
     try:
-        victim = wait_for(lambda: running_trial(sweep_dir, "pair"), timeout=180)
+        victim = wait_for(lambda: running_trial(sweep_dir, "pair"), timeout=180, proc=proc)
         pid = victim.user_attrs[records.WORKER_ATTR]
         os.kill(pid, signal.SIGKILL)
 
@@ -202,7 +202,7 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
                 if t.state == TrialState.COMPLETE and t.user_attrs.get(records.RETRY_ATTR) == victim.number
             ]
 
-        retry = wait_for(retry_done, timeout=240, every=0.5)[0]
+        retry = wait_for(retry_done, timeout=240, every=0.5, proc=proc)[0]
         release.touch()
         out, err = proc.communicate(timeout=300)
     finally:
@@ -304,7 +304,7 @@ def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_p
                 study = optuna.load_study(study_name="restart", storage=server.url)
                 return any(t.number >= 1 and t.state == TrialState.RUNNING for t in study.get_trials())
 
-            wait_for(lambda: _quietly(second_trial_running), timeout=180, every=0.5)
+            wait_for(lambda: _quietly(second_trial_running), timeout=180, every=0.5, proc=proc)
             server.stop("fast")
             time.sleep(4.0)
             server.start()
@@ -476,7 +476,7 @@ def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_o
                 trials = optuna.load_study(study_name="paused", storage=server.url).get_trials()
                 return trials and trials[0].state == TrialState.RUNNING and not trials[0].intermediate_values
 
-            wait_for(lambda: _quietly(first_trial_held), timeout=180, every=0.5)
+            wait_for(lambda: _quietly(first_trial_held), timeout=180, every=0.5, proc=proc)
             time.sleep(1.0)  # in its second batch: at least one heartbeat written
             os.kill(proc.pid, signal.SIGSTOP)
             (tmp_path / "go").touch()
@@ -585,7 +585,7 @@ def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path, sent, status, name, 
     )
     proc = popen_sweep(tmp_path, *args)
     try:
-        wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=n_jobs), timeout=180)
+        wait_for(lambda: running_trial(sweep_dir, "ctrlc", at_least=n_jobs), timeout=180, proc=proc)
         proc.send_signal(sent)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -623,7 +623,7 @@ def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead
     )
     first = popen_sweep(tmp_path, *args)
     try:
-        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=0), timeout=180)
+        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=0), timeout=180, proc=first)
         second = run_cli(*args, cwd=tmp_path, timeout=180)
         out, err = first.communicate(timeout=300)
     finally:
@@ -639,7 +639,7 @@ def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead
     more = [a if a != "hydra.sweeper.n_trials=3" else "hydra.sweeper.n_trials=5" for a in args]
     owner = popen_sweep(tmp_path, *more)
     try:
-        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=3), timeout=180)
+        wait_for(lambda: running_trial(sweep_dir, "twice", at_least=3), timeout=180, proc=owner)
         owner.kill()
         owner.wait()
     finally:
