@@ -240,12 +240,27 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     for side, result in found["leads"].items():
         theirs = found["sides"][side]["median"]
         text += f"; over {PEER_NAMES.get(side, side)} (median {theirs}) {_lead_text(result)}"
+        if overrun := _time_box_overrun_s(runs, side, PROTOCOLS[side], r["minutes"]):
+            text += f" (its whole command overran the time box by up to {overrun:.0f} s)"
     for variant, result in found["variant_leads"].items():
         text += (
             f"; {SWEEP_JOBS} workers over {VARIANTS[variant]} (median {found['sides'][variant]['median']}) "
             + _lead_text(result)
         )
     return text
+
+
+def _time_box_overrun_s(runs: list[dict], side: str, protocol: int, minutes: float) -> float:
+    """How far ``side``'s longest whole command of its current protocol ran past the time box
+    (0 when every one ended within it): a lead over a side that had more time says so."""
+    from benchmarks.measure.spread import side_protocol
+
+    walls = [
+        run["wall_s"][side]
+        for run in runs
+        if side in (run.get("wall_s") or {}) and side_protocol(run, side) == protocol
+    ]
+    return max([0.0, *(wall - 60 * minutes for wall in walls)])
 
 
 def _lead_text(result: dict) -> str:

@@ -163,6 +163,11 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
     # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
     assert "median 0.951 " in verdict and "over every side met" in verdict
     assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict
+    assert "overran the time box" not in verdict  # every train_longer round ended within it
+
+    runs[0]["wall_s"]["train_longer"] = 1231.0  # one round of the peer ran 31 s past the 20 minutes
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
+    assert "rounds) (its whole command overran the time box by up to 31 s)" in verdict
 
 
 def test_benchmark_1_pairs_each_rounds_commands_rather_than_subtracting_medians():
