@@ -2,6 +2,7 @@
 
     python -m benchmarks.run                 # 1-3: overhead, throughput, pruning (~15 min, 2 cores)
     python -m benchmarks.run quality         # 4: a 20-minute sweep against two peers (~60 min a round)
+    python -m benchmarks.run quality --no-sweep --peers train_longer  # 4: a peer's rounds alone
     python -m benchmarks.run scaling         # 5: trials per hour with n_jobs 1 and 2
     python -m benchmarks.run defaults        # 6: the default run on Fashion-MNIST, timed (~5 min)
     python -m benchmarks.run trust           # 7: the winner's curse: a sweep confirmed with new seeds
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=1, help="benchmark 4: rounds of every side")
     parser.add_argument(
+        "--no-sweep",
+        action="store_true",
+        help="benchmark 4: rounds of the peers alone (after a peer's protocol changed)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=SWEEP_JOBS,
@@ -110,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [w for w in args.which if w not in known]:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     args.which = args.which or list(known[:3])
+    if args.no_sweep and (args.no_tuner or not args.peers):
+        parser.error("--no-sweep runs the peers alone: name them with --peers (and drop --no-tuner)")
     command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
     quick = args.quick
     updates: dict = {}
@@ -141,13 +149,16 @@ def main(argv: list[str] | None = None) -> int:
                         *(tiny if quick else ()),
                         peers=() if args.no_tuner else tuple(args.peers),
                         peer_minutes=0.15 if quick else None,
+                        sweep=not args.no_sweep,
                     )
                     result["machine"] = machine()
                     result["command"] = command
                     result["seconds"] = round(time.perf_counter() - started, 1)
                     started = time.perf_counter()
                     runs = recorded_quality_runs(args.results) + [quality_run(result)]
-                    write_results(args.results, {"quality": result, "quality_runs": runs})
+                    # A round of the peers alone adds its rounds; "quality" stays the last sweep's.
+                    latest = {"quality": result} if result["side"] is not None else {}
+                    write_results(args.results, {**latest, "quality_runs": runs})
                     print(json.dumps(result, indent=2), flush=True)
                 continue
             elif which == "defaults":

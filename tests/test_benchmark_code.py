@@ -188,3 +188,65 @@ def test_benchmark_1_pairs_each_rounds_commands_rather_than_subtracting_medians(
         "153, 208, 87 ms)"
     )
     assert paired_overheads([50.0], plain, 30) == [429]  # KerasTuner stopped after one round
+
+
+def test_benchmark_4s_peers_alone_add_their_rounds_without_a_sweep(tmp_path, monkeypatch):
+    """A round of the peers alone (after a peer's protocol changed) runs no sweep, keeps only
+    the peers' accuracies and walls, and is pooled with the sweep's rounds for that peer."""
+    import json
+    import subprocess
+
+    from benchmarks.measure import quality as bench
+    from benchmarks.report import _quality_rounds, _quality_verdict
+
+    def no_sweep(*args, **kwargs):
+        raise AssertionError("a round of the peers alone started the sweep")
+
+    ran = []
+
+    def peer_command(*args, cwd):
+        ran.append(args[1])
+        out = json.dumps({"best_test_acc": 0.93, "wall_s": 1190.0})
+        return 1195.0, subprocess.CompletedProcess(args, 0, stdout=out + "\n")
+
+    monkeypatch.setattr(bench, "run_sweep", no_sweep)
+    monkeypatch.setattr(bench, "run_python", peer_command)
+    result = bench.quality(tmp_path, 20.0, 2, peers=("train_longer",), sweep=False)
+    assert ran == ["benchmarks.train_longer"]
+    assert result["side"] is None and result["lead_points"] == {}
+    machine = {"date": "d", "processor": "cpu", "commit": "c", "cpu_cores": 2}
+    alone = bench.quality_run(result | {"machine": machine})
+    assert alone["test_acc"] == {"train_longer": 0.93} and alone["wall_s"] == {"train_longer": 1195.0}
+    assert alone["protocol"] == {"train_longer": bench.PROTOCOLS["train_longer"]} and "cnnsweep" not in alone
+
+    def sweep_round(acc):
+        return bench.quality_run(
+            {
+                "side": "cnnsweep",
+                "protocol": {"cnnsweep": bench.PROTOCOLS["cnnsweep"]},
+                "machine": machine,
+                "minutes": 20.0,
+                "n_jobs": 2,
+                "answer": "refit",
+                "answer_test_acc": acc,
+                "wall_s": 1170.0,
+                **{"trials": 5, "complete": 2, "best_trial": 0, "refit_epochs": 20},
+                "peers": {},
+            }
+        )
+
+    runs = [sweep_round(0.94), sweep_round(0.941), alone]
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
+    assert "over the default model trained for the whole time box (median 0.93) +1.05 points" in verdict
+    assert "2 vs 1 rounds" in verdict
+    table = "\n".join(_quality_rounds(runs))
+    assert "| the default model trained for the whole time box | 1 | 0.9300 |" in table
+
+
+def test_benchmark_4_refuses_a_round_with_no_side_to_run(capsys):
+    from benchmarks.run import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["quality", "--no-sweep", "--no-tuner"])
+    assert refused.value.code == 2
+    assert "--no-sweep runs the peers alone: name them with --peers" in capsys.readouterr().err

@@ -72,14 +72,66 @@ def quality(
     *extra: str,
     peers: tuple[str, ...] = (),
     peer_minutes: float | None = None,
+    sweep: bool = True,
 ) -> dict:
     """Best-by-validation test accuracy of a time-boxed deep_cnn sweep on real Fashion-MNIST,
     then of each peer on the same space, split and time box (run one after another, alone).
 
     The time box is hydra.sweeper.timeout: the whole sweep, report included; each side's
     ``wall_s`` is its whole command. ``peer_minutes`` (the quick check) gives the peers
-    another time box.
+    another time box. Without ``sweep`` the round runs the peers alone (a peer whose
+    protocol changed needs rounds of its own, not more rounds of the sweep): its result has
+    ``side`` None and no answer.
     """
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = _sweep_round(workdir, minutes, n_jobs, *extra) if sweep else _no_sweep(minutes)
+    result["peers"] = {}
+    given = dict(o.split("=", 1) for o in extra)
+    limits = [
+        f"--{key.split('.')[1].replace('_', '-')}={given[key]}"
+        for key in ("dataset.train_limit", "dataset.test_limit")
+        if key in given
+    ]
+    for name, module, recipe in PEERS:
+        if name not in peers:
+            continue
+        args = [
+            given.get("dataset", "fashion_mnist"),
+            str(peer_minutes or minutes),
+            recipe,
+            f"--workdir={workdir / name}",
+            *limits,
+        ]
+        try:
+            peer_wall, proc = run_python("-m", module, *args, cwd=workdir)
+        except RuntimeError as exc:
+            result["peers"][name] = {"recipe": recipe, "error": str(exc).splitlines()[0]}
+            continue
+        peer = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["peers"][name] = {**peer, "wall_s": round(peer_wall, 1), "script_s": peer["wall_s"]}
+        result["protocol"][name] = PROTOCOLS[name]
+    result["lead_points"] = {
+        name: round(100 * (result["answer_test_acc"] - peer["best_test_acc"]), 2)
+        for name, peer in result["peers"].items()
+        if "best_test_acc" in peer and result["answer_test_acc"] is not None
+    }
+    return result
+
+
+def _no_sweep(minutes: float) -> dict:
+    """A round of the peers alone: the sweep's fields, empty."""
+    return {
+        "side": None,
+        "protocol": {},
+        "minutes": minutes,
+        "n_jobs": None,
+        "answer": None,
+        "answer_test_acc": None,
+    }
+
+
+def _sweep_round(workdir: Path, minutes: float, n_jobs: int, *extra: str) -> dict:
+    """The round's deep_cnn sweep, time-boxed, and what it answered."""
     side = sweep_side(n_jobs)
     flags = (
         "+sweep=deep_cnn",
@@ -90,7 +142,6 @@ def quality(
         *SWEEP_FLAGS,
         *extra,
     )
-    workdir.mkdir(parents=True, exist_ok=True)
     wall, sweep_dir = run_sweep(workdir, "quality", *flags)
     study = open_study(sweep_dir)
     complete = [t for t in study.trials if metrics_of(t).get("state") == "complete"]
@@ -126,36 +177,6 @@ def quality(
         "answer_test_acc": answer_acc,
         "best_params": best.params,
         "best_params_count": metrics_of(best).get("params_count"),
-        "peers": {},
-    }
-    given = dict(o.split("=", 1) for o in extra)
-    limits = [
-        f"--{key.split('.')[1].replace('_', '-')}={given[key]}"
-        for key in ("dataset.train_limit", "dataset.test_limit")
-        if key in given
-    ]
-    for name, module, recipe in PEERS:
-        if name not in peers:
-            continue
-        args = [
-            given.get("dataset", "fashion_mnist"),
-            str(peer_minutes or minutes),
-            recipe,
-            f"--workdir={workdir / name}",
-            *limits,
-        ]
-        try:
-            peer_wall, proc = run_python("-m", module, *args, cwd=workdir)
-        except RuntimeError as exc:
-            result["peers"][name] = {"recipe": recipe, "error": str(exc).splitlines()[0]}
-            continue
-        peer = json.loads(proc.stdout.strip().splitlines()[-1])
-        result["peers"][name] = {**peer, "wall_s": round(peer_wall, 1), "script_s": peer["wall_s"]}
-        result["protocol"][name] = PROTOCOLS[name]
-    result["lead_points"] = {
-        name: round(100 * (result["answer_test_acc"] - peer["best_test_acc"]), 2)
-        for name, peer in result["peers"].items()
-        if "best_test_acc" in peer
     }
     return result
 
@@ -165,6 +186,17 @@ def quality_run(result: dict) -> dict:
     answer's) and whole command, and the facts of the round."""
     scored = {name: peer for name, peer in result["peers"].items() if "best_test_acc" in peer}
     side = result.get("side", "cnnsweep")
+    if side is None:  # the peers alone: no sweep, no answer
+        return {
+            "protocol": result["protocol"],
+            "date": result["machine"]["date"],
+            "processor": result["machine"]["processor"],
+            "commit": result["machine"].get("commit"),
+            "minutes": result["minutes"],
+            "answer": None,
+            "test_acc": {name: peer["best_test_acc"] for name, peer in scored.items()},
+            "wall_s": {name: peer["wall_s"] for name, peer in scored.items()},
+        }
     return {
         "protocol": result["protocol"],
         "date": result["machine"]["date"],
