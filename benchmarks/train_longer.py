@@ -4,11 +4,13 @@ for the whole time box.
     python -m benchmarks.train_longer DATASET MINUTES cnnsweep [--train-limit N] [--test-limit N]
 
 The baseline (cnnsweep's default model) trains with cnnsweep's recipe (see
-:mod:`benchmarks.peers`), its cosine schedule sized to the time box: after each of the
-first two epochs the run measures its epoch and plans as many epochs as the time left
-holds (keeping back the test split's scoring), and the schedule spans them. Early
-stopping never ends it sooner; the best epoch by validation accuracy is restored and
-scored on the test split with each image's mirror, as every side is. Prints one JSON line.
+:mod:`benchmarks.peers`), its cosine schedule sized to the time box, which starts with the
+process: after every epoch the run plans as many more epochs as the time left holds
+(keeping back the test split's scoring) at the slower of its median epoch and its last
+one, and the schedule spans them, growing or shrinking; it stops once no further epoch
+fits. Early stopping never ends it sooner; the best epoch by validation accuracy is
+restored and scored on the test split with each image's mirror, as every side is.
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -16,19 +18,53 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 from benchmarks import peers
 
-SIZED_AFTER = 2  # the epochs measured before the plan is fixed (the first one also compiles)
 SCORING_RESERVE_S = 15.0  # the test split's scoring and the process's exit, after the last epoch
+
+
+def budget_sizer(keras: Any, schedule: Any, steps: int, deadline: float, clock: Callable[[], float]) -> Any:
+    """A callback that plans the epochs the time box holds after every epoch, sets the
+    schedule's length to them, and ends the fit at the last one that fits.
+
+    An epoch's time is the slower of the median epoch after the first (which also compiles;
+    the first alone before a second has run) and the last one: a run whose epochs slow down
+    plans fewer at once, rather than ending past the deadline.
+    """
+
+    class SizeToTheBudget(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.planned, self.epoch_s, self.began = peers.MAX_EPOCHS, 0.0, 0.0
+            self.epochs: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.began = clock()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            now = clock()
+            self.epochs.append(now - self.began)
+            timed = self.epochs[1:] or self.epochs
+            self.epoch_s = max(statistics.median(timed), self.epochs[-1])
+            left = max(0, int((deadline - now - SCORING_RESERVE_S) / self.epoch_s))
+            self.planned = epoch + 1 + left
+            schedule.total_steps.assign(float(steps * self.planned))
+            if left == 0:
+                self.model.stop_training = True
+
+    return SizeToTheBudget()
 
 
 def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    started = time.perf_counter()
+    started = peers.process_started()
     deadline = started + args.minutes * 60
     data, (x_fit, y_fit), validation, (x_test, y_test) = peers.load_split(args)
     params = dict(peers.BASELINE)
@@ -42,27 +78,7 @@ def run(args) -> dict:
         metrics=["acc"],
     )
 
-    class SizeToTheBudget(keras.callbacks.Callback):
-        """Plans the epochs the time box holds from the measured ones, and ends the fit there."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.planned, self.epoch_s, self.began = peers.MAX_EPOCHS, 0.0, 0.0
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.began = time.perf_counter()
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            now = time.perf_counter()
-            if epoch < SIZED_AFTER:
-                self.epoch_s = now - self.began
-                left = max(0, int((deadline - now - SCORING_RESERVE_S) / self.epoch_s))
-                self.planned = epoch + 1 + left
-                schedule.total_steps.assign(float(steps * self.planned))
-            if epoch + 1 >= self.planned:
-                self.model.stop_training = True
-
-    sizer = SizeToTheBudget()
+    sizer = budget_sizer(keras, schedule, steps, deadline, time.perf_counter)
     train = peers.training_data(x_fit, y_fit, params["batch_size"], "cnnsweep", data.spec.mirrors, seed=0)
     history = model.fit(
         train,

@@ -250,3 +250,33 @@ def test_benchmark_4_refuses_a_round_with_no_side_to_run(capsys):
         main(["quality", "--no-sweep", "--no-tuner"])
     assert refused.value.code == 2
     assert "--no-sweep runs the peers alone: name them with --peers" in capsys.readouterr().err
+
+
+def test_the_train_longer_side_replans_as_its_epochs_slow_and_ends_within_its_time_box():
+    """Epochs of 10 s, then 20 s, in a 100 s box with 15 s kept for scoring. A plan fixed after
+    the second epoch (6 more at 10 s) would end at 140 s; replanned after every epoch from the
+    slower of the median and the last epoch, the run stops at 80 s, with the schedule's length
+    following each plan."""
+    from benchmarks.train_longer import SCORING_RESERVE_S, budget_sizer
+
+    assert SCORING_RESERVE_S == 15.0
+    now = [0.0]
+    schedule = peers.sized_cosine(keras, 0.01, steps_per_epoch=10, epochs=15)
+    sizer = budget_sizer(keras, schedule, 10, deadline=100.0, clock=lambda: now[0])
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False  # as fit sets it
+    sizer.set_model(model)
+    plans, lengths = [], []
+    for epoch, seconds in enumerate([10, 10, 20, 20, 20, 20, 20]):
+        sizer.on_epoch_begin(epoch)
+        now[0] += seconds
+        sizer.on_epoch_end(epoch)
+        plans.append(sizer.planned)
+        lengths.append(float(schedule.total_steps.numpy()))
+        if sizer.model.stop_training:
+            break
+    # after epoch 1: 75 s left / 10 s = 7 more; 2: 65 / 10 = 6; 3: 45 / 20 (the last) = 2;
+    # 4: 25 / 20 = 1; 5: 5 / 20 = 0, so it stops there, at 80 s of the 100.
+    assert plans == [8, 8, 5, 5, 5]
+    assert lengths == [80.0, 80.0, 50.0, 50.0, 50.0]
+    assert now[0] + SCORING_RESERVE_S <= 100.0
