@@ -189,25 +189,20 @@ def quality_run(result: dict) -> dict:
     answer's) and whole command, and the facts of the round."""
     scored = {name: peer for name, peer in result["peers"].items() if "best_test_acc" in peer}
     side = result.get("side", "cnnsweep")
-    if side is None:  # the peers alone: no sweep, no answer
-        return {
-            "protocol": result["protocol"],
-            "date": result["machine"]["date"],
-            "processor": result["machine"]["processor"],
-            "commit": result["machine"].get("commit"),
-            "minutes": result["minutes"],
-            "answer": None,
-            "test_acc": {name: peer["best_test_acc"] for name, peer in scored.items()},
-            "wall_s": {name: peer["wall_s"] for name, peer in scored.items()},
-        }
-    return {
+    run = {
         "protocol": result["protocol"],
         "date": result["machine"]["date"],
         "processor": result["machine"]["processor"],
         "commit": result["machine"].get("commit"),
         "minutes": result["minutes"],
-        "n_jobs": result["n_jobs"],
         "answer": result["answer"],
+        "test_acc": {name: peer["best_test_acc"] for name, peer in scored.items()},
+        "wall_s": {name: peer["wall_s"] for name, peer in scored.items()},
+    }
+    if side is None:  # the peers alone: no sweep, no answer
+        return run
+    return run | {
+        "n_jobs": result["n_jobs"],
         # What the sweep did with its time box: how far the search got, what the refit trained,
         # and what each of the best trial, the refit and the ensemble scored.
         "cnnsweep": {
@@ -223,9 +218,8 @@ def quality_run(result: dict) -> dict:
                 "ensemble_members",
             )
         },
-        "test_acc": {side: result["answer_test_acc"]}
-        | {name: peer["best_test_acc"] for name, peer in scored.items()},
-        "wall_s": {side: result["wall_s"]} | {name: peer["wall_s"] for name, peer in scored.items()},
+        "test_acc": {side: result["answer_test_acc"]} | run["test_acc"],
+        "wall_s": {side: result["wall_s"]} | run["wall_s"],
     }
 
 
