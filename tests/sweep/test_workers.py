@@ -135,9 +135,9 @@ def test_a_worker_that_refuses_its_input_is_named_once_and_not_restarted(caplog)
         processes.run(on_death=lambda pid, how: deaths.append(how) or True, on_tick=lambda: False)
     assert deaths == []
     assert [p.returncode for p in processes.processes] == [0, exits.USER_ERROR]
-    refused = [r.getMessage() for r in caplog.records if "refused to start" in r.getMessage()]
+    refused = [r.getMessage() for r in caplog.records if "input error" in r.getMessage()]
     assert refused == [
-        f"worker process {processes.processes[1].pid} refused to start (see its error above): "
+        f"worker process {processes.processes[1].pid} stopped on an input error (see its error above): "
         "the sweep goes on with one worker fewer"
     ]
 

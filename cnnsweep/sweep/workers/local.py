@@ -75,7 +75,7 @@ class LocalProcesses:
                     handled.add(process.pid)
                     if code == exits.USER_ERROR:  # its one-line error is on stderr already
                         log.warning(
-                            "worker process %d refused to start (see its error above): "
+                            "worker process %d stopped on an input error (see its error above): "
                             "the sweep goes on with one worker fewer",
                             process.pid,
                         )
