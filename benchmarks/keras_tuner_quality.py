@@ -4,8 +4,9 @@
 
 RECIPE is ``cnnsweep`` or ``plain`` (see :mod:`benchmarks.peers`); with ``cnnsweep`` the
 baseline is Hyperband's first candidate. Hyperband runs up to the same 15 epochs with
-the recipe's early stopping, and the same time box: at the deadline the running trial
-stops at its next epoch and the search ends. The best trial by validation accuracy is
+the recipe's early stopping, and the same time box (:class:`benchmarks.peers.TimeBox`),
+from the process's start: a trial ends at the epoch after which the next would not fit,
+and the search ends when a new trial's first epoch would not. The best trial by validation accuracy is
 then scored on the test split. KerasTuner's oracle is seeded; its training is not (it
 sets no Keras seed), so two runs differ. Prints one JSON line. Needs ``keras-tuner``
 and ``tensorboard``.
@@ -26,8 +27,7 @@ def run(args) -> dict:
     import keras_tuner
 
     recipe = args.recipe
-    started = time.perf_counter()
-    deadline = started + args.minutes * 60
+    box = peers.TimeBox(args.minutes)
     data, (x_fit, y_fit), validation, (x_test, y_test) = peers.load_split(args)
 
     def sample(hp: keras_tuner.HyperParameters, name: str):
@@ -72,7 +72,7 @@ def run(args) -> dict:
             keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
 
         def run_trial(self, trial, *args, **kwargs):
-            if time.perf_counter() > deadline and len(self.oracle.trials) > 1:  # one trial at least
+            if not box.room_for_a_trial() and len(self.oracle.trials) > 1:  # one trial at least
                 raise keras_tuner.errors.FatalError("the time box is over")
             return super().run_trial(trial, *args, **kwargs)
 
@@ -93,17 +93,17 @@ def run(args) -> dict:
             y_fit,
             validation_data=validation,
             verbose=0,
-            callbacks=[stop, peers.deadline_callback(keras, deadline)],
+            callbacks=[stop, box.callback(keras)],
         )
     except keras_tuner.errors.FatalError:
         pass  # the time box ended the search
-    search_s = time.perf_counter() - started
+    search_s = time.perf_counter() - box.started
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]
     test_acc = peers.test_accuracy(model, x_test, y_test, recipe, data.spec.mirrors)
     return {
         "recipe": recipe,
-        "wall_s": round(time.perf_counter() - started, 1),
+        "wall_s": round(time.perf_counter() - box.started, 1),
         "search_s": round(search_s, 1),
         "trials": len(tuner.oracle.trials),
         "best_val_acc": round(float(best_trial.score), 4),

@@ -6,8 +6,9 @@ TPE (seeded) and successive halving (Optuna's defaults for both), deep_cnn's spa
 split, up to 15 epochs with the recipe's early stopping; a Keras callback reports
 every epoch's val_acc and stops a trial the pruner prunes. With RECIPE ``cnnsweep``
 the baseline is enqueued first and training follows cnnsweep's recipe (see
-:mod:`benchmarks.peers`). The time box is ``study.optimize(timeout=...)``, and the
-running trial stops at its next epoch when it is over. The best complete trial by
+:mod:`benchmarks.peers`). The time box (:class:`benchmarks.peers.TimeBox`) starts with
+the process: a trial ends at the epoch after which the next would not fit, and no trial
+starts whose first epoch would not. The best complete trial by
 validation accuracy is scored on the test split (its model is kept in memory, so
 nothing is trained again). Prints one JSON line.
 """
@@ -28,8 +29,7 @@ def run(args) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     recipe = args.recipe
-    started = time.perf_counter()
-    deadline = started + args.minutes * 60
+    box = peers.TimeBox(args.minutes)
     data, (x_fit, y_fit), validation, (x_test, y_test) = peers.load_split(args)
     best: dict = {"val_acc": -1.0, "model": None}
 
@@ -62,7 +62,7 @@ def run(args) -> dict:
                 monitor="val_acc", patience=peers.patience(recipe), restore_best_weights=True
             ),
             pruning,
-            peers.deadline_callback(keras, deadline),
+            box.callback(keras),
         ]
         if recipe == "plain":
             history = model.fit(
@@ -95,15 +95,20 @@ def run(args) -> dict:
     )
     if recipe == "cnnsweep":
         study.enqueue_trial(peers.BASELINE)
-    study.optimize(objective, timeout=max(1.0, deadline - time.perf_counter()))
-    search_s = time.perf_counter() - started
+
+    def stop_when_no_trial_fits(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if not box.room_for_a_trial():
+            study.stop()
+
+    study.optimize(objective, callbacks=[stop_when_no_trial_fits])
+    search_s = time.perf_counter() - box.started
     if best["model"] is None:
         raise SystemExit("the time box ended before any trial completed")
     test_acc = peers.test_accuracy(best["model"], x_test, y_test, recipe, data.spec.mirrors)
     states = [t.state.name for t in study.trials]
     return {
         "recipe": recipe,
-        "wall_s": round(time.perf_counter() - started, 1),
+        "wall_s": round(time.perf_counter() - box.started, 1),
         "search_s": round(search_s, 1),
         "trials": len(study.trials),
         "complete": states.count("COMPLETE"),

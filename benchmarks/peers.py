@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 RECIPES = ("cnnsweep", "plain")
 MAX_EPOCHS = 15
 VALIDATION_SPLIT = 0.2
+SCORING_RESERVE_S = 15.0  # the best model's scoring on the test split and the process's exit
 
 # deep_cnn's search space: name -> ("choice", values) or ("float", low, high, log)
 SPACE: dict[str, tuple] = {
@@ -168,16 +171,56 @@ def process_started() -> float:
     return time.perf_counter() - max(0.0, age)
 
 
-def deadline_callback(keras: Any, deadline: float) -> Any:
-    """Stops the running fit at its next epoch once the time box is over (as cnnsweep's
-    deadline stops a trial): the trial keeps its best epoch so far."""
+class TimeBox:
+    """A peer's time box, as cnnsweep keeps its own: it starts with the process
+    (:func:`process_started`), and training ends early enough for the best model's scoring
+    and the process's exit (:data:`SCORING_RESERVE_S`) to end within it.
 
-    class Deadline(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if time.perf_counter() > deadline:
-                self.model.stop_training = True
+    * :meth:`callback` ends a fit after an epoch when the next one, budgeted at the fit's
+      longest so far, would end past training's end (cnnsweep's ``StopAtDeadline``): the
+      trial keeps its best epoch.
+    * :meth:`room_for_a_trial` says whether a new trial's first epoch (compilation
+      included; the median of the first epochs so far) still fits (as cnnsweep's loop asks
+      before it starts a trial).
+    """
 
-    return Deadline()
+    def __init__(
+        self, minutes: float, started: float | None = None, clock: Callable[[], float] = time.perf_counter
+    ):
+        self.clock = clock
+        self.started = process_started() if started is None else started
+        self.ends = self.started + 60 * minutes
+        self.training_ends = self.ends - SCORING_RESERVE_S
+        self.first_epochs: list[float] = []
+
+    def room_for_a_trial(self) -> bool:
+        first = statistics.median(self.first_epochs) if self.first_epochs else 0.0
+        return self.clock() + first <= self.training_ends
+
+    def over(self) -> bool:
+        return self.clock() > self.training_ends
+
+    def callback(self, keras: Any) -> Any:
+        box = self
+
+        class StopBeforeTheTimeBoxEnds(keras.callbacks.Callback):
+            # The box is the enclosing function's, not an attribute: a tuner that deep-copies
+            # its callbacks for every trial still adds each trial's first epoch to it.
+            def on_train_begin(self, logs: dict | None = None) -> None:
+                self.longest = None
+
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                self.began = box.clock()
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                now = box.clock()
+                if self.longest is None:  # the fit's first epoch (a resumed fit's starts past 0)
+                    box.first_epochs.append(now - self.began)
+                self.longest = max(self.longest or 0.0, now - self.began)
+                if now + self.longest > box.training_ends:
+                    self.model.stop_training = True
+
+        return StopBeforeTheTimeBoxEnds()
 
 
 def test_accuracy(model: Any, x_test: Any, y_test: Any, recipe: str, mirrors: bool) -> float:

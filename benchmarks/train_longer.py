@@ -20,17 +20,14 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 from benchmarks import peers
 
-SCORING_RESERVE_S = 15.0  # the test split's scoring and the process's exit, after the last epoch
 
-
-def budget_sizer(keras: Any, schedule: Any, steps: int, deadline: float, clock: Callable[[], float]) -> Any:
-    """A callback that plans the epochs the time box holds after every epoch, sets the
-    schedule's length to them, and ends the fit at the last one that fits.
+def budget_sizer(keras: Any, schedule: Any, steps: int, box: peers.TimeBox) -> Any:
+    """A callback that plans the epochs the time box holds (until its training ends) after
+    every epoch, sets the schedule's length to them, and ends the fit at the last one that fits.
 
     An epoch's time is the slower of the median epoch after the first (which also compiles;
     the first alone before a second has run) and the last one: a run whose epochs slow down
@@ -44,14 +41,14 @@ def budget_sizer(keras: Any, schedule: Any, steps: int, deadline: float, clock: 
             self.epochs: list[float] = []
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.began = clock()
+            self.began = box.clock()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            now = clock()
+            now = box.clock()
             self.epochs.append(now - self.began)
             timed = self.epochs[1:] or self.epochs
             self.epoch_s = max(statistics.median(timed), self.epochs[-1])
-            left = max(0, int((deadline - now - SCORING_RESERVE_S) / self.epoch_s))
+            left = max(0, int((box.training_ends - now) / self.epoch_s))
             self.planned = epoch + 1 + left
             schedule.total_steps.assign(float(steps * self.planned))
             if left == 0:
@@ -64,8 +61,7 @@ def run(args) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    started = peers.process_started()
-    deadline = started + args.minutes * 60
+    box = peers.TimeBox(args.minutes)
     data, (x_fit, y_fit), validation, (x_test, y_test) = peers.load_split(args)
     params = dict(peers.BASELINE)
     keras.utils.set_random_seed(0)
@@ -78,7 +74,7 @@ def run(args) -> dict:
         metrics=["acc"],
     )
 
-    sizer = budget_sizer(keras, schedule, steps, deadline, time.perf_counter)
+    sizer = budget_sizer(keras, schedule, steps, box)
     train = peers.training_data(x_fit, y_fit, params["batch_size"], "cnnsweep", data.spec.mirrors, seed=0)
     history = model.fit(
         train,
@@ -87,16 +83,15 @@ def run(args) -> dict:
         callbacks=[
             sizer,
             keras.callbacks.EarlyStopping(monitor="val_acc", patience=10_000, restore_best_weights=True),
-            peers.deadline_callback(keras, deadline),
         ],
         verbose=0,
     )
-    train_s = time.perf_counter() - started
+    train_s = time.perf_counter() - box.started
     val_acc = history.history["val_acc"]
     test_acc = peers.test_accuracy(model, x_test, y_test, "cnnsweep", data.spec.mirrors)
     return {
         "recipe": "cnnsweep",
-        "wall_s": round(time.perf_counter() - started, 1),
+        "wall_s": round(time.perf_counter() - box.started, 1),
         "search_s": round(train_s, 1),
         "trials": 1,
         "epochs_planned": sizer.planned,

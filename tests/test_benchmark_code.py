@@ -257,12 +257,14 @@ def test_the_train_longer_side_replans_as_its_epochs_slow_and_ends_within_its_ti
     the second epoch (6 more at 10 s) would end at 140 s; replanned after every epoch from the
     slower of the median and the last epoch, the run stops at 80 s, with the schedule's length
     following each plan."""
-    from benchmarks.train_longer import SCORING_RESERVE_S, budget_sizer
+    from benchmarks.train_longer import budget_sizer
 
-    assert SCORING_RESERVE_S == 15.0
+    assert peers.SCORING_RESERVE_S == 15.0
     now = [0.0]
+    box = peers.TimeBox(100 / 60, started=0.0, clock=lambda: now[0])
+    assert box.training_ends == 85.0
     schedule = peers.sized_cosine(keras, 0.01, steps_per_epoch=10, epochs=15)
-    sizer = budget_sizer(keras, schedule, 10, deadline=100.0, clock=lambda: now[0])
+    sizer = budget_sizer(keras, schedule, 10, box)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.stop_training = False  # as fit sets it
     sizer.set_model(model)
@@ -279,4 +281,48 @@ def test_the_train_longer_side_replans_as_its_epochs_slow_and_ends_within_its_ti
     # 4: 25 / 20 = 1; 5: 5 / 20 = 0, so it stops there, at 80 s of the 100.
     assert plans == [8, 8, 5, 5, 5]
     assert lengths == [80.0, 80.0, 50.0, 50.0, 50.0]
-    assert now[0] + SCORING_RESERVE_S <= 100.0
+    assert now[0] + peers.SCORING_RESERVE_S <= box.ends
+
+
+def _fit_on_a_fake_clock(callback, now: list[float], epochs: list[float]) -> int:
+    """Drives ``callback`` through a fit whose epochs take ``epochs`` seconds on the clock
+    ``now``; returns how many epochs ran before it stopped the fit."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, seconds in enumerate(epochs):
+        callback.on_epoch_begin(epoch)
+        now[0] += seconds
+        callback.on_epoch_end(epoch)
+        if model.stop_training:
+            return epoch + 1
+    return len(epochs)
+
+
+def test_a_searching_peer_ends_its_trials_and_its_search_within_the_time_box():
+    """A 100 s box (85 s of training, 15 s kept for scoring), as the Optuna and KerasTuner
+    peers keep it: a trial ends at the epoch after which the next (budgeted at the fit's
+    longest) would end past 85 s, and no trial starts whose first epoch (the median of the
+    first epochs so far) would not fit. A tuner's deep copy of the callback still counts its
+    first epoch in the box."""
+    import copy
+
+    now = [10.0]  # the process started 10 s before the peer reads the clock
+    box = peers.TimeBox(100 / 60, started=0.0, clock=lambda: now[0])
+    assert (box.ends, box.training_ends) == (100.0, 85.0)
+    assert box.room_for_a_trial()  # no trial yet: the first one always starts
+    # Trial 1: a 20 s first epoch (compilation), then 10 s ones; at 60 s the next (20 s) still
+    # fits, at 80 s it would end at 100 > 85, so the fit ends after its fifth epoch.
+    assert _fit_on_a_fake_clock(box.callback(keras), now, [20, 10, 10, 10, 20, 10, 10]) == 5
+    assert now[0] == 80.0 and box.first_epochs == [20]
+    assert not box.room_for_a_trial()  # 80 + a 20 s first epoch > 85
+    now[0] = 40.0
+    assert box.room_for_a_trial()
+    copied = copy.deepcopy(box.callback(keras))
+    assert _fit_on_a_fake_clock(copied, now, [30, 5, 5]) == 1  # 70 + 30 > 85: one epoch only
+    assert box.first_epochs == [20, 30]
+    now[0] = 60.0
+    assert box.room_for_a_trial()  # 60 + the median first epoch (25) = 85: it still fits
+    now[0] = 61.0
+    assert not box.room_for_a_trial()
