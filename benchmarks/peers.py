@@ -178,7 +178,9 @@ class TimeBox:
 
     * :meth:`callback` ends a fit after an epoch when the next one, budgeted at the fit's
       longest so far, would end past training's end (cnnsweep's ``StopAtDeadline``): the
-      trial keeps its best epoch.
+      trial keeps its best epoch. An epoch still running when training's end comes (the
+      first epoch of a trial larger than those before, which nothing measured could
+      predict) ends at that batch, is validated as it is, and counts as its fit's last.
     * :meth:`room_for_a_trial` says whether a new trial's first epoch (compilation
       included; the median of the first epochs so far) still fits (as cnnsweep's loop asks
       before it starts a trial).
@@ -210,12 +212,16 @@ class TimeBox:
                 self.longest = None
 
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-                self.began = box.clock()
+                self.began, self.cut = box.clock(), False
+
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                if box.over():
+                    self.cut = self.model.stop_training = True
 
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 now = box.clock()
-                if self.longest is None:  # the fit's first epoch (a resumed fit's starts past 0)
-                    box.first_epochs.append(now - self.began)
+                if self.longest is None and not self.cut:  # the fit's first epoch, whole
+                    box.first_epochs.append(now - self.began)  # (a resumed fit's starts past 0)
                 self.longest = max(self.longest or 0.0, now - self.began)
                 if now + self.longest > box.training_ends:
                     self.model.stop_training = True

@@ -326,3 +326,25 @@ def test_a_searching_peer_ends_its_trials_and_its_search_within_the_time_box():
     assert box.room_for_a_trial()  # 60 + the median first epoch (25) = 85: it still fits
     now[0] = 61.0
     assert not box.room_for_a_trial()
+
+
+def test_a_searching_peer_cuts_an_epoch_that_would_end_past_its_time_box():
+    """A trial started with room for the median first epoch whose own first epoch runs longer
+    (a larger model) stops at the first batch past training's end, keeping the box; a whole
+    epoch before training's end goes on, and the cut epoch is not counted as a first epoch."""
+    now = [0.0]
+    box = peers.TimeBox(100 / 60, started=0.0, clock=lambda: now[0])
+    callback = box.callback(keras)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    for batch in range(10):  # 10 s a batch: the 9th ends at 90 s, past the 85 s of training
+        now[0] += 10
+        callback.on_train_batch_end(batch)
+        if model.stop_training:
+            break
+    assert (batch, now[0]) == (8, 90.0)
+    callback.on_epoch_end(0)
+    assert box.first_epochs == []
