@@ -39,9 +39,13 @@ METHODS = {
         "kept for it, and that refit is cnnsweep's answer), Optuna TPE with successive halving and "
         "KerasTuner Hyperband on the same space, split and baseline with cnnsweep's recipe written in "
         "plain Keras (benchmarks/peers.py), and the default model trained once for the whole time box "
-        "(benchmarks/train_longer.py: its epochs sized from its measured ones). Every side scores "
-        "each test image with its mirror. The lead is the difference of the mean test accuracies with "
-        "Welch's 95% interval over the rounds; a side with one round has no interval."
+        "(benchmarks/train_longer.py: its epochs sized from its measured ones). Each side's time box "
+        "starts with its process and keeps back what follows training (cnnsweep: its records and "
+        "report; a peer: 15 s for its test scoring): a trial ends after the epoch past which the next "
+        "would not fit, and a peer's epoch still running when training's time ends stops at that "
+        "batch. Every side scores each test image with its mirror. The lead is the difference of the "
+        "mean test accuracies with Welch's 95% interval over the rounds; a side with one round has no "
+        "interval."
     ),
     "scaling": (
         "Two whole sweep commands, one after the other: seed_cnn on digits, no pruning, each given "
