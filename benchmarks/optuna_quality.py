@@ -7,10 +7,11 @@ split, up to 15 epochs with the recipe's early stopping; a Keras callback report
 every epoch's val_acc and stops a trial the pruner prunes. With RECIPE ``cnnsweep``
 the baseline is enqueued first and training follows cnnsweep's recipe (see
 :mod:`benchmarks.peers`). The time box (:class:`benchmarks.peers.TimeBox`) starts with
-the process: a trial ends at the epoch after which the next would not fit, and no trial
-starts whose first epoch would not. The best complete trial by
-validation accuracy is scored on the test split (its model is kept in memory, so
-nothing is trained again). Prints one JSON line.
+the process: a trial ends at the epoch after which the next would not fit (an epoch
+still running when training's time ends stops at that batch), and no trial starts
+whose first epoch would not. The best complete trial by validation accuracy is scored
+on the test split (its model is kept in memory, so nothing is trained again). Prints
+one JSON line.
 """
 
 from __future__ import annotations
