@@ -6,7 +6,8 @@ RECIPE is ``cnnsweep`` or ``plain`` (see :mod:`benchmarks.peers`); with ``cnnswe
 baseline is Hyperband's first candidate. Hyperband runs up to the same 15 epochs with
 the recipe's early stopping, and the same time box (:class:`benchmarks.peers.TimeBox`),
 from the process's start: a trial ends at the epoch after which the next would not fit
-(an epoch still running when training's time ends stops at that batch), and the search
+(an epoch still running near training's end stops at the batch after which the next
+batch and a validation pass would not), and the search
 ends when a new trial's first epoch would not. The best trial by validation accuracy
 is then scored on the test split. KerasTuner's oracle is seeded; its training is not (it
 sets no Keras seed), so two runs differ. Prints one JSON line. Needs ``keras-tuner``

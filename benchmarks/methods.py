@@ -42,8 +42,9 @@ METHODS = {
         "(benchmarks/train_longer.py: its epochs sized from its measured ones). Each side's time box "
         "starts with its process and keeps back what follows training (cnnsweep: its records and "
         "report; a peer: 15 s for its test scoring): a trial ends after the epoch past which the next "
-        "would not fit, and a peer's epoch still running when training's time ends stops at that "
-        "batch. Every side scores each test image with its mirror. The lead is the difference of the "
+        "would not fit, and a peer's epoch still running near training's end stops at the batch after "
+        "which the next batch and a validation pass would not fit. Every side scores each test image "
+        "with its mirror. The lead is the difference of the "
         "mean test accuracies with Welch's 95% interval over the rounds; a side with one round has no "
         "interval."
     ),

@@ -8,7 +8,8 @@ every epoch's val_acc and stops a trial the pruner prunes. With RECIPE ``cnnswee
 the baseline is enqueued first and training follows cnnsweep's recipe (see
 :mod:`benchmarks.peers`). The time box (:class:`benchmarks.peers.TimeBox`) starts with
 the process: a trial ends at the epoch after which the next would not fit (an epoch
-still running when training's time ends stops at that batch), and no trial starts
+still running near training's end stops at the batch after which the next batch and a
+validation pass would not), and no trial starts
 whose first epoch would not. The best complete trial by validation accuracy is scored
 on the test split (its model is kept in memory, so nothing is trained again). Prints
 one JSON line.

@@ -180,7 +180,11 @@ class TimeBox:
       longest so far, would end past training's end (cnnsweep's ``StopAtDeadline``): the
       trial keeps its best epoch. An epoch still running when training's end comes (the
       first epoch of a trial larger than those before, which nothing measured could
-      predict) ends at that batch, is validated as it is, and counts as its fit's last.
+      predict) ends at the batch after which the next, with the validation pass Keras runs
+      after every epoch, cut or whole, would end past training's end. The cut epoch is
+      validated as it is and counts as its fit's last. A validation pass is budgeted at the
+      longest measured in the box, as the fit's own validation is only measured after its
+      first epoch.
     * :meth:`room_for_a_trial` says whether a new trial's first epoch (compilation
       included; the median of the first epochs so far) still fits (as cnnsweep's loop asks
       before it starts a trial).
@@ -194,6 +198,7 @@ class TimeBox:
         self.ends = self.started + 60 * minutes
         self.training_ends = self.ends - SCORING_RESERVE_S
         self.first_epochs: list[float] = []
+        self.longest_validation = 0.0
 
     def room_for_a_trial(self) -> bool:
         first = statistics.median(self.first_epochs) if self.first_epochs else 0.0
@@ -213,10 +218,20 @@ class TimeBox:
 
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
                 self.began, self.cut = box.clock(), False
+                self.batch_ended, self.longest_batch = self.began, 0.0
 
             def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-                if box.over():
+                now = box.clock()
+                self.longest_batch = max(self.longest_batch, now - self.batch_ended)
+                self.batch_ended = now
+                if now + self.longest_batch + box.longest_validation > box.training_ends:
                     self.cut = self.model.stop_training = True
+
+            def on_test_begin(self, logs: dict | None = None) -> None:
+                self.validating = box.clock()
+
+            def on_test_end(self, logs: dict | None = None) -> None:
+                box.longest_validation = max(box.longest_validation, box.clock() - self.validating)
 
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 now = box.clock()

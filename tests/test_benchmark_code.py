@@ -330,21 +330,40 @@ def test_a_searching_peer_ends_its_trials_and_its_search_within_the_time_box():
 
 def test_a_searching_peer_cuts_an_epoch_that_would_end_past_its_time_box():
     """A trial started with room for the median first epoch whose own first epoch runs longer
-    (a larger model) stops at the first batch past training's end, keeping the box; a whole
-    epoch before training's end goes on, and the cut epoch is not counted as a first epoch."""
+    (a larger model) stops at the batch after which the next batch and a validation pass (the
+    longest the box has measured) would end past training's end, so the cut epoch's validation
+    still ends within it; the cut epoch is not counted as a first epoch."""
     now = [0.0]
     box = peers.TimeBox(100 / 60, started=0.0, clock=lambda: now[0])
     callback = box.callback(keras)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.stop_training = False
     callback.set_model(model)
+    callback.on_test_begin()  # an earlier fit's validation pass: 15 s
+    now[0] += 15
+    callback.on_test_end()
+    assert box.longest_validation == 15.0
+    now[0] = 0.0
     callback.on_train_begin()
     callback.on_epoch_begin(0)
-    for batch in range(10):  # 10 s a batch: the 9th ends at 90 s, past the 85 s of training
+    for batch in range(10):  # 10 s a batch; after the 7th (70 s), 70 + 10 + 15 > 85
         now[0] += 10
         callback.on_train_batch_end(batch)
         if model.stop_training:
             break
-    assert (batch, now[0]) == (8, 90.0)
+    assert (batch, now[0]) == (6, 70.0)
     callback.on_epoch_end(0)
     assert box.first_epochs == []
+
+
+def test_a_searching_peers_time_box_measures_the_validation_keras_runs_in_a_fit():
+    """Keras runs a fit's validation pass through the callbacks' test hooks: the box learns
+    its length from a real fit."""
+    box = peers.TimeBox(60)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x, y = np.zeros((32, 4), "float32"), keras.utils.to_categorical(np.arange(32) % 2, 2)
+    model.fit(
+        x, y, validation_data=(x, y), epochs=2, batch_size=8, callbacks=[box.callback(keras)], verbose=0
+    )
+    assert box.longest_validation > 0.0 and len(box.first_epochs) == 1
