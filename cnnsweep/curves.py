@@ -2,23 +2,30 @@
 
 A single run draws its plot at once. A sweep's trials hand theirs to a helper
 process at the lowest CPU priority (:class:`CurvesDrawer`), so drawing never
-slows the next trial; :func:`wait_for_plots` before the records and report.
+slows the next trial; :func:`wait_for_plots` before the records and report. The
+report at the sweep's end shares its figures with that helper, idle by then
+(:func:`share_with_helper`): the two cores draw at once.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import logging
 import os
+import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from cnnsweep.atomic import save_atomically
+from cnnsweep.fonts import wide_fonts
 
 log = logging.getLogger("cnnsweep")
 
@@ -26,74 +33,6 @@ log = logging.getLogger("cnnsweep")
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 TRAIN_COLOUR = "#0072B2"
 VAL_COLOUR = "#D55E00"
-
-
-# Fonts tried in turn for every character of a plot's text: Latin, Greek and Cyrillic in
-# DejaVu Sans (matplotlib's own), Chinese, Japanese and Korean in the first CJK font found
-# (scripts/system-deps.sh installs WenQuanYi Zen Hei), so names in any of them render.
-FONT_FALLBACKS = (
-    "DejaVu Sans",
-    "WenQuanYi Zen Hei",
-    "Noto Sans CJK JP",
-    "Noto Sans CJK KR",
-    "Noto Sans CJK SC",
-    "Source Han Sans",
-    "NanumGothic",
-    "UnDotum",
-)
-
-
-class _QuietFontWeights(logging.Filter):
-    """WenQuanYi Zen Hei comes in one weight (500); matplotlib warns at every lookup of
-    "normal" that it uses 500 instead, which is what a plot wants anyway."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("findfont: Failed to find font weight")
-
-
-# Words in the file names of the fallback fonts' files (fonts-wqy-zenhei, fonts-noto-cjk, ...).
-CJK_FILE_WORDS = ("wqy", "cjk", "sourcehan", "nanum", "undotum", "unfonts")
-
-
-def wide_fonts(fig: Any) -> None:
-    """Give every text of ``fig`` the installed fonts of :data:`FONT_FALLBACKS`, in order."""
-    from matplotlib import font_manager
-    from matplotlib.text import Text
-
-    font_log = logging.getLogger("matplotlib.font_manager")
-    if not any(isinstance(f, _QuietFontWeights) for f in font_log.filters):
-        font_log.addFilter(_QuietFontWeights())
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    if not installed.intersection(FONT_FALLBACKS[1:]):
-        installed |= _fonts_installed_since_the_cache(font_manager)
-    families = [name for name in FONT_FALLBACKS if name in installed] or ["sans-serif"]
-    for text in fig.findobj(Text):
-        text.set_fontfamily(families)
-
-
-_looked_on_disk = False
-
-
-def _fonts_installed_since_the_cache(font_manager: Any) -> set[str]:
-    """The CJK fonts on disk that matplotlib's font cache does not know (installed after it was
-    built, e.g. ``apt-get install fonts-wqy-zenhei`` after a first plot): added to this process's
-    font manager, so nobody has to delete ``~/.cache/matplotlib``. Looked for once per process."""
-    global _looked_on_disk
-    if _looked_on_disk:
-        return set()
-    _looked_on_disk = True
-    known = {font.fname for font in font_manager.fontManager.ttflist}
-    added: set[str] = set()
-    for path in font_manager.findSystemFonts():
-        if path in known or not any(word in Path(path).name.lower() for word in CJK_FILE_WORDS):
-            continue
-        before = len(font_manager.fontManager.ttflist)
-        try:
-            font_manager.fontManager.addfont(path)  # every face of a collection (.ttc)
-        except (OSError, RuntimeError, ValueError):
-            continue  # unreadable font file: matplotlib would skip it too
-        added |= {font.name for font in font_manager.fontManager.ttflist[before:]}
-    return added
 
 
 def plot_curves(
@@ -156,6 +95,8 @@ class CurvesDrawer:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._unanswered: dict[int, dict[str, Any]] = {}
+        self._calls: dict[int, Future] = {}
+        self._answering = False  # the reader is reading the helper's answers
         self._next_id = 0
         self._process: subprocess.Popen | None = None
         self._started = False
@@ -198,6 +139,30 @@ class CurvesDrawer:
             self._unanswered.clear()
         self._draw_here(left)
 
+    def call(self, function: Callable[..., Any], args: tuple) -> Future | None:
+        """``function(*args)`` in the helper, if one is running (none is started for it); its
+        future holds the result, the exception raised there (as :class:`HelperError`), or
+        :class:`HelperGone` if the helper ended first. None where no helper runs or the call
+        does not pickle: the caller runs it here."""
+        try:
+            payload = base64.b64encode(pickle.dumps((function, args))).decode("ascii")
+        except Exception:  # a local function or an open file: not for another process
+            return None
+        with self._lock:
+            process = self._process
+            if process is None or not self._answering:  # no helper, or its answers have ended
+                return None
+            self._next_id += 1
+            number, future = self._next_id, Future[Any]()
+            self._calls[number] = future
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps({"id": number, "call": payload}) + "\n")
+            process.stdin.flush()
+        except (OSError, ValueError):  # it ended since: the reader settles the future
+            pass
+        return future
+
     def close(self) -> None:
         self.wait()
         with self._lock:
@@ -232,6 +197,7 @@ class CurvesDrawer:
             self._reader = threading.Thread(
                 target=self._read_answers, args=(self._process,), daemon=True, name="cnnsweep-curves"
             )
+            self._answering = True
             self._reader.start()
         if self._process is not None and self._process.poll() is not None:
             return None
@@ -246,11 +212,20 @@ class CurvesDrawer:
                 continue
             with self._lock:
                 request = self._unanswered.pop(answer["id"], None)
+                future = self._calls.pop(answer["id"], None)
                 self._lock.notify_all()
-            if answer.get("error") and request is not None:
+            if future is not None:  # settled outside the lock: its callbacks may call again
+                if "error" in answer:
+                    future.set_exception(HelperError(answer["error"]))
+                else:
+                    future.set_result(pickle.loads(base64.b64decode(answer["result"])))
+            elif answer.get("error") and request is not None:
                 log.warning("%s could not be drawn: %s", request["target"], answer["error"])
         with self._lock:
             self._lock.notify_all()  # the helper ended: wait() draws what it left here
+            left, self._calls, self._answering = list(self._calls.values()), {}, False
+        for future in left:
+            future.set_exception(HelperGone("the helper process ended before answering"))
 
     @staticmethod
     def _draw_here(requests: list[dict[str, Any]]) -> None:
@@ -260,6 +235,14 @@ class CurvesDrawer:
                 plot_curves(request.pop("history"), Path(request.pop("target")), **request)
             except Exception as exc:  # a plot is a convenience, never worth a crash
                 log.warning("a curves plot could not be written: %s", exc)
+
+
+class HelperError(RuntimeError):
+    """What a call raised in the helper, as ``TypeName: message``."""
+
+
+class HelperGone(RuntimeError):
+    """The helper ended before it answered a call: run it here."""
 
 
 _drawer = CurvesDrawer()
@@ -278,20 +261,89 @@ def wait_for_plots() -> None:
 atexit.register(_drawer.close)
 
 
+def share_with_helper(jobs: Sequence[tuple[Callable[..., Any], tuple]]) -> list[Future]:
+    """Run every ``function(*args)`` of ``jobs`` in this process and the sweep's running helper
+    at once: this one takes jobs from the front, the helper from the back (the next as soon as
+    it answers). Returns a done future per job, in ``jobs``'s order, with its result or its
+    exception. Without a helper, or once it ends, the jobs left (and any it took and never
+    answered) run here."""
+    outcomes: list[Future] = [Future() for _ in jobs]
+    left, state = deque(range(len(jobs))), threading.Condition()
+    helper = {"holds": 0, "takes": True}  # jobs sent and not answered; whether it takes more
+
+    def send_next() -> None:
+        with state:
+            if not (left and helper["takes"]):
+                return
+            number = left.pop()
+            helper["holds"] += 1
+        future = _drawer.call(*jobs[number])
+        if future is None:
+            answered(number, None)
+        else:
+            future.add_done_callback(lambda done: answered(number, done))
+
+    def answered(number: int, done: Future | None) -> None:
+        with state:
+            helper["holds"] -= 1
+            if done is None or isinstance(done.exception(), HelperGone):
+                helper["takes"] = False  # this process takes it back, with every job still left
+                left.append(number)
+                done = None
+            else:
+                outcomes[number] = done
+            state.notify_all()
+        if done is not None:
+            send_next()
+
+    send_next()
+    while True:
+        with state:
+            while not left and helper["holds"]:
+                state.wait()
+            if not left:
+                break
+            number = left.popleft()
+        function, args = jobs[number]
+        try:
+            outcomes[number].set_result(function(*args))
+        except Exception as exc:
+            outcomes[number].set_exception(exc)
+    return outcomes
+
+
 def _serve_curves() -> None:
-    """The helper's loop: one request per stdin line, one answer per stdout line."""
+    """The helper's loop: one request per stdin line, one answer per stdout line. A request
+    is a curves plot, or a pickled call (:meth:`CurvesDrawer.call`) whose answer holds the
+    pickled result."""
     os.nice(19)
+    # The report's figures, imported while the sweep runs, are ready when its report asks.
+    threading.Thread(target=_import_the_report_figures, daemon=True).start()
     try:
         for line in sys.stdin:
             request = json.loads(line)
             answer: dict[str, Any] = {"id": request.pop("id")}
             try:
-                plot_curves(request.pop("history"), Path(request.pop("target")), **request)
+                if "call" in request:
+                    function, args = pickle.loads(base64.b64decode(request["call"]))
+                    answer["result"] = base64.b64encode(pickle.dumps(function(*args))).decode("ascii")
+                else:
+                    plot_curves(request.pop("history"), Path(request.pop("target")), **request)
             except Exception as exc:
                 answer["error"] = f"{type(exc).__name__}: {exc}"
             print(json.dumps(answer), flush=True)
     except (BrokenPipeError, KeyboardInterrupt):
         os._exit(0)  # the sweep's process is gone or stopping: nobody reads the answers any more
+
+
+def _import_the_report_figures() -> None:
+    import importlib
+
+    for module in ("trials", "parameters", "best_model"):
+        try:
+            importlib.import_module(f"cnnsweep.report.figures.{module}")
+        except Exception:  # a call that needs it imports it again, and says why it failed
+            return
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cnnsweep import curves, run_files
 
 HISTORY = {"loss": [1.0, 0.8], "acc": [0.4, 0.5], "val_loss": [1.1, 0.9], "val_acc": [0.5, 0.6]}
@@ -38,3 +40,57 @@ def test_curves_the_helper_left_undrawn_when_it_died_are_drawn_here(tmp_path):
         assert all(target.is_file() for target in targets)
     finally:
         drawer.close()
+
+
+@pytest.fixture
+def helper(tmp_path, monkeypatch):
+    """A drawer of its own for this module, its helper started (as a sweep's first curves plot
+    starts it), closed afterwards."""
+    drawer = curves.CurvesDrawer()
+    monkeypatch.setattr(curves, "_drawer", drawer)
+    curves.plot_curves_later(HISTORY, tmp_path / run_files.CURVES_FILE)
+    curves.wait_for_plots()
+    process = drawer._process
+    assert process is not None and process.poll() is None
+    yield process
+    drawer.close()
+
+
+def test_the_report_shares_its_figures_with_the_sweeps_idle_helper(helper):
+    """Jobs run in both processes, each answer in its job's place: the helper takes the last
+    job first, this process the first; what a job raises, in either process, is its outcome."""
+    import os
+
+    outcomes = curves.share_with_helper([(os.getpid, ())] * 4 + [(int, ("x",)), (os.getpid, ())])
+    assert outcomes[0].result() == os.getpid()
+    assert outcomes[-1].result() == helper.pid
+    assert {outcome.result() for outcome in outcomes[1:4]} <= {os.getpid(), helper.pid}
+    assert isinstance(outcomes[4].exception(), ValueError | curves.HelperError)
+    assert "invalid literal" in str(outcomes[4].exception())
+
+
+def test_a_job_the_helper_never_answered_runs_here(helper):
+    """The helper dies running the job it took (the last): that job, and every other, still
+    gets its outcome, here."""
+    import os
+    import signal
+
+    jobs = [(os.getpid, ())] * 3 + [(os.kill, (helper.pid, signal.SIGKILL))]
+    outcomes = curves.share_with_helper(jobs)
+    helper.wait(timeout=10)
+    assert helper.returncode == -signal.SIGKILL
+    assert [outcome.result() for outcome in outcomes[:3]] == [os.getpid()] * 3
+    assert outcomes[3].done()  # run again here: the killed helper may not be reaped yet
+    assert curves.share_with_helper([(os.getpid, ())] * 2)[1].result() == os.getpid()  # none is left
+    assert curves._drawer.call(lambda: 1, ()) is None  # nor would a lambda go: it does not pickle
+
+
+def test_without_a_helper_every_job_runs_here(monkeypatch):
+    import os
+
+    drawer = curves.CurvesDrawer()  # never started: no helper runs
+    monkeypatch.setattr(curves, "_drawer", drawer)
+    assert drawer.call(os.getpid, ()) is None
+    assert [outcome.result() for outcome in curves.share_with_helper([(os.getpid, ())] * 3)] == [
+        os.getpid()
+    ] * 3

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from cnnsweep import curves
 from cnnsweep.analysis import effects, fidelity, shapes
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
@@ -42,66 +43,84 @@ def _fmt(value: Any, digits: int = 4) -> str:
 def _figures(
     sweep: CollectedSweep, out: Path, prefix: str, with_model: bool, analysis: effects.Analysis
 ) -> list[dict[str, str]]:
-    """Compute what needs computing, draw every figure; one that fails is skipped with a warning."""
-    plots: list[tuple[str, Callable[[Path], Path | None], str]] = [
+    """Compute what needs computing here (Optuna's importance, the best model's predictions),
+    then draw every figure, this process and the sweep's idle curves helper at once
+    (:func:`cnnsweep.curves.share_with_helper`). A figure that fails is skipped with a warning."""
+    plots: list[tuple[str, Callable[..., Path | None], tuple, str]] = [
         (
             "From the baseline to the best, one change at a time (new-seed runs, 95% intervals)",
-            lambda t: trials.ablation_waterfall(sweep, t),
+            trials.ablation_waterfall,
+            (sweep,),
             "ablation",
         ),
         (
             "Confirmed configurations: every run, and each mean's 95% interval",
-            lambda t: trials.confirmed_runs(sweep, t),
+            trials.confirmed_runs,
+            (sweep,),
             "confirmed",
         ),
         (
             "Effect of each searched value, the others held fixed (95% intervals)",
-            lambda t: parameters.effects_forest(sweep, analysis, t),
+            parameters.effects_forest,
+            (sweep, analysis),
             "effects",
         ),
-        ("Learning curves of every trial", lambda t: trials.learning_curves(sweep, t), "learning_curves"),
+        ("Learning curves of every trial", trials.learning_curves, (sweep,), "learning_curves"),
+        ("Best trial: loss and accuracy per epoch", trials.best_trial_curves, (sweep,), "best_curves"),
+        ("Optimisation history", trials.optimization_history, (sweep,), "history"),
+        ("Objective by parameter", parameters.param_effects, (sweep,), "params"),
+        ("Parameter importance", _importance_figure, (sweep,), "importance"),
+        ("Parallel coordinates", parameters.parallel_coordinates, (sweep,), "parallel"),
+        ("Epochs trained and saved", trials.epoch_budget, (sweep,), "epochs"),
         (
-            "Best trial: loss and accuracy per epoch",
-            lambda t: trials.best_trial_curves(sweep, t),
-            "best_curves",
+            "Pareto front",
+            parameters.pareto_front,
+            (sweep, _computed("Pareto front", evaluate.pareto_front, sweep)),
+            "pareto",
         ),
-        ("Optimisation history", lambda t: trials.optimization_history(sweep, t), "history"),
-        ("Objective by parameter", lambda t: parameters.param_effects(sweep, t), "params"),
-        (
-            "Parameter importance",
-            lambda t: parameters.param_importance(sweep, evaluate.param_importance(sweep), t),
-            "importance",
-        ),
-        ("Parallel coordinates", lambda t: parameters.parallel_coordinates(sweep, t), "parallel"),
-        ("Epochs trained and saved", lambda t: trials.epoch_budget(sweep, t), "epochs"),
-        ("Pareto front", lambda t: parameters.pareto_front(sweep, evaluate.pareto_front(sweep), t), "pareto"),
     ]
+    predictions = (
+        _computed("Best-model plots", evaluate.best_model_predictions, sweep) if with_model else None
+    )
+    if predictions is not None:
+        plots += [
+            (
+                "Best model: confusion matrix on the test split",
+                best_model.confusion_matrix,
+                (predictions,),
+                "confusion",
+            ),
+            ("Best model: test images", best_model.example_images, (predictions,), "examples"),
+        ]
+    # Optuna's importance is computed where Optuna is imported already: this process takes it
+    # first, while the helper draws from the other end.
+    order = sorted(range(len(plots)), key=lambda i: plots[i][1] is not _importance_figure)
+    drawn = curves.share_with_helper(
+        [(plots[i][1], (*plots[i][2], out / f"{prefix}{plots[i][3]}.png")) for i in order]
+    )
+    outcomes = dict(zip(order, drawn, strict=True))
     entries = []
-    for title, draw, stem in plots:
-        try:
-            png = draw(out / f"{prefix}{stem}.png")
-        except Exception as exc:  # one broken plot must not cost the whole report
+    for i, (title, _, _, _) in enumerate(plots):
+        outcome = outcomes[i]
+        if (exc := outcome.exception()) is not None:  # one broken plot must not cost the whole report
             log.warning("report: %s skipped (%s: %s)", title, type(exc).__name__, exc)
-            png = None
-        if png is not None:
+        elif (png := outcome.result()) is not None:
             entries.append({"title": title, "src": html.data_uri(png)})
-    if with_model:
-        try:
-            predictions = evaluate.best_model_predictions(sweep)
-            if predictions is not None:
-                for title, draw_model, stem in (
-                    (
-                        "Best model: confusion matrix on the test split",
-                        best_model.confusion_matrix,
-                        "confusion",
-                    ),
-                    ("Best model: test images", best_model.example_images, "examples"),
-                ):
-                    png = draw_model(predictions, out / f"{prefix}{stem}.png")
-                    entries.append({"title": title, "src": html.data_uri(png)})
-        except Exception as exc:
-            log.warning("report: best-model plots skipped (%s: %s)", type(exc).__name__, exc)
     return entries
+
+
+def _importance_figure(sweep: CollectedSweep, target: Path) -> Path | None:
+    return parameters.param_importance(sweep, evaluate.param_importance(sweep), target)
+
+
+def _computed(title: str, compute: Callable[[CollectedSweep], Any], sweep: CollectedSweep) -> Any:
+    """What ``compute`` finds for the figures of ``title``, or None (they then show nothing)
+    with a warning if it fails."""
+    try:
+        return compute(sweep)
+    except Exception as exc:
+        log.warning("report: %s skipped (%s: %s)", title, type(exc).__name__, exc)
+        return None
 
 
 def _why_section(sweep: CollectedSweep, why: evaluate.Why, prefix: str) -> dict[str, Any]:

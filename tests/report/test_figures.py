@@ -141,14 +141,14 @@ def test_a_cjk_font_installed_after_matplotlibs_cache_is_used(tmp_path, monkeypa
     """The font cache was built before the font was installed: wide_fonts finds it on disk."""
     from matplotlib import font_manager
 
-    from cnnsweep import curves
+    from cnnsweep import fonts
 
     stale = [f for f in font_manager.fontManager.ttflist if "wqy" not in f.fname]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)  # what a stale cache holds
-    monkeypatch.setattr(curves, "_looked_on_disk", False)
+    monkeypatch.setattr(fonts, "_looked_on_disk", False)
     fig = matplotlib.figure.Figure()
     fig.suptitle("패션 실험")
-    curves.wide_fonts(fig)
+    fonts.wide_fonts(fig)
     assert "WenQuanYi Zen Hei" in fig.texts[0].get_fontfamily()
     assert any("wqy" in f.fname for f in font_manager.fontManager.ttflist)
 

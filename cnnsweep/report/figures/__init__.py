@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cnnsweep.atomic import save_atomically
-from cnnsweep.curves import wide_fonts
+from cnnsweep.fonts import wide_fonts
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 STATE_COLOURS = {
@@ -57,7 +57,14 @@ def new_figure(
 
 
 def save(fig: Figure, target: Path) -> Path:
-    """Write ``fig`` as a PNG, its text in fonts that cover any script (:func:`wide_fonts`)."""
+    """Write ``fig`` as a PNG, its text in fonts that cover any script (:func:`wide_fonts`).
+
+    The constrained layout is computed once, here: ``savefig`` would otherwise draw the whole
+    figure an extra time to lay it out (the same PNG, about a fifth more time per figure).
+    """
     wide_fonts(fig)
+    if (engine := fig.get_layout_engine()) is not None:
+        engine.execute(fig)
+        fig.set_layout_engine("none")
     save_atomically(target, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     return target
