@@ -201,15 +201,17 @@ PEER_NAMES = {
 
 
 def _quality_verdict(r: dict, runs: list[dict]) -> str:
-    from benchmarks.measure.quality import PROTOCOLS, SWEEP_JOBS, VARIANTS
-    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, side_protocol, summary
+    from benchmarks.measure.quality import PEERS, PROTOCOLS, SWEEP_JOBS, VARIANTS
+    from benchmarks.measure.spread import ACCURACY_TARGET, LEAD_TARGET_POINTS, pooled, side_protocol, summary
 
     if "protocol" not in r:  # a run of the first protocol: one round, no refit, no train-longer side
         return (
             f"0.94 NOT met: test accuracy {r['best_test_acc']} in {r['wall_s'] / 60:.1f} minutes of "
             "measured wall time (one round of an earlier protocol; no spread)"
         )
-    found = summary(runs, PROTOCOLS, variants=VARIANTS)
+    # Every side given cnnsweep's recipe must be led: one without a round here is a lead not shown.
+    required = [name for name, _, recipe in PEERS if recipe == "cnnsweep"]
+    found = summary(runs, PROTOCOLS, variants=VARIANTS, required=required)
     if "cnnsweep" not in found["sides"]:
         text = f"NOT met: no round of cnnsweep's current protocol ({PROTOCOLS['cnnsweep']}) is recorded yet"
         if last := [run for run in runs if "cnnsweep" in run.get("wall_s", {})][-1:]:
@@ -219,16 +221,14 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
                 f"{run['test_acc']['cnnsweep']} in {run['wall_s']['cnnsweep'] / 60:.1f} minutes"
             )
         return text
-    ours = found["sides"]["cnnsweep"]
-    walls = [
-        run["wall_s"]["cnnsweep"] for run in runs if side_protocol(run, "cnnsweep") == PROTOCOLS["cnnsweep"]
-    ]
+    ours, machine = found["sides"]["cnnsweep"], found["machine"]
+    walls = [run["wall_s"]["cnnsweep"] for run in runs if pooled(run, "cnnsweep", PROTOCOLS, machine)]
     within = max(walls) <= 60 * r["minutes"]
     text = (
         f"{ACCURACY_TARGET} {'met' if found['accuracy_met'] and within else 'NOT met'}: cnnsweep's answer "
         f"scored a median {ours['median']} (range {ours['range'][0]}-{ours['range'][1]}) over "
         f"{ours['rounds']} round{'s' * (ours['rounds'] > 1)} of {r['minutes']:g} minutes on "
-        f"{r['machine']['cpu_cores']} cores, "
+        f"{r['machine']['cpu_cores']} cores ({machine}), "
         + (
             f"each whole command within {max(walls) / 60:.1f} minutes"
             if within
@@ -240,8 +240,13 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     for side, result in found["leads"].items():
         theirs = found["sides"][side]["median"]
         text += f"; over {PEER_NAMES.get(side, side)} (median {theirs}) {_lead_text(result)}"
-        if overrun := _time_box_overrun_s(runs, side, PROTOCOLS[side], r["minutes"]):
+        if overrun := _time_box_overrun_s(runs, side, machine, r["minutes"]):
             text += f" (its whole command overran the time box by up to {overrun:.0f} s)"
+    for side in found["missing"]:
+        text += (
+            f"; over {PEER_NAMES.get(side, side)}: no round of its current protocol "
+            f"({PROTOCOLS[side]}) on {machine} yet"
+        )
     for variant, result in found["variant_leads"].items():
         text += (
             f"; {SWEEP_JOBS} workers over {VARIANTS[variant]} (median {found['sides'][variant]['median']}) "
@@ -250,15 +255,16 @@ def _quality_verdict(r: dict, runs: list[dict]) -> str:
     return text
 
 
-def _time_box_overrun_s(runs: list[dict], side: str, protocol: int, minutes: float) -> float:
-    """How far ``side``'s longest whole command of its current protocol ran past the time box
-    (0 when every one ended within it): a lead over a side that had more time says so."""
-    from benchmarks.measure.spread import side_protocol
+def _time_box_overrun_s(runs: list[dict], side: str, machine: str | None, minutes: float) -> float:
+    """How far ``side``'s longest pooled whole command ran past the time box (0 when every one
+    ended within it): a lead over a side that had more time says so."""
+    from benchmarks.measure.quality import PROTOCOLS
+    from benchmarks.measure.spread import pooled
 
     walls = [
         run["wall_s"][side]
         for run in runs
-        if side in (run.get("wall_s") or {}) and side_protocol(run, side) == protocol
+        if side in (run.get("wall_s") or {}) and pooled(run, side, PROTOCOLS, machine)
     ]
     return max([0.0, *(wall - 60 * minutes for wall in walls)])
 
@@ -273,16 +279,19 @@ def _lead_text(result: dict) -> str:
 
 
 def _quality_rounds(runs: list[dict]) -> list[str]:
-    """Each side's rounds of its current protocol as a table, the facts of those rounds, the
-    rounds whose sweep averaged an ensemble, and the rounds of other protocols."""
+    """Each side's rounds of its current protocol on the pooled machine as a table, the facts
+    of those rounds, the rounds whose sweep averaged an ensemble, and the other rounds."""
+    from benchmarks.measure import spread
     from benchmarks.measure.quality import PROTOCOLS, VARIANTS
     from benchmarks.measure.spread import side_accuracies, side_protocol
 
+    machine = spread.pooled_machine(runs, PROTOCOLS)
+
     def pooled(run: dict, side: str) -> bool:
-        return side in PROTOCOLS and side_protocol(run, side) == PROTOCOLS[side]
+        return spread.pooled(run, side, PROTOCOLS, machine)
 
     lines = []
-    if sides := side_accuracies(runs, PROTOCOLS):
+    if sides := side_accuracies(runs, PROTOCOLS, machine):
         lines += [
             "| side | rounds | median | range | test accuracy of each round | its whole command, s |",
             "|---|---|---|---|---|---|",
@@ -312,14 +321,18 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
     for run in runs:
         accs = run.get("test_acc") or run.get("best_test_acc") or {}
         if left := {side: acc for side, acc in accs.items() if not pooled(run, side)}:
+            elsewhere = f", on {run.get('processor')}" if run.get("processor") != machine else ""
             sides_text = ", ".join(
                 f"{PEER_NAMES.get(side, side)} {acc}"
-                + (f" (protocol {side_protocol(run, side)})" if "protocol" in run else "")
+                + (f" (protocol {side_protocol(run, side)}{elsewhere})" if "protocol" in run else "")
                 for side, acc in left.items()
             )
             older.append(f"{run['date']}: {sides_text}")
     if older:
-        lines += ["Sides' rounds of another protocol (listed, not pooled): " + "; ".join(older) + ".", ""]
+        lines += [
+            "Sides' rounds of another protocol or machine (listed, not pooled): " + "; ".join(older) + ".",
+            "",
+        ]
     return lines
 
 

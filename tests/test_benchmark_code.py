@@ -144,7 +144,7 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
         side = sweep_side(n_jobs)
         result = {
             "side": side,
-            "protocol": {side: PROTOCOLS[side], "train_longer": PROTOCOLS["train_longer"]},
+            "protocol": {side: PROTOCOLS[side]} | {peer: PROTOCOLS[peer] for peer in peers},
             "machine": machine,
             "minutes": 20.0,
             "n_jobs": n_jobs,
@@ -152,18 +152,20 @@ def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_
             "answer_test_acc": acc,
             "wall_s": 1100.0,
             **{"trials": 5, "complete": 2, "best_trial": 0, "refit_epochs": 20},
-            "peers": {"train_longer": {"best_test_acc": peer_acc, "wall_s": 1150.0}},
+            "peers": {peer: {"best_test_acc": peer_acc, "wall_s": 1150.0} for peer in peers},
         }
         return quality_run(result)
 
+    peers = ("train_longer", "optuna_cnnsweep_recipe", "keras_tuner_cnnsweep_recipe")
+
     runs = [round_(2, 0.95, 0.92), round_(2, 0.951, 0.921), round_(2, 0.952, 0.919), round_(1, 0.96, 0.92)]
-    assert runs[-1]["test_acc"] == {"cnnsweep_n_jobs_1": 0.96, "train_longer": 0.92}
+    assert runs[-1]["test_acc"] == {"cnnsweep_n_jobs_1": 0.96} | dict.fromkeys(peers, 0.92)
     verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
     # The one-worker round neither joins cnnsweep's median nor counts as a side cnnsweep must
     # lead (it scored higher, and the lead is still met); it is reported as what 2 workers bought.
     assert "median 0.951 " in verdict and "over every side met" in verdict
     assert "; 2 workers over 1 (median 0.96) -0.90 points (no interval, 3 vs 1 rounds)" in verdict
-    assert "overran the time box" not in verdict  # every train_longer round ended within it
+    assert "overran the time box" not in verdict  # every peer's round ended within it
 
     runs[0]["wall_s"]["train_longer"] = 1231.0  # one round of the peer ran 31 s past the 20 minutes
     verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": machine}, runs)
@@ -241,6 +243,56 @@ def test_benchmark_4s_peers_alone_add_their_rounds_without_a_sweep(tmp_path, mon
     assert "2 vs 1 rounds" in verdict
     table = "\n".join(_quality_rounds(runs))
     assert "| the default model trained for the whole time box | 1 | 0.9300 |" in table
+
+
+def test_benchmark_4_pools_rounds_only_on_the_machine_of_cnnsweeps_rounds():
+    """Twenty minutes on a slower machine are a smaller budget: a peer's round on another
+    processor is listed, not pooled, and the lead over every side is not met while a peer
+    given cnnsweep's recipe has no round on cnnsweep's machine."""
+    from benchmarks.measure.quality import PROTOCOLS, quality_run
+    from benchmarks.report import _quality_rounds, _quality_verdict
+
+    def round_(processor, sides):
+        return quality_run(
+            {
+                "side": "cnnsweep" if "cnnsweep" in sides else None,
+                "protocol": {side: PROTOCOLS[side] for side in sides},
+                "machine": {"date": processor, "processor": processor, "commit": "c", "cpu_cores": 2},
+                "minutes": 20.0,
+                "n_jobs": 2,
+                "answer": "refit",
+                "answer_test_acc": sides.get("cnnsweep"),
+                "wall_s": 1170.0,
+                **{"trials": 5, "complete": 2, "best_trial": 0, "refit_epochs": 20},
+                "peers": {
+                    side: {"best_test_acc": acc, "wall_s": 1190.0}
+                    for side, acc in sides.items()
+                    if side != "cnnsweep"
+                },
+            }
+        )
+
+    peers = ("train_longer", "keras_tuner_cnnsweep_recipe")
+    runs = [
+        round_("fast", {"cnnsweep": 0.95 + i / 1000} | dict.fromkeys(peers, 0.92 - i / 500)) for i in range(3)
+    ]
+    runs += [round_("slow", {"optuna_cnnsweep_recipe": 0.90 + i / 1000}) for i in range(3)]
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": {"cpu_cores": 2}}, runs)
+    assert "2 cores (fast)" in verdict and "over every side NOT met" in verdict
+    assert (
+        "; over Optuna TPE + successive halving, cnnsweep's recipe: no round of its current protocol "
+        f"({PROTOCOLS['optuna_cnnsweep_recipe']}) on fast yet"
+    ) in verdict
+    text = "\n".join(_quality_rounds(runs))
+    assert "Optuna TPE + successive halving, cnnsweep's recipe |" not in text  # not in the pooled table
+    optuna = PROTOCOLS["optuna_cnnsweep_recipe"]
+    assert (
+        f"slow: Optuna TPE + successive halving, cnnsweep's recipe 0.9 (protocol {optuna}, on slow)" in text
+    )
+    # The same rounds on cnnsweep's machine are pooled, and the lead over every side is met.
+    runs[3:] = [round_("fast", {"optuna_cnnsweep_recipe": 0.90 + i / 1000}) for i in range(3)]
+    verdict = _quality_verdict({"protocol": {}, "minutes": 20.0, "machine": {"cpu_cores": 2}}, runs)
+    assert "over every side met" in verdict and "yet" not in verdict
 
 
 def test_benchmark_4_refuses_a_round_with_no_side_to_run(capsys):

@@ -23,13 +23,37 @@ def side_protocol(run: Mapping, side: str) -> int | None:
     return protocol.get(side) if isinstance(protocol, Mapping) else protocol
 
 
-def side_accuracies(runs: Iterable[Mapping], protocols: Mapping[str, int]) -> dict[str, list[float]]:
-    """Each side's test accuracies over its rounds of its current protocol (``protocols``), in
-    the order they ran."""
+def pooled_machine(
+    runs: Iterable[Mapping], protocols: Mapping[str, int], ours: str = "cnnsweep"
+) -> str | None:
+    """The processor of ``ours``'s last round of its current protocol. Rounds are pooled only
+    on it: the same minutes on a machine twice as slow are half the budget."""
+    mine = [
+        run
+        for run in runs
+        if ours in (run.get("test_acc") or {}) and side_protocol(run, ours) == protocols.get(ours)
+    ]
+    return mine[-1].get("processor") if mine else None
+
+
+def pooled(run: Mapping, side: str, protocols: Mapping[str, int], machine: str | None) -> bool:
+    """Whether ``side``'s result in ``run`` counts: its current protocol, on ``machine``."""
+    return (
+        side in protocols
+        and side_protocol(run, side) == protocols[side]
+        and (machine is None or run.get("processor") == machine)
+    )
+
+
+def side_accuracies(
+    runs: Iterable[Mapping], protocols: Mapping[str, int], machine: str | None = None
+) -> dict[str, list[float]]:
+    """Each side's test accuracies over its rounds of its current protocol (``protocols``) on
+    ``machine`` (any, where None), in the order they ran."""
     sides: dict[str, list[float]] = {}
     for run in runs:
         for side, acc in (run.get("test_acc") or {}).items():
-            if side in protocols and side_protocol(run, side) == protocols[side]:
+            if pooled(run, side, protocols, machine):
                 sides.setdefault(side, []).append(float(acc))
     return sides
 
@@ -66,16 +90,23 @@ def summary(
     protocols: Mapping[str, int],
     ours: str = "cnnsweep",
     variants: Iterable[str] = (),
+    required: Iterable[str] = (),
 ) -> dict:
-    """The medians, ranges and leads RESULTS.md reports, and whether each target is met.
-    ``variants`` are our own side set otherwise: our lead over each is in ``variant_leads``,
-    apart from the sides we must lead."""
-    sides = side_accuracies(runs, protocols)
+    """The medians, ranges and leads RESULTS.md reports, and whether each target is met, from
+    the rounds on :func:`pooled_machine`. ``variants`` are our own side set otherwise: our lead
+    over each is in ``variant_leads``, apart from the sides we must lead. A lead over every
+    side is not met while a ``required`` side has no round there (``missing``)."""
+    runs = list(runs)
+    machine = pooled_machine(runs, protocols, ours)
+    sides = side_accuracies(runs, protocols, machine)
     if ours not in sides:
         return {"sides": {}, "leads": {}, "variant_leads": {}, "accuracy_met": False, "lead_met": False}
     own = {ours, *variants}
     leads = {side: lead(sides[ours], accs) for side, accs in sides.items() if side not in own}
+    missing = [side for side in required if side not in sides]
     return {
+        "machine": machine,
+        "missing": missing,
         "variant_leads": {side: lead(sides[ours], sides[side]) for side in variants if side in sides},
         "sides": {
             side: {"rounds": len(a), "median": round(statistics.median(a), 4), "range": [min(a), max(a)]}
@@ -83,5 +114,5 @@ def summary(
         },
         "leads": leads,
         "accuracy_met": statistics.median(sides[ours]) >= ACCURACY_TARGET,
-        "lead_met": bool(leads) and all(clear_lead(result) for result in leads.values()),
+        "lead_met": bool(leads) and not missing and all(clear_lead(result) for result in leads.values()),
     }
