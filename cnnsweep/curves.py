@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
+import importlib
 import json
 import logging
 import os
@@ -85,11 +87,10 @@ def plot_curves(
 class CurvesDrawer:
     """Draws a sweep's ``curves.png`` files in a helper process at the lowest CPU priority.
 
-    A trial's plot costs about 80 ms of CPU; drawn in the sweep's own process it
-    competes with the next trial's training (and holds the GIL). The helper,
-    ``python -m cnnsweep.curves``, reads one JSON request per line, answers one
-    line each, and runs only when the cores are otherwise idle. If it cannot
-    start or dies, the plots it did not answer are drawn here.
+    A trial's plot costs about 80 ms of CPU; drawn in the sweep's own process it competes
+    with the next trial's training (and holds the GIL). The helper, ``python -m
+    cnnsweep.curves``, answers one JSON line per request line (a plot, or a :meth:`call`)
+    and runs only when the cores are otherwise idle. What it did not answer is done here.
     """
 
     def __init__(self) -> None:
@@ -140,10 +141,9 @@ class CurvesDrawer:
         self._draw_here(left)
 
     def call(self, function: Callable[..., Any], args: tuple) -> Future | None:
-        """``function(*args)`` in the helper, if one is running (none is started for it); its
-        future holds the result, the exception raised there (as :class:`HelperError`), or
-        :class:`HelperGone` if the helper ended first. None where no helper runs or the call
-        does not pickle: the caller runs it here."""
+        """``function(*args)`` in the running helper (none is started for it): a future of its
+        result, of what it raised there (:class:`HelperError`), or :class:`HelperGone`. None
+        where no helper runs or the call does not pickle: the caller runs it here."""
         try:
             payload = base64.b64encode(pickle.dumps((function, args))).decode("ascii")
         except Exception:  # a local function or an open file: not for another process
@@ -208,17 +208,22 @@ class CurvesDrawer:
         for line in process.stdout:
             try:
                 answer = json.loads(line)
-            except ValueError:  # not an answer (something printed by a library)
+                answer["id"]
+            except (ValueError, TypeError, KeyError):  # not an answer (something a library printed)
                 continue
             with self._lock:
                 request = self._unanswered.pop(answer["id"], None)
                 future = self._calls.pop(answer["id"], None)
                 self._lock.notify_all()
             if future is not None:  # settled outside the lock: its callbacks may call again
-                if "error" in answer:
-                    future.set_exception(HelperError(answer["error"]))
+                try:
+                    if "error" in answer:
+                        raise HelperError(answer["error"])
+                    result = pickle.loads(base64.b64decode(answer["result"]))
+                except Exception as exc:  # an error, or an answer this process cannot read
+                    future.set_exception(exc)
                 else:
-                    future.set_result(pickle.loads(base64.b64decode(answer["result"])))
+                    future.set_result(result)
             elif answer.get("error") and request is not None:
                 log.warning("%s could not be drawn: %s", request["target"], answer["error"])
         with self._lock:
@@ -313,9 +318,8 @@ def share_with_helper(jobs: Sequence[tuple[Callable[..., Any], tuple]]) -> list[
 
 
 def _serve_curves() -> None:
-    """The helper's loop: one request per stdin line, one answer per stdout line. A request
-    is a curves plot, or a pickled call (:meth:`CurvesDrawer.call`) whose answer holds the
-    pickled result."""
+    """The helper's loop: one request per stdin line (a curves plot, or a pickled
+    :meth:`CurvesDrawer.call`), one answer per stdout line."""
     os.nice(19)
     # The report's figures, imported while the sweep runs, are ready when its report asks.
     threading.Thread(target=_import_the_report_figures, daemon=True).start()
@@ -337,13 +341,9 @@ def _serve_curves() -> None:
 
 
 def _import_the_report_figures() -> None:
-    import importlib
-
-    for module in ("trials", "parameters", "best_model"):
-        try:
+    with contextlib.suppress(Exception):  # a call that needs one imports it again, and says why not
+        for module in ("trials", "parameters", "best_model"):
             importlib.import_module(f"cnnsweep.report.figures.{module}")
-        except Exception:  # a call that needs it imports it again, and says why it failed
-            return
 
 
 if __name__ == "__main__":

@@ -94,3 +94,24 @@ def test_without_a_helper_every_job_runs_here(monkeypatch):
     assert [outcome.result() for outcome in curves.share_with_helper([(os.getpid, ())] * 3)] == [
         os.getpid()
     ] * 3
+
+
+def test_an_answer_this_process_cannot_read_fails_its_call_not_the_reader():
+    """A garbled answer fails only its own call; the reader goes on, and at the helper's end
+    every call still unanswered learns the helper is gone (none waits forever)."""
+    import base64
+    import io
+    import json
+    import types
+    from concurrent.futures import Future
+
+    drawer = curves.CurvesDrawer()
+    garbled, unanswered = Future(), Future()
+    drawer._calls = {1: garbled, 2: unanswered}
+    drawer._answering = True
+    unreadable = base64.b64encode(b"no pickle").decode()
+    answers = "printed by a library\n" + json.dumps({"id": 1, "result": unreadable}) + "\n"
+    drawer._read_answers(types.SimpleNamespace(stdout=io.StringIO(answers)))
+    assert garbled.exception() is not None and not isinstance(garbled.exception(), curves.HelperGone)
+    assert isinstance(unanswered.exception(), curves.HelperGone)
+    assert drawer.call(print, ()) is None  # its answers have ended: no call is sent any more
