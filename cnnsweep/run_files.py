@@ -176,7 +176,7 @@ def write_run(
         title: the curves plot's title.
         model: a Keras model to save as the best epoch's model.
         draw: draws ``curves.png`` as ``draw(history, target, best_epoch=..., title=...)``
-            (:func:`cnnsweep.curves.plot_curves`, or its background helper in a sweep);
+            (:func:`cnnsweep.curves.plot_curves`, or :mod:`cnnsweep.draw_helper` in a sweep);
             None draws no plot.
         predictions: the test images' predicted classes, saved as ``test_predictions.npy``.
         test_scores: the test images' class probabilities and true classes, saved as

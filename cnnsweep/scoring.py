@@ -234,9 +234,9 @@ def save_run(
 def curves_drawer(metrics: Mapping[str, Any]) -> run_files.DrawCurves:
     """A single run draws its curves.png at once; a sweep's trial hands it to the background
     helper, so the next trial trains meanwhile (the sweep waits for the helper at its end)."""
-    from cnnsweep import curves  # matplotlib only when a plot is drawn
+    from cnnsweep import curves, draw_helper  # matplotlib only when a plot is drawn
 
-    return curves.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
+    return draw_helper.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
 
 
 def fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], reason: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from cnnsweep import curves
+from cnnsweep import draw_helper
 from cnnsweep.analysis import effects, fidelity, shapes
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.errors import UserError
@@ -45,7 +45,7 @@ def _figures(
 ) -> list[dict[str, str]]:
     """Compute what needs computing here (Optuna's importance, the best model's predictions),
     then draw every figure, this process and the sweep's idle curves helper at once
-    (:func:`cnnsweep.curves.share_with_helper`). A figure that fails is skipped with a warning."""
+    (:func:`cnnsweep.draw_helper.share_with_helper`). A figure that fails is skipped with a warning."""
     plots: list[tuple[str, Callable[..., Path | None], tuple, str]] = [
         (
             "From the baseline to the best, one change at a time (new-seed runs, 95% intervals)",
@@ -95,7 +95,7 @@ def _figures(
     # Optuna's importance is computed where Optuna is imported already: this process takes it
     # first, while the helper draws from the other end.
     order = sorted(range(len(plots)), key=lambda i: plots[i][1] is not _importance_figure)
-    drawn = curves.share_with_helper(
+    drawn = draw_helper.share_with_helper(
         [(plots[i][1], (*plots[i][2], out / f"{prefix}{plots[i][3]}.png")) for i in order]
     )
     outcomes = dict(zip(order, drawn, strict=True))

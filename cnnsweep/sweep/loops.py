@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from cnnsweep import curves, faults, run_files
+from cnnsweep import draw_helper, faults, run_files
 from cnnsweep.errors import StopReason, SweepStopped
 from cnnsweep.sweep import ablation, confirm, ensemble, progress
 from cnnsweep.sweep.budget import search_deadline
@@ -206,7 +206,7 @@ def coordinate(sweep: Sweep) -> None:
         _after_the_search(sweep)
     finally:
         placement.clean_up(settings.sweep_dir, settings.cluster)  # every worker has ended
-        curves.wait_for_plots()
+        draw_helper.wait_for_plots()
         progress.write_records(sweep)
         progress.write_report(sweep)
         sweep.tracker.finish(interrupted=bool(sweep.stopped_by))

@@ -24,7 +24,7 @@ import optuna
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from cnnsweep import curves
+from cnnsweep import draw_helper
 from cnnsweep.errors import StopReason, SweepStopped
 from cnnsweep.sweep.launch import TrialLauncher
 from cnnsweep.sweep.lock import hold_sweep_dir
@@ -41,6 +41,10 @@ from cnnsweep.sweep.workers.interrupts import StopRequest
 
 if TYPE_CHECKING:
     from cnnsweep.sweep.tracked import SweepTracker
+
+# The report's figure modules, named, not imported: the sweep's process imports matplotlib only
+# when its report is drawn.
+REPORT_FIGURES = tuple(f"cnnsweep.report.figures.{name}" for name in ("trials", "parameters", "best_model"))
 
 
 def run_sweep(
@@ -93,6 +97,8 @@ def run_coordinator(
             heartbeat=checked.heartbeat,
         )
         _warm_up(checked, trains_here=not checked.several_writers)
+        if checked.report:  # the helper that draws the trials' curves draws half of the report too
+            draw_helper.warm_up(REPORT_FIGURES)
         # Only now, with the config and the data checked, is the study touched.
         sweep = Sweep(
             settings=checked,
@@ -136,7 +142,7 @@ def run_worker(
     except KeyboardInterrupt:
         raise SweepStopped(StopReason.INTERRUPTED) from None
     finally:
-        curves.wait_for_plots()
+        draw_helper.wait_for_plots()
 
 
 def open_tracker(settings: SweepSettings, study: optuna.Study) -> SweepTracker | NoTracker:

@@ -1,10 +1,11 @@
-"""A sweep's curves: drawn by a low-priority helper process, and none lost if it dies."""
+"""The sweep's drawing helper, a low-priority process: no curves plot or report figure is lost
+if it dies."""
 
 from __future__ import annotations
 
 import pytest
 
-from cnnsweep import curves, run_files
+from cnnsweep import draw_helper, run_files
 
 HISTORY = {"loss": [1.0, 0.8], "acc": [0.4, 0.5], "val_loss": [1.1, 0.9], "val_acc": [0.5, 0.6]}
 
@@ -12,7 +13,7 @@ HISTORY = {"loss": [1.0, 0.8], "acc": [0.4, 0.5], "val_loss": [1.1, 0.9], "val_a
 def test_a_sweeps_curves_are_drawn_by_a_helper_at_the_lowest_priority(tmp_path):
     import os
 
-    drawer = curves.CurvesDrawer()
+    drawer = draw_helper.CurvesDrawer()
     try:
         drawer.submit(HISTORY, tmp_path / "0" / run_files.CURVES_FILE, best_epoch=2, title="trial 0")
         helper = drawer._process
@@ -27,7 +28,7 @@ def test_a_sweeps_curves_are_drawn_by_a_helper_at_the_lowest_priority(tmp_path):
 
 
 def test_curves_the_helper_left_undrawn_when_it_died_are_drawn_here(tmp_path):
-    drawer = curves.CurvesDrawer()
+    drawer = draw_helper.CurvesDrawer()
     try:
         targets = [tmp_path / str(n) / run_files.CURVES_FILE for n in range(3)]
         for target in targets[:2]:
@@ -46,10 +47,10 @@ def test_curves_the_helper_left_undrawn_when_it_died_are_drawn_here(tmp_path):
 def helper(tmp_path, monkeypatch):
     """A drawer of its own for this module, its helper started (as a sweep's first curves plot
     starts it), closed afterwards."""
-    drawer = curves.CurvesDrawer()
-    monkeypatch.setattr(curves, "_drawer", drawer)
-    curves.plot_curves_later(HISTORY, tmp_path / run_files.CURVES_FILE)
-    curves.wait_for_plots()
+    drawer = draw_helper.CurvesDrawer()
+    monkeypatch.setattr(draw_helper, "_drawer", drawer)
+    draw_helper.plot_curves_later(HISTORY, tmp_path / run_files.CURVES_FILE)
+    draw_helper.wait_for_plots()
     process = drawer._process
     assert process is not None and process.poll() is None
     yield process
@@ -61,11 +62,11 @@ def test_the_report_shares_its_figures_with_the_sweeps_idle_helper(helper):
     job first, this process the first; what a job raises, in either process, is its outcome."""
     import os
 
-    outcomes = curves.share_with_helper([(os.getpid, ())] * 4 + [(int, ("x",)), (os.getpid, ())])
+    outcomes = draw_helper.share_with_helper([(os.getpid, ())] * 4 + [(int, ("x",)), (os.getpid, ())])
     assert outcomes[0].result() == os.getpid()
     assert outcomes[-1].result() == helper.pid
     assert {outcome.result() for outcome in outcomes[1:4]} <= {os.getpid(), helper.pid}
-    assert isinstance(outcomes[4].exception(), ValueError | curves.HelperError)
+    assert isinstance(outcomes[4].exception(), ValueError | draw_helper.HelperError)
     assert "invalid literal" in str(outcomes[4].exception())
 
 
@@ -76,22 +77,22 @@ def test_a_job_the_helper_never_answered_runs_here(helper):
     import signal
 
     jobs = [(os.getpid, ())] * 3 + [(os.kill, (helper.pid, signal.SIGKILL))]
-    outcomes = curves.share_with_helper(jobs)
+    outcomes = draw_helper.share_with_helper(jobs)
     helper.wait(timeout=10)
     assert helper.returncode == -signal.SIGKILL
     assert [outcome.result() for outcome in outcomes[:3]] == [os.getpid()] * 3
     assert outcomes[3].done()  # run again here: the killed helper may not be reaped yet
-    assert curves.share_with_helper([(os.getpid, ())] * 2)[1].result() == os.getpid()  # none is left
-    assert curves._drawer.call(lambda: 1, ()) is None  # nor would a lambda go: it does not pickle
+    assert draw_helper.share_with_helper([(os.getpid, ())] * 2)[1].result() == os.getpid()  # none is left
+    assert draw_helper._drawer.call(lambda: 1, ()) is None  # nor would a lambda go: it does not pickle
 
 
 def test_without_a_helper_every_job_runs_here(monkeypatch):
     import os
 
-    drawer = curves.CurvesDrawer()  # never started: no helper runs
-    monkeypatch.setattr(curves, "_drawer", drawer)
+    drawer = draw_helper.CurvesDrawer()  # never started: no helper runs
+    monkeypatch.setattr(draw_helper, "_drawer", drawer)
     assert drawer.call(os.getpid, ()) is None
-    assert [outcome.result() for outcome in curves.share_with_helper([(os.getpid, ())] * 3)] == [
+    assert [outcome.result() for outcome in draw_helper.share_with_helper([(os.getpid, ())] * 3)] == [
         os.getpid()
     ] * 3
 
@@ -105,13 +106,43 @@ def test_an_answer_this_process_cannot_read_fails_its_call_not_the_reader():
     import types
     from concurrent.futures import Future
 
-    drawer = curves.CurvesDrawer()
+    drawer = draw_helper.CurvesDrawer()
     garbled, unanswered = Future(), Future()
     drawer._calls = {1: garbled, 2: unanswered}
     drawer._answering = True
     unreadable = base64.b64encode(b"no pickle").decode()
     answers = "printed by a library\n" + json.dumps({"id": 1, "result": unreadable}) + "\n"
     drawer._read_answers(types.SimpleNamespace(stdout=io.StringIO(answers)))
-    assert garbled.exception() is not None and not isinstance(garbled.exception(), curves.HelperGone)
-    assert isinstance(unanswered.exception(), curves.HelperGone)
+    assert garbled.exception() is not None and not isinstance(garbled.exception(), draw_helper.HelperGone)
+    assert isinstance(unanswered.exception(), draw_helper.HelperGone)
     assert drawer.call(print, ()) is None  # its answers have ended: no call is sent any more
+
+
+def test_a_sweep_has_its_helper_import_the_report_figures_while_it_idles(tmp_path, monkeypatch):
+    """The coordinator names the report's figure modules (each one real); the helper, once
+    started, has them imported before the report asks for a figure."""
+    import importlib
+
+    from cnnsweep.sweep.runner import REPORT_FIGURES
+
+    for module in REPORT_FIGURES:
+        importlib.import_module(module)
+    drawer = draw_helper.CurvesDrawer()
+    monkeypatch.setattr(draw_helper, "_drawer", drawer)
+    draw_helper.warm_up(REPORT_FIGURES)
+    drawer.submit(HISTORY, tmp_path / run_files.CURVES_FILE)  # a trial's plot starts the helper
+    try:
+        imported = drawer.call(_imported, (REPORT_FIGURES,))
+        assert imported is not None and imported.result(timeout=60) == list(REPORT_FIGURES)
+    finally:
+        drawer.close()
+
+
+def _imported(modules):
+    import sys
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(m in sys.modules for m in modules):
+        time.sleep(0.05)
+    return [m for m in modules if m in sys.modules]
