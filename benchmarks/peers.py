@@ -204,9 +204,6 @@ class TimeBox:
         first = statistics.median(self.first_epochs) if self.first_epochs else 0.0
         return self.clock() + first <= self.training_ends
 
-    def over(self) -> bool:
-        return self.clock() > self.training_ends
-
     def callback(self, keras: Any) -> Any:
         box = self
 
