@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +41,7 @@ class CurvesDrawer:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._unanswered: dict[int, dict[str, Any]] = {}
+        self._refused: list[dict[str, Any]] = []  # plots the helper answered with an error
         self._calls: dict[int, Future] = {}
         self._answering = False  # the reader is reading the helper's answers
         self._next_id = 0
@@ -81,8 +83,9 @@ class CurvesDrawer:
                 and self._reader.is_alive()
             ):
                 self._lock.wait(timeout=0.5)
-            left = list(self._unanswered.values())
+            left = list(self._unanswered.values()) + self._refused
             self._unanswered.clear()
+            self._refused = []
         self._draw_here(left)
 
     def call(self, function: Callable[..., Any], args: tuple) -> Future | None:
@@ -169,8 +172,10 @@ class CurvesDrawer:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
-            elif answer.get("error") and request is not None:
-                log.warning("%s could not be drawn: %s", request["target"], answer["error"])
+            elif answer.get("error") and request is not None:  # drawn again here by wait()
+                log.debug("the helper could not draw %s: %s", request["target"], answer["error"])
+                with self._lock:
+                    self._refused.append(request)
         with self._lock:
             self._lock.notify_all()  # the helper ended: wait() draws what it left here
             left, self._calls, self._answering = list(self._calls.values()), {}, False
@@ -270,7 +275,13 @@ def share_with_helper(jobs: Sequence[tuple[Callable[..., Any], tuple]]) -> list[
 
 def _serve(imports: Sequence[str]) -> None:
     """The helper's loop: one request per stdin line (a curves plot, or a pickled
-    :meth:`CurvesDrawer.call`), one answer per stdout line; ``imports`` imported meanwhile."""
+    :meth:`CurvesDrawer.call`), one answer per stdout line; ``imports`` imported meanwhile.
+
+    Ctrl-C is ignored: it reaches the helper with the sweep (a terminal's process group,
+    ``scancel --signal=INT`` of a SLURM job's step) and would otherwise break a plot midway,
+    even turn into an import's error. The sweep stops, then ends the helper by closing its
+    input; a helper that dies (SIGTERM, SIGKILL) leaves its plots to the sweep's process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(19)
     threading.Thread(target=_import_all, args=(imports,), daemon=True).start()
     try:
@@ -286,8 +297,8 @@ def _serve(imports: Sequence[str]) -> None:
             except Exception as exc:
                 answer["error"] = f"{type(exc).__name__}: {exc}"
             print(json.dumps(answer), flush=True)
-    except (BrokenPipeError, KeyboardInterrupt):
-        os._exit(0)  # the sweep's process is gone or stopping: nobody reads the answers any more
+    except BrokenPipeError:
+        os._exit(0)  # the sweep's process is gone: nobody reads the answers any more
 
 
 def _import_all(modules: Iterable[str]) -> None:

@@ -119,6 +119,18 @@ def write_history(run_dir: Path, history: Mapping[str, Sequence[float]]) -> Path
     return write_csv(frame, run_dir / HISTORY_FILE)
 
 
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    """What :func:`write_history` wrote, as Keras's ``history.history`` (no ``epoch`` column),
+    or {} when it is missing, unreadable or empty."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(run_dir / HISTORY_FILE).drop(columns="epoch", errors="ignore")
+    except (OSError, ValueError, pd.errors.ParserError):
+        return {}
+    return {str(key): [float(v) for v in values] for key, values in frame.items()} if len(frame) else {}
+
+
 def failed_metrics(error: str) -> dict[str, Any]:
     """What a run that never produced metrics is recorded as: failed, and why."""
     return {"status": "failed", "error": error}

@@ -239,6 +239,35 @@ def curves_drawer(metrics: Mapping[str, Any]) -> run_files.DrawCurves:
     return draw_helper.plot_curves_later if metrics.get("trial_number") is not None else curves.plot_curves
 
 
+def draw_missing_curves(folder: Path) -> list[Path]:
+    """Draw every ``curves.png`` that a run under ``folder`` asked for and never got (its
+    worker, a SLURM job, was killed before the drawing helper wrote it), from the run's
+    ``history.csv``; the plots drawn. A plot that cannot be drawn is logged, never raised."""
+    from cnnsweep.curves import plot_curves
+
+    drawn = []
+    for metrics_file in sorted(folder.rglob(run_files.METRICS_FILE)):
+        run_dir = metrics_file.parent
+        target = run_dir / run_files.CURVES_FILE
+        if target.exists() or any(part.startswith(".") for part in run_dir.relative_to(folder).parts):
+            continue
+        metrics, history = run_files.read_metrics(run_dir), run_files.read_history(run_dir)
+        if metrics is None or not history:
+            continue  # no run ended here (an interrupted trial), or it ran no epoch
+        try:
+            config = run_files.read_run_config(run_dir)
+            title = (
+                run_title(config, metrics.get("trial_number")) if metrics.get("status") != "failed" else ""
+            )
+        except (KeyError, TypeError):  # a config of another shape: the plot without its title
+            title = ""
+        try:
+            drawn.append(plot_curves(history, target, best_epoch=metrics.get("best_epoch"), title=title))
+        except Exception as exc:  # a plot is a convenience, never worth a crash
+            log.warning("%s could not be drawn: %s", target, exc)
+    return drawn
+
+
 def fail(run_dir: Path, metrics: dict[str, Any], history: dict[str, list[float]], reason: str) -> None:
     """Record the failure in ``metrics.json`` (if the disk allows) and raise it."""
     from cnnsweep.backend import resident_memory_mb

@@ -43,6 +43,47 @@ def test_curves_the_helper_left_undrawn_when_it_died_are_drawn_here(tmp_path):
         drawer.close()
 
 
+def test_ctrl_c_reaching_the_helper_with_the_sweep_breaks_no_plot(tmp_path):
+    """A terminal's Ctrl-C, or SLURM's ``scancel --signal=INT``, reaches the helper too: it
+    draws on, and ends when the sweep closes its input."""
+    import os
+    import signal
+    import time
+
+    drawer = draw_helper.CurvesDrawer()
+    try:
+        drawer.submit(HISTORY, tmp_path / "0" / run_files.CURVES_FILE)
+        drawer.wait()  # it is in its loop now
+        helper = drawer._process
+        assert helper is not None
+        for _ in range(3):
+            os.kill(helper.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert helper.poll() is None
+        drawer.submit(HISTORY, tmp_path / "1" / run_files.CURVES_FILE, title="trial 1")
+        with drawer._lock:
+            assert drawer._unanswered  # with the helper, not drawn here
+        drawer.wait()
+        assert (tmp_path / "1" / run_files.CURVES_FILE).is_file()
+    finally:
+        drawer.close()
+    assert helper.poll() == 0
+
+
+def test_a_plot_the_helper_answered_with_an_error_is_drawn_here(tmp_path):
+    import io
+    import types
+
+    drawer = draw_helper.CurvesDrawer()
+    target = tmp_path / run_files.CURVES_FILE
+    drawer._unanswered[1] = {"history": HISTORY, "target": str(target), "title": "trial 0"}
+    answers = '{"id": 1, "error": "ImportError: PyCapsule_Import could not import module"}\n'
+    drawer._read_answers(types.SimpleNamespace(stdout=io.StringIO(answers)))
+    assert not target.exists()
+    drawer.wait()
+    assert target.stat().st_size > 1000
+
+
 @pytest.fixture
 def helper(tmp_path, monkeypatch):
     """A drawer of its own for this module, its helper started (as a sweep's first curves plot

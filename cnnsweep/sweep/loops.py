@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from cnnsweep import draw_helper, faults, run_files
+from cnnsweep import draw_helper, faults, run_files, scoring
 from cnnsweep.errors import StopReason, SweepStopped
 from cnnsweep.sweep import ablation, confirm, ensemble, progress
 from cnnsweep.sweep.budget import search_deadline
@@ -207,6 +207,8 @@ def coordinate(sweep: Sweep) -> None:
     finally:
         placement.clean_up(settings.sweep_dir, settings.cluster)  # every worker has ended
         draw_helper.wait_for_plots()
+        if drawn := scoring.draw_missing_curves(settings.sweep_dir):
+            log.info("drew %d curves plot(s) that ended workers left undrawn", len(drawn))
         progress.write_records(sweep)
         progress.write_report(sweep)
         sweep.tracker.finish(interrupted=bool(sweep.stopped_by))

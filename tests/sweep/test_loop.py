@@ -331,6 +331,31 @@ def test_a_resume_counts_only_the_trials_that_end_in_it(tmp_path, caplog):
     assert [line.split("  ")[-1].split(",")[0] for line in lines] == ["4/5 done", "5/5 done"]
 
 
+def test_the_sweeps_end_draws_the_curves_its_workers_left_undrawn(tmp_path, caplog):
+    """A worker killed after its trial ended (a SLURM job cancelled while its drawing helper
+    worked) leaves metrics and history but no curves.png: the coordinator draws it."""
+    from cnnsweep import run_files
+
+    history = {"loss": [1.0, 0.8], "acc": [0.4, 0.5], "val_loss": [1.1, 0.9], "val_acc": [0.5, 0.6]}
+
+    def ran_without_its_plot(trial):
+        metrics = {"status": "complete", "objective": 0.6, "best_epoch": 2, "trial_number": trial.number}
+        run_files.write_run(tmp_path / str(trial.number), dict(metrics), history, draw=None)
+        return metrics
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=2", outcome=ran_without_its_plot)
+    (tmp_path / "9").mkdir()
+    run_files.write_metrics(tmp_path / "9", {"status": "failed", "error": "interrupted"})  # no epoch ran
+    with caplog.at_level("INFO", logger="cnnsweep"):
+        coordinate(sweep)
+    assert all((tmp_path / str(n) / run_files.CURVES_FILE).stat().st_size > 1000 for n in (0, 1))
+    assert not (tmp_path / "9" / run_files.CURVES_FILE).exists()
+    assert "drew 2 curves plot(s) that ended workers left undrawn" in caplog.text
+    drawn = (tmp_path / "0" / run_files.CURVES_FILE).stat().st_mtime_ns
+    coordinate(sweep)  # nothing left undrawn: nothing drawn again
+    assert (tmp_path / "0" / run_files.CURVES_FILE).stat().st_mtime_ns == drawn
+
+
 # ---------------------------------------------------------------- the refit's decisions
 def test_the_refit_keeps_back_its_time_from_the_search(tmp_path):
     deadline = time.time() + 600
