@@ -26,6 +26,7 @@ PRIVATE_NAMES = {
     r"\._apply_weight_decay\b": "recipe.py",
     r"\._use_weight_decay\b": "recipe.py",
     r"\._get_current_learning_rate\b": "recipe.py",
+    r"\b_flush_loggers\b": "sweep/hydra_job.py",
     r"\._return_value\b": None,  # Hydra's JobReturn has a public return_value
 }
 

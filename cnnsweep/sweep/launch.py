@@ -24,12 +24,13 @@ from hydra._internal.config_loader_impl import get_overrides_dirname  # private:
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher  # private: see module doc
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobStatus, configure_log, filter_overrides, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from cnnsweep import run_files
 from cnnsweep.hooks import TrialHooks
+from cnnsweep.sweep.hydra_job import run_trial_job
 from cnnsweep.sweep.overrides import config_overrides, seeded_overrides, trial_overrides
 from cnnsweep.sweep.settings.frozen import SweepSettings
 from cnnsweep.sweep.study import records
@@ -254,7 +255,8 @@ class TrialLauncher:
         hooks: TrialHooks,
         extra: dict[str, Any],
     ):
-        """The trial's job in this process, as Hydra's basic launcher runs one."""
+        """The trial's job in this process, as Hydra's basic launcher runs one
+        (:func:`run_trial_job`: its ``run_job`` without the copies)."""
         setup_globals()
         if not self._logging_ready:  # afterwards, each job's end puts the sweep's logging back
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -270,13 +272,8 @@ class TrialLauncher:
             job_config.hydra.job.num = trial.number
             hide_storage_password(job_config)
         try:
-            return run_job(
-                hydra_context=self.hydra_context,
-                task_function=functools.partial(self.task_function, hooks=hooks),  # type: ignore[call-arg]
-                config=job_config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            )
+            task = functools.partial(self.task_function, hooks=hooks)  # type: ignore[call-arg]
+            return run_trial_job(self.hydra_context, task, job_config)
         finally:
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
