@@ -34,13 +34,13 @@ def run_trial_job(hydra_context: HydraContext, task_function: TaskFunction, conf
     callbacks = hydra_context.callbacks
     hydra_config = HydraConfig.instance()
     before, old_cwd, chdir = hydra_config.cfg, os.getcwd(), False
-    hydra_config.set_config(config)  # the job's folder may interpolate ${hydra:...}
-    output_dir = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
-    hydra_cfg = hydra_config.cfg
-    for runtime in (config.hydra.runtime, hydra_cfg.hydra.runtime):  # type: ignore[union-attr]
-        with read_write(runtime), open_dict(runtime):
-            runtime.output_dir = os.path.abspath(output_dir)
     try:
+        hydra_config.set_config(config)  # the job's folder may interpolate ${hydra:...}
+        output_dir = os.path.join(str(config.hydra.sweep.dir), str(config.hydra.sweep.subdir))
+        hydra_cfg = hydra_config.cfg
+        for runtime in (config.hydra.runtime, hydra_cfg.hydra.runtime):  # type: ignore[union-attr]
+            with read_write(runtime), open_dict(runtime):
+                runtime.output_dir = os.path.abspath(output_dir)
         ret = JobReturn()
         ret.cfg = task_cfg = _without_hydra(config)
         ret.hydra_cfg = hydra_cfg  # type: ignore[assignment]
