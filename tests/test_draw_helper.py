@@ -61,9 +61,8 @@ def test_ctrl_c_reaching_the_helper_with_the_sweep_breaks_no_plot(tmp_path):
         time.sleep(0.5)
         assert helper.poll() is None
         drawer.submit(HISTORY, tmp_path / "1" / run_files.CURVES_FILE, title="trial 1")
-        with drawer._lock:
-            assert drawer._unanswered  # with the helper, not drawn here
         drawer.wait()
+        assert drawer._process is helper and helper.poll() is None  # the same helper drew it
         assert (tmp_path / "1" / run_files.CURVES_FILE).is_file()
     finally:
         drawer.close()
