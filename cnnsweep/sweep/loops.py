@@ -25,6 +25,7 @@ from cnnsweep.sweep.refit import refit
 from cnnsweep.sweep.state import Sweep
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, recovery
+from cnnsweep.sweep.study.snapshot import Snapshot, StudyView
 from cnnsweep.sweep.study.storage import heartbeat, mask_password
 from cnnsweep.sweep.workers import placement
 
@@ -55,8 +56,11 @@ def work(
         if studies.sampler_stopped(study):
             log.info("the sampler has no new points to try (the grid is exhausted)")
             break
+        # One read of the study answers this step's questions; whether an asked trial is
+        # within the budget is read afresh below.
+        seen = Snapshot(study)
         deadline = search_deadline(sweep)
-        if deadline is not None and time.time() + studies.typical_first_epoch_seconds(study) > deadline:
+        if deadline is not None and time.time() + studies.typical_first_epoch_seconds(seen) > deadline:
             log.info(
                 "hydra.sweeper.timeout=%s: no time left for another trial%s",
                 settings.timeout,
@@ -66,9 +70,9 @@ def work(
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the sweep's main process is gone: this worker stops")
             break
-        if sweep.storage.shared:
-            recovery.recover_stale(study, sweep.storage)
-        budget = studies.budget_of(study)
+        if sweep.storage.shared and recovery.recover_stale(study, sweep.storage):
+            seen = Snapshot(study)
+        budget = studies.budget_of(seen)
         if budget.done + budget.running >= settings.n_trials and budget.waiting == 0:
             if not (sweep.storage.shared and budget.running and budget.done < settings.n_trials):
                 break
@@ -84,9 +88,9 @@ def work(
             time.sleep(min(5.0, float(settings.heartbeat.interval)))
             continue
         waiting_for_others = False
-        if _stop_for_failures(sweep):
+        if _stop_for_failures(sweep, seen):
             break
-        if studies.stalled(study, settings) is not None:  # the coordinator says why, once
+        if studies.stalled(seen, settings) is not None:  # the coordinator says why, once
             break
         faults.point("ask")
         trial = study.ask(settings.space.distributions)
@@ -149,8 +153,8 @@ def _run_trial(sweep: Sweep, trial: optuna.trial.Trial, deadline: float | None) 
     sweep.tracker.trial_ended(tracked, trial.number, metrics)
 
 
-def _stop_for_failures(sweep: Sweep) -> bool:
-    reason = studies.too_many_failures(sweep.study, sweep.settings.max_failure_rate)
+def _stop_for_failures(sweep: Sweep, seen: StudyView | None = None) -> bool:
+    reason = studies.too_many_failures(seen or sweep.study, sweep.settings.max_failure_rate)
     if reason is None:
         return False
     log.error("stopping: %s", reason)

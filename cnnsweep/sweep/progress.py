@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cnnsweep.sweep.study import lifecycle as studies
 from cnnsweep.sweep.study import records, reruns
+from cnnsweep.sweep.study.snapshot import Snapshot, StudyView
 from cnnsweep.sweep.study.storage import mask_password
 from cnnsweep.timing import format_seconds
 
@@ -51,8 +52,9 @@ class Progress:
         if number in self.reported or number in self.done_before:
             return
         self.reported.add(number)
-        settings, study = self.sweep.settings, self.sweep.study
-        trial = studies.frozen(study, number)
+        settings = self.sweep.settings
+        seen = Snapshot(self.sweep.study)  # the line and the records below, from one read
+        trial = studies.frozen(seen, number)
         finished_here = len(self.reported)
         count = self.done_at_start + finished_here
         value = records.metrics_of(trial).get("objective")
@@ -68,7 +70,7 @@ class Progress:
             number,
             records.trial_state(trial),
             value_text,
-            studies.best_value_text(study),
+            studies.best_value_text(seen),
             count,
             settings.n_trials,
             left,
@@ -76,37 +78,39 @@ class Progress:
             bound,
         )
         if time.monotonic() - self.records_written >= RECORDS_EVERY_S:
-            write_records(self.sweep)
+            write_records(self.sweep, seen)
             self.records_written = time.monotonic()
         self.sweep.tracker.progress()
 
 
-def write_records(sweep: Sweep) -> None:
-    """``trials.csv`` and ``optimization_results.yaml``; a failure never costs the sweep."""
+def write_records(sweep: Sweep, seen: Snapshot | None = None) -> None:
+    """``trials.csv`` and ``optimization_results.yaml`` (from ``seen``, else a new read of the
+    study); a failure never costs the sweep."""
     settings = sweep.settings
     try:
+        seen = seen or Snapshot(sweep.study)
         settings.sweep_dir.mkdir(parents=True, exist_ok=True)
-        records.write_trials_csv(settings.sweep_dir, sweep.study, settings.param_keys)
-        reruns.write_confirm_csv(settings.sweep_dir, sweep.study)
-        reruns.write_ablation_csv(settings.sweep_dir, sweep.study)
+        records.write_trials_csv(settings.sweep_dir, seen, settings.param_keys)
+        reruns.write_confirm_csv(settings.sweep_dir, seen)
+        reruns.write_ablation_csv(settings.sweep_dir, seen)
         records.write_optimization_results(
             settings.sweep_dir,
-            sweep.study,
+            seen,
             settings.objectives,
             mask_password(sweep.storage.url),
             settings.n_trials,
-            best_command(sweep),
+            best_command(sweep, seen),
         )
     except Exception as exc:  # records are rebuilt from the storage; never lose the sweep
         log.warning("could not write trials.csv / optimization_results.yaml: %s", exc)
 
 
-def best_command(sweep: Sweep) -> str | None:
+def best_command(sweep: Sweep, seen: StudyView | None = None) -> str | None:
     """The single-run command that trains the best trial again: the overrides its saved config
     was composed from (every fixed override, its searched values, its seed, its subset epochs)."""
     import shlex
 
-    best = records.chosen_best(sweep.study)
+    best = records.chosen_best(seen or sweep.study)
     if not sweep.settings.single_objective or best is None:
         return None
     overrides = sweep.launcher.overrides(best)
@@ -138,7 +142,7 @@ def write_report(sweep: Sweep) -> None:
 def summarise(sweep: Sweep) -> None:
     """The closing lines: the sweep's one best (the confirmed one where the confirmation ran),
     how many trials ended in each state, and whether the winner is clear."""
-    settings, study = sweep.settings, sweep.study
+    settings, study = sweep.settings, Snapshot(sweep.study)
     best = records.the_best(study)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(records.state_counts(study).items()))
     if best is not None:
@@ -160,7 +164,7 @@ def summarise(sweep: Sweep) -> None:
                 single[0].number,
                 single[0].value,
             )
-        log.info("train it again: %s", best_command(sweep))
+        log.info("train it again: %s", best_command(sweep, study))
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
-    if confirmed := sweep.study.user_attrs.get(records.CONFIRMED_ATTR):
+    if confirmed := study.user_attrs.get(records.CONFIRMED_ATTR):
         log.info("%s", confirmed["verdict"])  # the last word: is the winner clear?

@@ -21,6 +21,7 @@ from tenacity import retry, stop_after_attempt, wait_exponential
 from cnnsweep.errors import ConfigError, UserError
 from cnnsweep.sweep.settings.frozen import SweepSettings
 from cnnsweep.sweep.study import records
+from cnnsweep.sweep.study.snapshot import StudyView
 from cnnsweep.sweep.study.storage import OpenStorage, mask_password
 
 log = logging.getLogger("cnnsweep")
@@ -167,7 +168,7 @@ def _is_new(storage: Any, name: str) -> bool:
     return not storage.get_all_trials(study_id, deepcopy=False)
 
 
-def stalled(study: optuna.Study, settings: SweepSettings) -> str | None:
+def stalled(study: StudyView, settings: SweepSettings) -> str | None:
     """Why the study stops for ``hydra.sweeper.patience`` (one line), or None."""
     if settings.patience is None:
         return None
@@ -199,7 +200,7 @@ class Budget:
     waiting: int
 
 
-def budget_of(study: optuna.Study) -> Budget:
+def budget_of(study: StudyView) -> Budget:
     trials = study.get_trials(deepcopy=False)
     return Budget(
         done=sum(records.counts_toward_budget(t) for t in trials),
@@ -267,7 +268,7 @@ def tell(
         study.tell(trial, state=TrialState.FAIL)
 
 
-def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | None:
+def too_many_failures(study: StudyView, max_failure_rate: float) -> str | None:
     """Why the sweep must stop for failures (the commonest reasons), or None."""
     finished = [t for t in study.get_trials(deepcopy=False) if records.counts_toward_budget(t)]
     failed = [t for t in finished if records.trial_state(t) == "failed"]
@@ -284,7 +285,7 @@ def too_many_failures(study: optuna.Study, max_failure_rate: float) -> str | Non
     )
 
 
-def typical_first_epoch_seconds(study: optuna.Study) -> float:
+def typical_first_epoch_seconds(study: StudyView) -> float:
     """The median first epoch (compilation included) of the trials so far: what a new
     trial needs at least. 0 before any trial trained."""
     seconds = sorted(
@@ -295,7 +296,7 @@ def typical_first_epoch_seconds(study: optuna.Study) -> float:
     return seconds[len(seconds) // 2] if seconds else 0.0
 
 
-def best_value_text(study: optuna.Study) -> str:
+def best_value_text(study: StudyView) -> str:
     best = records.best_trials(study)
     if not best:
         return "no feasible trial yet"
@@ -304,5 +305,5 @@ def best_value_text(study: optuna.Study) -> str:
     return f"{len(best)} on the Pareto front"
 
 
-def frozen(study: optuna.Study, number: int) -> FrozenTrial:
+def frozen(study: StudyView, number: int) -> FrozenTrial:
     return study.get_trials(deepcopy=False)[number]

@@ -22,6 +22,7 @@ from cnnsweep.atomic import atomic_write_text, write_csv
 from cnnsweep.numbers import finite_or_none, is_whole
 from cnnsweep.run_files import RECORDED_METRICS
 from cnnsweep.sweep.study.reruns import ABLATION_ATTR, confirm_runs
+from cnnsweep.sweep.study.snapshot import StudyView
 
 ATTR = "cnnsweep"  # one user attribute per trial: {"state": ..., "objective": ..., ...}
 RECORDED = RECORDED_METRICS
@@ -41,7 +42,7 @@ TRIALS_FILE = "trials.csv"
 RESULTS_FILE = "optimization_results.yaml"
 
 
-def single_objective(study: optuna.Study) -> bool:
+def single_objective(study: StudyView) -> bool:
     """One objective: one best trial (several objectives have a Pareto front instead)."""
     return len(study.directions) == 1
 
@@ -86,7 +87,7 @@ def surplus(trial: FrozenTrial) -> bool:
     return SURPLUS_ATTR in trial.user_attrs
 
 
-def own_trials(study: optuna.Study, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+def own_trials(study: StudyView, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
     """The study's trials that this sweep ran or runs (told trials of an earlier study and
     surplus trials aside)."""
     return [t for t in study.get_trials(deepcopy=False, states=states) if not told(t) and not surplus(t)]
@@ -96,7 +97,7 @@ def counts_toward_budget(trial: FrozenTrial) -> bool:
     return trial.state.is_finished() and not interrupted(trial) and not told(trial) and not surplus(trial)
 
 
-def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str, Any]]:
+def trial_rows(study: StudyView, param_keys: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for trial in own_trials(study):
         if trial.state == TrialState.WAITING:
@@ -115,7 +116,7 @@ def trial_rows(study: optuna.Study, param_keys: Sequence[str]) -> list[dict[str,
     return rows
 
 
-def write_trials_csv(sweep_dir: Path, study: optuna.Study, param_keys: Sequence[str]) -> Path:
+def write_trials_csv(sweep_dir: Path, study: StudyView, param_keys: Sequence[str]) -> Path:
     """``trials.csv`` of a study: one row per trial, every state but waiting."""
     import pandas as pd
 
@@ -139,7 +140,7 @@ def write_trials_table(table: Any, out_dir: Path) -> Path:
     return write_csv(table, out_dir / TRIALS_FILE)
 
 
-def state_counts(study: optuna.Study) -> dict[str, int]:
+def state_counts(study: StudyView) -> dict[str, int]:
     """How many trials are in each state (``complete``, ``pruned``, ..., ``running``), queued
     ones aside, in the order of their first trial."""
     states: dict[str, int] = {}
@@ -149,7 +150,7 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return states
 
 
-def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
+def complete_trials(study: StudyView) -> list[FrozenTrial]:
     """The trials that trained to their end with an objective (never infeasible ones)."""
     return [
         t
@@ -158,23 +159,21 @@ def complete_trials(study: optuna.Study) -> list[FrozenTrial]:
     ]
 
 
-def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+def ranked_trials(study: StudyView) -> list[FrozenTrial]:
     """A single-objective study's complete trials, best objective first (ties: earlier first)."""
     sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
     return sorted(complete_trials(study), key=lambda t: (-sign * float(t.values[0]), t.number))
 
 
-def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+def best_trials(study: StudyView) -> list[FrozenTrial]:
     """The best complete trial by its single run (or the Pareto front of several objectives)."""
-    complete = complete_trials(study)
-    if not complete:
-        return []
     if single_objective(study):
         return ranked_trials(study)[:1]
-    return [t for t in study.best_trials if t in complete]
+    complete = complete_trials(study)
+    return [t for t in study.best_trials if t in complete] if complete else []
 
 
-def chosen_best(study: optuna.Study) -> FrozenTrial | None:
+def chosen_best(study: StudyView) -> FrozenTrial | None:
     """The configuration a single-objective sweep recommends: the best confirmed mean where
     ``hydra.sweeper.confirm`` ran, else the best single run. Every "best" a sweep names (its
     records, log, report, command, refit and tracker) is this one."""
@@ -197,7 +196,7 @@ class Best:
         return f"mean of {self.runs} new-seed runs" if self.confirmed else "one run"
 
 
-def the_best(study: optuna.Study) -> Best | None:
+def the_best(study: StudyView) -> Best | None:
     """The best of a single-objective sweep: the confirmation's winner where it ran (its value
     the mean of its new-seed runs), else the best single run; None without a complete trial."""
     if not single_objective(study):
@@ -232,7 +231,7 @@ def the_best(study: optuna.Study) -> Best | None:
     )
 
 
-def stalled_for(study: optuna.Study, min_delta: float) -> int:
+def stalled_for(study: StudyView, min_delta: float) -> int:
     """How many trials finished (complete or pruned, in the order they ended) since the last
     one that beat the best before it by more than ``min_delta``; 0 while no trial is complete.
 
@@ -257,7 +256,7 @@ def stalled_for(study: optuna.Study, min_delta: float) -> int:
 
 def write_optimization_results(
     sweep_dir: Path,
-    study: optuna.Study,
+    study: StudyView,
     objectives: Sequence[str],
     storage_url: str,
     n_trials: int | None = None,

@@ -55,14 +55,15 @@ def recover_interrupted(
             abandon(study, trial.number, "was running when the sweep was killed")
 
 
-def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
-    """Fail and queue again the trials of machines that stopped sending heartbeats.
+def recover_stale(study: optuna.Study, storage: OpenStorage) -> bool:
+    """Fail and queue again the trials of machines that stopped sending heartbeats; True
+    when there were any (the study changed).
 
     Several machines may find the same trial at once; the storage lets one of
     them fail it, and only that one queues its retry.
     """
     if storage.heartbeat is None:  # a file of the sweep dir: no heartbeats to lapse
-        return
+        return False
     grace = storage.heartbeat.grace_period
     lapsed = {
         t.number: f"lost: its machine sent no heartbeat for over {grace} s" for t in stale_trials(study)
@@ -71,6 +72,7 @@ def recover_stale(study: optuna.Study, storage: OpenStorage) -> None:
         lapsed.setdefault(trial.number, f"lost: its machine sent no heartbeat at all in {grace} s")
     for number, reason in sorted(lapsed.items()):
         abandon(study, number, reason)
+    return bool(lapsed)
 
 
 def never_beat(study: optuna.Study, grace_period: float) -> list[FrozenTrial]:

@@ -13,6 +13,7 @@ import optuna
 
 from cnnsweep.atomic import write_csv
 from cnnsweep.numbers import finite_or_none
+from cnnsweep.sweep.study.snapshot import StudyView
 
 CONFIRM_RUNS_ATTR = "cnnsweep_confirm_runs"  # a study attribute: every confirmation run, by trial:seed
 ABLATION_RUNS_ATTR = "cnnsweep_ablation_runs"  # a study attribute: every run of the ablation path
@@ -26,7 +27,7 @@ def confirm_key(trial: int, seed: int) -> str:
     return f"{trial}:{seed}"
 
 
-def confirm_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
+def confirm_runs(study: StudyView) -> dict[str, dict[str, Any]]:
     """Every confirmation run stored so far (the original trials' runs among them), by key."""
     return dict(study.user_attrs.get(CONFIRM_RUNS_ATTR) or {})
 
@@ -84,7 +85,7 @@ def confirmation_record(summary: Any, verdict: str) -> dict[str, Any]:
     }
 
 
-def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
+def write_confirm_csv(sweep_dir: Path, study: StudyView) -> Path | None:
     """``confirm.csv``: one row per run of the confirmed configurations (None: no confirmation)."""
     import pandas as pd
 
@@ -96,7 +97,7 @@ def write_confirm_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
 
 
 # ---------------------------------------------------------------- the ablation path
-def ablation_runs(study: optuna.Study) -> dict[str, dict[str, Any]]:
+def ablation_runs(study: StudyView) -> dict[str, dict[str, Any]]:
     """Every run of the ablation path stored so far, by configuration and seed."""
     return dict(study.user_attrs.get(ABLATION_RUNS_ATTR) or {})
 
@@ -119,7 +120,7 @@ def record_ablation_run(
     study.set_user_attr(ABLATION_RUNS_ATTR, runs)
 
 
-def write_ablation_csv(sweep_dir: Path, study: optuna.Study) -> Path | None:
+def write_ablation_csv(sweep_dir: Path, study: StudyView) -> Path | None:
     """``ablation.csv``: one row per step of the path (None: no ablation ran)."""
     import pandas as pd
 
