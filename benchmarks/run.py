@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     rounds=1 if quick else 5,
                 )
             elif which == "throughput":
-                result = throughput(1 if quick else 2, 2000 if quick else 20000)
+                result = throughput(1 if quick else 2, 2000 if quick else 20000, 1 if quick else 3)
             elif which == "pruning":
                 result = pruning(workdir, 2 if quick else 20, 2 if quick else 10)
             elif which == "quality":

@@ -1,15 +1,15 @@
 """Benchmark 2: images per second of one training run, cnnsweep against plain Keras ``fit``
 given the same model, recipe and augmentation.
 
-    python -m benchmarks.throughput EPOCHS [TRAIN_LIMIT]
+    python -m benchmarks.throughput EPOCHS [TRAIN_LIMIT [ROUNDS]]
 
 cnnsweep's side is its default run (``model=cnn``, ``trainer=default``: AdamW on a cosine
 schedule with a one-epoch warm-up, label smoothing 0.1, horizontal flips). The plain side
 is what a user would write for the same thing: the same layers in a Sequential model, the
 same optimizer, schedule and loss, and the flips as a ``tf.data`` map. Same data (real
 Fashion-MNIST when installed, else digits without flips), same batch size and validation
-split; the two sides alternate for three rounds, and the median of the rounds' ratios is
-the figure.
+split; the two sides alternate for ROUNDS rounds (3 unless given), and the median of the
+rounds' ratios is the figure.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     epochs = int(sys.argv[1])
     limit = int(sys.argv[2]) if len(sys.argv) > 2 and int(sys.argv[2]) > 0 else None
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     import time
 
     import tensorflow as tf
@@ -98,7 +99,7 @@ def main() -> None:
         return result.metrics["images_per_second"]
 
     plain_runs, our_runs = [], []
-    for _ in range(3):
+    for _ in range(rounds):
         plain_runs.append(plain())
         our_runs.append(ours())
     plain_median, our_median = statistics.median(plain_runs), statistics.median(our_runs)

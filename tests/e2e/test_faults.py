@@ -140,10 +140,14 @@ def running_trial(sweep_dir: Path, name: str, at_least: int = 0):
     return None
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(2 * len(KILL_POINTS)))
 def test_sigkill_at_a_random_point_then_resume_completes_the_study(tmp_path, seed):
+    # Each point twice: at a seeded occurrence in the first half of those the sweep reaches,
+    # then in the second half (the last trial's, for the once-per-trial points).
     point, reach = KILL_POINTS[seed % len(KILL_POINTS)]
-    hit = random.Random(seed).randint(1, reach)
+    half = (reach + 1) // 2
+    low, high = (1, half) if seed < len(KILL_POINTS) else (min(half + 1, reach), reach)
+    hit = random.Random(seed).randint(low, high)
     sweep_dir = tmp_path / "sweep"
     args = sweep_args(
         sweep_dir,
