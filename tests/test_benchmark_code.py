@@ -187,7 +187,7 @@ def test_benchmark_1_pairs_each_rounds_commands_rather_than_subtracting_medians(
     }
     assert _verdict("overhead", result).startswith(
         "NOT met: 153 ms per trial over the plain loop, whole commands (the median of the rounds' "
-        "153, 208, 87 ms)"
+        "153, 208, 87 ms), 3 round(s) too few for a 90% interval of the median (unsettled)"
     )
     assert paired_overheads([50.0], plain, 30) == [429]  # KerasTuner stopped after one round
 

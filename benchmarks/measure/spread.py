@@ -116,3 +116,20 @@ def summary(
         "accuracy_met": statistics.median(sides[ours]) >= ACCURACY_TARGET,
         "lead_met": bool(leads) and not missing and all(clear_lead(result) for result in leads.values()),
     }
+
+
+def median_interval(values: Iterable[float], at_least: float = 0.9) -> tuple[float, float, float] | None:
+    """A distribution-free interval for the median of whatever drew ``values`` (the rounds of a
+    whole-command benchmark, whose noise is the machine's and no normal law): the narrowest
+    pair of order statistics that holds the median with probability at least ``at_least``,
+    as ``(low, high, coverage)``. None when there are too few values for that (four or fewer
+    at 90%: five rounds give their whole range, with 94%)."""
+    from scipy import stats
+
+    ordered = sorted(values)
+    n = len(ordered)
+    for k in range(n // 2, 0, -1):  # the k-th lowest and the k-th highest value
+        coverage = 1 - 2 * float(stats.binom.cdf(k - 1, n, 0.5))
+        if coverage >= at_least:
+            return ordered[k - 1], ordered[n - k], coverage
+    return None
