@@ -86,15 +86,21 @@ def test_a_snapshot_is_the_moment_it_was_taken():
 
 
 def _count_reads(study: optuna.Study) -> list[int]:
-    """Count the study's reads of its trials by cnnsweep (Optuna's own go another way)."""
-    reads = [0]
-    read = study.get_trials
+    """Count cnnsweep's reads of the study's trials (Optuna's own go another way) and of its
+    attributes (a second count)."""
+    reads = [0, 0]
+    read, attrs = study.get_trials, study._storage.get_study_user_attrs
 
     def counted(*args, **kwargs):
         reads[0] += 1
         return read(*args, **kwargs)
 
+    def counted_attrs(*args, **kwargs):
+        reads[1] += 1
+        return attrs(*args, **kwargs)
+
     study.get_trials = counted  # type: ignore[method-assign]
+    study._storage.get_study_user_attrs = counted_attrs
     return reads
 
 
@@ -104,7 +110,7 @@ def test_a_workers_step_reads_the_trials_once_and_the_budget_once_more(tmp_path)
     work(sweep)
     # each of the five steps: one snapshot, and the asked trial's budget check afresh; then
     # the step that finds the budget spent
-    assert reads[0] == 5 * 2 + 1
+    assert reads == [5 * 2 + 1, 0]  # and no study attribute: the step asks for none
     assert studies.budget_of(sweep.study).done == 5
 
 
@@ -115,7 +121,7 @@ def test_a_progress_line_and_its_records_read_the_trials_once(tmp_path, caplog):
     reads = _count_reads(sweep.study)
     with caplog.at_level(logging.INFO, logger="cnnsweep"):
         shown.report(2)
-    assert reads[0] == 1
+    assert reads == [1, 1]
     assert "[trial 2] complete" in caplog.text and "best 0.5200 (trial 2)" in caplog.text
     assert (tmp_path / records.TRIALS_FILE).read_text().count("\n") == 4  # the header and 3 trials
     assert (tmp_path / records.RESULTS_FILE).exists()

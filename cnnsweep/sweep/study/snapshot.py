@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Container
+from functools import cached_property
 from typing import Any, Protocol
 
 import optuna
@@ -56,8 +57,13 @@ class Snapshot:
         self._study = study
         self.study_name = study.study_name
         self._trials = study.get_trials(deepcopy=False)
-        self._user_attrs = study.user_attrs
-        self._directions = study.directions
+        self._directions = study.directions  # kept by the study itself: no read
+
+    @cached_property
+    def _user_attrs(self) -> dict[str, Any]:
+        """The study's attributes, read at the first question that needs them (a worker's step
+        needs none), then kept."""
+        return self._study.user_attrs
 
     def get_trials(
         self, deepcopy: bool = True, states: Container[TrialState] | None = None
