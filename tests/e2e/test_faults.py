@@ -174,6 +174,16 @@ def test_sigkill_at_a_random_point_then_resume_completes_the_study(tmp_path, see
     assert table["trial_number"].is_unique and sorted(table["trial_number"]) == sorted(numbers)
 
 
+def running_trial_of_two_workers(sweep_dir: Path, name: str):
+    """A RUNNING trial (as ``running_trial``) once two workers have each marked a trial."""
+    trial = running_trial(sweep_dir, name)
+    if trial is None or records.WORKER_ATTR not in trial.user_attrs:
+        return None
+    study = load_study(sweep_dir, name)
+    workers = {t.user_attrs.get(records.WORKER_ATTR) for t in study.get_trials(deepcopy=False)}
+    return trial if len(workers - {None}) >= 2 else None
+
+
 def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp_path):
     """One of two workers is SIGKILLed mid-trial. Every worker holds after its first trial
     until the test lets it go, so the retry can only be taken by the replacement worker
@@ -194,7 +204,9 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
         env={"CNNSWEEP_FAULT": "between:1:hold", "CNNSWEEP_FAULT_RELEASE": str(release)},
     )
     try:
-        victim = wait_for(lambda: running_trial(sweep_dir, "pair"), timeout=180, proc=proc)
+        # Kill only once both workers hold a trial of their own: a survivor still starting
+        # up when its peer dies could take the retry as its first trial.
+        victim = wait_for(lambda: running_trial_of_two_workers(sweep_dir, "pair"), timeout=180, proc=proc)
         pid = victim.user_attrs[records.WORKER_ATTR]
         os.kill(pid, signal.SIGKILL)
 
