@@ -26,10 +26,12 @@ test: install  ## the suite, two test files at a time (the longest cases are in 
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-heavy: install  ## the longest end-to-end cases (benchmarks, SLURM, MLflow server, real data), a CI step
-	$(PY) -m pytest -m heavy
+	$(PY) -m pytest -m "heavy and not timed" -n 2 --dist loadfile
+	$(PY) -m pytest -m "heavy and timed"
 
 test-faults: install  ## the fault-injection suite: killed, interrupted, disk-full sweeps (root for tmpfs)
-	$(PY) -m pytest -m fault
+	$(PY) -m pytest -m "fault and not timed" -n 2 --dist load
+	$(PY) -m pytest -m "fault and timed"
 
 test-fast: install  ## everything but the slow subprocess trainings and the fault suite
 	$(PY) -m pytest -m "not slow and not fault"

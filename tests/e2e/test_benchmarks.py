@@ -9,6 +9,7 @@ from benchmarks.run import main
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.timed  # benchmark 4's sweep and peers get budgets of seconds
 def test_every_benchmark_runs_on_a_tiny_setting(tmp_path):
     # Three of benchmark 4's peers: each peer script once, each recipe once.
     assert (

@@ -3,7 +3,9 @@ or out of disk, and what they keep. Each test states one guarantee of the
 README's "What happens when things go wrong".
 
 These run as their own CI step (``make test-faults``): the killed-at-random
-sweeps alone start forty processes.
+sweeps alone start forty processes. Those whose fault comes at a point in the
+code run two at a time; those marked ``timed`` race the clock (a heartbeat, a
+held process, a signal at a moment) and run alone.
 """
 
 from __future__ import annotations
@@ -184,6 +186,7 @@ def running_trial_of_two_workers(sweep_dir: Path, name: str):
     return trial if len(workers - {None}) >= 2 else None
 
 
+@pytest.mark.timed
 def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp_path):
     """One of two workers is SIGKILLed mid-trial. Every worker holds after its first trial
     until the test lets it go, so the retry can only be taken by the replacement worker
@@ -240,6 +243,7 @@ def test_sigkill_of_one_of_two_workers_is_retried_while_the_other_carries_on(tmp
     assert_finished_trials_intact(sweep_dir, study)
 
 
+@pytest.mark.timed
 @pytest.mark.parametrize("resume", [False, True], ids=["fresh", "resumed"])
 def test_two_workers_asking_at_once_for_the_last_trial_end_with_exactly_n_trials(tmp_path, resume):
     """Both workers find one trial left and ask for it at the same moment (each holds just
@@ -294,6 +298,7 @@ def test_two_workers_asking_at_once_for_the_last_trial_end_with_exactly_n_trials
     assert len(table) == n_trials and surplus[0].number not in set(table["trial_number"])
 
 
+@pytest.mark.timed
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_path):
     from tests.postgres import throwaway_server
@@ -340,6 +345,7 @@ def test_postgresql_restart_mid_sweep_loses_no_trial_and_no_password_leaks(tmp_p
     assert password not in out + err
 
 
+@pytest.mark.timed
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_path):
     """Two sweeps on one PostgreSQL study as two machines. Machine A stalls in its trial
@@ -412,6 +418,7 @@ def test_a_machine_that_stops_beating_has_its_trial_run_again_by_the_other(tmp_p
     assert table.loc[retries[0].number, "retry_of"] == held.number
 
 
+@pytest.mark.timed
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_a_trial_whose_machine_died_before_its_first_heartbeat_is_run_again(tmp_path):
     """A machine asks PostgreSQL for a trial and dies before its heartbeat starts (or a create
@@ -459,6 +466,7 @@ def test_a_trial_whose_machine_died_before_its_first_heartbeat_is_run_again(tmp_
     assert waited < 240  # bounded by the grace period, not by the time budget (there is none)
 
 
+@pytest.mark.timed
 @requires(__import__("tests.postgres").postgres.postgres_bin() is not None, "apt-get install postgresql")
 def test_a_machine_paused_past_the_grace_period_finds_its_trial_taken_and_goes_on(tmp_path):
     """A machine frozen (SIGSTOP: a paused VM, a stalled host) for longer than the grace
@@ -579,6 +587,7 @@ def test_disk_full_fails_the_trial_with_its_reason_and_keeps_the_others(tmp_path
             subprocess.run(["umount", "-l", str(sweep_dir)], capture_output=True)
 
 
+@pytest.mark.timed
 @pytest.mark.parametrize(
     ("sent", "status", "name", "n_jobs"),
     [
@@ -626,6 +635,7 @@ def test_ctrl_c_stops_cleanly_reports_and_resumes(tmp_path, sent, status, name, 
     assert_finished_trials_intact(sweep_dir, study)
 
 
+@pytest.mark.timed
 def test_a_second_command_on_a_live_sweep_dir_refuses_and_takes_over_from_a_dead_one(tmp_path):
     """Two terminals, or a scheduler's retry: the second command never fails the first one's trial."""
     sweep_dir = tmp_path / "sweep"

@@ -25,6 +25,7 @@ def _without_tensorflow(tmp_path: Path) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.timed  # its JAX sweeps have half-minute budgets, on JAX's slow CPU path
 def test_the_gpu_benchmark_runs_on_jax_without_tensorflow(tmp_path):
     command = [sys.executable, "-m", "benchmarks.run", "gpu", "--quick", "--results", str(tmp_path)]
     proc = subprocess.run(

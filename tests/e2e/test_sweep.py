@@ -334,6 +334,7 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.timed
 def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
     """With refit=true, the search stops early enough for the refit to run inside the budget."""
     settings = (
@@ -373,6 +374,7 @@ def test_the_time_budget_keeps_back_the_refits_time(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.timed
 def test_a_refit_share_spends_the_time_kept_back_on_a_longer_refit_with_two_workers(tmp_path):
     """With refit_share, the refit gets the time left and sizes its epochs to it: with two
     workers whose trials ran slower than a refit alone, it still runs, trains more epochs than
