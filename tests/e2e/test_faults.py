@@ -3,9 +3,9 @@ or out of disk, and what they keep. Each test states one guarantee of the
 README's "What happens when things go wrong".
 
 These run as their own CI step (``make test-faults``): the killed-at-random
-sweeps alone start forty processes. Those whose fault comes at a point in the
-code run two at a time; those marked ``timed`` race the clock (a heartbeat, a
-held process, a signal at a moment) and run alone.
+sweeps alone start twenty processes (ten killed, ten resumed). Those whose
+fault comes at a point in the code run two at a time; those marked ``timed``
+race the clock (a heartbeat, a held process, a signal at a moment) and run alone.
 """
 
 from __future__ import annotations
