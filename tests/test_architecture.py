@@ -199,3 +199,36 @@ def test_batch_norm_statistics_follow_recent_batches():
         norm(batch, training=True)
     moved = np.asarray(norm.moving_mean) / batch.mean(axis=(0, 1, 2))
     assert moved.min() > 0.9, moved  # 1 - 0.9**30 = 0.96 of the way
+
+
+def test_the_model_is_built_once_with_the_weights_a_layer_by_layer_build_draws(monkeypatch):
+    """``build_model`` builds the graph once (``add`` after an ``Input`` rebuilds it for every
+    layer, a cost each trial pays), and a seeded run starts from the very weights it drew
+    when it added its layers one at a time: the same seed, the same run."""
+    import keras
+    import numpy as np
+
+    from cnnsweep.model import build_model
+
+    plan = plan_architecture(
+        model_config(conv_blocks=2, convs_per_block=2, batch_norm=True, dropout=0.25), (28, 28, 1), 10
+    )
+    builds = []
+    sequential_build = keras.Sequential.build
+    monkeypatch.setattr(
+        keras.Sequential, "build", lambda model, *a, **k: builds.append(1) or sequential_build(model, *a, **k)
+    )
+    keras.utils.set_random_seed(3)
+    model = build_model(plan)
+    assert len(builds) == 1 and len(model.layers) == len(plan.layers) > 8
+
+    keras.utils.set_random_seed(3)
+    one_by_one = keras.Sequential(name="one_by_one")
+    one_by_one.add(keras.Input(shape=plan.input_shape))
+    for layer in plan.layers:
+        one_by_one.add(getattr(keras.layers, layer.kind)(name=layer.name, **layer.options))
+    assert len(builds) == 1 + len(plan.layers)  # what the constructor saves
+    ours, theirs = model.get_weights(), one_by_one.get_weights()
+    assert len(ours) == len(theirs) > 0
+    for mine, reference in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine, reference)

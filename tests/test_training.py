@@ -370,3 +370,33 @@ def test_the_test_loss_is_the_compiled_loss_of_keras(smoothing):
     assert cross_entropy(labels, probabilities, label_smoothing=smoothing) == pytest.approx(
         float(np.asarray(expected)), rel=1e-5
     )
+
+
+def test_validation_batches_are_the_arrays_cut_in_order_and_score_as_the_arrays_do():
+    """A fit validates on ``validation_batches``: the batches Keras would cut from the arrays,
+    in order, so the validation metrics (and with them early stopping) are the arrays'."""
+    from cnnsweep.callbacks import keras
+    from cnnsweep.fitting import validation_batches
+    from cnnsweep.scoring import one_hot
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(70, 8, 8, 1)).astype(np.float32)
+    y = one_hot(rng.integers(0, 3, 70), 3)
+    batches = list(validation_batches((x, y), 32))
+    assert [len(images) for images, _ in batches] == [32, 32, 6]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(images) for images, _ in batches]), x)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(labels) for _, labels in batches]), y)
+    assert validation_batches(None, 32) is None
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["acc"])
+    start = model.get_weights()
+    histories = []
+    for validation in ((x, y), validation_batches((x, y), 32)):
+        model.set_weights(start)
+        fit = model.fit(x, y, validation_data=validation, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        histories.append({key: fit.history[key] for key in ("val_acc", "val_loss")})
+    assert histories[1] == {key: pytest.approx(values, abs=1e-6) for key, values in histories[0].items()}
