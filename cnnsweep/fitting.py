@@ -1,6 +1,7 @@
 """The Keras side of one run's training: which images each epoch trains on, the fit
-calls, and their logs as one history. :mod:`cnnsweep.training` decides what to fit and
-keeps the books; this module only fits. Imports Keras only through the model it gets.
+calls, what they train and validate on, and their logs as one history.
+:mod:`cnnsweep.training` decides what to fit and keeps the books; this module only fits.
+Keras and TensorFlow are imported only when a fit asks for augmented or batched data.
 """
 
 from __future__ import annotations
