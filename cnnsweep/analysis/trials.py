@@ -106,3 +106,19 @@ def _needed(table: pd.DataFrame, param_keys: Sequence[str]) -> int:
     searched = [k for k in param_keys if k in table]
     columns = 1 + sum(max(0, len(ordered_levels(value_labels(table[k]))) - 1) for k in searched)
     return columns + MIN_RESIDUAL_DF
+
+
+# ---------------------------------------------------------------- a budget too short to search
+def budget_caution(ended: int, total: int, cut: int) -> str | None:
+    """Words for a search the time budget (``hydra.sweeper.timeout``) cut so short that at most
+    one of its ``total`` trials trained to its last epoch (``ended``) while ``cut`` were stopped
+    by it: the search could not compare finished models, and training one model for the whole
+    budget may score higher than searching. None when the search is not that short."""
+    if not cut or ended > 1:
+        return None
+    return (
+        f"the time budget cut this search short: {ended} of {total} trials trained to their "
+        f"last epoch ({cut} stopped by hydra.sweeper.timeout), so it could not compare finished "
+        "models. With a budget this small, one model trained for all of it may score higher "
+        "than a search: add trainer.refit_seconds=S (the budget in seconds) to the command above"
+    )

@@ -179,6 +179,7 @@ def _sweep_section(
             "test_acc": _fmt(best["test_acc"]),
             "params": best["params"],
             "command": best["command"],
+            "caution": tables.budget_caution(sweep),
         },
         "figures": figure_entries,
         "top_table": html.trusted(tables.html_table(tables.top_k(sweep), f"top-{prefix}")),

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cnnsweep.analysis.effects import AT_THE_END, Analysis, mattering_in_words
+from cnnsweep.analysis.trials import budget_caution as caution_words
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.run_files import RECORDED_METRICS
@@ -142,6 +143,16 @@ def single_run_in_words(sweep: CollectedSweep, summary: dict[str, Any]) -> str |
     )
 
 
+def budget_caution(sweep: CollectedSweep) -> str | None:
+    """:func:`cnnsweep.analysis.trials.budget_caution` for this sweep's trials."""
+    trials = sweep.trials
+    if "stopped_by" not in trials:
+        return None
+    cut = int((trials["stopped_by"] == "deadline").sum())
+    ended = int(((trials["state"] == "complete") & trials["stopped_by"].isna()).sum())
+    return caution_words(ended, len(trials), cut)
+
+
 def effects_summary(sweep: CollectedSweep, analysis: Analysis) -> dict[str, Any]:
     """What the report says of the settings: the ones named, on which trials, or why none."""
     where = (
@@ -175,6 +186,8 @@ def markdown_summary(
                 parts.append(f"- {single}")
             if sweep.best_command:
                 parts.append(f"- train it again:\n\n```\n{sweep.best_command}\n```")
+            if caution := budget_caution(sweep):
+                parts.append(f"- budget: {caution}")
         if sweep.confirmed:
             parts.append(f"\n## Confirmed with new seeds\n\n{sweep.confirmed.get('verdict')}\n")
             parts.append(confirmed_table(sweep).to_markdown(index=False, floatfmt=".4g"))

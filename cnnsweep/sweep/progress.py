@@ -165,6 +165,20 @@ def summarise(sweep: Sweep) -> None:
                 single[0].value,
             )
         log.info("train it again: %s", best_command(sweep, study))
+        if caution := _budget_caution(study):
+            log.warning("%s", caution)
     log.info("sweep done (%s). outputs: %s", counts, settings.sweep_dir)
     if confirmed := study.user_attrs.get(records.CONFIRMED_ATTR):
         log.info("%s", confirmed["verdict"])  # the last word: is the winner clear?
+
+
+def _budget_caution(study: StudyView) -> str | None:
+    """The report's warning of a search the time budget cut too short, from the study."""
+    from cnnsweep.analysis.trials import budget_caution
+
+    trials = [t for t in study.get_trials(deepcopy=False) if not records.told(t)]
+    stopped = [records.metrics_of(t).get("stopped_by") for t in trials]
+    ended = sum(
+        records.trial_state(t) == "complete" and not by for t, by in zip(trials, stopped, strict=True)
+    )
+    return budget_caution(ended, len(trials), stopped.count("deadline"))

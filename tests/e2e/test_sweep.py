@@ -324,7 +324,11 @@ def test_the_time_budget_stops_a_running_trial_and_covers_the_report(tmp_path):
     metrics = json.loads((sweep_dir / str(table["trial_number"].iloc[-1]) / "metrics.json").read_text())
     assert metrics["stopped_by"] == "deadline" and 1 <= metrics["epochs_run"] < 100000
     assert metrics["best_epoch"] <= metrics["epochs_run"] and metrics["test_acc"] is not None
-    assert (sweep_dir / "report.html").exists()
+    # No trial trained to its last epoch: the closing lines, summary.md and the report say so.
+    caution = f"the time budget cut this search short: 0 of {len(table)} trials trained to their last epoch"
+    assert caution in proc.stdout + proc.stderr
+    assert f"- budget: {caution}" in (sweep_dir / "summary.md").read_text()
+    assert f'<p id="budget-caution"><b>Budget:</b> {caution}' in (sweep_dir / "report.html").read_text()
     # The budget counts from the sweeper's start; Hydra's start-up before it is this machine's
     # speed, measured here as far as the first trial (an over-estimate: data loading is in both).
     first_trial = load_study(sweep_dir, "budget").trials[0].datetime_start.timestamp()

@@ -69,6 +69,13 @@ def _trial(
     return trial_dir
 
 
+def cut_by_the_budget(sweep_dir: Path, *numbers: int) -> None:
+    """Mark these trials of a hand-made sweep as stopped by the sweep's time budget."""
+    for number in numbers:
+        path = sweep_dir / str(number) / "metrics.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"stopped_by": "deadline"}))
+
+
 @pytest.fixture
 def handmade_sweep(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)

@@ -12,7 +12,7 @@ import pytest
 from cnnsweep.errors import UserError
 from cnnsweep.report.build import build_report
 from tests.helpers import run_cli
-from tests.report.conftest import HOSTILE
+from tests.report.conftest import HOSTILE, cut_by_the_budget
 
 
 def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
@@ -55,6 +55,13 @@ def test_report_from_handmade_sweep(handmade_sweep, tmp_path):
     assert "loss became NaN" in page and "model.kernel_size=9 does not fit" in page
     summary = (out / "summary.md").read_text()
     assert "best: trial 1" in summary and "1 infeasible" in summary
+    assert 'id="budget-caution"' not in page  # every complete trial trained to its last epoch
+
+
+def test_a_report_of_a_search_the_budget_cut_short_says_so_beside_the_best(handmade_sweep, tmp_path):
+    cut_by_the_budget(handmade_sweep, 0, 1, 6)
+    page = build_report([handmade_sweep], tmp_path / "out", with_model=False).read_text()
+    assert '<p id="budget-caution"><b>Budget:</b> the time budget cut this search short: 0 of 8' in page
 
 
 def test_a_model_with_code_in_it_is_never_run_by_the_report(handmade_sweep, tmp_path):
