@@ -338,6 +338,14 @@ def _quality_rounds(runs: list[dict]) -> list[str]:
         described = [run for run in counted if "cnnsweep" in run and any(pooled(run, s) for s in ours)]
         if did := [_sweep_facts(run) for run in described]:
             lines += ["What cnnsweep's sweep did in each round: " + "; ".join(did) + ".", ""]
+        peers_did = [
+            f"{run['date']}: {PEER_NAMES.get(side, side)} {_peer_facts(facts)}"
+            for run in counted
+            for side, facts in (run.get("peer_facts") or {}).items()
+            if facts and pooled(run, side)
+        ]
+        if peers_did:
+            lines += ["What each peer did in each round: " + "; ".join(peers_did) + ".", ""]
     lines += _ensemble_rounds(runs)
     older = []
     for run in runs:
@@ -381,6 +389,14 @@ def _ensemble_rounds(runs: list[dict]) -> list[str]:
         f"mean {gain:+.2f} points over {len(pairs)} round{'s' * (len(pairs) > 1)}.",
         "",
     ]
+
+
+def _peer_facts(facts: dict) -> str:
+    """``2 trials (2 complete, 0 pruned)``, or ``27 epochs`` for the model trained for the whole box."""
+    if "epochs_trained" in facts:
+        return f"{facts['epochs_trained']} epochs"
+    counts = ", ".join(f"{facts[key]} {key}" for key in ("complete", "pruned") if key in facts)
+    return f"{facts.get('trials')} trials" + (f" ({counts})" if counts else "")
 
 
 def _sweep_facts(run: dict) -> str:

@@ -131,6 +131,42 @@ def test_benchmark_4_keeps_what_each_rounds_sweep_did_and_reports_it_for_pooled_
     assert "The ensemble against" not in "\n".join(_quality_rounds([without]))
 
 
+def test_benchmark_4_keeps_what_each_peer_did_and_reports_it_for_pooled_rounds():
+    from benchmarks.measure.quality import PROTOCOLS, quality_run
+    from benchmarks.report import _quality_rounds
+
+    peers = {
+        "optuna_cnnsweep_recipe": {
+            "best_test_acc": 0.93,
+            "wall_s": 1160.0,
+            "trials": 3,
+            "complete": 2,
+            "pruned": 1,
+        },
+        "train_longer": {"best_test_acc": 0.934, "wall_s": 1170.0, "trials": 1, "epochs_trained": 27},
+    }
+    result = {
+        "side": None,
+        "protocol": {name: PROTOCOLS[name] for name in peers},
+        "machine": {"date": "2026-12-07T11:00", "processor": "cpu", "commit": "abc"},
+        "minutes": 20.0,
+        "answer": None,
+        "peers": peers,
+    }
+    run = quality_run(result)
+    assert run["peer_facts"] == {
+        "optuna_cnnsweep_recipe": {"trials": 3, "complete": 2, "pruned": 1},
+        "train_longer": {"trials": 1, "epochs_trained": 27},
+    }
+    older = quality_run(result | {"protocol": {name: 1 for name in peers}})
+    text = "\n".join(_quality_rounds([older, run]))
+    assert (
+        "What each peer did in each round: 2026-12-07T11:00: Optuna TPE + successive halving, "
+        "cnnsweep's recipe 3 trials (2 complete, 1 pruned); 2026-12-07T11:00: the default model "
+        "trained for the whole time box 27 epochs."
+    ) in text  # the round of an older protocol is not described as this one's
+
+
 def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_lead():
     from benchmarks.measure.quality import PROTOCOLS, quality_run, sweep_side
     from benchmarks.report import _quality_verdict

@@ -193,6 +193,11 @@ def _sweep_round(workdir: Path, minutes: float, n_jobs: int, *extra: str) -> dic
     return result
 
 
+# What a peer did with its time box, as far as its script reports it (a search: its trials;
+# the model trained for the whole box: its epochs).
+PEER_FACTS = ("trials", "complete", "pruned", "epochs_trained")
+
+
 def quality_run(result: dict) -> dict:
     """One round of benchmark 4 as the rounds keep it: each side's test accuracy (cnnsweep's
     answer's) and whole command, and the facts of the round."""
@@ -208,6 +213,10 @@ def quality_run(result: dict) -> dict:
         "test_acc": {name: peer["best_test_acc"] for name, peer in scored.items()},
         "wall_s": {name: peer["wall_s"] for name, peer in scored.items()},
     }
+    if scored:
+        run["peer_facts"] = {
+            name: {key: peer[key] for key in PEER_FACTS if key in peer} for name, peer in scored.items()
+        }
     if side is None:  # the peers alone: no sweep, no answer
         return run
     return run | {
