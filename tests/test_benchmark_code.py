@@ -158,13 +158,21 @@ def test_benchmark_4_keeps_what_each_peer_did_and_reports_it_for_pooled_rounds()
         "optuna_cnnsweep_recipe": {"trials": 3, "complete": 2, "pruned": 1},
         "train_longer": {"trials": 1, "epochs_trained": 27},
     }
-    older = quality_run(result | {"protocol": {name: 1 for name in peers}})
-    text = "\n".join(_quality_rounds([older, run]))
+    # In a round where one peer ran an older protocol, only the other's facts are described.
+    mixed = quality_run(
+        result
+        | {
+            "protocol": {"optuna_cnnsweep_recipe": 1, "train_longer": PROTOCOLS["train_longer"]},
+            "machine": result["machine"] | {"date": "2026-12-01T09:00"},
+        }
+    )
+    text = "\n".join(_quality_rounds([mixed, run]))
     assert (
-        "What each peer did in each round: 2026-12-07T11:00: Optuna TPE + successive halving, "
-        "cnnsweep's recipe 3 trials (2 complete, 1 pruned); 2026-12-07T11:00: the default model "
-        "trained for the whole time box 27 epochs."
-    ) in text  # the round of an older protocol is not described as this one's
+        "What each peer did in each round: 2026-12-01T09:00: the default model trained for the whole "
+        "time box 27 epochs; 2026-12-07T11:00: Optuna TPE + successive halving, cnnsweep's recipe "
+        "3 trials (2 complete, 1 pruned); 2026-12-07T11:00: the default model trained for the whole "
+        "time box 27 epochs."
+    ) in text
 
 
 def test_benchmark_4s_one_worker_rounds_are_a_side_of_their_own_never_a_peer_to_lead():
