@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from cnnsweep.analysis.trials import trained_to_their_end
+
 FIDELITY_FILE = "fidelity.csv"
 FIDELITY_COLUMNS = (
     "epoch",
@@ -86,9 +88,7 @@ def rungs(
         for n, h in histories.items()
         if objective_name in h
     }
-    complete = trials[(trials["state"] == "complete") & trials["objective"].notna()]
-    if "stopped_by" in complete:
-        complete = complete[complete["stopped_by"].isna()]
+    complete = trials[trained_to_their_end(trials) & trials["objective"].notna()]
     final = {
         int(n): float(v)
         for n, v in zip(complete["trial_number"], complete["objective"], strict=True)

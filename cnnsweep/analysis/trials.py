@@ -78,9 +78,7 @@ def analysed_trials(
     Returns:
         A table with the searched keys and ``objective``, and ``AT_THE_END`` or ``"epoch k"``.
     """
-    finished = trials[trials["state"] == "complete"].dropna(subset=["objective"])
-    if "stopped_by" in finished:
-        finished = finished[finished["stopped_by"].isna()]
+    finished = trials[trained_to_their_end(trials)].dropna(subset=["objective"])
     if len(finished) >= _needed(finished, param_keys) or not histories:
         return finished, AT_THE_END
     reached = trials[trials["state"].isin(["complete", "pruned"])]
@@ -109,6 +107,12 @@ def _needed(table: pd.DataFrame, param_keys: Sequence[str]) -> int:
 
 
 # ---------------------------------------------------------------- a budget too short to search
+def trained_to_their_end(trials: pd.DataFrame) -> pd.Series:
+    """Which trials trained to their last epoch: complete, and not stopped by the time budget."""
+    complete = trials["state"] == "complete"
+    return complete & trials["stopped_by"].isna() if "stopped_by" in trials else complete
+
+
 def budget_caution(ended: int, total: int, cut: int) -> str | None:
     """Words for a search the time budget (``hydra.sweeper.timeout``) cut so short that at most
     one of its ``total`` trials trained to its last epoch (``ended``) while ``cut`` were stopped

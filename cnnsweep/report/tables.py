@@ -10,6 +10,7 @@ import pandas as pd
 
 from cnnsweep.analysis.effects import AT_THE_END, Analysis, mattering_in_words
 from cnnsweep.analysis.trials import budget_caution as caution_words
+from cnnsweep.analysis.trials import trained_to_their_end
 from cnnsweep.atomic import atomic_write_text
 from cnnsweep.report.collect import CollectedSweep
 from cnnsweep.run_files import RECORDED_METRICS
@@ -149,8 +150,7 @@ def budget_caution(sweep: CollectedSweep) -> str | None:
     if "stopped_by" not in trials:
         return None
     cut = int((trials["stopped_by"] == "deadline").sum())
-    ended = int(((trials["state"] == "complete") & trials["stopped_by"].isna()).sum())
-    return caution_words(ended, len(trials), cut)
+    return caution_words(int(trained_to_their_end(trials).sum()), len(trials), cut)
 
 
 def effects_summary(sweep: CollectedSweep, analysis: Analysis) -> dict[str, Any]:
