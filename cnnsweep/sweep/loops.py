@@ -60,7 +60,7 @@ def work(
         # within the budget is read afresh below.
         seen = Snapshot(study)
         deadline = search_deadline(sweep)
-        if deadline is not None and time.time() + studies.typical_first_epoch_seconds(seen) > deadline:
+        if deadline is not None and time.time() + studies.longest_first_epoch_seconds(seen) > deadline:
             log.info(
                 "hydra.sweeper.timeout=%s: no time left for another trial%s",
                 settings.timeout,

@@ -179,6 +179,22 @@ def test_no_trial_starts_when_the_deadline_leaves_no_time(tmp_path):
     assert sweep.study.trials == []
 
 
+def test_no_trial_starts_once_the_longest_first_epoch_no_longer_fits(tmp_path):
+    """Two quick first epochs and one of 30 s: with 20 s left the median would still start
+    trials, each of which could run 30 s before its first chance to stop."""
+
+    def outcome(trial):
+        return {
+            "status": "complete",
+            "objective": 0.5,
+            "first_epoch_seconds": 30.0 if trial.number == 2 else 0.5,
+        }
+
+    sweep = make_sweep(tmp_path, "hydra.sweeper.n_trials=10", outcome=outcome, deadline=time.time() + 20)
+    work(sweep)
+    assert len(sweep.study.trials) == 3
+
+
 def test_ctrl_c_during_a_trial_queues_it_again_and_stops_the_loop(tmp_path):
     def outcome(trial):
         if trial.number == 1:

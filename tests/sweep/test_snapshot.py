@@ -53,7 +53,7 @@ def _answers(view, single: bool) -> dict[str, object]:
         "best": [t.number for t in records.best_trials(view)],
         "budget": studies.budget_of(view),
         "failures": studies.too_many_failures(view, 0.2),
-        "first epoch": studies.typical_first_epoch_seconds(view),
+        "first epoch": studies.longest_first_epoch_seconds(view),
         "best text": studies.best_value_text(view),
         "confirm runs": reruns.confirm_runs(view),
         "frozen": [studies.frozen(view, t.number) for t in view.get_trials(deepcopy=False)],

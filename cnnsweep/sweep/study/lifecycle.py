@@ -285,15 +285,20 @@ def too_many_failures(study: StudyView, max_failure_rate: float) -> str | None:
     )
 
 
-def typical_first_epoch_seconds(study: StudyView) -> float:
-    """The median first epoch (compilation included) of the trials so far: what a new
-    trial needs at least. 0 before any trial trained."""
-    seconds = sorted(
-        float(m["first_epoch_seconds"])
-        for m in (records.metrics_of(t) for t in study.get_trials(deepcopy=False))
-        if m.get("first_epoch_seconds")
+def longest_first_epoch_seconds(study: StudyView) -> float:
+    """The longest first epoch (compilation included) of the trials so far: what a new trial
+    may need before its first chance to stop at the deadline. 0 before any trial trained.
+
+    The longest, not the median: a trial started when only a typical first epoch fits, whose
+    own first epoch runs long, eats the time kept back for the refit behind it."""
+    return max(
+        (
+            float(m["first_epoch_seconds"])
+            for m in (records.metrics_of(t) for t in study.get_trials(deepcopy=False))
+            if m.get("first_epoch_seconds")
+        ),
+        default=0.0,
     )
-    return seconds[len(seconds) // 2] if seconds else 0.0
 
 
 def best_value_text(study: StudyView) -> str:
