@@ -25,7 +25,7 @@ demo: install  ## the main job: a short real sweep on Fashion-MNIST; prints wher
 test: install  ## the suite, two test files at a time (the longest cases are in test-heavy)
 	$(PY) -m pytest -n 2 --dist loadfile
 
-test-heavy: install  ## the longest end-to-end cases (benchmarks, SLURM, MLflow server, real data), a CI step
+test-heavy: install  ## the longest end-to-end cases (benchmarks, SLURM, MLflow server, real data, every sampler), a CI step
 	$(PY) -m pytest -m "heavy and not timed" -n 2 --dist loadfile
 	$(PY) -m pytest -m "heavy and timed"
 

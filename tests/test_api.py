@@ -78,6 +78,7 @@ def test_train_runs_in_a_child_and_reads_its_files_back(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # three sweeps in this process, about two minutes
 def test_sweep_reads_back_as_dataframes_and_refuses_to_reload_an_old_sweep(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cnnsweep.sweep(

@@ -29,6 +29,7 @@ def _sweep(tmp_path, name, *extra):
     return sweep_dir, proc
 
 
+@pytest.mark.heavy  # five sweeps: with the pruners' four, about five minutes of make test
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes", "nsga2"])
 def test_each_sampler_runs_a_sweep_and_leaves_its_mark(tmp_path, sampler):
     extra = [
@@ -131,6 +132,7 @@ def test_gp_runs_a_sweep(tmp_path):
     assert len(assert_consistent(sweep_dir, load_study(sweep_dir, "gp"))) == 4
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(
     ("pruner", "options"),
     [

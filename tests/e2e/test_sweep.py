@@ -562,6 +562,7 @@ def test_resuming_with_a_changed_space_is_refused_and_leaves_the_study_untouched
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a sweep, its confirmation, its ablation and a resume: about two minutes
 def test_the_confirmation_and_the_ablation_run_on_two_processes_and_a_resume_keeps_their_runs(tmp_path):
     sweep_dir = tmp_path / "sweep"
     args = sweep_args(
