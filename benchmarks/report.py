@@ -45,8 +45,9 @@ TARGETS = {
         "how far the pruner's early epochs could be trusted"
     ),
     "levers": (
-        "each lever toward 0.94 (cutout, flip averaging at test time, global average pooling) "
-        "on benchmark 6's default run, kept where it pays more than the seed-to-seed spread"
+        "each lever toward 0.94 (cutout, flip averaging at test time, global average pooling, "
+        "weight averaging) on benchmark 6's default run, kept where it pays more than the "
+        "seed-to-seed spread"
     ),
     "tracking": (
         "tracking=mlflow costs under 5% of a deep_cnn trial's time, whole sweep commands with "
@@ -210,6 +211,17 @@ def _verdict(which: str, r: dict) -> str:
             f"commands over {r['rounds']} rounds of {r['n_trials']} trials)"
         )
     raise ValueError(f"no verdict for benchmark {which!r}")
+
+
+def _lever_runs(runs: list[dict]) -> list[str]:
+    """Every recorded run of benchmark 9, each against the baseline of its own machine."""
+    if len(runs) < 2:
+        return []
+    lines = ["Every run recorded, each lever against the baseline of the same run and machine:", ""]
+    for run in runs:
+        m = run.get("machine", {})
+        lines.append(f"- {m.get('date')}, {m.get('processor')}: {_verdict('levers', run)}")
+    return [*lines, ""]
 
 
 PEER_NAMES = {
@@ -471,6 +483,8 @@ def render(data: dict) -> str:
         ]
         if which == "quality":
             lines += _quality_rounds(data.get("quality_runs", []))
+        if which == "levers":
+            lines += _lever_runs(data.get("lever_runs", []))
         lines += [METHODS[which], "", ran(result), ""] if which in METHODS else [ran(result), ""]
         if observed := data.get("observed", {}).get(which):
             lines += [f"Observed while it ran: {observed}", ""]

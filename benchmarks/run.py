@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks.measure.common import HERE
 from benchmarks.measure.defaults import defaults
 from benchmarks.measure.gpu import GPU_SCALING_BUDGET_S, gpu
-from benchmarks.measure.levers import LEVERS, levers
+from benchmarks.measure.levers import LEVERS, levers, recorded_lever_runs
 from benchmarks.measure.overhead import overhead
 from benchmarks.measure.pruning import pruning
 from benchmarks.measure.quality import (
@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             result["command"] = command
             result["seconds"] = round(time.perf_counter() - started, 1)
             updates[which] = result
+            if which == "levers":
+                updates["lever_runs"] = recorded_lever_runs(args.results) + [result]
             print(json.dumps(result, indent=2), flush=True)
     target = write_results(args.results, updates)
     print(f"results: {target}")

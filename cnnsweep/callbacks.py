@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import numbers
@@ -74,6 +75,37 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(loss):
             self.bad_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class AverageWeights(keras.callbacks.Callback):
+    """Keeps the weights after each of the run's last ``epochs`` epochs (``trainer.average_epochs``);
+    :meth:`average` is their mean, weight by weight. Batch normalization's moving statistics
+    are averaged with the rest: an approximation that holds while the epochs averaged lie close
+    together, as the last epochs of a decaying schedule do."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.snapshots: collections.deque[list[Any]] = collections.deque(maxlen=epochs)
+        self.last_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.snapshots.append(self.model.get_weights())
+        self.last_epoch = epoch + 1
+
+    def window(self) -> tuple[int, int] | None:
+        """The first and last epoch averaged (counting from 1); None before an epoch ended."""
+        return (self.last_epoch - len(self.snapshots) + 1, self.last_epoch) if self.snapshots else None
+
+    def average(self) -> list[Any]:
+        """The mean of the kept weights; a weight that is no float (a counter) is the last one's."""
+        import numpy as np
+
+        return [
+            np.mean(values, axis=0).astype(values[-1].dtype)
+            if np.issubdtype(values[-1].dtype, np.floating)
+            else values[-1]
+            for values in zip(*self.snapshots, strict=True)
+        ]
 
 
 class EpochReporter(keras.callbacks.Callback):

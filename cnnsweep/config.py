@@ -78,6 +78,7 @@ class TrainerConfig:
     label_smoothing: float = MISSING
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     flip_test: bool = MISSING
+    average_epochs: int = MISSING
     validation_split: float = MISSING
     seed: int = MISSING
     quiet: bool = MISSING

@@ -46,14 +46,17 @@ def score_and_save(
     *,
     full_epochs_ran: bool,
     epochs: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> RunResult:
-    """A searched run's end: pruned (saved without a test score), or its best epoch scored."""
+    """A searched run's end: pruned (saved without a test score), or its best epoch (or the
+    average of its last epochs' weights, where that validates at least as well) scored.
+    ``validation``: the images and class labels the run validated on."""
     monitor = metrics["objective_name"]
     prefix = f"trial {trial_number}: " if trial_number is not None else ""
     best_index = best_epoch_index(
         history[monitor], watchers.early_stopping if full_epochs_ran else None, metrics["direction"]
     )
-    objective = history[monitor][best_index]
+    objective: float | None = history[monitor][best_index]
     metrics.update(val_acc=history["val_acc"][best_index], val_loss=history["val_loss"][best_index])
     reporter, deadline = watchers.reporter, watchers.deadline
     if reporter is not None and reporter.stopped_epoch is not None:
@@ -75,9 +78,63 @@ def score_and_save(
             prefix,
             deadline.stopped_epoch,
         )
+    if watchers.averager is not None:
+        objective = weigh_the_average(
+            model, watchers.averager, metrics, objective, validation=validation, prefix=prefix
+        )
     return evaluate_and_save(
         cfg, model, data, run_dir, metrics, history, trial_number, best_index=best_index, objective=objective
     )
+
+
+def weigh_the_average(
+    model: Any,
+    averager: Any,
+    metrics: dict[str, Any],
+    objective: float | None,
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    prefix: str = "",
+) -> float | None:
+    """``trainer.average_epochs``: the mean of the weights after each of the last epochs takes
+    the kept epoch's place in ``model`` where it validates at least as well on the monitored
+    metric (a refit, which has no validation split, always takes it). ``metrics["averaged"]``
+    says which epochs were averaged, how they validated and whether they were kept; returns
+    the run's objective, the average's where it was kept."""
+    window = averager.window()
+    if window is None:
+        return objective
+    kept_weights = model.get_weights()
+    model.set_weights(averager.average())
+    record: dict[str, Any] = {"epochs": list(window), "kept": True}
+    if validation is not None and len(validation[0]) and objective is not None:
+        images, labels = validation
+        probabilities = class_probabilities(model, images, 256, mirrored=False)
+        smoothing = float(getattr(model.loss, "label_smoothing", 0.0))
+        scores = {
+            "val_acc": float((probabilities.argmax(axis=1) == labels).mean()),
+            "val_loss": cross_entropy(labels, probabilities, label_smoothing=smoothing),
+        }
+        value = scores[metrics["objective_name"]]
+        better = value >= objective if metrics["direction"] == "maximize" else value <= objective
+        record.update(scores, kept=better)
+        log.info(
+            "%sthe mean of the weights of epochs %d-%d validates at %s %.4f against the best epoch's "
+            "%.4f: %s",
+            prefix,
+            *window,
+            metrics["objective_name"],
+            value,
+            objective,
+            "kept" if better else "the best epoch kept",
+        )
+        if better:
+            metrics.update(scores)
+            objective = value
+        else:
+            model.set_weights(kept_weights)
+    metrics["averaged"] = record
+    return objective
 
 
 def evaluate_and_save(
@@ -130,6 +187,11 @@ def evaluate_and_save(
         if objective is not None
         else f"{best_index + 1} epochs on every training image"
     )
+    if (averaged := metrics.get("averaged")) and averaged["kept"]:
+        first, last = averaged["epochs"]
+        kept = f"weights averaged over epochs {first}-{last}" + (
+            f": {metrics['objective_name']} {objective:.4f}" if objective is not None else ""
+        )
     log.info(
         "%s%s, test_acc %.4f, %s parameters, %.1fs",
         prefix,

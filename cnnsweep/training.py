@@ -24,7 +24,7 @@ from cnnsweep.architecture import ArchitecturePlan
 from cnnsweep.data.catalog import Dataset
 from cnnsweep.data.loader import load_dataset
 from cnnsweep.hooks import TrialHooks
-from cnnsweep.scoring import RunResult, evaluate_and_save, fail, one_hot, score_and_save
+from cnnsweep.scoring import RunResult, evaluate_and_save, fail, one_hot, score_and_save, weigh_the_average
 from cnnsweep.validation import objective_direction, validate_config
 from cnnsweep.watchers import Watchers, assemble
 
@@ -214,6 +214,8 @@ def _fit_and_save(
             f"trainer.learning_rate (now {trainer['learning_rate']}) or use model.batch_norm=true.",
         )
     if refit:
+        if watchers.averager is not None:
+            weigh_the_average(model, watchers.averager, metrics, None, validation=None)
         return evaluate_and_save(
             cfg,
             model,
@@ -236,6 +238,7 @@ def _fit_and_save(
         watchers,
         full_epochs_ran=epochs_run > subset_epochs,
         epochs=epochs,
+        validation=(x_val, y_val),
     )
 
 

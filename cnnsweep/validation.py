@@ -47,6 +47,12 @@ def check_trainer(trainer: Mapping[str, Any]) -> None:
             "between 0 and 1 (exclusive). Use e.g. trainer.validation_split=0.2.",
             key="trainer.validation_split",
         )
+    if not is_whole(trainer["average_epochs"], 0):
+        raise ConfigError(
+            f"trainer.average_epochs={trainer['average_epochs']!r} must be a whole number of epochs: "
+            "0 keeps the best epoch's weights, e.g. 5 tries the mean of the last 5 epochs' weights.",
+            key="trainer.average_epochs",
+        )
     if trainer["refit_epochs"] is not None:
         _positive_int("trainer", trainer, "refit_epochs", "Use the best trial's best_epoch, or null.")
     _refit_seconds(trainer)

@@ -1,6 +1,6 @@
-"""The callbacks of one fit, assembled: early stopping, progress lines, the NaN guard, and
-whatever a trial's hooks listen for (the pruner, the deadline, a stop request, a tracker).
-The run reads their findings to say how the fit ended (:mod:`cnnsweep.scoring`)."""
+"""The callbacks of one fit, assembled: early stopping, progress lines, the NaN guard, the
+weights to average, and whatever a trial's hooks listen for (the pruner, the deadline, a stop
+request, a tracker). The run reads their findings to say how the fit ended (:mod:`cnnsweep.scoring`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Watchers:
     deadline: Any = None  # the sweep's time budget, when the hooks can stop the run
     sizer: Any = None  # trainer.refit_seconds: the epochs planned to fill them
     reporter: Any = None  # the pruner's ear, when one listens
+    averager: Any = None  # trainer.average_epochs: the last epochs' weights, to average
 
 
 def assemble(
@@ -43,6 +44,7 @@ def assemble(
 ) -> Watchers:
     """Early stopping, progress lines, the NaN guard and whatever the hooks listen for."""
     from cnnsweep.callbacks import (
+        AverageWeights,
         EpochProgress,
         EpochReporter,
         LogLearningRate,
@@ -73,6 +75,9 @@ def assemble(
     if refit and trainer.get("refit_seconds") is not None:
         watchers.sizer = SizeToTime(trainer["refit_seconds"], steps_per_epoch, watchers.progress)
         watchers.callbacks.append(watchers.sizer)
+    if average_epochs := int(trainer.get("average_epochs") or 0):
+        watchers.averager = AverageWeights(average_epochs)
+        watchers.callbacks.append(watchers.averager)
     if hooks.can_stop:
         watchers.deadline = StopAtDeadline(hooks, epoch_shares)
         watchers.callbacks += [StopWhenAsked(hooks), watchers.deadline]

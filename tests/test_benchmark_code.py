@@ -463,3 +463,35 @@ def test_a_searching_peers_time_box_measures_the_validation_keras_runs_in_a_fit(
         x, y, validation_data=(x, y), epochs=2, batch_size=8, callbacks=[box.callback(keras)], verbose=0
     )
     assert box.longest_validation > 0.0 and len(box.first_epochs) == 1
+
+
+def test_benchmark_9_keeps_each_machines_run_beside_the_others(tmp_path, monkeypatch):
+    """A run of benchmark 9 on another machine adds to the runs recorded (the first run,
+    recorded before runs were kept, among them): each keeps the baseline it is compared with."""
+    import json
+
+    from benchmarks import run
+    from benchmarks.measure.levers import recorded_lever_runs
+
+    def lever_run(processor: str, base: float, flip: float) -> dict:
+        levers = {
+            "baseline": {"test_acc": [base, base], "mean_test_acc": base, "gain_points": 0.0},
+            "flip_test": {"mean_test_acc": flip, "gain_points": round(100 * (flip - base), 2)},
+        }
+        return {"seeds": 2, "levers": levers, "machine": {"date": "d", "processor": processor}}
+
+    xeon = lever_run("Xeon", 0.9254, 0.9281)
+    (tmp_path / "results.json").write_text(json.dumps({"levers": xeon}))
+    assert recorded_lever_runs(tmp_path) == [xeon]
+    epyc = lever_run("EPYC", 0.9201, 0.9199)
+    monkeypatch.setattr(
+        run, "levers", lambda *args, **kwargs: {k: v for k, v in epyc.items() if k != "machine"}
+    )
+    monkeypatch.setattr(run, "machine", lambda: epyc["machine"])
+    assert run.main(["levers", "--levers", "flip_test", "--results", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [r["machine"]["processor"] for r in data["lever_runs"]] == ["Xeon", "EPYC"]
+    assert data["levers"]["machine"]["processor"] == "EPYC"
+    page = (tmp_path / "RESULTS.md").read_text()
+    assert "- d, Xeon: measured over 2 seed(s): baseline 0.9254" in page and "flip_test +0.27 points" in page
+    assert "- d, EPYC: measured over 2 seed(s): baseline 0.9201" in page and "flip_test -0.02 points" in page

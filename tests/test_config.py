@@ -82,6 +82,7 @@ def test_unknown_group_option_lists_the_valid_ones():
         ("trainer.augment.shift=0.5", "trainer.augment.shift=0.5 must be in [0, 0.5)"),
         ("trainer.augment.cutout=1", "trainer.augment.cutout=1 must be in [0, 1)"),
         ("trainer.warmup_epochs=-1", "trainer.warmup_epochs=-1 must be >= 0"),
+        ("trainer.average_epochs=-2", "trainer.average_epochs=-2 must be a whole number of epochs"),
     ],
 )
 def test_bad_trainer_and_dataset_values(override, fragment):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -13,6 +14,7 @@ LEVERS = {
     "cutout": ("trainer.augment.cutout=0.25",),
     "flip_test": ("trainer.flip_test=true",),
     "global_pool": ("model.global_pool=true",),
+    "average": ("trainer.average_epochs=5",),
     "all": ("trainer.augment.cutout=0.25", "trainer.flip_test=true"),
 }
 
@@ -41,3 +43,11 @@ def levers(workdir: Path, names: list[str], seeds: int, *extra: str) -> dict:
             "params_count": lever_runs[0]["params_count"],
         }
     return result
+
+
+def recorded_lever_runs(results_dir: Path) -> list[dict]:
+    """Every benchmark 9 run recorded so far, oldest first: each compares its levers with a
+    baseline of its own machine, so a run on another machine adds to them, never replaces."""
+    store = results_dir / "results.json"
+    data = json.loads(store.read_text()) if store.exists() else {}
+    return data.get("lever_runs") or ([data["levers"]] if "levers" in data else [])

@@ -28,7 +28,7 @@ def run_quick(tmp_path, *which: str, peers: tuple[str, ...] = ()) -> dict:
     argv = [*which, "--quick", "--results", str(tmp_path), *(["--peers", *peers] if peers else [])]
     assert main(argv) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) - {"quality_runs"} == set(which)
+    assert set(results) - {"quality_runs", "lever_runs"} == set(which)
     commands = {results[name]["command"] for name in which}
     assert commands == {"python -m benchmarks.run " + " ".join(argv)}
     page = (tmp_path / "RESULTS.md").read_text()
