@@ -80,7 +80,9 @@ METHODS = {
     "levers": (
         "Benchmark 6's default run once per lever and seed, the levers taking turns within each "
         "seed. trainer.flip_test changes only how the test images are scored, so a flip_test run "
-        "trains the same model as the baseline run of its seed (the same val_acc)."
+        "trains the same model as the baseline run of its seed (the same val_acc). So does "
+        "trainer.average_epochs: its run keeps the mean of the last epochs' weights instead of the "
+        "best epoch's only where the mean validates at least as well (average_kept, per seed)."
     ),
     "tracking": (
         "An mlflow server (SQLite, local artifacts) on this machine, then the same seeded deep_cnn "

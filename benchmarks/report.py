@@ -220,7 +220,8 @@ def _lever_runs(runs: list[dict]) -> list[str]:
     lines = ["Every run recorded, each lever against the baseline of the same run and machine:", ""]
     for run in runs:
         m = run.get("machine", {})
-        lines.append(f"- {m.get('date')}, {m.get('processor')}: {_verdict('levers', run)}")
+        observed = f" Observed while it ran: {run['observed']}" if run.get("observed") else ""
+        lines.append(f"- {m.get('date')}, {m.get('processor')}: {_verdict('levers', run)}.{observed}")
     return [*lines, ""]
 
 
@@ -486,6 +487,4 @@ def render(data: dict) -> str:
         if which == "levers":
             lines += _lever_runs(data.get("lever_runs", []))
         lines += [METHODS[which], "", ran(result), ""] if which in METHODS else [ran(result), ""]
-        if observed := data.get("observed", {}).get(which):
-            lines += [f"Observed while it ran: {observed}", ""]
     return "\n".join(lines)

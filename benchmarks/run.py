@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             elif which == "levers":
                 tiny = ("dataset.train_limit=1000", "dataset.test_limit=500", "trainer.epochs=1")
                 result = (
-                    levers(workdir, ["cutout"], 1, *tiny)
+                    levers(workdir, ["average"], 1, *tiny)
                     if quick
                     else levers(workdir, args.levers, args.seeds)
                 )

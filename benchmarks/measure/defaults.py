@@ -32,4 +32,5 @@ def defaults(workdir: Path, *extra: str, name: str = "defaults") -> dict:
         "val_acc": round(metrics["val_acc"], 4),
         "test_acc": round(metrics["test_acc"], 4),
         "params_count": metrics["params_count"],
+        **({"averaged": metrics["averaged"]} if "averaged" in metrics else {}),  # trainer.average_epochs
     }

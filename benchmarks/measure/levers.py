@@ -42,6 +42,8 @@ def levers(workdir: Path, names: list[str], seeds: int, *extra: str) -> dict:
             "command_s": [r["command_s"] for r in lever_runs],
             "params_count": lever_runs[0]["params_count"],
         }
+        if all("averaged" in r for r in lever_runs):  # whether each seed kept the mean of its last epochs
+            result["levers"][name]["average_kept"] = [r["averaged"]["kept"] for r in lever_runs]
     return result
 
 

@@ -63,8 +63,10 @@ def _tracking(tracking: dict) -> None:
 
 def _levers(result: dict) -> None:
     levers = result["levers"]
-    assert set(levers) == {"baseline", "cutout"} and levers["baseline"]["gain_points"] == 0.0
-    assert levers["cutout"]["overrides"] == ["trainer.augment.cutout=0.25"]
+    assert set(levers) == {"baseline", "average"} and levers["baseline"]["gain_points"] == 0.0
+    assert levers["average"]["overrides"] == ["trainer.average_epochs=5"]
+    # One epoch: the mean of the last epochs is that epoch's weights, which validate as well.
+    assert levers["average"]["average_kept"] == [True] and "average_kept" not in levers["baseline"]
 
 
 def _scaling(scaling: dict) -> None:
