@@ -19,6 +19,8 @@ from cnnsweep.watchers import Watchers
 
 log = logging.getLogger("cnnsweep")
 
+FLOAT32_TIE = 1e-6  # relative: two scores this close are one float32 metric read twice
+
 
 @dataclass
 class RunResult:
@@ -115,8 +117,13 @@ def weigh_the_average(
             "val_acc": float((probabilities.argmax(axis=1) == labels).mean()),
             "val_loss": cross_entropy(labels, probabilities, label_smoothing=smoothing),
         }
+        # The fit's objective is a float32 metric: the same accuracy in float64 may read a hair
+        # below it, so the mean counts as validating as well within float32's precision.
         value = scores[metrics["objective_name"]]
-        better = value >= objective if metrics["direction"] == "maximize" else value <= objective
+        margin = FLOAT32_TIE * max(1.0, abs(objective))
+        better = (
+            value >= objective - margin if metrics["direction"] == "maximize" else value <= objective + margin
+        )
         record.update(scores, kept=better)
         log.info(
             "%sthe mean of the weights of epochs %d-%d validates at %s %.4f against the best epoch's "

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 from benchmarks.measure.defaults import defaults
+from benchmarks.measure.results import recorded
 
 # Benchmark 9's levers toward 0.94: each is benchmark 6's default run with these overrides.
 LEVERS = {
@@ -50,6 +50,5 @@ def levers(workdir: Path, names: list[str], seeds: int, *extra: str) -> dict:
 def recorded_lever_runs(results_dir: Path) -> list[dict]:
     """Every benchmark 9 run recorded so far, oldest first: each compares its levers with a
     baseline of its own machine, so a run on another machine adds to them, never replaces."""
-    store = results_dir / "results.json"
-    data = json.loads(store.read_text()) if store.exists() else {}
+    data = recorded(results_dir)
     return data.get("lever_runs") or ([data["levers"]] if "levers" in data else [])

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from benchmarks.measure.common import open_study, run_python, run_sweep
+from benchmarks.measure.results import recorded
 from cnnsweep.sweep.study.records import metrics_of
 
 # Benchmark 4's peers, in the order they run: (name, module, recipe). The recipe-parity ones
@@ -242,5 +243,4 @@ def quality_run(result: dict) -> dict:
 
 
 def recorded_quality_runs(results_dir: Path) -> list[dict]:
-    store = results_dir / "results.json"
-    return json.loads(store.read_text()).get("quality_runs", []) if store.exists() else []
+    return recorded(results_dir).get("quality_runs", [])

@@ -70,12 +70,18 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def recorded(results_dir: Path) -> dict:
+    """What ``results_dir``'s results.json holds ({} before the first run)."""
+    store = results_dir / "results.json"
+    return json.loads(store.read_text()) if store.exists() else {}
+
+
 def write_results(results_dir: Path, updates: dict) -> Path:
     from benchmarks.report import render
 
     results_dir.mkdir(parents=True, exist_ok=True)
     store = results_dir / "results.json"
-    data = json.loads(store.read_text()) if store.exists() else {}
+    data = recorded(results_dir)
     data.update(updates)
     store.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     target = results_dir / "RESULTS.md"
