@@ -1,149 +1,25 @@
 """Plan a CNN from its config: every layer's output shape and parameter count.
 
-The plan is pure arithmetic, computed in microseconds and without Keras, so a
-config that cannot be built fails before anything is loaded or trained. The model
-builder (:mod:`cnnsweep.model`) turns the same plan into Keras layers, so the
-plan and the model cannot disagree.
+The plan (:mod:`cnnsweep.plan`) is pure arithmetic, computed in microseconds and without
+Keras, so a config that cannot be built fails before anything is loaded or trained. The
+model builder (:mod:`cnnsweep.model`) turns the same plan into Keras layers, so the plan
+and the model cannot disagree.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from cnnsweep.config import ACTIVATIONS, PADDINGS
 from cnnsweep.errors import ConfigError, Infeasible
 from cnnsweep.numbers import is_whole
-
-Shape = tuple[int, ...]
+from cnnsweep.plan import INPUT, ArchitecturePlan, LayerPlan, Shape
 
 # BatchNormalization's moving statistics follow the last ~10 batches (Keras's default, 0.99,
 # follows ~100): a sweep judges models after a few dozen steps, and with the slower default
 # their validation accuracy is still that of the first batches' statistics, near chance.
 BN_MOMENTUM = 0.9
-
-
-@dataclass(frozen=True)
-class LayerPlan:
-    """One Keras layer: its class name, constructor arguments and output shape."""
-
-    name: str
-    kind: str
-    output_shape: Shape
-    params: int
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ArchitecturePlan:
-    input_shape: Shape
-    layers: tuple[LayerPlan, ...]
-
-    @property
-    def params_count(self) -> int:
-        return sum(layer.params for layer in self.layers)
-
-    def training_memory_bytes(self, batch_size: int) -> int:
-        """A lower bound on what one training step holds, from the shapes alone.
-
-        Every layer's activations for a batch are kept for the backward pass and
-        get a gradient of the same size (float32); the weights have a gradient and
-        Adam's two moments. The backend's own workspace comes on top.
-        """
-        values = math.prod(self.input_shape) + sum(math.prod(layer.output_shape) for layer in self.layers)
-        return 4 * (2 * batch_size * values + 4 * self.params_count)
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.layers[-1].output_shape
-
-    # ------------------------------------------------------------ the lesson's quantities
-    @property
-    def flatten_shape(self) -> Shape:
-        """The feature maps that reach Flatten (or the global pooling): ``(height, width, filters)``."""
-        shape = self.input_shape
-        for layer in self.layers:
-            if layer.kind in ("Flatten", "GlobalAveragePooling2D"):
-                return shape
-            shape = layer.output_shape
-        return shape
-
-    @property
-    def flatten_values(self) -> int:
-        """How many numbers the Dense head reads per image: height x width x filters at Flatten
-        (filters alone after global pooling)."""
-        for layer in self.layers:
-            if layer.kind in ("Flatten", "GlobalAveragePooling2D"):
-                return layer.output_shape[0]
-        return math.prod(self.output_shape)
-
-    @property
-    def block_sides(self) -> tuple[int, ...]:
-        """The feature map's side (its height) at the end of each conv block."""
-        sides: list[int] = []
-        for index, layer in enumerate(self.layers):
-            following = self.layers[index + 1].name if index + 1 < len(self.layers) else ""
-            if layer.name.startswith("block") and not following.startswith(layer.name.split("_")[0] + "_"):
-                sides.append(layer.output_shape[0])
-        return tuple(sides)
-
-    @property
-    def receptive_field(self) -> int:
-        """The side of the input window one unit of the last convolution sees: each kernel widens
-        it by (kernel - 1) input steps, each stride and pooling multiplies the step."""
-        field_, step, last = 1, 1, 1
-        for layer in self.layers:
-            if layer.kind == "Conv2D":
-                kernel, stride = int(layer.options["kernel_size"]), int(layer.options["strides"])
-            elif layer.kind == "MaxPooling2D":
-                kernel = stride = int(layer.options["pool_size"])
-            else:
-                continue
-            field_ += (kernel - 1) * step
-            step *= stride
-            if layer.kind == "Conv2D":
-                last = field_
-        return last
-
-    @property
-    def macs_per_image(self) -> int:
-        """Multiply-adds of one image's forward pass through the convolutions and Dense layers
-        (each output value of a Conv2D costs kernel x kernel x input channels)."""
-        total, channels = 0, self.input_shape[-1]
-        inputs = math.prod(self.input_shape)
-        for layer in self.layers:
-            if layer.kind == "Conv2D":
-                kernel = int(layer.options["kernel_size"])
-                total += math.prod(layer.output_shape) * kernel * kernel * channels
-            elif layer.kind == "Dense":
-                total += inputs * layer.output_shape[0]
-            inputs = math.prod(layer.output_shape)
-            channels = layer.output_shape[-1]
-        return total
-
-    def lesson_quantities(self) -> dict[str, int]:
-        """What ``metrics.json`` and ``trials.csv`` record of the plan, in the lesson's terms."""
-        return {
-            "flatten_side": int(self.flatten_shape[0]),
-            "flatten_values": self.flatten_values,
-            "receptive_field": self.receptive_field,
-            "macs_per_image": self.macs_per_image,
-        }
-
-    def summary(self) -> str:
-        """A layer table like Keras's ``model.summary()``."""
-        rows = [f"{'layer':<22}{'type':<20}{'output shape':<18}{'params':>10}"]
-        rows.append(f"{'input':<22}{'Input':<20}{_fmt(self.input_shape):<18}{0:>10,}")
-        for layer in self.layers:
-            rows.append(f"{layer.name:<22}{layer.kind:<20}{_fmt(layer.output_shape):<18}{layer.params:>10,}")
-        rows.append(f"{'total':<60}{self.params_count:>10,}")
-        return "\n".join(rows)
-
-
-def _fmt(shape: Shape) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
@@ -202,6 +78,12 @@ def check_model_values(model: Mapping[str, Any]) -> None:
             "feature map to one value (GlobalAveragePooling2D), false flattens them (the lesson's Flatten).",
             key="model.global_pool",
         )
+    if not isinstance(model["residual"], bool):
+        raise ConfigError(
+            f"model.residual={model['residual']!r} must be true or false: true adds each conv block's "
+            "input to its output (a residual block), false stacks the layers as the lesson does.",
+            key="model.residual",
+        )
     if float(model["filter_growth"]) <= 0:
         raise ConfigError(
             f"model.filter_growth={model['filter_growth']!r} must be positive. "
@@ -240,9 +122,19 @@ def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes:
             f"model.kernel_size={max(height, width)} or less.",
             key="model.kernel_size",
         )
+    residual = model["residual"]
+    if residual and padding != "same" and kernel > 1:
+        raise Infeasible(
+            f"model.residual=true adds each block's input to its output, so the map must keep its "
+            f"size, but padding={padding} shrinks it by kernel_size-1={kernel - 1} per convolution. "
+            "Use model.padding=same or model.residual=false.",
+            key="model.residual",
+        )
     for block in range(1, model["conv_blocks"] + 1):
         filters = max(1, round(model["filters"] * float(model["filter_growth"]) ** (block - 1)))
+        block_input, block_channels = (layers[-1].name if layers else INPUT), channels
         for conv in range(1, model["convs_per_block"] + 1):
+            joins = residual and conv == model["convs_per_block"]  # activated after the shortcut joins
             conv_stride = stride if conv == 1 else 1
             new_h = conv_output_size(height, kernel, conv_stride, padding)
             new_w = conv_output_size(width, kernel, conv_stride, padding)
@@ -262,7 +154,7 @@ def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes:
                 "kernel_size": kernel,
                 "strides": conv_stride,
                 "padding": padding,
-                "activation": None if model["batch_norm"] else activation,
+                "activation": None if model["batch_norm"] or joins else activation,
             }
             layers.append(LayerPlan(name, "Conv2D", (height, width, channels), conv_params, options))
             if model["batch_norm"]:
@@ -275,15 +167,26 @@ def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes:
                         {"momentum": BN_MOMENTUM},
                     )
                 )
-                layers.append(
-                    LayerPlan(
-                        f"block{block}_act{conv}",
-                        "Activation",
-                        (height, width, channels),
-                        0,
-                        {"activation": activation},
+                if not joins:
+                    layers.append(
+                        LayerPlan(
+                            f"block{block}_act{conv}",
+                            "Activation",
+                            (height, width, channels),
+                            0,
+                            {"activation": activation},
+                        )
                     )
-                )
+        if residual:
+            activated = LayerPlan(
+                f"block{block}_act{model['convs_per_block']}",
+                "Activation",
+                (height, width, channels),
+                0,
+                {"activation": activation},
+            )
+            layers.extend(_join(block, block_input, block_channels, layers[-1], stride, activated))
+            channels = layers[-1].output_shape[-1]
         if pool > 1:
             new_h, new_w = pool_output_size(height, pool), pool_output_size(width, pool)
             if new_h == 0 or new_w == 0:
@@ -330,3 +233,26 @@ def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes:
         )
     )
     return ArchitecturePlan(tuple(input_shape), tuple(layers))
+
+
+def _join(
+    block: int, block_input: str, input_channels: int, main: LayerPlan, stride: int, activated: LayerPlan
+) -> list[LayerPlan]:
+    """The end of a residual block: its input added to its last convolution's output, then
+    ``activated``. Where the block changes the filters or strides, a 1x1 convolution (the
+    projection) brings the input to the output's shape; otherwise the input is added as it is."""
+    shape, joined, source = main.output_shape, [], block_input
+    if stride != 1 or input_channels != shape[-1]:
+        filters = shape[-1]
+        source = f"block{block}_shortcut"
+        options = {
+            "filters": filters,
+            "kernel_size": 1,
+            "strides": stride,
+            "padding": "same",
+            "activation": None,
+        }
+        params = input_channels * filters + filters
+        joined.append(LayerPlan(source, "Conv2D", shape, params, options, inputs=(block_input,)))
+    joined.append(LayerPlan(f"block{block}_add", "Add", shape, 0, inputs=(main.name, source)))
+    return [*joined, activated]

@@ -48,6 +48,7 @@ class ModelConfig:
     dense_units: int = MISSING
     dropout: float = MISSING
     global_pool: bool = MISSING
+    residual: bool = MISSING
 
 
 @dataclass

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cnnsweep.architecture import ArchitecturePlan
+from cnnsweep.plan import INPUT, ArchitecturePlan
 
 if TYPE_CHECKING:
     import keras
 
 
-def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "float32") -> keras.Sequential:
-    """A Sequential model with exactly the plan's layers, in order.
+def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "float32") -> keras.Model:
+    """A model with exactly the plan's layers, in order: a Sequential stack, or a functional
+    graph where a residual block's shortcut reads more than the layer before it.
 
     With a mixed ``precision`` the layers compute in 16 bits, except the softmax
     head, which stays float32 for a stable loss.
@@ -31,7 +32,14 @@ def build_model(plan: ArchitecturePlan, name: str = "cnn", precision: str = "flo
         head = index == len(plan.layers) - 1
         dtype = "float32" if head else keras.DTypePolicy(precision)
         layers.append(layer_class(name=layer.name, dtype=dtype, **layer.options))
-    return keras.Sequential([keras.Input(shape=plan.input_shape), *layers], name=name)
+    images = keras.Input(shape=plan.input_shape)
+    if not plan.is_graph:
+        return keras.Sequential([images, *layers], name=name)
+    outputs = {INPUT: images}
+    for built, (layer, sources) in zip(layers, plan.sources(), strict=True):
+        read = [outputs[source] for source in sources]
+        outputs[layer.name] = built(read if len(read) > 1 else read[0])
+    return keras.Model(images, outputs[plan.layers[-1].name], name=name)
 
 
 def compile_model(

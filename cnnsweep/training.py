@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from cnnsweep import fitting
-from cnnsweep.architecture import ArchitecturePlan
 from cnnsweep.data.catalog import Dataset
 from cnnsweep.data.loader import load_dataset
 from cnnsweep.hooks import TrialHooks
+from cnnsweep.plan import ArchitecturePlan
 from cnnsweep.scoring import RunResult, evaluate_and_save, fail, one_hot, score_and_save, weigh_the_average
 from cnnsweep.validation import objective_direction, validate_config
 from cnnsweep.watchers import Watchers, assemble

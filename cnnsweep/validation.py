@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cnnsweep.architecture import ArchitecturePlan, plan_architecture
+from cnnsweep.architecture import plan_architecture
 from cnnsweep.data.catalog import get_spec
 from cnnsweep.errors import ConfigError, Infeasible
 from cnnsweep.numbers import is_number, is_whole
+from cnnsweep.plan import ArchitecturePlan
 
 MONITORS = ("val_acc", "val_loss")
 OPTIMIZERS = ("adam", "adamw", "sgd")

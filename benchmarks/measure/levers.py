@@ -15,6 +15,11 @@ LEVERS = {
     "flip_test": ("trainer.flip_test=true",),
     "global_pool": ("model.global_pool=true",),
     "average": ("trainer.average_epochs=5",),
+    # a residual block on the default model (one conv per block), and on blocks of two convs
+    # beside the same depth without it: what the skip connection buys apart from the depth
+    "residual": ("model.residual=true",),
+    "deep": ("model.convs_per_block=2",),
+    "deep_residual": ("model.convs_per_block=2", "model.residual=true"),
     "all": ("trainer.augment.cutout=0.25", "trainer.flip_test=true"),
 }
 

@@ -30,7 +30,7 @@ import pandas as pd
 from cnnsweep.analysis.effects import AT_THE_END, Effect
 
 if TYPE_CHECKING:  # a plan is handed in; the analysis never plans (nor imports what planning needs)
-    from cnnsweep.architecture import ArchitecturePlan
+    from cnnsweep.plan import ArchitecturePlan
 
 QUANTITIES = ("flatten_side", "flatten_values", "receptive_field", "macs_per_image", "params_count")
 TRIO = ("model.kernel_size", "model.strides", "model.padding")
@@ -252,6 +252,8 @@ def describe_plan(plan: ArchitecturePlan, model: Mapping[str, Any]) -> str:
     )
     field_ = plan.receptive_field
     parts.append(f"the last convolution sees {field_}x{field_} input pixels")
+    if plan.is_graph:
+        parts.append("residual blocks add each block's input to its output")
     parts.append(
         f"{_count(plan.macs_per_image)} multiply-adds per image and {plan.params_count:,} parameters"
     )

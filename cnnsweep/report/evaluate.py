@@ -206,18 +206,9 @@ def best_model_predictions(sweep: CollectedSweep) -> Predictions | None:
 
 def layer_table(sweep: CollectedSweep) -> str | None:
     """The best model's layer plan, recomputed from its config (no Keras needed)."""
-    from cnnsweep.architecture import plan_architecture
-    from cnnsweep.data.catalog import get_spec
-
     best = sweep.best()
-    if best is None:
-        return None
-    try:
-        config = run_files.read_run_config(sweep.sweep_dir / str(int(best["trial_number"])))
-        spec = get_spec(config["dataset"]["name"])
-        return plan_architecture(config["model"], spec.input_shape, spec.num_classes).summary()
-    except Exception:  # a missing or old config: the section is skipped
-        return None
+    planned = _plan_of(sweep.sweep_dir / str(int(best["trial_number"]))) if best is not None else None
+    return planned[0].summary() if planned else None
 
 
 def sweep_analysis(sweep: CollectedSweep) -> effects.Analysis:
@@ -249,7 +240,8 @@ def _plan_of(run_dir: Path) -> tuple[Any, dict[str, Any]] | None:
     try:
         config = run_files.read_run_config(run_dir)
         spec = get_spec(config["dataset"]["name"])
-        return plan_architecture(config["model"], spec.input_shape, spec.num_classes), dict(config["model"])
+        model = {"residual": False, **config["model"]}  # saved before model.residual existed: none
+        return plan_architecture(model, spec.input_shape, spec.num_classes), model
     except Exception:  # a missing or old config, or one that cannot be built: no plan to show
         return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from cnnsweep.report import evaluate
 from cnnsweep.report.collect import CollectedSweep, collect_sweep
@@ -54,3 +55,13 @@ def test_importance_needs_three_complete_trials_of_a_varied_parameter(handmade_s
 def test_the_layer_table_comes_from_the_best_trials_config(handmade_sweep):
     table = evaluate.layer_table(collect_sweep(handmade_sweep))
     assert table is not None and "block1_conv1" in table
+
+
+def test_a_config_saved_before_model_residual_existed_still_has_its_layer_table(handmade_sweep):
+    sweep = collect_sweep(handmade_sweep)
+    saved = handmade_sweep / str(int(sweep.best()["trial_number"])) / ".hydra" / "config.yaml"
+    config = yaml.safe_load(saved.read_text())
+    del config["model"]["residual"]
+    saved.write_text(yaml.safe_dump(config))
+    table = evaluate.layer_table(collect_sweep(handmade_sweep))
+    assert table is not None and "block1_conv1" in table and "Add" not in table
