@@ -186,7 +186,6 @@ def plan_architecture(model: Mapping[str, Any], input_shape: Shape, num_classes:
                 {"activation": activation},
             )
             layers.extend(_join(block, block_input, block_channels, layers[-1], stride, activated))
-            channels = layers[-1].output_shape[-1]
         if pool > 1:
             new_h, new_w = pool_output_size(height, pool), pool_output_size(width, pool)
             if new_h == 0 or new_w == 0:

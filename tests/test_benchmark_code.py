@@ -495,3 +495,25 @@ def test_benchmark_9_keeps_each_machines_run_beside_the_others(tmp_path, monkeyp
     page = (tmp_path / "RESULTS.md").read_text()
     assert "- d, Xeon: measured over 2 seed(s): baseline 0.9254" in page and "flip_test +0.27 points" in page
     assert "- d, EPYC: measured over 2 seed(s): baseline 0.9201" in page and "flip_test -0.02 points" in page
+
+
+def test_benchmark_9_shows_each_seeds_gain_and_time_beside_the_mean():
+    """A mean over two seeds hides whether the lever gained on both: the verdict pairs each
+    seed's run with the baseline's run of the same seed."""
+    from benchmarks.report import _verdict
+
+    record = {
+        "seeds": 2,
+        "levers": {
+            "baseline": {"test_acc": [0.9286, 0.9275], "mean_test_acc": 0.9281, "command_s": [300.0, 200.0]},
+            "residual": {
+                "test_acc": [0.9332, 0.9262],
+                "mean_test_acc": 0.9297,
+                "gain_points": 0.16,
+                "command_s": [330.0, 100.0],
+            },
+        },
+    }
+    verdict = _verdict("levers", record)
+    expected = "(0.9297; per seed +0.46, -0.13 points, command time 1.10x, 0.50x the baseline's)"
+    assert f"residual +0.16 points {expected}" in verdict
