@@ -148,11 +148,16 @@ class ArchitecturePlan:
         }
 
     def summary(self) -> str:
-        """A layer table like Keras's ``model.summary()``."""
+        """A layer table like Keras's ``model.summary()``; a layer that reads more than the one
+        before it (a residual block's shortcut and join) says what it reads, as Keras's
+        "Connected to" column does."""
         rows = [f"{'layer':<22}{'type':<20}{'output shape':<18}{'params':>10}"]
         rows.append(f"{'input':<22}{'Input':<20}{_fmt(self.input_shape):<18}{0:>10,}")
         for layer in self.layers:
-            rows.append(f"{layer.name:<22}{layer.kind:<20}{_fmt(layer.output_shape):<18}{layer.params:>10,}")
+            reads = f"  <- {' + '.join(layer.inputs)}" if layer.inputs else ""
+            rows.append(
+                f"{layer.name:<22}{layer.kind:<20}{_fmt(layer.output_shape):<18}{layer.params:>10,}{reads}"
+            )
         rows.append(f"{'total':<60}{self.params_count:>10,}")
         return "\n".join(rows)
 

@@ -43,6 +43,12 @@ def test_a_block_that_changes_the_filters_adds_its_input_through_a_projection():
     assert plan.receptive_field == plain.receptive_field
     assert plan.macs_per_image == plain.macs_per_image + 28 * 28 * 8 * 1
     assert plan.params_count == plain.params_count + 16
+    table = plan.summary().splitlines()
+    assert any(
+        row.startswith("block1_add") and row.endswith("<- block1_bn2 + block1_shortcut") for row in table
+    )
+    assert any(row.startswith("block1_shortcut") and row.endswith("<- input") for row in table)
+    assert "<-" not in plain.summary()
     assert "residual blocks" in describe_plan(plan, model_config(residual=True))
     assert "residual" not in describe_plan(plain, model_config())
 
